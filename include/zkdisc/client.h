@@ -1,0 +1,123 @@
+/* The client: one ZooKeeper session that survives expiry.
+ *
+ * zkd_connect() opens a session and returns once it is connected (or fails
+ * within the connect timeout). After a session expiry the client opens a new
+ * session by itself, re-adds its credentials and tells its subscribers
+ * ZKD_SESSION_REESTABLISHED exactly once, so registrations, caches and config
+ * watches can be restored. A reconnect inside the same session is reported as
+ * ZKD_SESSION_RECONNECTED and nothing needs restoring.
+ *
+ * Threads: the client runs one dispatch thread of its own. Every callback the
+ * library makes (session events, later cache and config listeners) runs on it,
+ * one at a time, never on the ZooKeeper client's completion thread. A callback
+ * may call any zkdisc function, including zkd_close() on its own client. */
+#ifndef ZKDISC_CLIENT_H
+#define ZKDISC_CLIENT_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <zkdisc/export.h>
+#include <zkdisc/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zkd_client zkd_client;
+
+typedef enum zkd_log_level {
+    ZKD_LOG_OFF = 0,
+    ZKD_LOG_ERROR = 1,
+    ZKD_LOG_WARN = 2,
+    ZKD_LOG_INFO = 3,
+    ZKD_LOG_DEBUG = 4
+} zkd_log_level;
+
+/* Receives the library's log lines (no trailing newline). It may be called
+ * from any thread, including ZooKeeper's; it must not block or call zkd_close. */
+typedef void (*zkd_log_fn)(zkd_log_level level, const char *message, void *ctx);
+
+typedef struct zkd_options {
+    const char *connect;     /* "host:port[,host:port...][/chroot]"; default "127.0.0.1:2181" */
+    const char *root;        /* zkdisc's base path inside the chroot; default "/zkdisc" */
+    int session_timeout_ms;  /* asked of the server, which may clamp it; default 10000 */
+    int connect_timeout_ms;  /* how long zkd_connect waits for a session; default 5000 */
+    int request_timeout_ms;  /* how long a synchronous call waits for its answer; default 10000 */
+    const char *auth;        /* digest credentials "user:password", or NULL; never logged */
+    zkd_log_level log_level; /* default ZKD_LOG_WARN */
+    zkd_log_fn log_fn;       /* NULL: lines go to stderr prefixed "zkdisc: " */
+    void *log_ctx;
+    /* The ZooKeeper C client's own log, to stderr. It is process-wide (the C
+     * client has one level for all handles). Default ZKD_LOG_OFF: zkdisc
+     * reports what matters itself, without the client's per-retry noise. */
+    zkd_log_level zk_log_level;
+} zkd_options;
+
+/* Fills `opts` with the defaults above. Call it before setting fields. */
+ZKD_EXPORT void zkd_options_init(zkd_options *opts);
+
+/* Opens a session. Strings in `opts` are copied. On success *out owns the
+ * client (release it with zkd_close). Returns ZKD_ETIMEDOUT, with a message
+ * naming the hosts, when no server answers within connect_timeout_ms;
+ * ZKD_EINVAL for bad options; ZKD_EAUTHFAILED when credentials are rejected. */
+ZKD_EXPORT int zkd_connect(const zkd_options *opts, zkd_client **out, zkd_error *err);
+
+/* Closes the session (its ephemeral nodes go with it) and frees the client.
+ * Safe from any thread and from inside a zkdisc callback; from a callback the
+ * teardown finishes after the callback returns. `c` is invalid afterwards.
+ * NULL is ignored. */
+ZKD_EXPORT void zkd_close(zkd_client *c);
+
+typedef enum zkd_state {
+    ZKD_STATE_CONNECTING = 0, /* no session yet, or opening a new one after expiry */
+    ZKD_STATE_CONNECTED = 1,
+    ZKD_STATE_SUSPENDED = 2,  /* connection lost; the session may still be alive */
+    ZKD_STATE_EXPIRED = 3,    /* the session is gone; a new one is on its way */
+    ZKD_STATE_CLOSED = 4      /* closed, or credentials rejected: no new session */
+} zkd_state;
+
+ZKD_EXPORT zkd_state zkd_client_state(const zkd_client *c);
+ZKD_EXPORT const char *zkd_state_name(zkd_state s);
+
+typedef enum zkd_session_event {
+    ZKD_SESSION_CONNECTED = 1,     /* the first session is connected */
+    ZKD_SESSION_SUSPENDED = 2,     /* connection lost, session may be alive */
+    ZKD_SESSION_RECONNECTED = 3,   /* connection back, same session: nothing lost */
+    ZKD_SESSION_EXPIRED = 4,       /* session gone: ephemerals and watches dropped */
+    ZKD_SESSION_REESTABLISHED = 5, /* a new session after expiry is connected: restore now */
+    ZKD_SESSION_AUTH_FAILED = 6    /* credentials rejected: the client stops */
+} zkd_session_event;
+
+ZKD_EXPORT const char *zkd_session_event_name(zkd_session_event ev);
+
+typedef void (*zkd_session_fn)(zkd_client *c, zkd_session_event ev, void *ctx);
+
+/* Calls `fn` on the dispatch thread for every session event from now on.
+ * *id_out (optional) identifies the subscription for zkd_session_unsubscribe. */
+ZKD_EXPORT int zkd_session_subscribe(zkd_client *c, zkd_session_fn fn, void *ctx, int *id_out,
+                                     zkd_error *err);
+
+/* After it returns, `fn` is not called again for this subscription (unless
+ * an event is being delivered on another thread right now, which cannot
+ * happen when called from a zkdisc callback). */
+ZKD_EXPORT int zkd_session_unsubscribe(zkd_client *c, int id);
+
+/* The current session id (0 when there is none). */
+ZKD_EXPORT int64_t zkd_client_session_id(const zkd_client *c);
+
+/* Writes "host:port" of the server the session is connected to into buf;
+ * returns ZKD_ETIMEDOUT (buf "") when not connected. */
+ZKD_EXPORT int zkd_client_server(zkd_client *c, char *buf, size_t len);
+
+/* The root path ("/zkdisc") and connect string; owned by the client. */
+ZKD_EXPORT const char *zkd_client_root(const zkd_client *c);
+ZKD_EXPORT const char *zkd_client_connect_string(const zkd_client *c);
+
+/* Blocks until the session is connected or `timeout_ms` passes
+ * (ZKD_ETIMEDOUT). Not from a zkdisc callback. */
+ZKD_EXPORT int zkd_client_wait_connected(zkd_client *c, int timeout_ms, zkd_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,9 @@
+/* Internal: checking a zkd_options before a client is built from it. */
+#ifndef ZKD_INTERNAL_OPTIONS_H
+#define ZKD_INTERNAL_OPTIONS_H
+
+#include <zkdisc/client.h>
+
+int zkd__options_check(const zkd_options *opts, zkd_error *err);
+
+#endif

@@ -1,0 +1,611 @@
+/* The client session: its state machine, and the new session it opens by
+ * itself after an expiry.
+ *
+ * ZooKeeper's completion thread only turns session events into jobs for the
+ * dispatch thread. Every state change, every subscriber call and every
+ * blocking handle operation (zookeeper_close, zookeeper_init) happens on the
+ * dispatch thread, so the state machine has a single writer. */
+#include "session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "counters.h"
+#include "errors.h"
+#include "options.h"
+
+/* Watcher context of one ZooKeeper handle; events of a replaced handle carry
+ * an old generation and are ignored. */
+typedef struct zkd_conn {
+    zkd_client *c;
+    unsigned gen;
+} zkd_conn;
+
+typedef struct hook {
+    struct hook *next;
+    zkd_job_fn fn;
+    void *arg;
+} hook;
+
+typedef struct sub {
+    int id;
+    zkd_session_fn fn;
+    void *ctx;
+} sub;
+
+struct zkd_client {
+    char *connect, *root, *auth;
+    int session_timeout_ms, connect_timeout_ms, request_timeout_ms;
+    zkd_log_level log_level;
+    zkd_log_fn log_fn;
+    void *log_ctx;
+
+    zkd_dispatch *dispatch;
+    pthread_mutex_t mu; /* guards subs and pairs with cv for state waits */
+    pthread_cond_t cv;
+    _Atomic int state;
+    _Atomic int64_t session_id;
+    _Atomic int closing;
+    int ever_connected;      /* dispatch thread only */
+    int reestablish_pending; /* dispatch thread only */
+
+    pthread_rwlock_t zh_lock; /* guards zh, conn, gen */
+    zhandle_t *zh;
+    zkd_conn *conn;
+    unsigned gen;
+
+    sub *subs;
+    size_t nsubs, cap;
+    int next_sub_id;
+
+    _Atomic uint64_t counters[ZKD_CNT_COUNT];
+    hook *hooks; /* run after the session is closed, newest first */
+    pthread_mutex_t slot_mu;
+    void *slots[ZKD_SLOT_COUNT];
+};
+
+typedef struct session_job {
+    zkd_client *c;
+    unsigned gen;
+    int zk_state;
+} session_job;
+
+static void open_handle(zkd_client *c);
+
+/* Clients not yet torn down, so tests can see a close from a callback finish. */
+static _Atomic int live_clients;
+
+int zkd__live_clients(void) { return atomic_load(&live_clients); }
+
+/* ---- logging ---------------------------------------------------------- */
+
+void zkd__log(zkd_client *c, zkd_log_level level, const char *fmt, ...)
+{
+    if (level == ZKD_LOG_OFF || level > c->log_level)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (c->log_fn)
+        c->log_fn(level, line, c->log_ctx);
+    else
+        fprintf(stderr, "zkdisc: %s\n", line);
+}
+
+/* ---- small accessors --------------------------------------------------- */
+
+const char *zkd_state_name(zkd_state s)
+{
+    static const char *names[] = {"connecting", "connected", "suspended", "expired", "closed"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
+}
+
+const char *zkd_session_event_name(zkd_session_event ev)
+{
+    switch (ev) {
+    case ZKD_SESSION_CONNECTED: return "connected";
+    case ZKD_SESSION_SUSPENDED: return "suspended";
+    case ZKD_SESSION_RECONNECTED: return "reconnected";
+    case ZKD_SESSION_EXPIRED: return "expired";
+    case ZKD_SESSION_REESTABLISHED: return "reestablished";
+    case ZKD_SESSION_AUTH_FAILED: return "auth-failed";
+    }
+    return "unknown";
+}
+
+zkd_state zkd_client_state(const zkd_client *c) { return (zkd_state)atomic_load(&c->state); }
+int64_t zkd_client_session_id(const zkd_client *c) { return atomic_load(&c->session_id); }
+const char *zkd_client_root(const zkd_client *c) { return c->root; }
+const char *zkd_client_connect_string(const zkd_client *c) { return c->connect; }
+int zkd__closing(const zkd_client *c) { return atomic_load(&c->closing); }
+int zkd__request_timeout_ms(const zkd_client *c) { return c->request_timeout_ms; }
+
+void zkd__count(zkd_client *c, zkd_counter which, uint64_t n)
+{
+    atomic_fetch_add_explicit(&c->counters[which], n, memory_order_relaxed);
+}
+
+void zkd_client_counters(zkd_client *c, zkd_counters *out)
+{
+    uint64_t v[ZKD_CNT_COUNT];
+    for (int i = 0; i < ZKD_CNT_COUNT; i++)
+        v[i] = atomic_load_explicit(&c->counters[i], memory_order_relaxed);
+    *out = (zkd_counters){v[ZKD_CNT_GET_DATA], v[ZKD_CNT_GET_CHILDREN], v[ZKD_CNT_EXISTS],
+                          v[ZKD_CNT_CREATE], v[ZKD_CNT_SET_DATA], v[ZKD_CNT_REMOVE],
+                          v[ZKD_CNT_MULTI], v[ZKD_CNT_WATCHES_FIRED], v[ZKD_CNT_BYTES_READ],
+                          v[ZKD_CNT_BYTES_WRITTEN]};
+}
+
+void *zkd__slot(zkd_client *c, zkd_slot which, void *(*make)(zkd_client *c))
+{
+    pthread_mutex_lock(&c->slot_mu);
+    if (!c->slots[which] && make)
+        c->slots[which] = make(c);
+    void *v = c->slots[which];
+    pthread_mutex_unlock(&c->slot_mu);
+    return v;
+}
+
+int zkd__at_teardown(zkd_client *c, zkd_job_fn fn, void *arg)
+{
+    hook *h = malloc(sizeof *h);
+    if (!h)
+        return ZKD_ENOMEM;
+    pthread_mutex_lock(&c->mu);
+    *h = (hook){.next = c->hooks, .fn = fn, .arg = arg};
+    c->hooks = h;
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+int zkd__post(zkd_client *c, zkd_job_fn fn, zkd_job_fn drop, void *arg)
+{
+    return zkd__dispatch_post(c->dispatch, fn, drop, arg);
+}
+
+zhandle_t *zkd__zh_acquire(zkd_client *c)
+{
+    pthread_rwlock_rdlock(&c->zh_lock);
+    if (c->zh)
+        return c->zh;
+    pthread_rwlock_unlock(&c->zh_lock);
+    return NULL;
+}
+
+void zkd__zh_release(zkd_client *c)
+{
+    pthread_rwlock_unlock(&c->zh_lock);
+}
+
+int zkd__client_id(zkd_client *c, clientid_t *out)
+{
+    zhandle_t *zh = zkd__zh_acquire(c);
+    if (!zh)
+        return ZKD_EEXPIRED;
+    *out = *zoo_client_id(zh);
+    zkd__zh_release(c);
+    return 0;
+}
+
+int zkd_client_server(zkd_client *c, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "";
+    int port = 0;
+    if (len)
+        buf[0] = '\0';
+    zhandle_t *zh = zkd__zh_acquire(c);
+    if (!zh)
+        return ZKD_ETIMEDOUT;
+    struct sockaddr *sa = zookeeper_get_connected_host(zh, (struct sockaddr *)&ss, &sl);
+    zkd__zh_release(c);
+    if (!sa || zkd_client_state(c) != ZKD_STATE_CONNECTED)
+        return ZKD_ETIMEDOUT;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+        snprintf(buf, len, "%s:%d", host, port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+        snprintf(buf, len, "[%s]:%d", host, port);
+    }
+    return 0;
+}
+
+/* ---- subscribers -------------------------------------------------------- */
+
+int zkd_session_subscribe(zkd_client *c, zkd_session_fn fn, void *ctx, int *id_out, zkd_error *err)
+{
+    if (!c || !fn)
+        return zkd__fail(err, ZKD_EINVAL, "no client or callback given");
+    pthread_mutex_lock(&c->mu);
+    if (c->nsubs == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        sub *grown = realloc(c->subs, cap * sizeof *grown);
+        if (!grown) {
+            pthread_mutex_unlock(&c->mu);
+            return zkd__fail(err, ZKD_ENOMEM, "out of memory adding a session subscriber");
+        }
+        c->subs = grown;
+        c->cap = cap;
+    }
+    int id = ++c->next_sub_id;
+    c->subs[c->nsubs++] = (sub){.id = id, .fn = fn, .ctx = ctx};
+    pthread_mutex_unlock(&c->mu);
+    if (id_out)
+        *id_out = id;
+    return 0;
+}
+
+int zkd_session_unsubscribe(zkd_client *c, int id)
+{
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->nsubs; i++) {
+        if (c->subs[i].id == id) {
+            memmove(&c->subs[i], &c->subs[i + 1], (c->nsubs - i - 1) * sizeof *c->subs);
+            c->nsubs--;
+            pthread_mutex_unlock(&c->mu);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return ZKD_ENOTFOUND;
+}
+
+/* Finds the first subscription with an id above `after`; ids only grow, so
+ * delivery survives callbacks that subscribe or unsubscribe. */
+static int next_sub(zkd_client *c, int after, sub *out)
+{
+    int found = 0;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->nsubs && !found; i++) {
+        if (c->subs[i].id > after) {
+            *out = c->subs[i];
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return found;
+}
+
+static void emit(zkd_client *c, zkd_session_event ev)
+{
+    zkd__log(c, ZKD_LOG_INFO, "session %s (0x%llx)", zkd_session_event_name(ev),
+             (unsigned long long)atomic_load(&c->session_id));
+    sub s;
+    int after = 0;
+    while (!zkd__closing(c) && next_sub(c, after, &s)) {
+        after = s.id;
+        s.fn(c, ev, s.ctx);
+    }
+}
+
+static void set_state(zkd_client *c, zkd_state s)
+{
+    pthread_mutex_lock(&c->mu);
+    atomic_store(&c->state, s);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- the state machine (dispatch thread) -------------------------------- */
+
+static int64_t current_session_id(zkd_client *c)
+{
+    clientid_t id;
+    return zkd__client_id(c, &id) == 0 ? id.client_id : 0;
+}
+
+static void on_connected(zkd_client *c)
+{
+    zkd_state prev = zkd_client_state(c);
+    atomic_store(&c->session_id, current_session_id(c));
+    set_state(c, ZKD_STATE_CONNECTED);
+    if (!c->ever_connected) {
+        c->ever_connected = 1;
+        emit(c, ZKD_SESSION_CONNECTED);
+    } else if (c->reestablish_pending) {
+        c->reestablish_pending = 0;
+        emit(c, ZKD_SESSION_REESTABLISHED);
+    } else if (prev == ZKD_STATE_SUSPENDED) {
+        emit(c, ZKD_SESSION_RECONNECTED);
+    }
+}
+
+/* The old handle is dead: close it here, on our own thread (never from a
+ * ZooKeeper callback), and open a new session with the same options. */
+static void renew_session(zkd_client *c)
+{
+    pthread_rwlock_wrlock(&c->zh_lock);
+    zhandle_t *old = c->zh;
+    zkd_conn *old_conn = c->conn;
+    c->zh = NULL;
+    c->conn = NULL;
+    pthread_rwlock_unlock(&c->zh_lock);
+    if (old)
+        zookeeper_close(old);
+    free(old_conn);
+    if (zkd__closing(c))
+        return;
+    c->reestablish_pending = 1;
+    set_state(c, ZKD_STATE_CONNECTING);
+    open_handle(c);
+}
+
+static void on_session_job(void *arg)
+{
+    session_job *j = arg;
+    zkd_client *c = j->c;
+    pthread_rwlock_rdlock(&c->zh_lock);
+    int stale = j->gen != c->gen;
+    pthread_rwlock_unlock(&c->zh_lock);
+    if (stale || zkd__closing(c) || zkd_client_state(c) == ZKD_STATE_CLOSED) {
+        free(j);
+        return;
+    }
+    if (j->zk_state == ZOO_CONNECTED_STATE) {
+        on_connected(c);
+    } else if (j->zk_state == ZOO_CONNECTING_STATE || j->zk_state == ZOO_ASSOCIATING_STATE) {
+        if (zkd_client_state(c) == ZKD_STATE_CONNECTED) {
+            set_state(c, ZKD_STATE_SUSPENDED);
+            emit(c, ZKD_SESSION_SUSPENDED);
+        }
+    } else if (j->zk_state == ZOO_EXPIRED_SESSION_STATE) {
+        zkd__log(c, ZKD_LOG_WARN, "session 0x%llx expired; opening a new session",
+                 (unsigned long long)atomic_load(&c->session_id));
+        atomic_store(&c->session_id, 0);
+        set_state(c, ZKD_STATE_EXPIRED);
+        emit(c, ZKD_SESSION_EXPIRED);
+        renew_session(c);
+    } else if (j->zk_state == ZOO_AUTH_FAILED_STATE) {
+        zkd__log(c, ZKD_LOG_ERROR, "ZooKeeper rejected the credentials; the client stops");
+        set_state(c, ZKD_STATE_CLOSED);
+        emit(c, ZKD_SESSION_AUTH_FAILED);
+    }
+    free(j);
+}
+
+static void post_session_state(zkd_client *c, unsigned gen, int zk_state)
+{
+    session_job *j = malloc(sizeof *j);
+    if (!j)
+        return; /* the next event will carry the state again */
+    *j = (session_job){.c = c, .gen = gen, .zk_state = zk_state};
+    zkd__post(c, on_session_job, free, j);
+}
+
+/* Runs on ZooKeeper's completion thread: hand over and return at once. */
+static void global_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh;
+    (void)path;
+    zkd_conn *conn = ctx;
+    if (type == ZOO_SESSION_EVENT)
+        post_session_state(conn->c, conn->gen, state);
+}
+
+static void auth_done(int rc, const void *data)
+{
+    const zkd_conn *conn = data;
+    if (rc != ZOK && rc != ZCLOSING)
+        post_session_state(conn->c, conn->gen, ZOO_AUTH_FAILED_STATE);
+}
+
+/* Opens a ZooKeeper handle for the next generation (dispatch thread or
+ * zkd_connect, before anything else can touch the client). */
+static void open_handle(zkd_client *c)
+{
+    zkd_conn *conn = malloc(sizeof *conn);
+    if (!conn) {
+        zkd__log(c, ZKD_LOG_ERROR, "out of memory opening a ZooKeeper session");
+        return;
+    }
+    pthread_rwlock_wrlock(&c->zh_lock);
+    conn->c = c;
+    conn->gen = ++c->gen;
+    zhandle_t *zh = zookeeper_init(c->connect, global_watcher, c->session_timeout_ms, NULL, conn, 0);
+    if (zh && c->auth)
+        zoo_add_auth(zh, "digest", c->auth, (int)strlen(c->auth), auth_done, conn);
+    c->zh = zh;
+    c->conn = zh ? conn : NULL;
+    pthread_rwlock_unlock(&c->zh_lock);
+    if (!zh) {
+        zkd__log(c, ZKD_LOG_ERROR, "cannot open a ZooKeeper handle for %s: %s", c->connect,
+                 strerror(errno));
+        free(conn);
+    }
+}
+
+/* ---- connect and close -------------------------------------------------- */
+
+static int zk_level(zkd_log_level l)
+{
+    return l == ZKD_LOG_OFF ? 0 : (int)l; /* ZooKeeper's ERROR..DEBUG are 1..4 too */
+}
+
+static void teardown(void *arg)
+{
+    zkd_client *c = arg;
+    pthread_rwlock_wrlock(&c->zh_lock);
+    zhandle_t *zh = c->zh;
+    zkd_conn *conn = c->conn;
+    c->zh = NULL;
+    c->conn = NULL;
+    pthread_rwlock_unlock(&c->zh_lock);
+    if (zh)
+        zookeeper_close(zh); /* ends the session: its ephemeral nodes go now */
+    free(conn);
+    /* No ZooKeeper thread is left to call into module state: free it now. */
+    for (hook *h = c->hooks, *next; h; h = next) {
+        next = h->next;
+        h->fn(h->arg);
+        free(h);
+    }
+    pthread_rwlock_destroy(&c->zh_lock);
+    pthread_mutex_destroy(&c->slot_mu);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c->subs);
+    free(c->connect);
+    free(c->root);
+    if (c->auth) {
+        /* credentials do not outlive the client in freed memory */
+        memset(c->auth, 0, strlen(c->auth));
+        free(c->auth);
+    }
+    free(c);
+    atomic_fetch_sub(&live_clients, 1);
+}
+
+static zkd_client *client_new(const zkd_options *o)
+{
+    zkd_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->connect = strdup(o->connect);
+    c->root = strdup(o->root);
+    c->auth = o->auth ? strdup(o->auth) : NULL;
+    if (!c->connect || !c->root || (o->auth && !c->auth)) {
+        free(c->connect);
+        free(c->root);
+        free(c->auth);
+        free(c);
+        return NULL;
+    }
+    c->session_timeout_ms = o->session_timeout_ms;
+    c->connect_timeout_ms = o->connect_timeout_ms;
+    c->request_timeout_ms = o->request_timeout_ms;
+    c->log_level = o->log_level;
+    c->log_fn = o->log_fn;
+    c->log_ctx = o->log_ctx;
+    atomic_init(&c->state, ZKD_STATE_CONNECTING);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    pthread_rwlock_init(&c->zh_lock, NULL);
+    pthread_mutex_init(&c->slot_mu, NULL);
+    atomic_fetch_add(&live_clients, 1);
+    return c;
+}
+
+static struct timespec deadline_after(int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Waits for CONNECTED; returns 0, ZKD_ETIMEDOUT, or ZKD_ECLOSED when the
+ * client stopped (credentials rejected). */
+static int wait_connected(zkd_client *c, int timeout_ms)
+{
+    struct timespec dl = deadline_after(timeout_ms);
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        int s = atomic_load(&c->state);
+        if (s == ZKD_STATE_CONNECTED)
+            break;
+        if (s == ZKD_STATE_CLOSED) {
+            rc = ZKD_ECLOSED;
+            break;
+        }
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) == ETIMEDOUT) {
+            rc = atomic_load(&c->state) == ZKD_STATE_CONNECTED ? 0 : ZKD_ETIMEDOUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int zkd__on_dispatch_thread(const zkd_client *c)
+{
+    return zkd__dispatch_on_thread(c->dispatch);
+}
+
+int zkd__wait_usable(zkd_client *c, int timeout_ms)
+{
+    /* State changes are made on the dispatch thread: waiting there would
+     * wait for ourselves. */
+    if (zkd__dispatch_on_thread(c->dispatch))
+        return zkd_client_state(c) == ZKD_STATE_CONNECTED ? 0 : ZKD_ECONNLOSS;
+    return timeout_ms > 0 ? wait_connected(c, timeout_ms) : ZKD_ETIMEDOUT;
+}
+
+int zkd_client_wait_connected(zkd_client *c, int timeout_ms, zkd_error *err)
+{
+    int rc = wait_connected(c, timeout_ms);
+    if (rc == ZKD_ETIMEDOUT)
+        return zkd__fail(err, rc, "no ZooKeeper session with %s within %d ms", c->connect, timeout_ms);
+    if (rc == ZKD_ECLOSED)
+        return zkd__fail(err, rc, "the client stopped (credentials rejected or closed)");
+    return 0;
+}
+
+int zkd_connect(const zkd_options *opts, zkd_client **out, zkd_error *err)
+{
+    int rc = zkd__options_check(opts, err);
+    if (rc)
+        return rc;
+    if (!out)
+        return zkd__fail(err, ZKD_EINVAL, "no place to return the client");
+    zoo_set_debug_level((ZooLogLevel)zk_level(opts->zk_log_level));
+    zkd_client *c = client_new(opts);
+    if (!c)
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory creating a client");
+    if (zkd__dispatch_start(&c->dispatch, teardown, c) != 0) {
+        teardown(c);
+        return zkd__fail(err, ZKD_ENOMEM, "cannot start the dispatch thread");
+    }
+    open_handle(c);
+    if (!c->zh) {
+        int e = errno;
+        zkd_close(c);
+        return zkd__fail(err, e == ENOMEM ? ZKD_ENOMEM : ZKD_EINVAL,
+                         "cannot use connect string \"%s\": %s", opts->connect,
+                         e == EINVAL ? "no resolvable host:port in it" : strerror(e));
+    }
+    rc = wait_connected(c, opts->connect_timeout_ms);
+    if (rc == ZKD_ETIMEDOUT) {
+        zkd_close(c);
+        return zkd__fail(err, rc, "cannot reach ZooKeeper at %s within %d ms", opts->connect,
+                         opts->connect_timeout_ms);
+    }
+    if (rc == ZKD_ECLOSED) {
+        zkd_close(c);
+        return zkd__fail(err, ZKD_EAUTHFAILED, "ZooKeeper at %s rejected the credentials",
+                         opts->connect);
+    }
+    *out = c;
+    return 0;
+}
+
+void zkd_close(zkd_client *c)
+{
+    if (!c)
+        return;
+    if (atomic_exchange(&c->closing, 1))
+        return; /* a second close is a no-op rather than a double free */
+    zkd__dispatch_stop(c->dispatch);
+}

@@ -1,0 +1,51 @@
+/* Internal: the client's session, as the library's modules see it. */
+#ifndef ZKD_INTERNAL_SESSION_H
+#define ZKD_INTERNAL_SESSION_H
+
+#include <zkdisc/client.h>
+#include <zookeeper/zookeeper.h>
+#include "dispatch.h"
+
+/* The current ZooKeeper handle, held under a read lock so it cannot be
+ * swapped (after an expiry) or closed while a request is being issued.
+ * Returns NULL (nothing held) when there is no live handle. Pair every
+ * non-NULL result with zkd__zh_release. Hold it only to issue asynchronous
+ * calls, never while waiting for their results. */
+zhandle_t *zkd__zh_acquire(zkd_client *c);
+void zkd__zh_release(zkd_client *c);
+
+/* Runs fn(arg) on the client's dispatch thread (see dispatch.h for drop). */
+int zkd__post(zkd_client *c, zkd_job_fn fn, zkd_job_fn drop, void *arg);
+
+/* Per-client module state, made once on first use by make(c) (which may
+ * subscribe to the session and register teardown hooks). */
+typedef enum zkd_slot { ZKD_SLOT_REGISTRY, ZKD_SLOT_CONFIG, ZKD_SLOT_COUNT } zkd_slot;
+void *zkd__slot(zkd_client *c, zkd_slot which, void *(*make)(zkd_client *c));
+
+/* Runs fn(arg) when the client is torn down, after its ZooKeeper handle is
+ * closed (so no completion or watch can still arrive), newest first. Module
+ * state that ZooKeeper callbacks may reference is freed this way. */
+int zkd__at_teardown(zkd_client *c, zkd_job_fn fn, void *arg);
+
+/* True on the client's dispatch thread. */
+int zkd__on_dispatch_thread(const zkd_client *c);
+
+/* True while zkd_close is tearing the client down. */
+int zkd__closing(const zkd_client *c);
+
+int zkd__request_timeout_ms(const zkd_client *c);
+
+/* Waits up to timeout_ms for a connected session (0). On the dispatch
+ * thread it does not wait: 0 when connected, else ZKD_ECONNLOSS. */
+int zkd__wait_usable(zkd_client *c, int timeout_ms);
+
+void zkd__log(zkd_client *c, zkd_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The session's id and password, for the tests' forced-expiry trick. */
+int zkd__client_id(zkd_client *c, clientid_t *out);
+
+/* How many clients exist and are not yet torn down (for tests). */
+int zkd__live_clients(void);
+
+#endif

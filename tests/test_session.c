@@ -1,0 +1,231 @@
+/* The client session against a real single ZooKeeper server: connect, a
+ * server that is not there, forced expiry, a restart inside the session
+ * timeout, and zkd_close from inside a callback. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zookeeper/zookeeper.h>
+
+#include "call.h"
+#include "session.h"
+#include "testutil.h"
+#include "zkh.h"
+
+static zkh *zk;
+
+static int suite_init(void)
+{
+    zk = zkh_start(1);
+    return zk ? 0 : 1;
+}
+
+static int suite_clean(void)
+{
+    zkh_stop(zk);
+    zk = NULL;
+    return 0;
+}
+
+static int create_ephemeral(zkd_client *c, const char *path)
+{
+    zkd_error err;
+    int rc = zkd__call(c, &(zkd_op){.kind = ZKD_OP_CREATE, .path = path, .data = "x", .len = 1,
+                                    .flags = ZOO_EPHEMERAL},
+                       NULL, &err);
+    if (rc)
+        fprintf(stderr, "create %s: %s\n", path, err.message);
+    return rc;
+}
+
+static void test_connect_and_close(void)
+{
+    zkd_client *c = tu_connect(zkh_connect_string(zk), 10000);
+    CU_ASSERT_EQUAL(zkd_client_state(c), ZKD_STATE_CONNECTED);
+    CU_ASSERT_NOT_EQUAL(zkd_client_session_id(c), 0);
+    CU_ASSERT_STRING_EQUAL(zkd_client_root(c), "/zkdisc");
+
+    char server[64];
+    CU_ASSERT_EQUAL(zkd_client_server(c, server, sizeof server), 0);
+    CU_ASSERT_STRING_EQUAL(server, zkh_server_address(zk, 0));
+
+    zkd_strings kids;
+    CU_ASSERT_EQUAL_FATAL(zkd_node_children(c, "/", &kids, NULL, NULL), 0);
+    int has_zookeeper = 0;
+    for (size_t i = 0; i < kids.count; i++)
+        has_zookeeper |= !strcmp(kids.items[i], "zookeeper");
+    CU_ASSERT(has_zookeeper);
+    zkd_strings_free(&kids);
+
+    zkd_error err;
+    CU_ASSERT_EQUAL(zkd_node_stat(c, "/no/such/node", NULL, &err), ZKD_ENOTFOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "/no/such/node"));
+    zkd_close(c);
+}
+
+/* Nothing listens on the port: a timeout error naming the host, on time. */
+static void test_nothing_listening(void)
+{
+    int port = tu_unused_port();
+    CU_ASSERT_FATAL(port > 0);
+    char connect[64];
+    snprintf(connect, sizeof connect, "127.0.0.1:%d", port);
+    zkd_options o;
+    zkd_options_init(&o);
+    o.connect = connect;
+    o.connect_timeout_ms = 1500;
+    zkd_client *c = NULL;
+    zkd_error err;
+    int64_t t0 = tu_now_ms();
+    int rc = zkd_connect(&o, &c, &err);
+    int64_t took = tu_now_ms() - t0;
+    CU_ASSERT_EQUAL(rc, ZKD_ETIMEDOUT);
+    CU_ASSERT_PTR_NULL(c);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, connect));
+    CU_ASSERT(took >= 1400);
+    CU_ASSERT(took <= 1500 + 1000);
+}
+
+static void test_forced_expiry_reestablishes_once(void)
+{
+    zkd_client *c = tu_connect(zkh_connect_string(zk), 4000);
+    tu_events ev;
+    tu_events_subscribe(c, &ev);
+    int64_t old_session = zkd_client_session_id(c);
+    CU_ASSERT_EQUAL_FATAL(create_ephemeral(c, "/expiry-probe"), 0);
+
+    CU_ASSERT_EQUAL_FATAL(tu_force_expiry(c, zkh_connect_string(zk), 15000), 0);
+    CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_REESTABLISHED], 1, 20000));
+    CU_ASSERT_EQUAL(tu_events_get(&ev, ZKD_SESSION_EXPIRED), 1);
+    CU_ASSERT_EQUAL(zkd_client_state(c), ZKD_STATE_CONNECTED);
+    CU_ASSERT_NOT_EQUAL(zkd_client_session_id(c), old_session);
+    CU_ASSERT_NOT_EQUAL(zkd_client_session_id(c), 0);
+
+    /* The old session's ephemeral went with it; the new session works. */
+    CU_ASSERT_EQUAL(zkd_node_stat(c, "/expiry-probe", NULL, NULL), ZKD_ENOTFOUND);
+    CU_ASSERT_EQUAL(create_ephemeral(c, "/expiry-probe"), 0);
+    /* A round trip on the new session later, still exactly one of each. */
+    CU_ASSERT_EQUAL(zkd_node_stat(c, "/expiry-probe", NULL, NULL), 0);
+    CU_ASSERT_EQUAL(tu_events_get(&ev, ZKD_SESSION_REESTABLISHED), 1);
+    CU_ASSERT_EQUAL(tu_events_get(&ev, ZKD_SESSION_EXPIRED), 1);
+    CU_ASSERT_EQUAL(tu_events_get(&ev, ZKD_SESSION_CONNECTED), 0);
+    zkd_close(c);
+}
+
+static int is_state(void *arg)
+{
+    void **a = arg;
+    return zkd_client_state(a[0]) == *(zkd_state *)a[1];
+}
+
+static int wait_state(zkd_client *c, zkd_state s, int timeout_ms)
+{
+    void *args[2] = {c, &s};
+    return tu_wait_until(is_state, args, timeout_ms);
+}
+
+/* A restart shorter than the session timeout is a reconnect, not an expiry:
+ * same session, ephemerals kept, no EXPIRED. */
+static void test_restart_inside_session_timeout(void)
+{
+    zkd_client *c = tu_connect(zkh_connect_string(zk), 30000);
+    tu_events ev;
+    tu_events_subscribe(c, &ev);
+    int64_t session = zkd_client_session_id(c);
+    CU_ASSERT_EQUAL_FATAL(create_ephemeral(c, "/restart-probe"), 0);
+    zkd_stat before;
+    CU_ASSERT_EQUAL_FATAL(zkd_node_stat(c, "/restart-probe", &before, NULL), 0);
+
+    CU_ASSERT_EQUAL_FATAL(zkh_stop_server(zk, 0), 0);
+    CU_ASSERT_TRUE(wait_state(c, ZKD_STATE_SUSPENDED, 15000));
+    CU_ASSERT_EQUAL(tu_events_get(&ev, ZKD_SESSION_SUSPENDED), 1);
+    CU_ASSERT_EQUAL_FATAL(zkh_restart_server(zk, 0), 0);
+    CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_RECONNECTED], 1, 25000));
+    CU_ASSERT_EQUAL(zkd_client_state(c), ZKD_STATE_CONNECTED);
+    CU_ASSERT_EQUAL(zkd_client_session_id(c), session);
+
+    zkd_stat after;
+    CU_ASSERT_EQUAL(zkd_node_stat(c, "/restart-probe", &after, NULL), 0);
+    CU_ASSERT_EQUAL(after.ephemeral_owner, session);
+    CU_ASSERT_EQUAL(after.czxid, before.czxid);
+    CU_ASSERT_EQUAL(tu_events_get(&ev, ZKD_SESSION_EXPIRED), 0);
+    CU_ASSERT_EQUAL(tu_events_get(&ev, ZKD_SESSION_REESTABLISHED), 0);
+    zkd_close(c);
+}
+
+/* zkd_close from inside a callback returns, and the teardown then finishes
+ * on the dispatch thread: no deadlock, no further events. */
+typedef struct close_probe {
+    volatile int closed_in_callback;
+    volatile int after_close; /* events delivered after zkd_close */
+} close_probe;
+
+static void close_on_expiry(zkd_client *c, zkd_session_event ev, void *ctx)
+{
+    close_probe *p = ctx;
+    if (__atomic_load_n(&p->closed_in_callback, __ATOMIC_SEQ_CST))
+        __atomic_add_fetch(&p->after_close, 1, __ATOMIC_SEQ_CST);
+    if (ev == ZKD_SESSION_EXPIRED) {
+        zkd_close(c);
+        __atomic_store_n(&p->closed_in_callback, 1, __ATOMIC_SEQ_CST);
+    }
+}
+
+static int live_clients_is(void *arg)
+{
+    return zkd__live_clients() == *(int *)arg;
+}
+
+static void test_close_from_callback(void)
+{
+    int baseline = zkd__live_clients();
+    zkd_client *c = tu_connect(zkh_connect_string(zk), 4000);
+    close_probe probe = {0};
+    CU_ASSERT_EQUAL_FATAL(zkd_session_subscribe(c, close_on_expiry, &probe, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(zkd__live_clients(), baseline + 1);
+    CU_ASSERT_EQUAL_FATAL(tu_force_expiry(c, zkh_connect_string(zk), 15000), 0);
+    CU_ASSERT_TRUE(tu_wait_int(&probe.closed_in_callback, 1, 20000));
+    CU_ASSERT_TRUE(tu_wait_until(live_clients_is, &baseline, 10000));
+    CU_ASSERT_EQUAL(probe.after_close, 0); /* no REESTABLISHED after the close */
+}
+
+/* An unsubscribed callback is not called again; the others still are. */
+static int subscribe_counter(zkd_client *c, tu_events *ev)
+{
+    int id = 0;
+    memset((void *)ev, 0, sizeof *ev);
+    CU_ASSERT_EQUAL(zkd_session_subscribe(c, tu_count_event, ev, &id, NULL), 0);
+    return id;
+}
+
+static void test_unsubscribe(void)
+{
+    zkd_client *c = tu_connect(zkh_connect_string(zk), 4000);
+    CU_ASSERT_EQUAL(zkd_session_subscribe(c, NULL, NULL, NULL, NULL), ZKD_EINVAL);
+    tu_events gone, kept;
+    int gone_id = subscribe_counter(c, &gone);
+    subscribe_counter(c, &kept);
+    CU_ASSERT_EQUAL(zkd_session_unsubscribe(c, gone_id), 0);
+    CU_ASSERT_EQUAL(zkd_session_unsubscribe(c, gone_id), ZKD_ENOTFOUND);
+    CU_ASSERT_EQUAL_FATAL(tu_force_expiry(c, zkh_connect_string(zk), 15000), 0);
+    CU_ASSERT_TRUE(tu_wait_int(&kept.count[ZKD_SESSION_REESTABLISHED], 1, 20000));
+    CU_ASSERT_EQUAL(tu_events_get(&kept, ZKD_SESSION_EXPIRED), 1);
+    CU_ASSERT_EQUAL(tu_events_get(&gone, ZKD_SESSION_EXPIRED), 0);
+    CU_ASSERT_EQUAL(tu_events_get(&gone, ZKD_SESSION_REESTABLISHED), 0);
+    zkd_close(c);
+}
+
+int main(void)
+{
+    CU_TestInfo tests[] = {
+        {"connect and close", test_connect_and_close},
+        {"nothing listening: timeout naming the host", test_nothing_listening},
+        {"forced expiry: new session, re-established once", test_forced_expiry_reestablishes_once},
+        {"restart inside the session timeout: same session", test_restart_inside_session_timeout},
+        {"zkd_close from inside a callback", test_close_from_callback},
+        {"subscribe and unsubscribe", test_unsubscribe},
+        CU_TEST_INFO_NULL,
+    };
+    CU_SuiteInfo suites[] = {{"session", suite_init, suite_clean, NULL, NULL, tests},
+                             CU_SUITE_INFO_NULL};
+    return tu_run(suites);
+}

@@ -1,0 +1,185 @@
+/* Global options, connecting and exit codes shared by every command. */
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPT_ZK = 1000, OPT_ROOT, OPT_TIMEOUT, OPT_AUTH, OPT_HELP };
+
+static const struct option global_opts[] = {
+    {"zk", required_argument, NULL, OPT_ZK},
+    {"root", required_argument, NULL, OPT_ROOT},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"auth", required_argument, NULL, OPT_AUTH},
+    {"output", required_argument, NULL, 'o'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, OPT_HELP},
+};
+#define NGLOBAL (sizeof global_opts / sizeof global_opts[0])
+
+int cli_error(cli *ctx, int exit_code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "zkdisc%s%s: ", ctx->cmd ? " " : "", ctx->cmd ? ctx->cmd : "");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return exit_code;
+}
+
+int cli_exit_code(int code)
+{
+    switch (code) {
+    case ZKD_OK: return EXIT_OK;
+    case ZKD_EINVAL: return EXIT_USAGE;
+    case ZKD_ETIMEDOUT:
+    case ZKD_ECONNLOSS:
+    case ZKD_EEXPIRED: return EXIT_UNREACHABLE;
+    case ZKD_ENOTFOUND: return EXIT_NOTFOUND;
+    case ZKD_ECONFLICT: return EXIT_CONFLICT;
+    case ZKD_ENOAUTH:
+    case ZKD_EAUTHFAILED: return EXIT_NOAUTH;
+    default: return EXIT_ERROR;
+    }
+}
+
+int cli_fail(cli *ctx, int code, const zkd_error *err)
+{
+    const char *msg = err && err->message[0] ? err->message : zkd_strerror(code);
+    return cli_error(ctx, cli_exit_code(code), "%s", msg);
+}
+
+int cli_usage(cli *ctx, const cli_command *cmd)
+{
+    fprintf(stderr, "usage: zkdisc %s\n", cmd->usage);
+    fprintf(stderr, "Run 'zkdisc %s --help' for details.\n", ctx->cmd ? ctx->cmd : cmd->name);
+    return EXIT_USAGE;
+}
+
+int cli_parse_int(cli *ctx, const char *what, const char *text, int min, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > INT_MAX)
+        return cli_error(ctx, EXIT_USAGE, "%s must be a whole number >= %d, not \"%s\"", what, min, text);
+    *out = (int)v;
+    return 0;
+}
+
+static int global_opt(cli *ctx, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_ZK: ctx->zk = arg; return 0;
+    case OPT_ROOT: ctx->root = arg; return 0;
+    case OPT_AUTH: ctx->auth = arg; return 0;
+    case OPT_TIMEOUT: return cli_parse_int(ctx, "--timeout", arg, 1, &ctx->timeout_ms);
+    case 'v': ctx->verbose = 1; return 0;
+    case 'o':
+        if (!strcmp(arg, "json") || !strcmp(arg, "text")) {
+            ctx->json = !strcmp(arg, "json");
+            return 0;
+        }
+        return cli_error(ctx, EXIT_USAGE, "-o takes text or json, not \"%s\"", arg);
+    }
+    return EXIT_USAGE;
+}
+
+static const char global_help[] =
+    "\nGlobal options (anywhere on the line):\n"
+    "  --zk HOSTS        ZooKeeper connect string, host:port[,host:port...][/chroot]\n"
+    "                    (env ZKDISC_ZK, default 127.0.0.1:2181)\n"
+    "  --root PATH       zkdisc's root path (env ZKDISC_ROOT, default /zkdisc)\n"
+    "  --timeout MS      connect and request timeout (default 5000)\n"
+    "  --auth USER:PASS  digest credentials (env ZKDISC_AUTH)\n"
+    "  -o text|json      output format (default text)\n"
+    "  -v, --verbose     log the library's session events to stderr\n"
+    "\nExit codes: 0 ok, 1 error, 2 usage, 3 ZooKeeper unreachable or timed out,\n"
+    "4 not found, 5 version conflict, 6 not authorized.\n";
+
+static void print_help(const cli_command *cmd)
+{
+    printf("usage: zkdisc %s\n", cmd->usage);
+    fputs(global_help, stdout);
+}
+
+int cli_parse(cli *ctx, const cli_command *cmd, int argc, char **argv,
+              const struct option *longopts, const char *shortopts,
+              int (*on_opt)(cli *ctx, int opt, const char *arg, void *ud), void *ud,
+              int *first_arg)
+{
+    size_t ncmd = 0;
+    while (longopts && longopts[ncmd].name)
+        ncmd++;
+    struct option all[NGLOBAL + 32];
+    if (ncmd > 31)
+        ncmd = 31;
+    memcpy(all, global_opts, sizeof global_opts);
+    if (ncmd)
+        memcpy(all + NGLOBAL, longopts, ncmd * sizeof *longopts);
+    memset(&all[NGLOBAL + ncmd], 0, sizeof all[0]);
+    char shorts[128];
+    snprintf(shorts, sizeof shorts, ":o:v%s", shortopts ? shortopts : "");
+
+    optind = 0; /* glibc: re-initialise for each parse */
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+        int rc;
+        if (opt == OPT_HELP) {
+            print_help(cmd);
+            return -1;
+        } else if (opt == '?') {
+            cli_error(ctx, EXIT_USAGE, "unknown option \"%s\"", argv[optind - 1]);
+            return cli_usage(ctx, cmd);
+        } else if (opt == ':') {
+            cli_error(ctx, EXIT_USAGE, "option \"%s\" needs a value", argv[optind - 1]);
+            return cli_usage(ctx, cmd);
+        } else if (opt >= OPT_ZK && opt <= OPT_AUTH) {
+            rc = global_opt(ctx, opt, optarg);
+        } else if (opt == 'o' || opt == 'v') {
+            rc = global_opt(ctx, opt, optarg);
+        } else {
+            rc = on_opt ? on_opt(ctx, opt, optarg, ud) : EXIT_USAGE;
+        }
+        if (rc)
+            return rc;
+    }
+    *first_arg = optind;
+    return 0;
+}
+
+int cli_expect_args(cli *ctx, const cli_command *cmd, int have, int min, int max)
+{
+    if (have < min) {
+        cli_error(ctx, EXIT_USAGE, "missing argument");
+        return cli_usage(ctx, cmd);
+    }
+    if (max >= 0 && have > max) {
+        cli_error(ctx, EXIT_USAGE, "too many arguments");
+        return cli_usage(ctx, cmd);
+    }
+    return 0;
+}
+
+int cli_connect(cli *ctx)
+{
+    zkd_options o;
+    zkd_options_init(&o);
+    o.connect = ctx->zk;
+    if (ctx->root)
+        o.root = ctx->root;
+    o.auth = ctx->auth;
+    o.connect_timeout_ms = ctx->timeout_ms;
+    o.request_timeout_ms = ctx->timeout_ms;
+    o.log_level = ctx->verbose ? ZKD_LOG_INFO : ZKD_LOG_ERROR;
+    zkd_error err;
+    int rc = zkd_connect(&o, &ctx->client, &err);
+    if (rc)
+        return cli_fail(ctx, rc, &err);
+    return 0;
+}

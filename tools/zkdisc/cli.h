@@ -1,0 +1,74 @@
+/* The zkdisc CLI's shared context: global options, connecting, exit codes and
+ * output helpers. Each command lives in its own cmd_*.c file. */
+#ifndef ZKDISC_CLI_H
+#define ZKDISC_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+#include <zkdisc/zkdisc.h>
+
+/* Exit codes, the CLI's contract with scripts. */
+enum {
+    EXIT_OK = 0,
+    EXIT_ERROR = 1,
+    EXIT_USAGE = 2,
+    EXIT_UNREACHABLE = 3,
+    EXIT_NOTFOUND = 4,
+    EXIT_CONFLICT = 5,
+    EXIT_NOAUTH = 6
+};
+
+typedef struct cli {
+    const char *zk;   /* --zk / ZKDISC_ZK */
+    const char *root; /* --root / ZKDISC_ROOT */
+    const char *auth; /* --auth / ZKDISC_AUTH */
+    int timeout_ms;   /* --timeout */
+    int json;         /* -o json */
+    int verbose;      /* -v: library log lines to stderr */
+    const char *cmd;  /* the command's name, for messages */
+    zkd_client *client;
+} cli;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    const char *usage; /* full --help text after "usage: zkdisc " */
+    int (*run)(cli *ctx, int argc, char **argv);
+} cli_command;
+
+/* Parses a command's arguments: the global options are accepted anywhere,
+ * `longopts`/`shortopts` are the command's own (each returned through
+ * on_opt, which returns 0 or an exit code). --help prints usage and yields
+ * -1 (the caller exits 0). On success *first_arg is the index of the first
+ * positional argument. Returns 0, -1, or EXIT_USAGE. */
+int cli_parse(cli *ctx, const cli_command *cmd, int argc, char **argv,
+              const struct option *longopts, const char *shortopts,
+              int (*on_opt)(cli *ctx, int opt, const char *arg, void *ud), void *ud,
+              int *first_arg);
+
+/* Checks the count of positional arguments; prints usage on error. */
+int cli_expect_args(cli *ctx, const cli_command *cmd, int have, int min, int max);
+
+/* Connects with the global options; on failure prints the error and returns
+ * the exit code (3 when ZooKeeper cannot be reached). */
+int cli_connect(cli *ctx);
+
+/* Prints "zkdisc CMD: message" for a library error; returns its exit code. */
+int cli_fail(cli *ctx, int code, const zkd_error *err);
+
+/* Prints "zkdisc CMD: <formatted>" to stderr; returns `exit_code`. */
+int cli_error(cli *ctx, int exit_code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The exit code for a ZKD_E* code. */
+int cli_exit_code(int zkd_code);
+
+/* Parses a non-negative int option; returns 0 or EXIT_USAGE with a message. */
+int cli_parse_int(cli *ctx, const char *what, const char *text, int min, int *out);
+
+/* Prints a usage line to stderr and returns EXIT_USAGE. */
+int cli_usage(cli *ctx, const cli_command *cmd);
+
+/* The commands. */
+extern const cli_command cmd_ls, cmd_get, cmd_stat, cmd_dev;
+
+#endif

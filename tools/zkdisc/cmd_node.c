@@ -1,0 +1,152 @@
+/* Reading single nodes: ls, get, stat. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "render.h"
+
+static void print_json(json_t *v)
+{
+    json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(v);
+}
+
+/* Parses the common shape "CMD [options] PATH" and connects. */
+static int one_path(cli *ctx, const cli_command *cmd, int argc, char **argv,
+                    const struct option *lo, const char *so,
+                    int (*on_opt)(cli *, int, const char *, void *), void *ud, const char **path)
+{
+    int first;
+    int rc = cli_parse(ctx, cmd, argc, argv, lo, so, on_opt, ud, &first);
+    if (rc)
+        return rc;
+    if ((rc = cli_expect_args(ctx, cmd, argc - first, 1, 1)))
+        return rc;
+    *path = argv[first];
+    zkd_error err;
+    if ((rc = zkd_validate_path(*path, &err)))
+        return cli_fail(ctx, rc, &err);
+    return cli_connect(ctx);
+}
+
+/* ---- ls ----------------------------------------------------------------- */
+
+static int run_ls(cli *ctx, int argc, char **argv)
+{
+    const char *path;
+    int rc = one_path(ctx, &cmd_ls, argc, argv, NULL, NULL, NULL, NULL, &path);
+    if (rc)
+        return rc;
+    zkd_strings kids;
+    zkd_error err;
+    if ((rc = zkd_node_children(ctx->client, path, &kids, NULL, &err)))
+        return cli_fail(ctx, rc, &err);
+    if (ctx->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < kids.count; i++)
+            json_array_append_new(arr, json_string(kids.items[i]));
+        print_json(arr);
+    } else {
+        for (size_t i = 0; i < kids.count; i++)
+            puts(kids.items[i]);
+    }
+    zkd_strings_free(&kids);
+    return 0;
+}
+
+const cli_command cmd_ls = {
+    "ls", "list a node's children",
+    "ls PATH\n\nLists the children of PATH, one per line (-o json: an array of names).",
+    run_ls};
+
+/* ---- get ---------------------------------------------------------------- */
+
+static int get_opt(cli *ctx, int opt, const char *arg, void *ud)
+{
+    (void)ctx;
+    (void)arg;
+    if (opt != 'r')
+        return EXIT_USAGE;
+    *(int *)ud = 1;
+    return 0;
+}
+
+static json_t *data_json(const char *path, const char *data, size_t len, const zkd_stat *st)
+{
+    json_t *o = json_pack("{s:s}", "path", path);
+    if (!data) {
+        json_object_set_new(o, "data", json_null());
+    } else if (render_is_text(data, len)) {
+        json_object_set_new(o, "encoding", json_string("utf-8"));
+        json_object_set_new(o, "data", json_stringn(data, len));
+    } else {
+        char *b64 = render_base64(data, len);
+        json_object_set_new(o, "encoding", json_string("base64"));
+        json_object_set_new(o, "data", json_string(b64 ? b64 : ""));
+        free(b64);
+    }
+    json_object_set_new(o, "stat", render_stat_json(st));
+    return o;
+}
+
+static int run_get(cli *ctx, int argc, char **argv)
+{
+    static const struct option lo[] = {{"raw", no_argument, NULL, 'r'}, {0}};
+    int raw = 0;
+    const char *path;
+    int rc = one_path(ctx, &cmd_get, argc, argv, lo, "", get_opt, &raw, &path);
+    if (rc)
+        return rc;
+    char *data = NULL;
+    size_t len = 0;
+    zkd_stat st;
+    zkd_error err;
+    if ((rc = zkd_node_get(ctx->client, path, &data, &len, &st, &err)))
+        return cli_fail(ctx, rc, &err);
+    if (raw)
+        fwrite(data ? data : "", 1, len, stdout);
+    else if (ctx->json)
+        print_json(data_json(path, data, len, &st));
+    else
+        render_data(stdout, data, len);
+    zkd_free(data);
+    return 0;
+}
+
+const cli_command cmd_get = {
+    "get", "print a node's data",
+    "get PATH [--raw]\n\nPrints the data of PATH: indented JSON when it is JSON, the text when\n"
+    "it is text, a hex dump when it is binary.\n"
+    "  --raw    write the bytes exactly as stored\n"
+    "  -o json  an object with path, encoding (utf-8 or base64), data and stat",
+    run_get};
+
+/* ---- stat --------------------------------------------------------------- */
+
+static int run_stat(cli *ctx, int argc, char **argv)
+{
+    const char *path;
+    int rc = one_path(ctx, &cmd_stat, argc, argv, NULL, NULL, NULL, NULL, &path);
+    if (rc)
+        return rc;
+    zkd_stat st;
+    zkd_error err;
+    if ((rc = zkd_node_stat(ctx->client, path, &st, &err)))
+        return cli_fail(ctx, rc, &err);
+    if (ctx->json) {
+        json_t *o = render_stat_json(&st);
+        json_object_set_new(o, "path", json_string(path));
+        print_json(o);
+    } else {
+        printf("path            %s\n", path);
+        render_stat_text(stdout, &st);
+    }
+    return 0;
+}
+
+const cli_command cmd_stat = {
+    "stat", "print a node's Stat",
+    "stat PATH\n\nPrints every Stat field of PATH; times in UTC, the ephemeral owner's\n"
+    "session in hex.",
+    run_stat};

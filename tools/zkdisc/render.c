@@ -1,0 +1,149 @@
+/* Presentation of node data and Stat for the CLI. */
+#include "render.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static size_t utf8_seq_len(const unsigned char *s, size_t left)
+{
+    unsigned char c = s[0];
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || n > left || (n == 2 && c < 0xc2))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+int render_is_text(const char *buf, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)buf;
+    for (size_t i = 0; i < len;) {
+        if (s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            return 0;
+        if (s[i] == 0x7f)
+            return 0;
+        size_t n = utf8_seq_len(s + i, len - i);
+        if (!n)
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+void render_hexdump(FILE *out, const char *buf, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)buf;
+    for (size_t off = 0; off < len; off += 16) {
+        fprintf(out, "%08zx  ", off);
+        for (size_t i = 0; i < 16; i++) {
+            if (off + i < len)
+                fprintf(out, "%02x ", s[off + i]);
+            else
+                fputs("   ", out);
+            if (i == 7)
+                fputc(' ', out);
+        }
+        fputs(" |", out);
+        for (size_t i = 0; i < 16 && off + i < len; i++)
+            fputc(s[off + i] >= 0x20 && s[off + i] < 0x7f ? s[off + i] : '.', out);
+        fputs("|\n", out);
+    }
+}
+
+void render_data(FILE *out, const char *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return;
+    json_error_t jerr;
+    json_t *doc = json_loadb(buf, len, JSON_DECODE_ANY, &jerr);
+    if (doc && (json_is_object(doc) || json_is_array(doc))) {
+        json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', out);
+    } else if (render_is_text(buf, len)) {
+        fwrite(buf, 1, len, out);
+        if (buf[len - 1] != '\n')
+            fputc('\n', out);
+    } else {
+        render_hexdump(out, buf, len);
+    }
+    json_decref(doc);
+}
+
+char *render_base64(const char *buf, size_t len)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = (const unsigned char *)buf;
+    char *out = malloc((len + 2) / 3 * 4 + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)s[i + 1] << 8;
+        if (i + 2 < len)
+            v |= s[i + 2];
+        *o++ = tbl[(v >> 18) & 63];
+        *o++ = tbl[(v >> 12) & 63];
+        *o++ = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < len ? tbl[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+void render_time(char *out, size_t outlen, int64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char day[32];
+    strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(out, outlen, "%s.%03d UTC", day, (int)(ms % 1000));
+}
+
+static json_t *hex_json(int64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "0x%" PRIx64, (uint64_t)v);
+    return json_string(buf);
+}
+
+json_t *render_stat_json(const zkd_stat *st)
+{
+    char ct[48], mt[48];
+    render_time(ct, sizeof ct, st->ctime);
+    render_time(mt, sizeof mt, st->mtime);
+    return json_pack("{s:o,s:o,s:o,s:I,s:s,s:I,s:s,s:i,s:i,s:i,s:o,s:i,s:i}",
+                     "czxid", hex_json(st->czxid), "mzxid", hex_json(st->mzxid),
+                     "pzxid", hex_json(st->pzxid), "ctime", (json_int_t)st->ctime,
+                     "ctimeText", ct, "mtime", (json_int_t)st->mtime, "mtimeText", mt,
+                     "version", st->version, "cversion", st->cversion, "aversion", st->aversion,
+                     "ephemeralOwner", hex_json(st->ephemeral_owner), "dataLength",
+                     st->data_length, "numChildren", st->num_children);
+}
+
+void render_stat_text(FILE *out, const zkd_stat *st)
+{
+    char ct[48], mt[48];
+    render_time(ct, sizeof ct, st->ctime);
+    render_time(mt, sizeof mt, st->mtime);
+    fprintf(out, "czxid           0x%" PRIx64 "\n", (uint64_t)st->czxid);
+    fprintf(out, "mzxid           0x%" PRIx64 "\n", (uint64_t)st->mzxid);
+    fprintf(out, "pzxid           0x%" PRIx64 "\n", (uint64_t)st->pzxid);
+    fprintf(out, "ctime           %s\n", ct);
+    fprintf(out, "mtime           %s\n", mt);
+    fprintf(out, "version         %d\n", st->version);
+    fprintf(out, "cversion        %d\n", st->cversion);
+    fprintf(out, "aversion        %d\n", st->aversion);
+    if (st->ephemeral_owner)
+        fprintf(out, "ephemeralOwner  0x%" PRIx64 " (ephemeral)\n", (uint64_t)st->ephemeral_owner);
+    else
+        fprintf(out, "ephemeralOwner  0x0 (persistent)\n");
+    fprintf(out, "dataLength      %d\n", st->data_length);
+    fprintf(out, "numChildren     %d\n", st->num_children);
+}

@@ -1,0 +1,33 @@
+/* How node data and Stat are shown: pretty JSON, text, hex dump, base64. */
+#ifndef ZKDISC_RENDER_H
+#define ZKDISC_RENDER_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <zkdisc/node.h>
+
+/* True when buf[0..len) is valid UTF-8 without control bytes other than
+ * tab, newline and carriage return: safe to print as text. */
+int render_is_text(const char *buf, size_t len);
+
+/* Writes data the way `zkdisc get` shows it to a person: indented JSON when
+ * it parses as JSON, the text when it is text, else a hex dump. */
+void render_data(FILE *out, const char *buf, size_t len);
+
+/* A canonical hex dump (offset, 16 bytes, ASCII column): 78 columns wide. */
+void render_hexdump(FILE *out, const char *buf, size_t len);
+
+/* Base64 (RFC 4648, padded); the result is malloc'd. */
+char *render_base64(const char *buf, size_t len);
+
+/* "2026-11-24 13:37:00.123 UTC" for ms since the epoch. */
+void render_time(char *out, size_t outlen, int64_t ms);
+
+/* The Stat as a JSON object with ZooKeeper's field names (new reference). */
+json_t *render_stat_json(const zkd_stat *st);
+
+/* The Stat as aligned "field  value" lines. */
+void render_stat_text(FILE *out, const zkd_stat *st);
+
+#endif
