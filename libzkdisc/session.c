@@ -43,7 +43,7 @@ typedef struct sub {
 } sub;
 
 struct zkd_client {
-    char *connect, *root, *auth;
+    char *connect, *root, *auth, *snapshot_dir;
     int session_timeout_ms, connect_timeout_ms, request_timeout_ms;
     zkd_log_level log_level;
     zkd_log_fn log_fn;
@@ -128,6 +128,7 @@ zkd_state zkd_client_state(const zkd_client *c) { return (zkd_state)atomic_load(
 int64_t zkd_client_session_id(const zkd_client *c) { return atomic_load(&c->session_id); }
 const char *zkd_client_root(const zkd_client *c) { return c->root; }
 const char *zkd_client_connect_string(const zkd_client *c) { return c->connect; }
+const char *zkd__snapshot_dir(const zkd_client *c) { return c->snapshot_dir; }
 int zkd__closing(const zkd_client *c) { return atomic_load(&c->closing); }
 int zkd__request_timeout_ms(const zkd_client *c) { return c->request_timeout_ms; }
 
@@ -463,6 +464,7 @@ static void teardown(void *arg)
     free(c->subs);
     free(c->connect);
     free(c->root);
+    free(c->snapshot_dir);
     if (c->auth) {
         /* credentials do not outlive the client in freed memory */
         memset(c->auth, 0, strlen(c->auth));
@@ -480,10 +482,12 @@ static zkd_client *client_new(const zkd_options *o)
     c->connect = strdup(o->connect);
     c->root = strdup(o->root);
     c->auth = o->auth ? strdup(o->auth) : NULL;
-    if (!c->connect || !c->root || (o->auth && !c->auth)) {
+    c->snapshot_dir = o->snapshot_dir ? strdup(o->snapshot_dir) : NULL;
+    if (!c->connect || !c->root || (o->auth && !c->auth) || (o->snapshot_dir && !c->snapshot_dir)) {
         free(c->connect);
         free(c->root);
         free(c->auth);
+        free(c->snapshot_dir);
         free(c);
         return NULL;
     }
@@ -586,7 +590,7 @@ int zkd_connect(const zkd_options *opts, zkd_client **out, zkd_error *err)
                          "cannot use connect string \"%s\": %s", opts->connect,
                          e == EINVAL ? "no resolvable host:port in it" : strerror(e));
     }
-    rc = wait_connected(c, opts->connect_timeout_ms);
+    rc = opts->connect_in_background ? 0 : wait_connected(c, opts->connect_timeout_ms);
     if (rc == ZKD_ETIMEDOUT) {
         zkd_close(c);
         return zkd__fail(err, rc, "cannot reach ZooKeeper at %s within %d ms", opts->connect,

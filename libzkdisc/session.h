@@ -35,6 +35,9 @@ int zkd__closing(const zkd_client *c);
 
 int zkd__request_timeout_ms(const zkd_client *c);
 
+/* options.snapshot_dir (owned by the client), or NULL. */
+const char *zkd__snapshot_dir(const zkd_client *c);
+
 /* Waits up to timeout_ms for a connected session (0). On the dispatch
  * thread it does not wait: 0 when connected, else ZKD_ECONNLOSS. */
 int zkd__wait_usable(zkd_client *c, int timeout_ms);

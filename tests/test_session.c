@@ -85,6 +85,32 @@ static void test_nothing_listening(void)
     CU_ASSERT(took <= 1500 + 1000);
 }
 
+/* connect_in_background: a client exists while nothing answers, and
+ * connects once something does. */
+static void test_connect_in_background(void)
+{
+    int port = tu_unused_port();
+    char connect[64];
+    snprintf(connect, sizeof connect, "127.0.0.1:%d", port);
+    zkd_options o;
+    zkd_options_init(&o);
+    o.connect = connect;
+    o.connect_in_background = 1;
+    zkd_client *c = NULL;
+    zkd_error err;
+    CU_ASSERT_EQUAL_FATAL(zkd_connect(&o, &c, &err), 0);
+    CU_ASSERT_EQUAL(zkd_client_state(c), ZKD_STATE_CONNECTING);
+    CU_ASSERT_EQUAL(zkd_client_wait_connected(c, 300, &err), ZKD_ETIMEDOUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, connect));
+    zkd_close(c);
+
+    o.connect = zkh_connect_string(zk);
+    CU_ASSERT_EQUAL_FATAL(zkd_connect(&o, &c, &err), 0);
+    CU_ASSERT_EQUAL(zkd_client_wait_connected(c, 15000, &err), 0);
+    CU_ASSERT_EQUAL(zkd_client_state(c), ZKD_STATE_CONNECTED);
+    zkd_close(c);
+}
+
 static void test_forced_expiry_reestablishes_once(void)
 {
     zkd_client *c = tu_connect(zkh_connect_string(zk), 4000);
@@ -219,6 +245,7 @@ int main(void)
     CU_TestInfo tests[] = {
         {"connect and close", test_connect_and_close},
         {"nothing listening: timeout naming the host", test_nothing_listening},
+        {"connect in the background", test_connect_in_background},
         {"forced expiry: new session, re-established once", test_forced_expiry_reestablishes_once},
         {"restart inside the session timeout: same session", test_restart_inside_session_timeout},
         {"zkd_close from inside a callback", test_close_from_callback},

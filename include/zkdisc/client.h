@@ -51,6 +51,14 @@ typedef struct zkd_options {
      * client has one level for all handles). Default ZKD_LOG_OFF: zkdisc
      * reports what matters itself, without the client's per-retry noise. */
     zkd_log_level zk_log_level;
+    /* Non-zero: zkd_connect returns at once with the client connecting in
+     * the background, for a process that must start while ZooKeeper is down
+     * (caches and config watches serve their snapshots meanwhile). */
+    int connect_in_background;
+    /* A directory where the library keeps the last state it saw (config
+     * versions of watched apps) to serve while ZooKeeper is unreachable;
+     * NULL: none. */
+    const char *snapshot_dir;
 } zkd_options;
 
 /* Fills `opts` with the defaults above. Call it before setting fields. */
