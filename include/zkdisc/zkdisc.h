@@ -9,5 +9,9 @@
 #include <zkdisc/client.h>
 #include <zkdisc/node.h>
 #include <zkdisc/counters.h>
+#include <zkdisc/instance.h>
+#include <zkdisc/cache.h>
+#include <zkdisc/registry.h>
+#include <zkdisc/balancer.h>
 
 #endif

@@ -1,0 +1,108 @@
+/* A live, watch-driven view of one service's instances.
+ *
+ * The cache loads every instance with pipelined reads, then keeps current
+ * with a children watch and one data watch per instance: a change costs one
+ * getChildren plus a getData per new instance, or one getData for an update.
+ * Readers take an immutable snapshot (no network, no long lock). While the
+ * connection is down the last state is served, flagged stale; after a session
+ * expiry the cache rebuilds on the new session and reports only the true
+ * differences.
+ *
+ * A znode that is not a readable record (empty, binary, truncated, a JSON
+ * array, over ZKD_INSTANCE_MAX_BYTES) is skipped and counted, never fatal. */
+#ifndef ZKDISC_CACHE_H
+#define ZKDISC_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zkdisc/export.h>
+#include <zkdisc/error.h>
+#include <zkdisc/client.h>
+#include <zkdisc/instance.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zkd_cache zkd_cache;
+typedef struct zkd_snapshot zkd_snapshot;
+
+typedef enum zkd_delta_kind {
+    ZKD_DELTA_ADDED = 1,
+    ZKD_DELTA_REMOVED = 2,
+    ZKD_DELTA_UPDATED = 3
+} zkd_delta_kind;
+
+/* One change. ADDED: `now` only. REMOVED: `before` only. UPDATED: both.
+ * The instances are borrowed for the duration of the listener call; take
+ * a reference (zkd_instance_ref) to keep one. */
+typedef struct zkd_delta {
+    zkd_delta_kind kind;
+    const zkd_instance *before;
+    const zkd_instance *now;
+} zkd_delta;
+
+/* Called on the client's dispatch thread with the changes of one step, in
+ * the order they happened. Never called after zkd_cache_close returns. */
+typedef void (*zkd_cache_fn)(zkd_cache *cache, const zkd_delta *deltas, size_t n, void *ctx);
+
+/* Opens a cache on `service` (a valid name). The initial load runs in the
+ * background; see zkd_cache_wait_ready. `fn` may be NULL. *out owns the
+ * cache; release it with zkd_cache_close. */
+ZKD_EXPORT int zkd_cache_open(zkd_client *c, const char *service, zkd_cache_fn fn, void *ctx,
+                              zkd_cache **out, zkd_error *err);
+
+/* Waits until the initial load is done (0) or timeout_ms passes
+ * (ZKD_ETIMEDOUT). Not from a zkdisc callback. */
+ZKD_EXPORT int zkd_cache_wait_ready(zkd_cache *cache, int timeout_ms, zkd_error *err);
+
+/* The current instances: a new reference to an immutable snapshot. Never
+ * NULL (empty before the first load). Release with zkd_snapshot_release. */
+ZKD_EXPORT zkd_snapshot *zkd_cache_snapshot(zkd_cache *cache);
+
+/* How many of the service's znodes are currently skipped as malformed. */
+ZKD_EXPORT uint64_t zkd_cache_malformed(zkd_cache *cache);
+
+/* The service name (owned by the cache). */
+ZKD_EXPORT const char *zkd_cache_service(const zkd_cache *cache);
+
+/* Stops the watches' effects and frees the cache. From any thread,
+ * including a zkdisc callback. NULL is ignored. */
+ZKD_EXPORT void zkd_cache_close(zkd_cache *cache);
+
+/* ---- snapshots: immutable, reference-counted, safe from any thread ------ */
+
+ZKD_EXPORT size_t zkd_snapshot_count(const zkd_snapshot *s);
+/* Instances sorted by id; borrowed from the snapshot. */
+ZKD_EXPORT const zkd_instance *zkd_snapshot_at(const zkd_snapshot *s, size_t i);
+ZKD_EXPORT const zkd_instance *zkd_snapshot_find(const zkd_snapshot *s, const char *id);
+/* Non-zero when the state may be out of date (connection lost or session
+ * expired and not yet rebuilt). */
+ZKD_EXPORT int zkd_snapshot_stale(const zkd_snapshot *s);
+ZKD_EXPORT zkd_snapshot *zkd_snapshot_ref(zkd_snapshot *s);
+ZKD_EXPORT void zkd_snapshot_release(zkd_snapshot *s);
+
+/* ---- without a cache --------------------------------------------------- */
+
+/* One-shot read of a service's instances (getChildren, then all getData
+ * requests pipelined). *out is a new snapshot; *malformed_out (optional)
+ * counts skipped records. A missing service is an empty snapshot. */
+ZKD_EXPORT int zkd_instances_query(zkd_client *c, const char *service, zkd_snapshot **out,
+                                   uint64_t *malformed_out, zkd_error *err);
+
+typedef struct zkd_service_info {
+    char *name;
+    size_t instances; /* children of the service node */
+} zkd_service_info;
+
+/* Every service under <root>/services with its instance count (counts read
+ * pipelined). *out is a malloc'd array of *n_out entries, sorted by name;
+ * release with zkd_services_free. */
+ZKD_EXPORT int zkd_services_list(zkd_client *c, zkd_service_info **out, size_t *n_out,
+                                 zkd_error *err);
+ZKD_EXPORT void zkd_services_free(zkd_service_info *list, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,223 @@
+/* Reading and writing instance records: Curator (read and write), Twitter
+ * ServerSet and Airbnb Nerve (read only). A record that is none of these is
+ * refused with ZKD_EBADDATA and a reason; the cache counts and skips it. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "instance_impl.h"
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static const char *str_field(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* A port: an integer 0..65535 (-1 for null or absent); -2 when malformed. */
+static int port_field(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return -1;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535)
+        return -2;
+    return (int)json_integer_value(v);
+}
+
+/* Copies an object's string values into the metadata arrays. */
+static int take_meta(zkd_instance *i, json_t *obj)
+{
+    if (!json_is_object(obj))
+        return 0;
+    size_t n = json_object_size(obj);
+    i->meta_keys = calloc(n ? n : 1, sizeof *i->meta_keys);
+    i->meta_values = calloc(n ? n : 1, sizeof *i->meta_values);
+    if (!i->meta_keys || !i->meta_values)
+        return ZKD_ENOMEM;
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        if (!json_is_string(v))
+            continue; /* Readers ignore what they do not understand. */
+        i->meta_keys[i->nmeta] = strdup(k);
+        i->meta_values[i->nmeta] = strdup(json_string_value(v));
+        if (!i->meta_keys[i->nmeta] || !i->meta_values[i->nmeta]) {
+            i->nmeta++;
+            return ZKD_ENOMEM;
+        }
+        i->nmeta++;
+    }
+    return 0;
+}
+
+/* zkdisc's extras inside a Curator payload object. */
+static int take_payload(zkd_instance *i, json_t *payload)
+{
+    i->payload = json_dumps(payload ? payload : json_null(),
+                            JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    if (!i->payload)
+        return ZKD_ENOMEM;
+    if (!json_is_object(payload))
+        return 0;
+    json_t *w = json_object_get(payload, "weight");
+    if (json_is_integer(w) && json_integer_value(w) >= 0 && json_integer_value(w) <= 1000000)
+        i->weight = (int)json_integer_value(w);
+    i->zone = dup_or_null(str_field(payload, "zone"));
+    i->version = dup_or_null(str_field(payload, "version"));
+    return take_meta(i, json_object_get(payload, "metadata"));
+}
+
+static int parse_curator(zkd_instance *i, json_t *o, const char *service, const char *node,
+                         zkd_error *err)
+{
+    const char *name = str_field(o, "name");
+    const char *id = str_field(o, "id");
+    const char *address = str_field(o, "address");
+    if (!address)
+        return zkd__fail(err, ZKD_EBADDATA, "Curator record without an \"address\" string");
+    i->port = port_field(o, "port");
+    i->ssl_port = port_field(o, "sslPort");
+    if (i->port == -2 || i->ssl_port == -2)
+        return zkd__fail(err, ZKD_EBADDATA, "Curator record with a port that is not 0..65535");
+    json_t *enabled = json_object_get(o, "enabled");
+    if (enabled && !json_is_boolean(enabled) && !json_is_null(enabled))
+        return zkd__fail(err, ZKD_EBADDATA, "Curator record whose \"enabled\" is not a boolean");
+    i->enabled = !json_is_false(enabled);
+    json_t *t = json_object_get(o, "registrationTimeUTC");
+    i->registration_time = json_is_integer(t) ? (int64_t)json_integer_value(t) : 0;
+    i->service = strdup(name ? name : service);
+    i->id = strdup(id ? id : node);
+    i->address = strdup(address);
+    i->service_type = dup_or_null(str_field(o, "serviceType"));
+    json_t *uri = json_object_get(o, "uriSpec");
+    if (uri && !json_is_null(uri))
+        i->uri_spec = json_dumps(uri, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!i->service || !i->id || !i->address)
+        return ZKD_ENOMEM;
+    return take_payload(i, json_object_get(o, "payload"));
+}
+
+static int parse_serverset(zkd_instance *i, json_t *o, const char *service, const char *node,
+                           zkd_error *err)
+{
+    json_t *ep = json_object_get(o, "serviceEndpoint");
+    const char *host = str_field(ep, "host");
+    int port = port_field(ep, "port");
+    if (!host || port < 0)
+        return zkd__fail(err, ZKD_EBADDATA, "ServerSet member without serviceEndpoint host and port");
+    const char *status = str_field(o, "status");
+    if (status && strcmp(status, "ALIVE"))
+        return zkd__fail(err, ZKD_ENOTFOUND, "ServerSet member is %s, not ALIVE", status);
+    i->format = ZKD_FORMAT_SERVERSET;
+    i->service = strdup(service);
+    i->id = strdup(node);
+    i->address = strdup(host);
+    i->port = port;
+    if (!i->service || !i->id || !i->address)
+        return ZKD_ENOMEM;
+    json_t *extra = json_object_get(o, "additionalEndpoints");
+    return take_payload(i, json_is_object(extra) ? extra : NULL);
+}
+
+static int parse_nerve(zkd_instance *i, json_t *o, const char *service, const char *node,
+                       zkd_error *err)
+{
+    const char *host = str_field(o, "host");
+    int port = port_field(o, "port");
+    if (!host || port < 0)
+        return zkd__fail(err, ZKD_EBADDATA, "Nerve record without host and port");
+    i->format = ZKD_FORMAT_NERVE;
+    i->service = strdup(service);
+    i->id = strdup(node);
+    i->address = strdup(host);
+    i->port = port;
+    if (!i->service || !i->id || !i->address)
+        return ZKD_ENOMEM;
+    json_t *w = json_object_get(o, "weight");
+    if (json_is_integer(w) && json_integer_value(w) >= 0 && json_integer_value(w) <= 1000000)
+        i->weight = (int)json_integer_value(w);
+    json_t *labels = json_object_get(o, "labels");
+    i->payload = strdup("null");
+    if (!i->payload)
+        return ZKD_ENOMEM;
+    int rc = take_meta(i, labels);
+    if (rc == 0 && str_field(labels, "zone"))
+        i->zone = strdup(str_field(labels, "zone"));
+    return rc;
+}
+
+int zkd_instance_parse(const char *service, const char *node_name, const char *data, size_t len,
+                       zkd_instance **out, zkd_error *err)
+{
+    if (!data || len == 0)
+        return zkd__fail(err, ZKD_EBADDATA, "empty record");
+    if (len > ZKD_INSTANCE_MAX_BYTES)
+        return zkd__fail(err, ZKD_EBADDATA, "record of %zu bytes is over the %d byte limit", len,
+                         ZKD_INSTANCE_MAX_BYTES);
+    json_error_t jerr;
+    json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o)
+        return zkd__fail(err, ZKD_EBADDATA, "not JSON (%s, line %d column %d)", jerr.text,
+                         jerr.line, jerr.column);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return zkd__fail(err, ZKD_EBADDATA, "record is JSON but not an object");
+    }
+    zkd_instance *i = zkd__instance_new();
+    int rc;
+    if (!i)
+        rc = ZKD_ENOMEM;
+    else if (json_object_get(o, "serviceEndpoint"))
+        rc = parse_serverset(i, o, service, node_name, err);
+    else if (json_object_get(o, "address") || json_object_get(o, "id"))
+        rc = parse_curator(i, o, service, node_name, err);
+    else if (json_object_get(o, "host"))
+        rc = parse_nerve(i, o, service, node_name, err);
+    else
+        rc = zkd__fail(err, ZKD_EBADDATA, "not a Curator, ServerSet or Nerve record");
+    json_decref(o);
+    if (rc == ZKD_ENOMEM)
+        zkd__fail(err, rc, "out of memory parsing a record");
+    if (rc) {
+        zkd_instance_unref(i);
+        return rc;
+    }
+    *out = i;
+    return 0;
+}
+
+static json_t *port_json(int port)
+{
+    return port >= 0 ? json_integer(port) : json_null();
+}
+
+/* Curator's field order: name, id, address, port, sslPort, payload,
+ * registrationTimeUTC, serviceType, uriSpec. `enabled` is written only when
+ * false: compatibility-mode readers never see a field they do not know
+ * unless an operator drained the instance. */
+char *zkd_instance_to_json(const zkd_instance *i)
+{
+    json_t *payload = json_loads(i->payload ? i->payload : "null", JSON_DECODE_ANY, NULL);
+    json_t *uri = i->uri_spec ? json_loads(i->uri_spec, 0, NULL) : NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(i->service));
+    json_object_set_new(o, "id", json_string(i->id));
+    json_object_set_new(o, "address", json_string(i->address));
+    json_object_set_new(o, "port", port_json(i->port));
+    json_object_set_new(o, "sslPort", port_json(i->ssl_port));
+    json_object_set_new(o, "payload", payload ? payload : json_null());
+    json_object_set_new(o, "registrationTimeUTC", json_integer(i->registration_time));
+    json_object_set_new(o, "serviceType",
+                        json_string(i->service_type ? i->service_type : "DYNAMIC"));
+    json_object_set_new(o, "uriSpec", uri ? uri : json_null());
+    if (!i->enabled)
+        json_object_set_new(o, "enabled", json_false());
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}

@@ -1,0 +1,82 @@
+/* The instance record: accessors and reference counting. */
+#include "instance_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+zkd_instance *zkd__instance_new(void)
+{
+    zkd_instance *i = calloc(1, sizeof *i);
+    if (!i)
+        return NULL;
+    atomic_init(&i->refs, 1);
+    i->port = i->ssl_port = -1;
+    i->enabled = 1;
+    i->weight = ZKD_DEFAULT_WEIGHT;
+    return i;
+}
+
+zkd_instance *zkd_instance_ref(const zkd_instance *ci)
+{
+    zkd_instance *i = (zkd_instance *)ci;
+    if (i)
+        atomic_fetch_add(&i->refs, 1);
+    return i;
+}
+
+void zkd_instance_unref(const zkd_instance *ci)
+{
+    zkd_instance *i = (zkd_instance *)ci;
+    if (!i || atomic_fetch_sub(&i->refs, 1) != 1)
+        return;
+    free(i->service);
+    free(i->id);
+    free(i->address);
+    free(i->zone);
+    free(i->version);
+    free(i->payload);
+    free(i->service_type);
+    free(i->uri_spec);
+    for (size_t k = 0; k < i->nmeta; k++) {
+        free(i->meta_keys[k]);
+        free(i->meta_values[k]);
+    }
+    free(i->meta_keys);
+    free(i->meta_values);
+    free(i);
+}
+
+static int str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+int zkd__instance_equal(const zkd_instance *a, const zkd_instance *b)
+{
+    return a->format == b->format && str_eq(a->service, b->service) && str_eq(a->id, b->id) &&
+           str_eq(a->address, b->address) && a->port == b->port && a->ssl_port == b->ssl_port &&
+           a->registration_time == b->registration_time && a->enabled == b->enabled &&
+           a->weight == b->weight && str_eq(a->payload, b->payload) &&
+           str_eq(a->service_type, b->service_type) && str_eq(a->uri_spec, b->uri_spec);
+}
+
+const char *zkd_instance_service(const zkd_instance *i) { return i->service; }
+const char *zkd_instance_id(const zkd_instance *i) { return i->id; }
+const char *zkd_instance_address(const zkd_instance *i) { return i->address; }
+int zkd_instance_port(const zkd_instance *i) { return i->port; }
+int zkd_instance_ssl_port(const zkd_instance *i) { return i->ssl_port; }
+int64_t zkd_instance_registration_time(const zkd_instance *i) { return i->registration_time; }
+int zkd_instance_enabled(const zkd_instance *i) { return i->enabled; }
+int zkd_instance_weight(const zkd_instance *i) { return i->weight; }
+const char *zkd_instance_zone(const zkd_instance *i) { return i->zone; }
+const char *zkd_instance_version(const zkd_instance *i) { return i->version; }
+zkd_format zkd_instance_format(const zkd_instance *i) { return i->format; }
+const char *zkd_instance_payload(const zkd_instance *i) { return i->payload ? i->payload : "null"; }
+
+const char *zkd_instance_meta(const zkd_instance *i, const char *key)
+{
+    for (size_t k = 0; k < i->nmeta; k++)
+        if (!strcmp(i->meta_keys[k], key))
+            return i->meta_values[k];
+    return NULL;
+}

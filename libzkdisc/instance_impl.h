@@ -1,0 +1,31 @@
+/* Internal: the instance record's layout, shared by the codec, the registry
+ * and the cache. Fields are set once, before the first reference is shared. */
+#ifndef ZKD_INTERNAL_INSTANCE_H
+#define ZKD_INTERNAL_INSTANCE_H
+
+#include <stdatomic.h>
+#include <zkdisc/instance.h>
+
+struct zkd_instance {
+    _Atomic int refs;
+    zkd_format format;
+    char *service, *id, *address;
+    int port, ssl_port;   /* -1 for null */
+    int64_t registration_time;
+    int enabled;
+    int weight;
+    char *zone, *version; /* from the payload, or NULL */
+    char *payload;        /* compact JSON, "null" when none */
+    char *service_type;   /* Curator's serviceType; NULL means DYNAMIC */
+    char *uri_spec;       /* compact JSON or NULL */
+    size_t nmeta;
+    char **meta_keys, **meta_values;
+};
+
+/* An empty record with one reference, or NULL. */
+zkd_instance *zkd__instance_new(void);
+
+/* Two records say the same thing (their JSON would be equal). */
+int zkd__instance_equal(const zkd_instance *a, const zkd_instance *b);
+
+#endif

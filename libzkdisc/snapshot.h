@@ -1,0 +1,13 @@
+/* Internal: building the immutable snapshots that readers take. */
+#ifndef ZKD_INTERNAL_SNAPSHOT_H
+#define ZKD_INTERNAL_SNAPSHOT_H
+
+#include <zkdisc/cache.h>
+
+/* A snapshot of items[0..n) (each gets a new reference), sorted by id. */
+zkd_snapshot *zkd__snapshot_new(const zkd_instance *const *items, size_t n, int stale);
+
+/* The same instances with another stale flag. */
+zkd_snapshot *zkd__snapshot_restale(const zkd_snapshot *s, int stale);
+
+#endif
