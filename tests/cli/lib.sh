@@ -37,3 +37,20 @@ finish() {
     echo "$CHECKS checks, $FAILURES failed"
     [ "$FAILURES" -eq 0 ]
 }
+
+# wait_until SECONDS CMD... : polls CMD every 0.1 s until it succeeds or the
+# deadline passes (returns 1 then). A deadline, never a bare sleep.
+wait_until() {
+    local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
+    until "$@"; do
+        [ "$(date +%s%N)" -ge "$deadline" ] && return 1
+        sleep 0.1
+    done
+}
+
+# check NAME CMD... : one assertion that CMD succeeds.
+check() {
+    local name=$1; shift
+    CHECKS=$((CHECKS + 1))
+    if "$@"; then pass "$name"; else fail "$name"; fi
+}

@@ -70,5 +70,7 @@ int cli_usage(cli *ctx, const cli_command *cmd);
 
 /* The commands. */
 extern const cli_command cmd_ls, cmd_get, cmd_stat, cmd_dev;
+extern const cli_command cmd_services, cmd_instances, cmd_register, cmd_run, cmd_deregister,
+    cmd_drain, cmd_undrain, cmd_pick;
 
 #endif

@@ -7,6 +7,8 @@
 
 static const cli_command *const commands[] = {
     &cmd_dev, &cmd_ls, &cmd_get, &cmd_stat,
+    &cmd_services, &cmd_instances, &cmd_register, &cmd_run, &cmd_deregister, &cmd_drain,
+    &cmd_undrain, &cmd_pick,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
