@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(
-    build-essential cmake pkg-config
+    build-essential cmake pkg-config binutils
     libzookeeper-mt-dev libjansson-dev libconfig-dev libcunit1-dev
     zookeeper default-jre-headless
     python3 procps netcat-openbsd
