@@ -9,7 +9,7 @@ packages=(
     build-essential cmake pkg-config binutils
     libzookeeper-mt-dev libjansson-dev libconfig-dev libcunit1-dev
     zookeeper default-jre-headless
-    python3 python3-yaml procps netcat-openbsd
+    python3 python3-yaml procps netcat-openbsd tmux
 )
 
 missing=()

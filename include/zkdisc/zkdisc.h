@@ -8,6 +8,8 @@
 #include <zkdisc/names.h>
 #include <zkdisc/client.h>
 #include <zkdisc/node.h>
+#include <zkdisc/walk.h>
+#include <zkdisc/watch.h>
 #include <zkdisc/counters.h>
 #include <zkdisc/instance.h>
 #include <zkdisc/cache.h>

@@ -70,6 +70,8 @@ int cli_usage(cli *ctx, const cli_command *cmd);
 
 /* The commands. */
 extern const cli_command cmd_ls, cmd_get, cmd_stat, cmd_dev;
+extern const cli_command cmd_tree, cmd_find, cmd_grep, cmd_du, cmd_watch, cmd_create, cmd_set,
+    cmd_rm, cmd_export, cmd_import, cmd_health;
 extern const cli_command cmd_services, cmd_instances, cmd_register, cmd_run, cmd_deregister,
     cmd_drain, cmd_undrain, cmd_pick;
 

@@ -1,4 +1,4 @@
-/* Reading single nodes: ls, get, stat. */
+/* Reading nodes: ls (-R), get, stat. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,14 +32,55 @@ static int one_path(cli *ctx, const cli_command *cmd, int argc, char **argv,
 
 /* ---- ls ----------------------------------------------------------------- */
 
+typedef struct ls_opts {
+    int recursive;
+} ls_opts;
+
+static int ls_opt(cli *ctx, int opt, const char *arg, void *ud)
+{
+    (void)ctx;
+    (void)arg;
+    if (opt != 'R')
+        return EXIT_USAGE;
+    ((ls_opts *)ud)->recursive = 1;
+    return 0;
+}
+
+typedef struct ls_walk {
+    json_t *arr;
+} ls_walk;
+
+static int ls_visit(const zkd_walk_node *n, void *ud)
+{
+    ls_walk *lw = ud;
+    if (lw->arr)
+        json_array_append_new(lw->arr, json_string(n->path));
+    else
+        puts(n->path);
+    return 0;
+}
+
 static int run_ls(cli *ctx, int argc, char **argv)
 {
+    static const struct option lo[] = {{"recursive", no_argument, NULL, 'R'}, {0}};
+    ls_opts o = {0};
     const char *path;
-    int rc = one_path(ctx, &cmd_ls, argc, argv, NULL, NULL, NULL, NULL, &path);
+    int rc = one_path(ctx, &cmd_ls, argc, argv, lo, "R", ls_opt, &o, &path);
     if (rc)
         return rc;
-    zkd_strings kids;
     zkd_error err;
+    if (o.recursive) {
+        ls_walk lw = {.arr = ctx->json ? json_array() : NULL};
+        rc = zkd_walk(ctx->client, path, NULL, ls_visit, &lw, &err);
+        if (rc) {
+            json_decref(lw.arr);
+            return cli_fail(ctx, rc, &err);
+        }
+        if (lw.arr)
+            print_json(lw.arr);
+        return 0;
+    }
+    zkd_strings kids;
     if ((rc = zkd_node_children(ctx->client, path, &kids, NULL, &err)))
         return cli_fail(ctx, rc, &err);
     if (ctx->json) {
@@ -56,8 +97,10 @@ static int run_ls(cli *ctx, int argc, char **argv)
 }
 
 const cli_command cmd_ls = {
-    "ls", "list a node's children",
-    "ls PATH\n\nLists the children of PATH, one per line (-o json: an array of names).",
+    "ls", "list a node's children (-R: the whole subtree)",
+    "ls PATH [-R]\n\nLists the children of PATH, one per line (-o json: an array of names).\n"
+    "  -R, --recursive  every node of the subtree, PATH first, as full paths in\n"
+    "                   pre-order (-o json: an array of paths); reads are pipelined",
     run_ls};
 
 /* ---- get ---------------------------------------------------------------- */
@@ -70,24 +113,6 @@ static int get_opt(cli *ctx, int opt, const char *arg, void *ud)
         return EXIT_USAGE;
     *(int *)ud = 1;
     return 0;
-}
-
-static json_t *data_json(const char *path, const char *data, size_t len, const zkd_stat *st)
-{
-    json_t *o = json_pack("{s:s}", "path", path);
-    if (!data) {
-        json_object_set_new(o, "data", json_null());
-    } else if (render_is_text(data, len)) {
-        json_object_set_new(o, "encoding", json_string("utf-8"));
-        json_object_set_new(o, "data", json_stringn(data, len));
-    } else {
-        char *b64 = render_base64(data, len);
-        json_object_set_new(o, "encoding", json_string("base64"));
-        json_object_set_new(o, "data", json_string(b64 ? b64 : ""));
-        free(b64);
-    }
-    json_object_set_new(o, "stat", render_stat_json(st));
-    return o;
 }
 
 static int run_get(cli *ctx, int argc, char **argv)
@@ -107,7 +132,7 @@ static int run_get(cli *ctx, int argc, char **argv)
     if (raw)
         fwrite(data ? data : "", 1, len, stdout);
     else if (ctx->json)
-        print_json(data_json(path, data, len, &st));
+        print_json(render_node_json(path, data, len, &st));
     else
         render_data(stdout, data, len);
     zkd_free(data);

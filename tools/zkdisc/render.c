@@ -147,3 +147,74 @@ void render_stat_text(FILE *out, const zkd_stat *st)
     fprintf(out, "dataLength      %d\n", st->data_length);
     fprintf(out, "numChildren     %d\n", st->num_children);
 }
+
+json_t *render_node_json(const char *path, const char *data, size_t len, const zkd_stat *st)
+{
+    json_t *o = json_pack("{s:s}", "path", path);
+    if (!data) {
+        json_object_set_new(o, "data", json_null());
+    } else if (render_is_text(data, len)) {
+        json_object_set_new(o, "encoding", json_string("utf-8"));
+        json_object_set_new(o, "data", json_stringn(data, len));
+    } else {
+        char *b64 = render_base64(data, len);
+        json_object_set_new(o, "encoding", json_string("base64"));
+        json_object_set_new(o, "data", json_string(b64 ? b64 : ""));
+        free(b64);
+    }
+    if (st)
+        json_object_set_new(o, "stat", render_stat_json(st));
+    return o;
+}
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+char *render_unbase64(const char *text, size_t *len_out)
+{
+    size_t n = strlen(text);
+    char *out = malloc(n / 4 * 3 + 4);
+    if (!out)
+        return NULL;
+    uint32_t acc = 0;
+    int bits = 0, pad = 0;
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+            continue;
+        if (*p == '=') {
+            pad++;
+            continue;
+        }
+        int v = b64_value(*p);
+        if (v < 0 || pad) {
+            free(out);
+            return NULL;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    if (bits >= 6 || pad > 2) {
+        free(out);
+        return NULL;
+    }
+    out[o] = '\0';
+    *len_out = o;
+    return out;
+}

@@ -27,6 +27,14 @@ void render_time(char *out, size_t outlen, int64_t ms);
 /* The Stat as a JSON object with ZooKeeper's field names (new reference). */
 json_t *render_stat_json(const zkd_stat *st);
 
+/* A node as JSON: {"path", "encoding" ("utf-8" or "base64"), "data", "stat"};
+ * "data" is null (and no encoding) for a node without data. New reference. */
+json_t *render_node_json(const char *path, const char *data, size_t len, const zkd_stat *st);
+
+/* Decodes base64 (RFC 4648, padding optional, whitespace ignored) into a
+ * malloc'd buffer; NULL when the text is not base64. */
+char *render_unbase64(const char *text, size_t *len_out);
+
 /* The Stat as aligned "field  value" lines. */
 void render_stat_text(FILE *out, const zkd_stat *st);
 

@@ -1,0 +1,734 @@
+/* Node, children and subtree watches, re-armed on every event (watch.h).
+ *
+ * Every piece of state below is read and written on the client's dispatch
+ * thread only: replies and watch events reach it through an async.h target,
+ * session events through a session subscription, and open/close hand their
+ * work over as jobs. Each covered node is an entry (hashed by path) that
+ * remembers what was last read; a watch event or a reply only ever causes a
+ * fresh read, and events are the difference between two reads. Reads are
+ * queued and at most WINDOW are in flight, so a large recursive watch arms
+ * pipelined without flooding the server. */
+#include <zkdisc/watch.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zkdisc/names.h>
+#include <zookeeper/zookeeper.h>
+
+#include "async.h"
+#include "errors.h"
+#include "session.h"
+
+enum { WINDOW = 512 };
+
+typedef enum { K_DATA = 0, K_KIDS = 1, K_EXISTS = 2, K_COUNT } kind;
+typedef enum { S_IDLE = 0, S_QUEUED, S_INFLIGHT } rstate;
+
+typedef struct entry {
+    struct entry *hnext;
+    char *path;
+    uint64_t gen;
+    int exists;
+    int announce;    /* report CREATED when it is first found to exist */
+    int kids_wanted;
+    int kids_known;
+    zkd_stat stat;
+    zkd_strings kids;
+    rstate st[K_COUNT];
+    int again[K_COUNT];
+} entry;
+
+typedef struct qitem {
+    struct qitem *next;
+    char *path;
+    uint64_t gen;
+    kind k;
+} qitem;
+
+typedef struct holder {
+    zkd_watch *w; /* NULL once closed; the holder itself lives until teardown */
+} holder;
+
+struct zkd_watch {
+    zkd_client *c;
+    zkd_target *t;
+    holder *h;
+    char *root;
+    int flags;
+    zkd_watch_fn fn;
+    void *ctx;
+    int sub_id;
+    int subscribed;
+
+    entry **buckets;
+    size_t nbuckets, nentries;
+    _Atomic size_t existing;
+    uint64_t next_gen;
+
+    qitem *qhead, *qtail;
+    int inflight;
+
+    int started;  /* the start job ran (a session event may come before it) */
+    int synced;   /* the first full read is done: report changes from now on */
+    int closed;
+    int depth;    /* handlers on the stack; free only when it is back to 0 */
+
+    pthread_mutex_t mu; /* guards ready/open_rc/progress for the opener */
+    pthread_cond_t cv;
+    int ready;
+    int open_rc;
+    uint64_t progress;
+};
+
+const char *zkd_watch_event_name(zkd_watch_event_type t)
+{
+    switch (t) {
+    case ZKD_WATCH_CREATED: return "created";
+    case ZKD_WATCH_DELETED: return "deleted";
+    case ZKD_WATCH_CHANGED: return "changed";
+    case ZKD_WATCH_CHILDREN_CHANGED: return "children";
+    }
+    return "unknown";
+}
+
+/* ---- entries ------------------------------------------------------------ */
+
+static size_t hash(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static entry *lookup(zkd_watch *w, const char *path)
+{
+    if (!w->nbuckets)
+        return NULL;
+    for (entry *e = w->buckets[hash(path) & (w->nbuckets - 1)]; e; e = e->hnext)
+        if (!strcmp(e->path, path))
+            return e;
+    return NULL;
+}
+
+static int grow(zkd_watch *w)
+{
+    size_t n = w->nbuckets ? w->nbuckets * 2 : 64;
+    entry **b = calloc(n, sizeof *b);
+    if (!b)
+        return ZKD_ENOMEM;
+    for (size_t i = 0; i < w->nbuckets; i++)
+        for (entry *e = w->buckets[i], *next; e; e = next) {
+            next = e->hnext;
+            size_t j = hash(e->path) & (n - 1);
+            e->hnext = b[j];
+            b[j] = e;
+        }
+    free(w->buckets);
+    w->buckets = b;
+    w->nbuckets = n;
+    return 0;
+}
+
+static entry *entry_add(zkd_watch *w, const char *path, int announce)
+{
+    if (w->nentries >= w->nbuckets && grow(w))
+        return NULL;
+    entry *e = calloc(1, sizeof *e);
+    if (!e || !(e->path = strdup(path))) {
+        free(e);
+        return NULL;
+    }
+    e->gen = ++w->next_gen;
+    e->announce = announce;
+    e->kids_wanted = (w->flags & ZKD_WATCH_RECURSIVE) ||
+                     ((w->flags & ZKD_WATCH_CHILDREN) && !strcmp(path, w->root));
+    size_t j = hash(path) & (w->nbuckets - 1);
+    e->hnext = w->buckets[j];
+    w->buckets[j] = e;
+    w->nentries++;
+    return e;
+}
+
+static void entry_free(entry *e)
+{
+    free(e->path);
+    zkd_strings_free(&e->kids);
+    free(e);
+}
+
+static void entry_unlink(zkd_watch *w, entry *e)
+{
+    entry **pp = &w->buckets[hash(e->path) & (w->nbuckets - 1)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = e->hnext;
+    w->nentries--;
+}
+
+static char *child_path(const char *parent, const char *name)
+{
+    size_t pl = strlen(parent), nl = strlen(name);
+    int root = !strcmp(parent, "/");
+    char *p = malloc(pl + nl + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, parent, root ? 0 : pl);
+    p[root ? 0 : pl] = '/';
+    memcpy(p + (root ? 1 : pl + 1), name, nl + 1);
+    return p;
+}
+
+/* ---- reporting ------------------------------------------------------------ */
+
+static void emit(zkd_watch *w, const zkd_watch_event *ev)
+{
+    if (w->closed || !w->synced)
+        return;
+    w->fn(w, ev, w->ctx);
+}
+
+static void emit_simple(zkd_watch *w, zkd_watch_event_type type, const char *path,
+                        const zkd_stat *st, const char *data, int len)
+{
+    zkd_watch_event ev = {.type = type, .path = path, .stat = st,
+                          .data = len >= 0 ? data : NULL, .len = len > 0 ? (size_t)len : 0};
+    emit(w, &ev);
+}
+
+/* Drops the entries under `e` (not e itself), deepest first, reporting the
+ * ones still believed to exist as deleted. */
+static void drop_below(zkd_watch *w, entry *e)
+{
+    for (size_t i = 0; i < e->kids.count; i++) {
+        char *p = child_path(e->path, e->kids.items[i]);
+        entry *k = p ? lookup(w, p) : NULL;
+        free(p);
+        if (!k)
+            continue;
+        drop_below(w, k);
+        entry_unlink(w, k);
+        if (k->exists) {
+            atomic_fetch_sub(&w->existing, 1);
+            emit_simple(w, ZKD_WATCH_DELETED, k->path, NULL, NULL, -1);
+        }
+        entry_free(k);
+    }
+    zkd_strings_free(&e->kids);
+    e->kids_known = 0;
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+static void want(zkd_watch *w, entry *e, kind k)
+{
+    if (e->st[k] == S_INFLIGHT) {
+        e->again[k] = 1;
+        return;
+    }
+    if (e->st[k] == S_QUEUED)
+        return;
+    qitem *q = malloc(sizeof *q);
+    if (!q || !(q->path = strdup(e->path))) {
+        free(q);
+        zkd__log(w->c, ZKD_LOG_ERROR, "watch %s: out of memory; %s is no longer watched", w->root, e->path);
+        return;
+    }
+    q->next = NULL;
+    q->gen = e->gen;
+    q->k = k;
+    if (w->qtail)
+        w->qtail->next = q;
+    else
+        w->qhead = q;
+    w->qtail = q;
+    e->st[k] = S_QUEUED;
+}
+
+static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const char *data, int len,
+                    const zkd_stat *st);
+static void on_kids(void *owner, const char *tag, uint64_t epoch, int rc, zkd_strings *kids,
+                    const zkd_stat *st);
+static void on_exists(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st);
+
+static void settle(zkd_watch *w);
+
+/* Sends queued reads while the window has room and the session is up. */
+static void pump(zkd_watch *w)
+{
+    while (w->qhead && w->inflight < WINDOW && !w->closed &&
+           zkd_client_state(w->c) == ZKD_STATE_CONNECTED) {
+        qitem *q = w->qhead;
+        entry *e = lookup(w, q->path);
+        if (e && e->gen == q->gen && e->st[q->k] == S_QUEUED) {
+            int rc = q->k == K_DATA ? zkd__aget(w->t, q->path, 1, q->path, q->gen, on_data)
+                   : q->k == K_KIDS ? zkd__achildren(w->t, q->path, 1, q->path, q->gen, on_kids)
+                                    : zkd__aexists(w->t, q->path, 1, q->path, q->gen, on_exists);
+            if (rc)
+                return; /* no live handle: a session event pumps again */
+            e->st[q->k] = S_INFLIGHT;
+            w->inflight++;
+        }
+        w->qhead = q->next;
+        if (!w->qhead)
+            w->qtail = NULL;
+        free(q->path);
+        free(q);
+    }
+}
+
+static int retryable(int rc)
+{
+    return rc == ZKD_ECONNLOSS || rc == ZKD_EEXPIRED || rc == ZKD_ECLOSED;
+}
+
+/* Common start of a reply: finds the entry it is for (NULL when it was
+ * dropped meanwhile) and marks the read done. */
+static entry *reply_entry(zkd_watch *w, const char *tag, uint64_t epoch, kind k, int rc, int *again)
+{
+    w->inflight--;
+    pthread_mutex_lock(&w->mu);
+    w->progress++;
+    pthread_mutex_unlock(&w->mu);
+    entry *e = lookup(w, tag);
+    if (!e || e->gen != epoch)
+        return NULL;
+    e->st[k] = S_IDLE;
+    *again = e->again[k];
+    e->again[k] = 0;
+    if (retryable(rc)) {
+        want(w, e, k); /* sent again once the session is back */
+        *again = 0;
+        return NULL;
+    }
+    return e;
+}
+
+static void open_failed(zkd_watch *w, int rc)
+{
+    pthread_mutex_lock(&w->mu);
+    if (!w->ready && !w->open_rc)
+        w->open_rc = rc;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const char *data, int len,
+                    const zkd_stat *st)
+{
+    zkd_watch *w = owner;
+    int again = 0;
+    w->depth++;
+    entry *e = reply_entry(w, tag, epoch, K_DATA, rc, &again);
+    if (!e) {
+        /* dropped, or queued again */
+    } else if (rc == 0) {
+        if (!e->exists) {
+            e->exists = 1;
+            atomic_fetch_add(&w->existing, 1);
+            if (e->announce || w->synced)
+                emit_simple(w, ZKD_WATCH_CREATED, e->path, st, data, len);
+        } else if (st->czxid != e->stat.czxid || st->mzxid > e->stat.mzxid) {
+            emit_simple(w, ZKD_WATCH_CHANGED, e->path, st, data, len);
+        }
+        e->announce = 0;
+        e->stat = *st;
+        if (e->kids_wanted && !e->kids_known)
+            want(w, e, K_KIDS);
+    } else if (rc == ZKD_ENOTFOUND) {
+        if (e->kids_wanted)
+            drop_below(w, e);
+        if (e->exists) {
+            e->exists = 0;
+            atomic_fetch_sub(&w->existing, 1);
+            emit_simple(w, ZKD_WATCH_DELETED, e->path, NULL, NULL, -1);
+        }
+        memset(&e->stat, 0, sizeof e->stat);
+        e->announce = 1;
+        want(w, e, K_EXISTS); /* an exists watch sees it come back */
+    } else {
+        if (!strcmp(e->path, w->root))
+            open_failed(w, rc);
+        zkd__log(w->c, ZKD_LOG_WARN, "watch: cannot read %s: %s", e->path, zkd_strerror(rc));
+    }
+    if (e && again)
+        want(w, e, K_DATA);
+    w->depth--;
+    settle(w);
+}
+
+static void on_exists(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+{
+    (void)st;
+    zkd_watch *w = owner;
+    int again = 0;
+    w->depth++;
+    entry *e = reply_entry(w, tag, epoch, K_EXISTS, rc, &again);
+    if (e && (rc == 0 || again))
+        want(w, e, K_DATA); /* it is there (again): read it */
+    else if (e && rc && rc != ZKD_ENOTFOUND)
+        zkd__log(w->c, ZKD_LOG_WARN, "watch: cannot check %s: %s", e->path, zkd_strerror(rc));
+    w->depth--;
+    settle(w);
+}
+
+/* added = b - a, removed = a - b; both sorted (strcmp). */
+static int diff(const zkd_strings *a, const zkd_strings *b, zkd_strings *added, zkd_strings *removed)
+{
+    added->items = calloc(b->count + 1, sizeof(char *));
+    removed->items = calloc(a->count + 1, sizeof(char *));
+    added->count = removed->count = 0;
+    if (!added->items || !removed->items)
+        return ZKD_ENOMEM;
+    size_t i = 0, j = 0;
+    while (i < a->count || j < b->count) {
+        int c = i == a->count ? 1 : j == b->count ? -1 : strcmp(a->items[i], b->items[j]);
+        if (c < 0)
+            removed->items[removed->count++] = a->items[i++];
+        else if (c > 0)
+            added->items[added->count++] = b->items[j++];
+        else
+            i++, j++;
+    }
+    return 0;
+}
+
+static void on_kids(void *owner, const char *tag, uint64_t epoch, int rc, zkd_strings *kids,
+                    const zkd_stat *st)
+{
+    zkd_watch *w = owner;
+    int again = 0;
+    w->depth++;
+    entry *e = reply_entry(w, tag, epoch, K_KIDS, rc, &again);
+    if (e && rc == 0) {
+        zkd_strings added = {0}, removed = {0};
+        if (diff(&e->kids, kids, &added, &removed) == 0) {
+            if (e->kids_known && (w->flags & ZKD_WATCH_CHILDREN) && (added.count || removed.count)) {
+                zkd_watch_event ev = {.type = ZKD_WATCH_CHILDREN_CHANGED, .path = e->path, .stat = st,
+                                      .children = kids, .added = &added, .removed = &removed};
+                emit(w, &ev);
+            }
+            if (w->flags & ZKD_WATCH_RECURSIVE) {
+                for (size_t i = 0; i < removed.count; i++) {
+                    char *p = child_path(e->path, removed.items[i]);
+                    entry *k = p ? lookup(w, p) : NULL;
+                    free(p);
+                    if (!k)
+                        continue;
+                    drop_below(w, k);
+                    entry_unlink(w, k);
+                    if (k->exists) {
+                        atomic_fetch_sub(&w->existing, 1);
+                        emit_simple(w, ZKD_WATCH_DELETED, k->path, NULL, NULL, -1);
+                    }
+                    entry_free(k);
+                }
+                for (size_t i = 0; i < added.count; i++) {
+                    char *p = child_path(e->path, added.items[i]);
+                    entry *k = p ? lookup(w, p) : NULL;
+                    if (p && !k)
+                        k = entry_add(w, p, w->synced);
+                    free(p);
+                    if (k)
+                        want(w, k, K_DATA);
+                    else
+                        zkd__log(w->c, ZKD_LOG_ERROR, "watch %s: out of memory", w->root);
+                }
+            }
+        }
+        free(added.items);
+        free(removed.items);
+        /* Keep the new list (the handler may take kids' items). */
+        zkd_strings_free(&e->kids);
+        e->kids = *kids;
+        kids->items = NULL;
+        kids->count = 0;
+        e->kids_known = 1;
+    } else if (e && rc == ZKD_ENOTFOUND) {
+        e->kids_known = 0; /* the data read reports the deletion */
+        want(w, e, K_DATA);
+    } else if (e && rc) {
+        zkd__log(w->c, ZKD_LOG_WARN, "watch: cannot list %s: %s", e->path, zkd_strerror(rc));
+    }
+    if (e && again)
+        want(w, e, K_KIDS);
+    w->depth--;
+    settle(w);
+}
+
+static void on_fired(void *owner, int type, const char *path)
+{
+    zkd_watch *w = owner;
+    w->depth++;
+    entry *e = lookup(w, path);
+    if (e) {
+        if (type == ZOO_CHILD_EVENT)
+            want(w, e, K_KIDS);
+        else
+            want(w, e, K_DATA);
+    }
+    w->depth--;
+    settle(w);
+}
+
+/* ---- lifecycle -------------------------------------------------------------------- */
+
+static void watch_free(zkd_watch *w)
+{
+    for (size_t i = 0; i < w->nbuckets; i++)
+        for (entry *e = w->buckets[i], *next; e; e = next) {
+            next = e->hnext;
+            entry_free(e);
+        }
+    free(w->buckets);
+    for (qitem *q = w->qhead, *next; q; q = next) {
+        next = q->next;
+        free(q->path);
+        free(q);
+    }
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w->root);
+    free(w);
+}
+
+/* After each handler: send what is queued, notice the end of the first
+ * read, and free a watch closed from inside its own callback. */
+static void settle(zkd_watch *w)
+{
+    if (w->depth)
+        return;
+    if (w->closed) {
+        watch_free(w);
+        return;
+    }
+    pump(w);
+    if (w->started && !w->synced && !w->qhead && !w->inflight) {
+        w->synced = 1;
+        pthread_mutex_lock(&w->mu);
+        w->ready = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
+{
+    (void)c;
+    zkd_watch *w = ctx;
+    w->depth++;
+    if (ev == ZKD_SESSION_REESTABLISHED) {
+        /* Every watch went with the old session: read everything again. */
+        for (size_t i = 0; i < w->nbuckets; i++)
+            for (entry *e = w->buckets[i]; e; e = e->hnext) {
+                for (int k = 0; k < K_COUNT; k++)
+                    if (e->st[k] == S_INFLIGHT)
+                        e->again[k] = 1;
+                want(w, e, K_DATA);
+                if (e->kids_wanted && e->kids_known)
+                    want(w, e, K_KIDS);
+            }
+    }
+    w->depth--;
+    settle(w); /* RECONNECTED and REESTABLISHED: send what waited */
+}
+
+/* Dispatch thread: stop everything reaching the watch, then free it (now,
+ * or when the handler it was closed from returns). */
+static void close_here(zkd_watch *w)
+{
+    if (w->closed)
+        return;
+    w->closed = 1;
+    zkd__target_cancel(w->t);
+    if (w->subscribed)
+        zkd_session_unsubscribe(w->c, w->sub_id);
+    w->h->w = NULL;
+    if (!w->depth)
+        watch_free(w);
+}
+
+static void holder_teardown(void *arg)
+{
+    holder *h = arg;
+    if (h->w)
+        watch_free(h->w);
+    free(h);
+}
+
+static void start_here(void *arg)
+{
+    zkd_watch *w = arg;
+    if (w->closed)
+        return;
+    w->depth++;
+    w->started = 1;
+    entry *e = entry_add(w, w->root, 0);
+    if (!e)
+        open_failed(w, ZKD_ENOMEM);
+    else
+        want(w, e, K_DATA);
+    w->depth--;
+    settle(w);
+}
+
+typedef struct sync_job {
+    zkd_watch *w;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+} sync_job;
+
+static void sync_signal(sync_job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    j->done = 1;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void close_job(void *arg)
+{
+    sync_job *j = arg;
+    close_here(j->w);
+    sync_signal(j);
+}
+
+static void close_drop(void *arg)
+{
+    sync_signal(arg); /* the client is going: its teardown frees the watch */
+}
+
+static void start_drop(void *arg)
+{
+    (void)arg;
+}
+
+void zkd_watch_close(zkd_watch *w)
+{
+    if (!w)
+        return;
+    if (zkd__on_dispatch_thread(w->c)) {
+        close_here(w);
+        return;
+    }
+    sync_job j = {.w = w};
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_cond_init(&j.cv, NULL);
+    zkd__post(w->c, close_job, close_drop, &j);
+    pthread_mutex_lock(&j.mu);
+    while (!j.done)
+        pthread_cond_wait(&j.cv, &j.mu);
+    pthread_mutex_unlock(&j.mu);
+    pthread_mutex_destroy(&j.mu);
+    pthread_cond_destroy(&j.cv);
+}
+
+size_t zkd_watch_count(const zkd_watch *w)
+{
+    return atomic_load(&((zkd_watch *)w)->existing);
+}
+
+static int wait_ready(zkd_watch *w, int timeout_ms)
+{
+    pthread_mutex_lock(&w->mu);
+    uint64_t seen = w->progress;
+    struct timespec dl;
+    for (;;) {
+        if (w->ready || w->open_rc)
+            break;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += timeout_ms / 1000;
+        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        int r = 0;
+        while (!w->ready && !w->open_rc && w->progress == seen && r != ETIMEDOUT)
+            r = pthread_cond_timedwait(&w->cv, &w->mu, &dl);
+        if (w->ready || w->open_rc)
+            break;
+        if (w->progress == seen) { /* a whole timeout without an answer */
+            pthread_mutex_unlock(&w->mu);
+            return ZKD_ETIMEDOUT;
+        }
+        seen = w->progress;
+    }
+    int rc = w->open_rc;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+int zkd_watch_open(zkd_client *c, const char *path, int flags, zkd_watch_fn fn, void *ctx,
+                   zkd_watch **out, zkd_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!c || !fn || !out)
+        return zkd__fail(err, ZKD_EINVAL, "no client, callback or place for the watch given");
+    int rc = zkd_validate_path(path, err);
+    if (rc)
+        return rc;
+    if (flags & ~(ZKD_WATCH_CHILDREN | ZKD_WATCH_RECURSIVE))
+        return zkd__fail(err, ZKD_EINVAL, "unknown watch flags 0x%x", (unsigned)flags);
+    zkd_watch *w = calloc(1, sizeof *w);
+    holder *h = calloc(1, sizeof *h);
+    if (!w || !h || !(w->root = strdup(path))) {
+        free(w);
+        free(h);
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    }
+    w->c = c;
+    w->flags = flags;
+    w->fn = fn;
+    w->ctx = ctx;
+    w->h = h;
+    h->w = w;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (zkd__at_teardown(c, holder_teardown, h) != 0) {
+        free(h);
+        watch_free(w);
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    }
+    /* From here on the holder belongs to the client's teardown. */
+    if (!(w->t = zkd__target_new(c, w, on_fired))) {
+        h->w = NULL;
+        watch_free(w);
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    }
+    if (zkd_session_subscribe(c, on_session, w, &w->sub_id, err) == 0)
+        w->subscribed = 1;
+    else {
+        zkd_watch_close(w);
+        return err ? err->code : ZKD_ENOMEM;
+    }
+    if (zkd__on_dispatch_thread(c)) {
+        start_here(w);
+        *out = w;
+        return 0;
+    }
+    if (zkd__post(c, start_here, start_drop, w) != 0) {
+        zkd_watch_close(w);
+        return zkd__fail(err, ZKD_ECLOSED, "the client is closed");
+    }
+    rc = wait_ready(w, zkd__request_timeout_ms(c));
+    if (rc) {
+        zkd_watch_close(w);
+        if (rc == ZKD_ETIMEDOUT)
+            return zkd__fail(err, rc, "no answer from ZooKeeper at %s within %d ms while arming "
+                             "the watch on %s", zkd_client_connect_string(c),
+                             zkd__request_timeout_ms(c), path);
+        if (rc == ZKD_ENOAUTH)
+            return zkd__fail(err, rc, "cannot watch %s: not authorized by its ACL", path);
+        return zkd__fail(err, rc, "cannot watch %s: %s", path, zkd_strerror(rc));
+    }
+    *out = w;
+    return 0;
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# zkdisc-bench runs end to end on a small load and reports every
+# measurement with a ratio. Not a speed test: speed is read off the
+# benchmark's own output, never asserted here.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "${ZKH_SH:?ZKH_SH must name tests/harness/harness.sh}"
+B=${ZKDISC_BENCH:?ZKDISC_BENCH must name zkdisc-bench}
+expect_exit 0 bench-help "$B" --help
+expect_exit 2 bench-bad "$B" --instances 0
+zkh_up 1 || { fail "harness did not start"; finish; exit 1; }
+expect_exit 0 bench-small "$B" --zk "$ZKDISC_ZK" --instances 300 --changes 20 -o json
+check "every group reported, with ratios" python3 - "$OUT/bench-small.out" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+groups = {r["group"] for r in doc["results"]}
+assert groups == {"register", "read", "watch", "memory"}, groups
+assert doc["instances"] == 300
+for r in doc["results"]:
+    assert r["value"] > 0 or r["group"] == "memory", r
+PY
+zkh_down
+finish

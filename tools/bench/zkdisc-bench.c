@@ -1,0 +1,521 @@
+/* zkdisc-bench: zkdisc against the raw ZooKeeper C client, in one run.
+ *
+ * Absolute times drift from machine to machine, so every result is also a
+ * ratio to a baseline measured in the same run against the same server:
+ *   - registering N instances: raw synchronous creates one at a time
+ *     (baseline), raw pipelined async creates, zkd_register from 1 and from
+ *     4 threads;
+ *   - reading N instances: raw getData one at a time (what Curator's
+ *     uncached queryForInstances does; baseline), raw pipelined, a zkdisc
+ *     cache's cold load, zkd_instances_query;
+ *   - a child watch's create-to-notify latency: a raw getChildren watch
+ *     re-armed per event (baseline) and a zkdisc cache delta;
+ *   - the memory a cache holding N instances takes (RSS growth).
+ * Without --zk it starts its own standalone server on a free loopback port. */
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zkdisc/zkdisc.h>
+#include <zookeeper/zookeeper.h>
+
+#include "zkserver.h"
+
+typedef struct bench {
+    const char *zk;
+    int n;       /* instances */
+    int changes; /* watch latency samples */
+    int json;
+} bench;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const char *why)
+{
+    fprintf(stderr, "zkdisc-bench: %s: %s\n", what, why);
+    exit(1);
+}
+
+/* ---- raw client helpers --------------------------------------------------- */
+
+static volatile int raw_connected;
+static void raw_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh, (void)path, (void)ctx;
+    if (type == ZOO_SESSION_EVENT && state == ZOO_CONNECTED_STATE)
+        __atomic_store_n(&raw_connected, 1, __ATOMIC_SEQ_CST);
+}
+
+static zhandle_t *raw_connect(const char *zk)
+{
+    __atomic_store_n(&raw_connected, 0, __ATOMIC_SEQ_CST);
+    zhandle_t *zh = zookeeper_init(zk, raw_watcher, 30000, NULL, NULL, 0);
+    for (double end = now_s() + 15; zh && !__atomic_load_n(&raw_connected, __ATOMIC_SEQ_CST);) {
+        if (now_s() > end)
+            die("raw client", "no session within 15 s");
+        usleep(1000);
+    }
+    return zh;
+}
+
+static void record_json(char *buf, size_t len, const char *service, int i)
+{
+    snprintf(buf, len,
+             "{\"name\":\"%s\",\"id\":\"i-%06d\",\"address\":\"10.%d.%d.%d\",\"port\":8080,"
+             "\"sslPort\":null,\"payload\":{\"weight\":100},\"registrationTimeUTC\":1732456789000,"
+             "\"serviceType\":\"DYNAMIC\",\"uriSpec\":null}",
+             service, i, (i >> 16) & 255, (i >> 8) & 255, i & 255);
+}
+
+static void raw_prepare(zhandle_t *zh, const char *service)
+{
+    char path[256];
+    zoo_create(zh, "/zkdisc", NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    zoo_create(zh, "/zkdisc/services", NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    snprintf(path, sizeof path, "/zkdisc/services/%s", service);
+    zoo_create(zh, path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+}
+
+typedef struct counter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int left;
+} counter;
+
+static void count_down(counter *c)
+{
+    pthread_mutex_lock(&c->mu);
+    if (--c->left == 0)
+        pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void wait_zero(counter *c)
+{
+    pthread_mutex_lock(&c->mu);
+    while (c->left > 0)
+        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void on_created(int rc, const char *value, const void *data)
+{
+    (void)rc, (void)value;
+    count_down((counter *)data);
+}
+
+static void on_got(int rc, const char *value, int len, const struct Stat *st, const void *data)
+{
+    (void)rc, (void)value, (void)len, (void)st;
+    count_down((counter *)data);
+}
+
+/* ---- results ----------------------------------------------------------------- */
+
+typedef struct row {
+    const char *group, *what;
+    double value; /* seconds, or a latency in ms, or bytes */
+    const char *unit;
+    double baseline;
+} row;
+
+static row rows[32];
+static int nrows;
+
+static void add_row(const char *group, const char *what, double value, const char *unit, double baseline)
+{
+    rows[nrows++] = (row){group, what, value, unit, baseline};
+}
+
+static void print_rows(const bench *b)
+{
+    if (b->json) {
+        printf("{\"instances\":%d,\"results\":[", b->n);
+        for (int i = 0; i < nrows; i++)
+            printf("%s{\"group\":\"%s\",\"what\":\"%s\",\"value\":%.6g,\"unit\":\"%s\",\"vs_baseline\":%.3f}",
+                   i ? "," : "", rows[i].group, rows[i].what, rows[i].value, rows[i].unit,
+                   rows[i].baseline > 0 ? rows[i].baseline / rows[i].value : 0.0);
+        printf("]}\n");
+        return;
+    }
+    printf("%-10s %-44s %12s %10s\n", "", "", "", "speed-up");
+    for (int i = 0; i < nrows; i++) {
+        char v[32];
+        snprintf(v, sizeof v, "%.3f %s", rows[i].value, rows[i].unit);
+        if (rows[i].baseline > 0)
+            printf("%-10s %-44s %12s %9.2fx\n", rows[i].group, rows[i].what, v,
+                   rows[i].baseline / rows[i].value);
+        else
+            printf("%-10s %-44s %12s %10s\n", rows[i].group, rows[i].what, v, "");
+    }
+}
+
+/* ---- 1. registering ------------------------------------------------------------ */
+
+static double raw_sync_creates(zhandle_t *zh, const char *service, int n)
+{
+    char path[256], data[512];
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "/zkdisc/services/%s/i-%06d", service, i);
+        record_json(data, sizeof data, service, i);
+        zoo_create(zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0);
+    }
+    return now_s() - t0;
+}
+
+static double raw_async_creates(zhandle_t *zh, const char *service, int n)
+{
+    char path[256], data[512];
+    counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, n};
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "/zkdisc/services/%s/i-%06d", service, i);
+        record_json(data, sizeof data, service, i);
+        zoo_acreate(zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, on_created, &c);
+    }
+    wait_zero(&c);
+    return now_s() - t0;
+}
+
+typedef struct reg_job {
+    zkd_client *c;
+    const char *service;
+    int from, to;
+} reg_job;
+
+static void *register_range(void *arg)
+{
+    reg_job *j = arg;
+    for (int i = j->from; i < j->to; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "i-%06d", i);
+        zkd_instance_spec spec;
+        zkd_instance_spec_init(&spec);
+        spec.service = j->service;
+        spec.id = id;
+        spec.address = "10.0.0.1";
+        spec.port = 8080;
+        zkd_registration *r;
+        zkd_error err;
+        if (zkd_register(j->c, &spec, &r, &err) != 0)
+            die("zkd_register", err.message);
+        /* Left registered: closing the client removes them all. */
+    }
+    return NULL;
+}
+
+static zkd_client *zkd_open(const char *zk)
+{
+    zkd_options o;
+    zkd_options_init(&o);
+    o.connect = zk;
+    o.session_timeout_ms = 30000;
+    o.request_timeout_ms = 30000;
+    zkd_client *c;
+    zkd_error err;
+    if (zkd_connect(&o, &c, &err) != 0)
+        die("connect", err.message);
+    return c;
+}
+
+static double zkd_registers(const char *zk, const char *service, int n, int threads)
+{
+    zkd_client *c = zkd_open(zk);
+    pthread_t t[8];
+    reg_job jobs[8];
+    double t0 = now_s();
+    for (int k = 0; k < threads; k++) {
+        jobs[k] = (reg_job){c, service, n * k / threads, n * (k + 1) / threads};
+        pthread_create(&t[k], NULL, register_range, &jobs[k]);
+    }
+    for (int k = 0; k < threads; k++)
+        pthread_join(t[k], NULL);
+    double took = now_s() - t0;
+    zkd_close(c);
+    return took;
+}
+
+static void bench_register(const bench *b)
+{
+    zhandle_t *zh = raw_connect(b->zk);
+    raw_prepare(zh, "reg-sync");
+    raw_prepare(zh, "reg-async");
+    double base = raw_sync_creates(zh, "reg-sync", b->n);
+    double async = raw_async_creates(zh, "reg-async", b->n);
+    zookeeper_close(zh); /* the ephemerals go with the session */
+    add_row("register", "raw C client, one create at a time", base, "s", base);
+    add_row("register", "raw C client, pipelined async creates", async, "s", base);
+    add_row("register", "zkd_register, 1 thread", zkd_registers(b->zk, "reg-zkd1", b->n, 1), "s", base);
+    add_row("register", "zkd_register, 4 threads", zkd_registers(b->zk, "reg-zkd4", b->n, 4), "s", base);
+}
+
+/* ---- 2. reading ------------------------------------------------------------------- */
+
+static double raw_sync_reads(zhandle_t *zh, const char *service)
+{
+    char parent[256], path[512], buf[4096];
+    struct String_vector kids;
+    snprintf(parent, sizeof parent, "/zkdisc/services/%s", service);
+    double t0 = now_s();
+    if (zoo_get_children(zh, parent, 0, &kids) != ZOK)
+        die("getChildren", parent);
+    for (int i = 0; i < kids.count; i++) {
+        int len = sizeof buf;
+        snprintf(path, sizeof path, "%s/%s", parent, kids.data[i]);
+        zoo_get(zh, path, 0, buf, &len, NULL);
+    }
+    double took = now_s() - t0;
+    deallocate_String_vector(&kids);
+    return took;
+}
+
+static double raw_async_reads(zhandle_t *zh, const char *service)
+{
+    char parent[256], path[512];
+    struct String_vector kids;
+    snprintf(parent, sizeof parent, "/zkdisc/services/%s", service);
+    double t0 = now_s();
+    if (zoo_get_children(zh, parent, 0, &kids) != ZOK)
+        die("getChildren", parent);
+    counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, kids.count};
+    for (int i = 0; i < kids.count; i++) {
+        snprintf(path, sizeof path, "%s/%s", parent, kids.data[i]);
+        zoo_aget(zh, path, 0, on_got, &c);
+    }
+    wait_zero(&c);
+    double took = now_s() - t0;
+    deallocate_String_vector(&kids);
+    return took;
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void bench_read(const bench *b)
+{
+    zhandle_t *zh = raw_connect(b->zk); /* holds the N instances */
+    raw_prepare(zh, "read");
+    raw_async_creates(zh, "read", b->n);
+    double base = raw_sync_reads(zh, "read");
+    double async = raw_async_reads(zh, "read");
+    add_row("read", "raw C client, getData one at a time", base, "s", base);
+    add_row("read", "raw C client, pipelined getData", async, "s", base);
+
+    zkd_client *c = zkd_open(b->zk);
+    long rss0 = rss_kb();
+    double t0 = now_s();
+    zkd_cache *k;
+    zkd_error err;
+    if (zkd_cache_open(c, "read", NULL, NULL, &k, &err) || zkd_cache_wait_ready(k, 120000, &err))
+        die("cache", err.message);
+    double load = now_s() - t0;
+    long rss1 = rss_kb();
+    zkd_snapshot *s = zkd_cache_snapshot(k);
+    if ((int)zkd_snapshot_count(s) != b->n)
+        die("cache", "did not load every instance");
+    zkd_snapshot_release(s);
+    add_row("read", "zkdisc cache, cold load (with watches)", load, "s", base);
+    t0 = now_s();
+    zkd_snapshot *q;
+    if (zkd_instances_query(c, "read", &q, NULL, &err))
+        die("query", err.message);
+    add_row("read", "zkd_instances_query (one-shot)", now_s() - t0, "s", base);
+    zkd_snapshot_release(q);
+    add_row("memory", "cache RSS growth per instance", (double)(rss1 - rss0) * 1024.0 / b->n, "B", 0);
+    zkd_cache_close(k);
+    zkd_close(c);
+    zookeeper_close(zh);
+}
+
+/* ---- 3. watch latency ---------------------------------------------------------------- */
+
+typedef struct latency {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int seen;
+    double at;
+    int known; /* raw variant: children seen so far */
+} latency;
+
+static void delta_seen(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
+{
+    (void)k, (void)d, (void)n;
+    latency *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    l->seen++;
+    l->at = now_s();
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* The raw baseline done right (what kazoo's ChildrenWatch does): on each
+ * event, getChildren again with a new watch, and report when the list has
+ * grown. Reporting on the event alone would miss a create that lands before
+ * the watch is re-armed. */
+static void raw_child_watch(zhandle_t *zh, int type, int state, const char *path, void *ctx);
+
+static void raw_children(int rc, const struct String_vector *sv, const void *data)
+{
+    latency *l = (latency *)data;
+    if (rc != ZOK)
+        return;
+    pthread_mutex_lock(&l->mu);
+    if (sv->count > l->known) {
+        l->known = sv->count;
+        l->seen++;
+        l->at = now_s();
+        pthread_cond_signal(&l->cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void raw_child_watch(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)state;
+    if (type == ZOO_CHILD_EVENT)
+        zoo_awget_children(zh, path, raw_child_watch, ctx, raw_children, ctx);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Creates `changes` children one by one and measures create-to-notify. */
+static void measure(zhandle_t *writer, const char *service, latency *l, int changes, double *p50, double *p99)
+{
+    double *ms = calloc((size_t)changes, sizeof *ms);
+    char path[256], data[512];
+    for (int i = 0; i < changes; i++) {
+        snprintf(path, sizeof path, "/zkdisc/services/%s/w-%06d", service, i);
+        record_json(data, sizeof data, service, i);
+        pthread_mutex_lock(&l->mu);
+        int before = l->seen;
+        pthread_mutex_unlock(&l->mu);
+        double t0 = now_s();
+        zoo_create(writer, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0);
+        pthread_mutex_lock(&l->mu);
+        while (l->seen == before)
+            pthread_cond_wait(&l->cv, &l->mu);
+        ms[i] = (l->at - t0) * 1000.0;
+        pthread_mutex_unlock(&l->mu);
+    }
+    qsort(ms, (size_t)changes, sizeof *ms, cmp_double);
+    *p50 = ms[changes / 2];
+    *p99 = ms[(changes * 99) / 100 >= changes ? changes - 1 : (changes * 99) / 100];
+    free(ms);
+}
+
+static void bench_watch(const bench *b)
+{
+    zhandle_t *writer = raw_connect(b->zk);
+    raw_prepare(writer, "watch-raw");
+    raw_prepare(writer, "watch-zkd");
+    double rp50, rp99, zp50, zp99;
+
+    zhandle_t *watcher = raw_connect(b->zk);
+    latency raw = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    struct String_vector kids;
+    zoo_wget_children(watcher, "/zkdisc/services/watch-raw", raw_child_watch, &raw, &kids);
+    raw.known = kids.count;
+    deallocate_String_vector(&kids);
+    measure(writer, "watch-raw", &raw, b->changes, &rp50, &rp99);
+    zookeeper_close(watcher);
+
+    zkd_client *c = zkd_open(b->zk);
+    latency zl = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    zkd_cache *k;
+    zkd_error err;
+    if (zkd_cache_open(c, "watch-zkd", delta_seen, &zl, &k, &err) || zkd_cache_wait_ready(k, 30000, &err))
+        die("cache", err.message);
+    measure(writer, "watch-zkd", &zl, b->changes, &zp50, &zp99);
+    zkd_cache_close(k);
+    zkd_close(c);
+    zookeeper_close(writer);
+
+    add_row("watch", "raw ChildrenWatch (event+getChildren), p50", rp50, "ms", rp50);
+    add_row("watch", "zkdisc cache delta (event+data read), p50", zp50, "ms", rp50);
+    add_row("watch", "raw ChildrenWatch (event+getChildren), p99", rp99, "ms", rp99);
+    add_row("watch", "zkdisc cache delta (event+data read), p99", zp99, "ms", rp99);
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: zkdisc-bench [--zk HOSTS] [--instances N] [--changes N] [-o text|json]\n\n"
+                 "Measures zkdisc against the raw ZooKeeper C client in one run and prints each\n"
+                 "result with its speed-up over the baseline. Without --zk a standalone server\n"
+                 "is started on a free loopback port (needs java and the zookeeper package).\n"
+                 "  --instances N  instances to register and read (default 10000)\n"
+                 "  --changes N    samples for the watch latency (default 500)\n"
+                 "The ZooKeeper server should be idle: other load skews the ratios.\n");
+}
+
+int main(int argc, char **argv)
+{
+    bench b = {.n = 10000, .changes = 500};
+    static const struct option lo[] = {{"zk", required_argument, NULL, 'z'},
+                                       {"instances", required_argument, NULL, 'n'},
+                                       {"changes", required_argument, NULL, 'c'},
+                                       {"output", required_argument, NULL, 'o'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        switch (opt) {
+        case 'z': b.zk = optarg; break;
+        case 'n': b.n = atoi(optarg); break;
+        case 'c': b.changes = atoi(optarg); break;
+        case 'o': b.json = !strcmp(optarg, "json"); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (b.n <= 0 || b.changes <= 0 || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    zoo_set_debug_level(0);
+    zks_server srv = {.exit_status = -1};
+    char err[2048], connect[64];
+    if (!b.zk) {
+        if (zks_make_tempdir(NULL, "zkdisc-bench-", srv.dir, sizeof srv.dir, err, sizeof err) ||
+            zks_assign_ports(&srv, 1, err, sizeof err) || zks_write_config(&srv, 1, 0, err, sizeof err) ||
+            zks_spawn(&srv, ZKS_SPAWN_PDEATHSIG, err, sizeof err) ||
+            zks_wait_serving(&srv, 0, 60000, err, sizeof err))
+            die("local ZooKeeper", err);
+        snprintf(connect, sizeof connect, "127.0.0.1:%d", srv.client_port);
+        b.zk = connect;
+        if (!b.json)
+            fprintf(stderr, "zkdisc-bench: local ZooKeeper at %s\n", connect);
+    }
+    bench_register(&b);
+    bench_read(&b);
+    bench_watch(&b);
+    print_rows(&b);
+    if (srv.pid > 0) {
+        zks_stop(&srv, 10000, NULL, 0);
+        zks_remove_tree(srv.dir, NULL, 0);
+    }
+    return 0;
+}

@@ -1,0 +1,45 @@
+/* Terminal helpers for the CLI: colour (only on a terminal, never with
+ * NO_COLOR set), the terminal's width, a yes/no confirmation, reading a
+ * value argument ("-" is stdin), JSON output and timestamps. */
+#ifndef ZKDISC_TERM_H
+#define ZKDISC_TERM_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* 1 when stdout is a terminal and NO_COLOR is not set. */
+int term_color(void);
+
+/* SGR sequences, or "" when colour is off. */
+const char *term_sgr(const char *code); /* e.g. "1;34" */
+const char *term_reset(void);
+
+/* Columns of stdout's terminal; 80 when it is not a terminal or unknown. */
+int term_width(void);
+
+/* 1 when stdin and stderr are terminals (someone can answer a question). */
+int term_interactive(void);
+
+/* Asks `question [y/N] ` on stderr and reads an answer from stdin; 1 for
+ * yes. */
+int term_confirm(const char *question);
+
+/* The bytes of a VALUE argument: "-" reads all of stdin. *out is malloc'd
+ * (NUL-terminated past *len). Returns 0, or -1 with errno set. */
+int term_read_value(const char *arg, char **out, size_t *len);
+
+/* Reads a whole file ("-" is stdin); same conventions. */
+int term_read_file(const char *path, char **out, size_t *len);
+
+/* Writes v indented (or compact one-line when `compact`) and a newline to
+ * stdout, and releases v. */
+void term_print_json(json_t *v, int compact);
+
+/* "2026-11-24T13:37:00.123Z" for now (UTC). */
+void term_timestamp(char *out, size_t outlen);
+
+/* Parses a session id: "0x1a2b..." (hex) or decimal. 0 on success. */
+int term_parse_session(const char *text, long long *out);
+
+#endif
