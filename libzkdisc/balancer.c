@@ -9,6 +9,7 @@
 #include <time.h>
 #include <zkdisc/balancer.h>
 
+#include "clock.h"
 #include "errors.h"
 
 typedef struct health {
@@ -34,9 +35,7 @@ struct zkd_balancer {
 static int64_t mono_ms(void *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return zkd__now_ms();
 }
 
 void zkd_balancer_options_init(zkd_balancer_options *o)

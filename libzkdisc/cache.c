@@ -17,6 +17,7 @@
 #include <zkdisc/names.h>
 #include <zookeeper/zookeeper.h>
 
+#include "clock.h"
 #include "async.h"
 #include "errors.h"
 #include "instance_impl.h"
@@ -464,57 +465,19 @@ static void close_on_dispatch(void *arg)
     cache_free(k);
 }
 
-typedef struct close_wait {
-    zkd_cache *k;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-} close_wait;
-
-static void close_and_signal(void *arg)
-{
-    close_wait *w = arg;
-    close_on_dispatch(w->k);
-    pthread_mutex_lock(&w->mu);
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 void zkd_cache_close(zkd_cache *k)
 {
     if (!k)
         return;
     k->closed = 1;
-    if (zkd__on_dispatch_thread(k->c)) {
-        close_on_dispatch(k);
-        return;
-    }
-    close_wait w = {.k = k, .done = 0};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    /* If the client is closing, the job is dropped and run here instead:
-     * the dispatch thread is gone or about to go, and runs nothing of ours. */
-    if (zkd__post(k->c, close_and_signal, close_and_signal, &w) == 0) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-    }
-    pthread_mutex_destroy(&w.mu);
-    pthread_cond_destroy(&w.cv);
+    /* If the client is closing and the job is dropped, the close runs here
+     * instead: the dispatch thread runs nothing of ours any more. */
+    zkd__run_on_dispatch(k->c, close_on_dispatch, close_on_dispatch, k);
 }
 
 int zkd_cache_wait_ready(zkd_cache *k, int timeout_ms, zkd_error *err)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = zkd__deadline(timeout_ms);
     pthread_mutex_lock(&k->mu);
     while (!k->ready && pthread_cond_timedwait(&k->cv, &k->mu, &dl) == 0)
         ;

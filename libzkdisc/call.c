@@ -1,5 +1,6 @@
 /* ZooKeeper requests waited for with a deadline (see call.h). Each batch is
  * shared by its waiter and its completions; whoever lets go last frees it. */
+#include "clock.h"
 #include "call.h"
 
 #include <errno.h>
@@ -185,14 +186,7 @@ static int issue(zkd_client *c, zhandle_t *zh, const zkd_op *op, slot *s)
 
 static int wait_all(batch *b, int timeout_ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = zkd__deadline(timeout_ms);
     pthread_mutex_lock(&b->mu);
     while (b->outstanding)
         if (pthread_cond_timedwait(&b->cv, &b->mu, &dl) == ETIMEDOUT)
@@ -257,13 +251,6 @@ static size_t issue_all(zkd_client *c, batch *b, const zkd_op *ops, size_t n, in
     if (zh)
         zkd__zh_release(c);
     return issued;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int all_reads(const zkd_op *ops, size_t n)
@@ -342,19 +329,19 @@ int zkd__call_batch(zkd_client *c, const zkd_op *ops, size_t n, zkd_result *res,
     /* A request made while the connection is down waits for it, within the
      * request timeout; reads (idempotent) are sent again when the connection
      * drops under them. Writes are not: a lost reply may hide a success. */
-    int64_t deadline = now_ms() + zkd__request_timeout_ms(c);
+    int64_t deadline = zkd__now_ms() + zkd__request_timeout_ms(c);
     int reads = all_reads(ops, n);
     for (;;) {
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - zkd__now_ms());
         int rc = zkd__wait_usable(c, left);
         if (rc == ZKD_ECLOSED)
             return zkd__fail(err, rc, "the client is closed");
-        left = (int)(deadline - now_ms());
+        left = (int)(deadline - zkd__now_ms());
         if (left <= 0)
             left = 1;
         if (!attempt(c, ops, n, res, rcs, left, &rc, err))
             return rc;
-        if (!reads || !lost_connection(rcs, n) || now_ms() >= deadline)
+        if (!reads || !lost_connection(rcs, n) || zkd__now_ms() >= deadline)
             return 0;
         for (size_t i = 0; res && i < n; i++)
             zkd__result_clear(&res[i]);

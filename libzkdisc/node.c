@@ -10,6 +10,7 @@
 #include <zkdisc/names.h>
 #include <zkdisc/walk.h>
 
+#include "clock.h"
 #include "call.h"
 #include "counters.h"
 #include "errors.h"
@@ -419,14 +420,7 @@ static const char *multi_verb(zkd_multi_kind k)
 
 static int multi_wait_done(multi_wait *m, int timeout_ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = zkd__deadline(timeout_ms);
     pthread_mutex_lock(&m->mu);
     while (!m->done)
         if (pthread_cond_timedwait(&m->cv, &m->mu, &dl) == ETIMEDOUT)
@@ -519,12 +513,7 @@ int zkd_node_multi(zkd_client *c, const zkd_multi_op *ops, size_t n, int *rcs,
     int64_t bytes_out = 0;
     for (size_t i = 0; i < n; i++)
         bytes_out += ops[i].data ? (int64_t)ops[i].len : 0;
-    int64_t started = 0;
-    {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        started = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    }
+    int64_t started = zkd__now_ms();
     int timeout = zkd__request_timeout_ms(c);
     if (!rc) {
         rc = zkd__wait_usable(c, timeout);
@@ -552,10 +541,7 @@ int zkd_node_multi(zkd_client *c, const zkd_multi_op *ops, size_t n, int *rcs,
             sent = 1;
     }
     if (sent) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        int left = timeout - (int)(now - started);
+        int left = timeout - (int)(zkd__now_ms() - started);
         if (!multi_wait_done(m, left > 0 ? left : 1)) {
             rc = zkd__fail(err, ZKD_ETIMEDOUT, "no answer from ZooKeeper at %s within %d ms "
                            "(the transaction may or may not have been applied)",

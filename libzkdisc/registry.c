@@ -26,6 +26,7 @@ struct zkd_registration {
     char *path;
     zkd_instance *inst; /* the record we want in the tree */
     int missing;        /* the node must be (re-)created when the session allows */
+    int creating;       /* zkd_register is creating it, outside the list lock */
     int waiting;        /* another session's node holds the path: retry when it goes */
     int evicted;        /* an operator removed our node: leave it removed */
 };
@@ -37,7 +38,9 @@ typedef struct pending_delete {
 
 struct registry {
     zkd_client *c;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;      /* the list, pending deletes; held across requests */
+    pthread_mutex_t state_mu; /* session, dead, expiries; never held across a request */
+    unsigned expiries;       /* session expiries seen so far */
     zkd_registration *list;
     pending_delete *deletes; /* deregistrations waiting for the connection */
     int64_t session;         /* the session our nodes belong to */
@@ -75,12 +78,29 @@ static int create_parents(zkd_client *c, const char *service, zkd_error *err)
     return rc;
 }
 
-static int is_dead(registry *reg, int64_t owner)
+/* Caller holds state_mu. */
+static int is_dead_locked(registry *reg, int64_t owner)
 {
     for (size_t i = 0; i < reg->ndead; i++)
         if (reg->dead[i] == owner)
             return 1;
     return 0;
+}
+
+static int is_dead(registry *reg, int64_t owner)
+{
+    pthread_mutex_lock(&reg->state_mu);
+    int dead = is_dead_locked(reg, owner);
+    pthread_mutex_unlock(&reg->state_mu);
+    return dead;
+}
+
+static unsigned expiries(registry *reg)
+{
+    pthread_mutex_lock(&reg->state_mu);
+    unsigned n = reg->expiries;
+    pthread_mutex_unlock(&reg->state_mu);
+    return n;
 }
 
 /* The node exists already. Ours (a lost reply): write our record. One of our
@@ -111,7 +131,10 @@ static int settle_existing(registry *reg, zkd_registration *r, const char *json,
                      (unsigned long long)st.ephemeral_owner);
 }
 
-/* Makes the tree hold exactly our node for r. Caller holds reg->mu. */
+/* Makes the tree hold exactly our node for r. Needs no lock of the caller's
+ * (zkd_register calls it without reg->mu, so registrations from many
+ * threads are in flight together); r itself must not be touched by another
+ * thread meanwhile. */
 static int put_node(registry *reg, zkd_registration *r, zkd_error *err)
 {
     char *json = zkd_instance_to_json(r->inst);
@@ -135,7 +158,9 @@ static int put_node(registry *reg, zkd_registration *r, zkd_error *err)
     free(json);
     if (rc == 0) {
         r->missing = r->waiting = 0;
+        pthread_mutex_lock(&reg->state_mu);
         reg->session = zkd_client_session_id(reg->c);
+        pthread_mutex_unlock(&reg->state_mu);
     }
     /* Learn of operators' drains, or of the other node going; the watch goes
      * with the session. */
@@ -146,9 +171,10 @@ static int put_node(registry *reg, zkd_registration *r, zkd_error *err)
 
 /* ---- the session's events (dispatch thread) ----------------------------- */
 
+/* Caller holds state_mu. */
 static void remember_dead(registry *reg, int64_t session)
 {
-    if (!session || is_dead(reg, session))
+    if (!session || is_dead_locked(reg, session))
         return;
     if (reg->ndead == reg->capdead) {
         size_t cap = reg->capdead ? reg->capdead * 2 : 4;
@@ -205,8 +231,8 @@ static void retry_deletes(registry *reg)
 static void restore_missing(registry *reg)
 {
     for (zkd_registration *r = reg->list; r; r = r->next) {
-        if (!r->missing || r->evicted)
-            continue;
+        if (!r->missing || r->evicted || r->creating)
+            continue; /* a creating registration is finished by its own thread */
         zkd_error err;
         int rc = put_node(reg, r, &err);
         r->waiting = rc == ZKD_EEXISTS;
@@ -222,7 +248,10 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
     registry *reg = ctx;
     pthread_mutex_lock(&reg->mu);
     if (ev == ZKD_SESSION_EXPIRED) {
+        pthread_mutex_lock(&reg->state_mu);
         remember_dead(reg, reg->session);
+        reg->expiries++;
+        pthread_mutex_unlock(&reg->state_mu);
         for (zkd_registration *r = reg->list; r; r = r->next)
             r->missing = 1;
         drop_deletes(reg); /* their nodes went with the session */
@@ -306,6 +335,7 @@ static void registry_free(void *arg)
     drop_deletes(reg);
     free(reg->dead);
     pthread_mutex_destroy(&reg->mu);
+    pthread_mutex_destroy(&reg->state_mu);
     free(reg);
 }
 
@@ -316,6 +346,7 @@ static void *registry_make(zkd_client *c)
         return NULL;
     reg->c = c;
     pthread_mutex_init(&reg->mu, NULL);
+    pthread_mutex_init(&reg->state_mu, NULL);
     reg->target = zkd__target_new(c, reg, on_own_node_watch);
     if (!reg->target || zkd_session_subscribe(c, on_session, reg, NULL, NULL) != 0 ||
         zkd__at_teardown(c, registry_free, reg) != 0) {
@@ -323,6 +354,7 @@ static void *registry_make(zkd_client *c)
         if (reg->target)
             zkd__target_cancel(reg->target);
         pthread_mutex_destroy(&reg->mu);
+        pthread_mutex_destroy(&reg->state_mu);
         free(reg);
         return NULL;
     }
@@ -335,6 +367,17 @@ static registry *registry_of(zkd_client *c, zkd_error *err)
     if (!reg)
         zkd__fail(err, ZKD_ENOMEM, "out of memory starting the registry");
     return reg;
+}
+
+/* Caller holds reg->mu. */
+static void unlink_registration(registry *reg, zkd_registration *r)
+{
+    for (zkd_registration **pp = &reg->list; *pp; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            return;
+        }
+    }
 }
 
 static void forget_pending_delete(registry *reg, const char *path)
@@ -359,9 +402,9 @@ void zkd__registry_mark_dead(zkd_client *c, int64_t session)
     registry *reg = registry_of(c, NULL);
     if (!reg)
         return;
-    pthread_mutex_lock(&reg->mu);
+    pthread_mutex_lock(&reg->state_mu);
     remember_dead(reg, session);
-    pthread_mutex_unlock(&reg->mu);
+    pthread_mutex_unlock(&reg->state_mu);
 }
 
 int zkd_register(zkd_client *c, const zkd_instance_spec *spec, zkd_registration **out,
@@ -384,17 +427,35 @@ int zkd_register(zkd_client *c, const zkd_instance_spec *spec, zkd_registration 
         return rc;
     }
     r->reg = reg;
+    /* In the list first (so a duplicate is refused), marked as creating so
+     * session events leave it to us; the create itself runs without the
+     * list lock. */
     pthread_mutex_lock(&reg->mu);
     if (find_by_path(reg, r->path)) {
         rc = zkd__fail(err, ZKD_EEXISTS, "%s is already registered by this client", r->path);
     } else {
         forget_pending_delete(reg, r->path);
-        rc = put_node(reg, r, err);
-    }
-    if (!rc) {
+        r->creating = r->missing = 1;
         r->next = reg->list;
         reg->list = r;
     }
+    pthread_mutex_unlock(&reg->mu);
+    if (rc) {
+        free(r->path);
+        zkd_instance_unref(r->inst);
+        free(r);
+        return rc;
+    }
+    unsigned before = expiries(reg);
+    rc = put_node(reg, r, err);
+    pthread_mutex_lock(&reg->mu);
+    /* An expiry during the create may have taken the new node along, after
+     * the restore pass skipped it: create it again, now under the lock. */
+    if (!rc && expiries(reg) != before)
+        rc = put_node(reg, r, err);
+    r->creating = 0;
+    if (rc)
+        unlink_registration(reg, r);
     pthread_mutex_unlock(&reg->mu);
     if (rc) {
         free(r->path);
@@ -482,12 +543,7 @@ int zkd_deregister(zkd_registration *r, zkd_error *err)
         return 0;
     registry *reg = r->reg;
     pthread_mutex_lock(&reg->mu);
-    for (zkd_registration **pp = &reg->list; *pp; pp = &(*pp)->next) {
-        if (*pp == r) {
-            *pp = r->next;
-            break;
-        }
-    }
+    unlink_registration(reg, r);
     int rc = delete_own(reg, r->path, err);
     if (rc == ZKD_ECONNLOSS || rc == ZKD_ETIMEDOUT) {
         pending_delete *d = malloc(sizeof *d);

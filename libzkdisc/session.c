@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "counters.h"
 #include "errors.h"
 #include "options.h"
@@ -156,6 +157,55 @@ void *zkd__slot(zkd_client *c, zkd_slot which, void *(*make)(zkd_client *c))
     void *v = c->slots[which];
     pthread_mutex_unlock(&c->slot_mu);
     return v;
+}
+
+typedef struct dispatch_wait {
+    zkd_job_fn fn, dropped;
+    void *arg;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+} dispatch_wait;
+
+static void dispatch_wait_end(dispatch_wait *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void dispatch_wait_run(void *arg)
+{
+    dispatch_wait *w = arg;
+    w->fn(w->arg);
+    dispatch_wait_end(w);
+}
+
+static void dispatch_wait_drop(void *arg)
+{
+    dispatch_wait *w = arg;
+    if (w->dropped)
+        w->dropped(w->arg);
+    dispatch_wait_end(w);
+}
+
+void zkd__run_on_dispatch(zkd_client *c, zkd_job_fn fn, zkd_job_fn dropped, void *arg)
+{
+    if (zkd__dispatch_on_thread(c->dispatch)) {
+        fn(arg);
+        return;
+    }
+    dispatch_wait w = {.fn = fn, .dropped = dropped, .arg = arg};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    zkd__post(c, dispatch_wait_run, dispatch_wait_drop, &w);
+    pthread_mutex_lock(&w.mu);
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cv);
 }
 
 int zkd__at_teardown(zkd_client *c, zkd_job_fn fn, void *arg)
@@ -506,24 +556,12 @@ static zkd_client *client_new(const zkd_options *o)
     return c;
 }
 
-static struct timespec deadline_after(int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
 
 /* Waits for CONNECTED; returns 0, ZKD_ETIMEDOUT, or ZKD_ECLOSED when the
  * client stopped (credentials rejected). */
 static int wait_connected(zkd_client *c, int timeout_ms)
 {
-    struct timespec dl = deadline_after(timeout_ms);
+    struct timespec dl = zkd__deadline(timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&c->mu);
     for (;;) {

@@ -27,6 +27,13 @@ void *zkd__slot(zkd_client *c, zkd_slot which, void *(*make)(zkd_client *c));
  * state that ZooKeeper callbacks may reference is freed this way. */
 int zkd__at_teardown(zkd_client *c, zkd_job_fn fn, void *arg);
 
+/* Runs fn(arg) on the dispatch thread and waits until it has run; on the
+ * dispatch thread itself it runs at once. When the client is closing and
+ * the job is dropped, dropped(arg) (if not NULL) runs instead and the wait
+ * ends as well. This is how module objects are closed from any thread: on
+ * the dispatch thread nothing of theirs can be running concurrently. */
+void zkd__run_on_dispatch(zkd_client *c, zkd_job_fn fn, zkd_job_fn dropped, void *arg);
+
 /* True on the client's dispatch thread. */
 int zkd__on_dispatch_thread(const zkd_client *c);
 

@@ -17,6 +17,7 @@
 #include <zkdisc/names.h>
 #include <zookeeper/zookeeper.h>
 
+#include "clock.h"
 #include "call.h"
 #include "counters.h"
 #include "errors.h"
@@ -175,13 +176,6 @@ typedef struct walk {
     wnode *root;
     int root_done;
 } walk;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void node_free(wnode *n)
 {
@@ -445,17 +439,10 @@ static req *take_answers(walk *w, int64_t deadline)
     mailbox *mb = w->mb;
     pthread_mutex_lock(&mb->mu);
     while (!mb->head) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - zkd__now_ms();
         if (left <= 0)
             break;
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += left / 1000;
-        dl.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
+        struct timespec dl = zkd__deadline(left);
         if (pthread_cond_timedwait(&mb->cv, &mb->mu, &dl) == ETIMEDOUT && !mb->head)
             break;
     }
@@ -468,7 +455,7 @@ static req *take_answers(walk *w, int64_t deadline)
 static int run(walk *w)
 {
     int timeout = zkd__request_timeout_ms(w->c);
-    int64_t deadline = now_ms() + timeout;
+    int64_t deadline = zkd__now_ms() + timeout;
     for (;;) {
         int rc = emit_ready(w);
         if (rc)
@@ -479,11 +466,11 @@ static int run(walk *w)
         if (zrc != ZOK && !w->inflight) {
             /* Nothing in flight and the handle refuses requests: wait for a
              * usable session within the deadline. */
-            int left = (int)(deadline - now_ms());
+            int left = (int)(deadline - zkd__now_ms());
             rc = zkd__wait_usable(w->c, left);
             if (rc == ZKD_ECLOSED)
                 return zkd__fail(w->err, rc, "the client is closed");
-            if (rc || now_ms() >= deadline)
+            if (rc || zkd__now_ms() >= deadline)
                 return zkd__fail(w->err, ZKD_ETIMEDOUT, "no answer from ZooKeeper at %s within %d ms",
                                  zkd_client_connect_string(w->c), timeout);
             if (zkd__on_dispatch_thread(w->c) && issue_some(w) != ZOK)
@@ -497,7 +484,7 @@ static int run(walk *w)
         if (!got)
             return zkd__fail(w->err, ZKD_ETIMEDOUT, "no answer from ZooKeeper at %s within %d ms",
                              zkd_client_connect_string(w->c), timeout);
-        deadline = now_ms() + timeout; /* progress */
+        deadline = zkd__now_ms() + timeout; /* progress */
         rc = 0;
         for (req *r = got, *next; r; r = next) {
             next = r->next;

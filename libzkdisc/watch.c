@@ -19,6 +19,7 @@
 #include <zkdisc/names.h>
 #include <zookeeper/zookeeper.h>
 
+#include "clock.h"
 #include "async.h"
 #include "errors.h"
 #include "session.h"
@@ -577,31 +578,9 @@ static void start_here(void *arg)
     settle(w);
 }
 
-typedef struct sync_job {
-    zkd_watch *w;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-} sync_job;
-
-static void sync_signal(sync_job *j)
-{
-    pthread_mutex_lock(&j->mu);
-    j->done = 1;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-}
-
 static void close_job(void *arg)
 {
-    sync_job *j = arg;
-    close_here(j->w);
-    sync_signal(j);
-}
-
-static void close_drop(void *arg)
-{
-    sync_signal(arg); /* the client is going: its teardown frees the watch */
+    close_here(arg);
 }
 
 static void start_drop(void *arg)
@@ -613,20 +592,8 @@ void zkd_watch_close(zkd_watch *w)
 {
     if (!w)
         return;
-    if (zkd__on_dispatch_thread(w->c)) {
-        close_here(w);
-        return;
-    }
-    sync_job j = {.w = w};
-    pthread_mutex_init(&j.mu, NULL);
-    pthread_cond_init(&j.cv, NULL);
-    zkd__post(w->c, close_job, close_drop, &j);
-    pthread_mutex_lock(&j.mu);
-    while (!j.done)
-        pthread_cond_wait(&j.cv, &j.mu);
-    pthread_mutex_unlock(&j.mu);
-    pthread_mutex_destroy(&j.mu);
-    pthread_cond_destroy(&j.cv);
+    /* Dropped when the client is closing: its teardown frees the watch. */
+    zkd__run_on_dispatch(w->c, close_job, NULL, w);
 }
 
 size_t zkd_watch_count(const zkd_watch *w)
@@ -638,17 +605,10 @@ static int wait_ready(zkd_watch *w, int timeout_ms)
 {
     pthread_mutex_lock(&w->mu);
     uint64_t seen = w->progress;
-    struct timespec dl;
     for (;;) {
         if (w->ready || w->open_rc)
             break;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += timeout_ms / 1000;
-        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
+        struct timespec dl = zkd__deadline(timeout_ms);
         int r = 0;
         while (!w->ready && !w->open_rc && w->progress == seen && r != ETIMEDOUT)
             r = pthread_cond_timedwait(&w->cv, &w->mu, &dl);

@@ -166,20 +166,28 @@ int cli_expect_args(cli *ctx, const cli_command *cmd, int have, int min, int max
     return 0;
 }
 
+void cli_options(const cli *ctx, zkd_options *o)
+{
+    zkd_options_init(o);
+    o->connect = ctx->zk;
+    if (ctx->root)
+        o->root = ctx->root;
+    o->auth = ctx->auth;
+    o->connect_timeout_ms = ctx->timeout_ms;
+    o->request_timeout_ms = ctx->timeout_ms;
+    o->log_level = ctx->verbose ? ZKD_LOG_INFO : ZKD_LOG_ERROR;
+}
+
+int cli_connect_with(cli *ctx, const zkd_options *o)
+{
+    zkd_error err;
+    int rc = zkd_connect(o, &ctx->client, &err);
+    return rc ? cli_fail(ctx, rc, &err) : 0;
+}
+
 int cli_connect(cli *ctx)
 {
     zkd_options o;
-    zkd_options_init(&o);
-    o.connect = ctx->zk;
-    if (ctx->root)
-        o.root = ctx->root;
-    o.auth = ctx->auth;
-    o.connect_timeout_ms = ctx->timeout_ms;
-    o.request_timeout_ms = ctx->timeout_ms;
-    o.log_level = ctx->verbose ? ZKD_LOG_INFO : ZKD_LOG_ERROR;
-    zkd_error err;
-    int rc = zkd_connect(&o, &ctx->client, &err);
-    if (rc)
-        return cli_fail(ctx, rc, &err);
-    return 0;
+    cli_options(ctx, &o);
+    return cli_connect_with(ctx, &o);
 }

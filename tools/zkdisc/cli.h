@@ -53,6 +53,11 @@ int cli_expect_args(cli *ctx, const cli_command *cmd, int have, int min, int max
  * the exit code (3 when ZooKeeper cannot be reached). */
 int cli_connect(cli *ctx);
 
+/* The client options the global options stand for, for a command that
+ * needs to change one (a session timeout, say) before cli_connect_with. */
+void cli_options(const cli *ctx, zkd_options *o);
+int cli_connect_with(cli *ctx, const zkd_options *o);
+
 /* Prints "zkdisc CMD: message" for a library error; returns its exit code. */
 int cli_fail(cli *ctx, int code, const zkd_error *err);
 
@@ -70,6 +75,7 @@ int cli_usage(cli *ctx, const cli_command *cmd);
 
 /* The commands. */
 extern const cli_command cmd_ls, cmd_get, cmd_stat, cmd_dev;
+extern const cli_command cmd_config;
 extern const cli_command cmd_tree, cmd_find, cmd_grep, cmd_du, cmd_watch, cmd_create, cmd_set,
     cmd_rm, cmd_export, cmd_import, cmd_health;
 extern const cli_command cmd_services, cmd_instances, cmd_register, cmd_run, cmd_deregister,

@@ -109,19 +109,16 @@ static void block_signals(sigset_t *set, int with_child)
 static int connect_and_register(cli *ctx, reg_args *a, zkd_registration **r)
 {
     zkd_options o;
-    zkd_options_init(&o);
-    o.connect = ctx->zk;
-    if (ctx->root)
-        o.root = ctx->root;
-    o.auth = ctx->auth;
-    o.connect_timeout_ms = ctx->timeout_ms;
-    o.request_timeout_ms = ctx->timeout_ms;
+    cli_options(ctx, &o);
     o.session_timeout_ms = a->session_timeout_ms;
-    o.log_level = ctx->verbose ? ZKD_LOG_INFO : ZKD_LOG_WARN;
+    /* A long-running holder reports session trouble even without -v. */
+    if (!ctx->verbose)
+        o.log_level = ZKD_LOG_WARN;
+    int rc = cli_connect_with(ctx, &o);
+    if (rc)
+        return rc;
     zkd_error err;
-    int rc = zkd_connect(&o, &ctx->client, &err);
-    if (!rc)
-        rc = zkd_register(ctx->client, &a->spec, r, &err);
+    rc = zkd_register(ctx->client, &a->spec, r, &err);
     return rc ? cli_fail(ctx, rc, &err) : 0;
 }
 
