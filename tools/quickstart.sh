@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The newcomer's first command: installs what is missing, builds zkdisc,
-# starts a local ZooKeeper (`zkdisc dev`) unless ZKDISC_ZK names one, and
-# lists the tree. Then it keeps ZooKeeper running until Ctrl-C.
+# starts a local ZooKeeper (`zkdisc dev`) unless ZKDISC_ZK names one, lists
+# the tree and, on that local server, registers a demo instance, discovers
+# it and deregisters it. Then it keeps ZooKeeper running until Ctrl-C.
 #   --no-wait   stop the local ZooKeeper and exit after listing (for CI)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +39,24 @@ fi
 
 echo "== the tree at $ZKDISC_ZK"
 "$zkdisc" ls /
-"$zkdisc" stat /
+
+# The demo writes to the tree: only on the local server started here,
+# never on an ensemble named by ZKDISC_ZK.
+if [ -n "$dev_pid" ]; then
+echo "== registering a demo instance of 'quickstart-demo' (zkdisc register)"
+demo_out=$(mktemp)
+"$zkdisc" register quickstart-demo --port 8080 --address 127.0.0.1 --zone local >"$demo_out" &
+demo_pid=$!
+for _ in $(seq 1 100); do [ -s "$demo_out" ] && break; sleep 0.1; done
+echo "registered instance $(cat "$demo_out")"
+"$zkdisc" services
+"$zkdisc" instances quickstart-demo
+"$zkdisc" tree /zkdisc
+kill "$demo_pid"; wait "$demo_pid" 2>/dev/null
+rm -f "$demo_out"
+echo "== deregistered on SIGTERM:"
+"$zkdisc" instances quickstart-demo
+fi
 if [ "$wait_after" = 1 ] && [ -n "$dev_pid" ]; then
     echo "== ZooKeeper keeps running at $ZKDISC_ZK; in another terminal:"
     echo "   export ZKDISC_ZK=$ZKDISC_ZK; $zkdisc --help"
