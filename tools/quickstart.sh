@@ -10,7 +10,7 @@ wait_after=1
 for arg in "$@"; do
     case "$arg" in
         --no-wait) wait_after=0 ;;
-        -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "quickstart: unknown option $arg" >&2; exit 2 ;;
     esac
 done
