@@ -297,6 +297,18 @@ static void on_own_node_data(void *owner, const char *tag, uint64_t epoch, int r
     pthread_mutex_unlock(&reg->mu);
 }
 
+/* Our node is gone. The server also deletes it when our session expires,
+ * and that deletion's event can arrive before we hear of the expiry, so the
+ * node counts as removed by someone else only if the same session, still
+ * alive, confirms it: a request on an expired session fails instead. */
+static int removed_by_someone(registry *reg, const char *path)
+{
+    int64_t session = zkd_client_session_id(reg->c);
+    int rc = zkd_node_stat(reg->c, path, NULL, NULL);
+    return rc == ZKD_ENOTFOUND && session != 0 && session == zkd_client_session_id(reg->c) &&
+           zkd_client_state(reg->c) == ZKD_STATE_CONNECTED;
+}
+
 static void on_own_node_watch(void *owner, int type, const char *path)
 {
     registry *reg = owner;
@@ -310,7 +322,7 @@ static void on_own_node_watch(void *owner, int type, const char *path)
             zkd_error err;
             if (put_node(reg, r, &err))
                 zkd__log(reg->c, ZKD_LOG_WARN, "cannot register %s: %s", path, err.message);
-        } else if (r && !r->missing) {
+        } else if (r && !r->missing && !r->creating && removed_by_someone(reg, path)) {
             /* An operator removed our live node: their call, not ours to undo
              * (draining is the way to keep an instance registered but idle). */
             r->evicted = 1;

@@ -3,16 +3,27 @@
 # its tests, and runs every suite with CTest (each suite starts and stops its
 # own ZooKeeper servers on loopback ports).
 #   --sanitize   build with ASan+UBSan into build-asan and run there
+#   --tsan       build with ThreadSanitizer into build-tsan and run there
 #   extra arguments go to ctest (e.g. -R session)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build
 cmake_args=()
-if [ "${1:-}" = "--sanitize" ]; then
-    shift
-    build=$top/build-asan
-    cmake_args=(-DZKDISC_SANITIZE=ON)
-fi
+case "${1:-}" in
+    --sanitize)
+        shift
+        build=$top/build-asan
+        cmake_args=(-DZKDISC_SANITIZE=ON)
+        export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+        export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+        ;;
+    --tsan)
+        shift
+        build=$top/build-tsan
+        cmake_args=(-DZKDISC_TSAN=ON)
+        export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1}
+        ;;
+esac
 "$top/tools/install-deps.sh"
 "$top/tools/build.sh" "$build" -DZKDISC_WERROR=ON "${cmake_args[@]}"
 cd "$build"
