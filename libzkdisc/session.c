@@ -334,13 +334,24 @@ static int next_sub(zkd_client *c, int after, sub *out)
     return found;
 }
 
-static void emit(zkd_client *c, zkd_session_event ev)
+/* The newest subscription id now: an event goes only to subscriptions that
+ * existed when its state change happened, not to one added after
+ * zkd_connect returned but before the event was delivered. */
+static int sub_horizon(zkd_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int h = c->next_sub_id;
+    pthread_mutex_unlock(&c->mu);
+    return h;
+}
+
+static void emit(zkd_client *c, zkd_session_event ev, int horizon)
 {
     zkd__log(c, ZKD_LOG_INFO, "session %s (0x%llx)", zkd_session_event_name(ev),
              (unsigned long long)atomic_load(&c->session_id));
     sub s;
     int after = 0;
-    while (!zkd__closing(c) && next_sub(c, after, &s)) {
+    while (!zkd__closing(c) && next_sub(c, after, &s) && s.id <= horizon) {
         after = s.id;
         s.fn(c, ev, s.ctx);
     }
@@ -366,15 +377,16 @@ static void on_connected(zkd_client *c)
 {
     zkd_state prev = zkd_client_state(c);
     atomic_store(&c->session_id, current_session_id(c));
+    int horizon = sub_horizon(c);
     set_state(c, ZKD_STATE_CONNECTED);
     if (!c->ever_connected) {
         c->ever_connected = 1;
-        emit(c, ZKD_SESSION_CONNECTED);
+        emit(c, ZKD_SESSION_CONNECTED, horizon);
     } else if (c->reestablish_pending) {
         c->reestablish_pending = 0;
-        emit(c, ZKD_SESSION_REESTABLISHED);
+        emit(c, ZKD_SESSION_REESTABLISHED, horizon);
     } else if (prev == ZKD_STATE_SUSPENDED) {
-        emit(c, ZKD_SESSION_RECONNECTED);
+        emit(c, ZKD_SESSION_RECONNECTED, horizon);
     }
 }
 
@@ -413,20 +425,23 @@ static void on_session_job(void *arg)
         on_connected(c);
     } else if (j->zk_state == ZOO_CONNECTING_STATE || j->zk_state == ZOO_ASSOCIATING_STATE) {
         if (zkd_client_state(c) == ZKD_STATE_CONNECTED) {
+            int horizon = sub_horizon(c);
             set_state(c, ZKD_STATE_SUSPENDED);
-            emit(c, ZKD_SESSION_SUSPENDED);
+            emit(c, ZKD_SESSION_SUSPENDED, horizon);
         }
     } else if (j->zk_state == ZOO_EXPIRED_SESSION_STATE) {
         zkd__log(c, ZKD_LOG_WARN, "session 0x%llx expired; opening a new session",
                  (unsigned long long)atomic_load(&c->session_id));
         atomic_store(&c->session_id, 0);
+        int horizon = sub_horizon(c);
         set_state(c, ZKD_STATE_EXPIRED);
-        emit(c, ZKD_SESSION_EXPIRED);
+        emit(c, ZKD_SESSION_EXPIRED, horizon);
         renew_session(c);
     } else if (j->zk_state == ZOO_AUTH_FAILED_STATE) {
         zkd__log(c, ZKD_LOG_ERROR, "ZooKeeper rejected the credentials; the client stops");
+        int horizon = sub_horizon(c);
         set_state(c, ZKD_STATE_CLOSED);
-        emit(c, ZKD_SESSION_AUTH_FAILED);
+        emit(c, ZKD_SESSION_AUTH_FAILED, horizon);
     }
     free(j);
 }
@@ -450,10 +465,13 @@ static void global_watcher(zhandle_t *zh, int type, int state, const char *path,
         post_session_state(conn->c, conn->gen, state);
 }
 
+/* Only a real rejection stops the client. The C client also completes a
+ * pending auth with ZCONNECTIONLOSS whenever a connection attempt fails
+ * (and re-sends the credentials on the next one), which is no verdict. */
 static void auth_done(int rc, const void *data)
 {
     const zkd_conn *conn = data;
-    if (rc != ZOK && rc != ZCLOSING)
+    if (rc == ZAUTHFAILED)
         post_session_state(conn->c, conn->gen, ZOO_AUTH_FAILED_STATE);
 }
 

@@ -258,7 +258,7 @@ static void test_expiry_recreates(void)
     zkd_cache *k = open_cache(b, "orders", &rec);
     settle(k, &rec, 1);
 
-    CU_ASSERT_EQUAL_FATAL(tu_force_expiry(a, zkh_connect_string(zk), 15000), 0);
+    CU_ASSERT_EQUAL_FATAL(tu_expire(a, zkh_connect_string(zk), 15000), 0);
     CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_REESTABLISHED], 1, 20000));
     owned_by o = {b, a, "/zkdisc/services/orders/o-1"};
     CU_ASSERT_TRUE(tu_wait_until(node_owned_by, &o, 20000));
@@ -580,7 +580,7 @@ static void test_drain_is_kept(void)
     enabled_is e = {op, 0};
     CU_ASSERT_TRUE(tu_wait_until(tree_enabled_is, &e, 1000));
     /* Its session expires and the node is re-created: still drained. */
-    CU_ASSERT_EQUAL_FATAL(tu_force_expiry(a, zkh_connect_string(zk), 15000), 0);
+    CU_ASSERT_EQUAL_FATAL(tu_expire(a, zkh_connect_string(zk), 15000), 0);
     CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_REESTABLISHED], 1, 20000));
     owned_by o = {op, a, "/zkdisc/services/drain/d-1"};
     CU_ASSERT_TRUE(tu_wait_until(node_owned_by, &o, 20000));
@@ -682,7 +682,7 @@ static void test_cache_session_expiry(void)
     zkd_cache *k = open_cache(b, "rebuilt", &rec);
     settle(k, &rec, 2);
 
-    CU_ASSERT_EQUAL_FATAL(tu_force_expiry(b, zkh_connect_string(zk), 15000), 0);
+    CU_ASSERT_EQUAL_FATAL(tu_expire(b, zkh_connect_string(zk), 15000), 0);
     CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_EXPIRED], 1, 20000));
     zkd_deregister(r2, NULL); /* changes while b has no session */
     zkd_registration *r3 = reg(a, "rebuilt", "k-3", 3);

@@ -14,6 +14,7 @@
 #include <zkdisc/instance.h>
 #include <zkdisc/cache.h>
 #include <zkdisc/registry.h>
+#include <zkdisc/config.h>
 #include <zkdisc/balancer.h>
 
 #endif

@@ -118,6 +118,31 @@ int tu_force_expiry(zkd_client *c, const char *connect, int timeout_ms)
     return ok ? 0 : -1;
 }
 
+typedef struct session_moved {
+    zkd_client *c;
+    int64_t from;
+} session_moved;
+
+static int session_changed(void *arg)
+{
+    session_moved *m = arg;
+    return zkd_client_session_id(m->c) != m->from;
+}
+
+int tu_expire(zkd_client *c, const char *connect, int timeout_ms)
+{
+    session_moved m = {c, zkd_client_session_id(c)};
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (tu_force_expiry(c, connect, timeout_ms) != 0)
+            return -1;
+        /* On a busy machine the client may re-attach to its session before
+         * the borrowed handle closes it; then no expiry happened: again. */
+        if (tu_wait_until(session_changed, &m, 5000))
+            return 0;
+    }
+    return -1;
+}
+
 zkd_client *tu_connect(const char *connect, int session_timeout_ms)
 {
     zkd_options o;

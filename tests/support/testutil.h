@@ -41,6 +41,11 @@ int tu_events_get(tu_events *ev, zkd_session_event which);
  * Returns 0 once that handle has connected and closed. */
 int tu_force_expiry(zkd_client *c, const char *connect, int timeout_ms);
 
+/* tu_force_expiry, checked: tries up to three times until c's session id
+ * changes (the library noticed the expiry). Only for a client that
+ * survives its expiry (not one closed from its EXPIRED callback). */
+int tu_expire(zkd_client *c, const char *connect, int timeout_ms);
+
 /* Connects to `connect` with the given session timeout; aborts the test on failure. */
 zkd_client *tu_connect(const char *connect, int session_timeout_ms);
 #endif

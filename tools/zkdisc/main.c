@@ -11,6 +11,7 @@ static const cli_command *const commands[] = {
     &cmd_export, &cmd_import, &cmd_health,
     &cmd_services, &cmd_instances, &cmd_register, &cmd_run, &cmd_deregister, &cmd_drain,
     &cmd_undrain, &cmd_pick,
+    &cmd_config,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

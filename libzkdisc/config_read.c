@@ -1,0 +1,243 @@
+/* Reading configuration: one version, the history, the apps. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zkdisc/names.h>
+#include <zkdisc/node.h>
+
+#include "call.h"
+#include "config_impl.h"
+#include "errors.h"
+#include "paths.h"
+
+/* Version nodes read per pipelined batch by history. */
+#define HISTORY_BATCH 16
+
+int zkd_config_get(zkd_client *c, const char *app, int64_t version, zkd_config_version **out,
+                   zkd_error *err)
+{
+    if (!c || !out)
+        return zkd__fail(err, ZKD_EINVAL, "no client or result given");
+    int rc = zkd_validate_name("app", app, err);
+    if (rc)
+        return rc;
+    if (version < 0)
+        return zkd__fail(err, ZKD_EINVAL, "a version is 1 or more (0: the current one)");
+    char *app_path = zkd__config_path(c, app);
+    char *path = version ? zkd__config_version_path(c, app, version) : NULL;
+    if (!app_path || (version && !path)) {
+        free(app_path);
+        free(path);
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    }
+    zkd_result res = {0};
+    rc = zkd__call(c, &(zkd_op){.kind = ZKD_OP_GET, .path = version ? path : app_path}, &res, err);
+    if (rc == ZKD_ENOTFOUND) {
+        /* Say which is missing: the app, or only that version. */
+        int app_rc = version ? zkd_node_stat(c, app_path, NULL, NULL) : ZKD_ENOTFOUND;
+        if (app_rc == ZKD_ENOTFOUND)
+            zkd__fail(err, rc, "app %s has no configuration", app);
+        else
+            zkd__fail(err, rc, "app %s has no version %" PRId64 " (never published, or pruned)",
+                      app, version);
+    }
+    zkd_config_version *v = NULL;
+    if (!rc)
+        rc = zkd__config_version_parse(app, res.data, res.len > 0 ? (size_t)res.len : 0,
+                                       version ? path : app_path, &v, err);
+    if (!rc && version && v->version != version) {
+        rc = zkd__fail(err, ZKD_EBADDATA, "%s holds version %" PRId64 ", not %" PRId64, path,
+                       v->version, version);
+        zkd_config_version_release(v);
+    } else if (!rc) {
+        v->czxid = version ? 0 : res.stat.czxid;
+        *out = v;
+    }
+    zkd__result_clear(&res);
+    free(app_path);
+    free(path);
+    return rc;
+}
+
+/* ---- history -------------------------------------------------------------------- */
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int meta_from(zkd_config_meta *m, const zkd_config_version *v)
+{
+    m->version = v->version;
+    m->time_ms = v->time_ms;
+    m->size = v->size;
+    m->author = strdup(v->author);
+    m->message = strdup(v->message);
+    m->checksum = strdup(v->checksum);
+    return m->author && m->message && m->checksum ? 0 : ZKD_ENOMEM;
+}
+
+void zkd_config_meta_free(zkd_config_meta *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++) {
+        free(list[i].author);
+        free(list[i].message);
+        free(list[i].checksum);
+    }
+    free(list);
+}
+
+int zkd_config_history(zkd_client *c, const char *app, zkd_config_meta **out, size_t *n_out,
+                       zkd_error *err)
+{
+    if (!c || !out || !n_out)
+        return zkd__fail(err, ZKD_EINVAL, "no client or result given");
+    int rc = zkd_validate_name("app", app, err);
+    if (rc)
+        return rc;
+    char *versions_path = zkd__config_versions_path(c, app);
+    if (!versions_path)
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    zkd_strings kids = {0};
+    rc = zkd_node_children(c, versions_path, &kids, NULL, err);
+    if (rc == ZKD_ENOTFOUND)
+        zkd__fail(err, rc, "app %s has no configuration", app);
+    zkd_config_meta *list = NULL;
+    size_t n = 0;
+    if (!rc) {
+        /* Zero-padded names sort by number. */
+        qsort(kids.items, kids.count, sizeof *kids.items, cmp_names);
+        list = calloc(kids.count ? kids.count : 1, sizeof *list);
+        if (!list)
+            rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    }
+    for (size_t at = 0; !rc && at < kids.count; at += HISTORY_BATCH) {
+        size_t k = kids.count - at < HISTORY_BATCH ? kids.count - at : HISTORY_BATCH;
+        zkd_op ops[HISTORY_BATCH];
+        zkd_result res[HISTORY_BATCH];
+        memset(res, 0, sizeof res);
+        int rcs[HISTORY_BATCH];
+        char *paths[HISTORY_BATCH] = {0};
+        size_t m = 0;
+        for (size_t i = 0; i < k; i++) {
+            if (zkd__config_version_name(kids.items[at + i]) < 0)
+                continue; /* not ours */
+            if (!(paths[m] = zkd__path_join(versions_path, kids.items[at + i]))) {
+                rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
+                break;
+            }
+            ops[m] = (zkd_op){.kind = ZKD_OP_GET, .path = paths[m]};
+            m++;
+        }
+        if (!rc && m)
+            rc = zkd__call_batch(c, ops, m, res, rcs, err);
+        for (size_t i = 0; !rc && i < m; i++) {
+            if (rcs[i] == ZKD_ENOTFOUND) /* pruned while we read */
+                continue;
+            zkd_config_version *v;
+            rc = rcs[i] ? rcs[i]
+                        : zkd__config_version_parse(app, res[i].data,
+                                                    res[i].len > 0 ? (size_t)res[i].len : 0,
+                                                    paths[i], &v, err);
+            if (rc)
+                break;
+            if (meta_from(&list[n++], v))
+                rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
+            zkd_config_version_release(v);
+        }
+        for (size_t i = 0; i < m; i++) {
+            zkd__result_clear(&res[i]);
+            free(paths[i]);
+        }
+    }
+    zkd_strings_free(&kids);
+    free(versions_path);
+    if (rc) {
+        zkd_config_meta_free(list, n);
+        return rc;
+    }
+    zkd_error_clear(err);
+    *out = list;
+    *n_out = n;
+    return 0;
+}
+
+/* ---- the apps ------------------------------------------------------------------ */
+
+void zkd_config_apps_free(zkd_config_app *list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++) {
+        free(list[i].name);
+        free(list[i].author);
+    }
+    free(list);
+}
+
+int zkd_config_list(zkd_client *c, zkd_config_app **out, size_t *n_out, zkd_error *err)
+{
+    if (!c || !out || !n_out)
+        return zkd__fail(err, ZKD_EINVAL, "no client or result given");
+    char *root = zkd__config_root_path(c);
+    if (!root)
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    zkd_strings kids = {0};
+    int rc = zkd_node_children(c, root, &kids, NULL, err);
+    if (rc == ZKD_ENOTFOUND) { /* nothing published yet */
+        rc = 0;
+        zkd_error_clear(err);
+    }
+    zkd_config_app *list = rc ? NULL : calloc(kids.count ? kids.count : 1, sizeof *list);
+    if (!rc && !list)
+        rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t at = 0; !rc && at < kids.count; at += HISTORY_BATCH) {
+        size_t k = kids.count - at < HISTORY_BATCH ? kids.count - at : HISTORY_BATCH;
+        zkd_op ops[HISTORY_BATCH];
+        zkd_result res[HISTORY_BATCH];
+        memset(res, 0, sizeof res);
+        int rcs[HISTORY_BATCH];
+        char *paths[HISTORY_BATCH] = {0};
+        for (size_t i = 0; i < k; i++) {
+            paths[i] = zkd__path_join(root, kids.items[at + i]);
+            ops[i] = (zkd_op){.kind = ZKD_OP_GET, .path = paths[i] ? paths[i] : root};
+        }
+        rc = zkd__call_batch(c, ops, k, res, rcs, err);
+        for (size_t i = 0; !rc && i < k; i++) {
+            if (rcs[i] == ZKD_ENOTFOUND) /* deleted while we read */
+                continue;
+            zkd_config_app *a = &list[n++];
+            a->name = strdup(kids.items[at + i]);
+            a->version = -1;
+            zkd_config_version *v = NULL;
+            zkd_error ignored;
+            if (!rcs[i] &&
+                zkd__config_version_parse(kids.items[at + i], res[i].data,
+                                          res[i].len > 0 ? (size_t)res[i].len : 0, paths[i], &v,
+                                          &ignored) == 0) {
+                a->version = v->version;
+                a->time_ms = v->time_ms;
+                a->author = strdup(v->author);
+                zkd_config_version_release(v);
+            } else {
+                a->author = strdup("");
+            }
+            if (!a->name || !a->author)
+                rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < k; i++) {
+            zkd__result_clear(&res[i]);
+            free(paths[i]);
+        }
+    }
+    zkd_strings_free(&kids);
+    free(root);
+    if (rc) {
+        zkd_config_apps_free(list, n);
+        return rc;
+    }
+    zkd_error_clear(err);
+    *out = list;
+    *n_out = n;
+    return 0;
+}

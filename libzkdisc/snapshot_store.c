@@ -1,0 +1,183 @@
+/* Atomic small files on local disk (see snapshot_store.h). */
+#include "snapshot_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errors.h"
+
+static int check_name(const char *name, zkd_error *err)
+{
+    if (!name || !*name || name[0] == '.' || strchr(name, '/'))
+        return zkd__fail(err, ZKD_EINVAL, "\"%s\" is not a plain file name", name ? name : "");
+    return 0;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir, zkd_error *err)
+{
+    char *p = strdup(dir);
+    if (!p)
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    int rc = 0;
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char saved = *s;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            rc = zkd__fail(err, ZKD_EIO, "cannot create directory %s: %s", p, strerror(errno));
+            break;
+        }
+        *s = saved;
+        if (!saved)
+            break;
+    }
+    free(p);
+    return rc;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int zkd__store_write(const char *dir, const char *name, const void *data, size_t len,
+                     zkd_error *err)
+{
+    int rc = check_name(name, err);
+    if (rc)
+        return rc;
+    struct stat st;
+    if (stat(dir, &st) != 0 && (rc = make_dirs(dir, err)) != 0)
+        return rc;
+    char *target = join(dir, name);
+    size_t tn = strlen(dir) + strlen(name) + 16;
+    char *tmp = malloc(tn);
+    if (!target || !tmp) {
+        free(target);
+        free(tmp);
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    }
+    snprintf(tmp, tn, "%s/.%s.XXXXXX", dir, name);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = zkd__fail(err, ZKD_EIO, "cannot create a temporary file in %s: %s", dir,
+                       strerror(errno));
+        goto out;
+    }
+    if (fchmod(fd, 0644) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+        rc = zkd__fail(err, ZKD_EIO, "cannot write %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    if (close(fd) != 0 || rename(tmp, target) != 0) {
+        rc = zkd__fail(err, ZKD_EIO, "cannot replace %s: %s", target, strerror(errno));
+        unlink(tmp);
+        goto out;
+    }
+    /* The rename itself must reach the disk too. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+out:
+    free(target);
+    free(tmp);
+    return rc;
+}
+
+int zkd__store_read(const char *dir, const char *name, size_t max, char **data_out,
+                    size_t *len_out, zkd_error *err)
+{
+    int rc = check_name(name, err);
+    if (rc)
+        return rc;
+    char *path = join(dir, name);
+    if (!path)
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    char *buf = NULL;
+    if (fd < 0) {
+        rc = errno == ENOENT ? zkd__fail(err, ZKD_ENOTFOUND, "%s does not exist", path)
+                             : zkd__fail(err, ZKD_EIO, "cannot open %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (fstat(fd, &st) != 0) {
+        rc = zkd__fail(err, ZKD_EIO, "cannot stat %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if ((size_t)st.st_size > max) {
+        rc = zkd__fail(err, ZKD_ETOOBIG, "%s is %lld bytes, more than the %zu allowed", path,
+                       (long long)st.st_size, max);
+        goto out;
+    }
+    size_t size = (size_t)st.st_size, got = 0;
+    if (!(buf = malloc(size + 1))) {
+        rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
+        goto out;
+    }
+    while (got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = zkd__fail(err, ZKD_EIO, "cannot read %s: %s", path, strerror(errno));
+            goto out;
+        }
+        if (n == 0)
+            break; /* a short file: what is there is all there is */
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    *data_out = buf;
+    *len_out = got;
+    buf = NULL;
+out:
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    free(path);
+    return rc;
+}
+
+int zkd__store_remove(const char *dir, const char *name, zkd_error *err)
+{
+    int rc = check_name(name, err);
+    if (rc)
+        return rc;
+    char *path = join(dir, name);
+    if (!path)
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    if (unlink(path) != 0 && errno != ENOENT)
+        rc = zkd__fail(err, ZKD_EIO, "cannot remove %s: %s", path, strerror(errno));
+    free(path);
+    return rc;
+}
