@@ -53,6 +53,8 @@ struct zkd_cache {
     int stale;
     delta_buf pending; /* deltas of the step in progress */
     int resync;        /* a request failed: re-read on reconnect */
+    int rebuilding;    /* a full re-read is in flight: stay stale until it is done */
+    int listed;        /* the rebuild's children list has answered */
 
     _Atomic uint64_t malformed;
 
@@ -164,8 +166,12 @@ static zkd_snapshot *build_snapshot(zkd_cache *k)
  * snapshot, then tell the listener what changed. */
 static void maybe_publish(zkd_cache *k)
 {
-    if (k->reading)
+    if (k->reading || (k->rebuilding && !k->listed))
         return;
+    if (k->rebuilding) { /* every read of the rebuild has answered */
+        k->rebuilding = 0;
+        k->stale = 0;
+    }
     swap_snapshot(k, build_snapshot(k));
     delta_buf d = k->pending;
     k->pending = (delta_buf){0};
@@ -284,6 +290,7 @@ static void on_children(void *owner, const char *tag, uint64_t epoch, int rc, zk
     zkd_cache *k = owner;
     if (epoch != k->epoch)
         return;
+    k->listed = 1;
     if (rc == ZKD_ENOTFOUND) {
         /* No such service (yet): an empty set, and a watch for its creation. */
         kids->count = 0;
@@ -361,9 +368,10 @@ static void rebuild(zkd_cache *k)
     k->epoch++;
     k->reading = 0;
     k->resync = 0;
+    k->rebuilding = 1;
+    k->listed = 0;
     for (size_t i = 0; i < k->nmembers; i++)
         k->members[i].reading = 0;
-    set_stale(k, 0);
     request_children(k);
     for (size_t i = 0; i < k->nmembers; i++)
         read_member(k, &k->members[i]);
@@ -381,9 +389,10 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
     case ZKD_SESSION_RECONNECTED:
         /* Same session: the client re-armed our watches and will report what
          * changed meanwhile. Only a request that failed needs redoing. */
-        set_stale(k, 0);
         if (k->resync)
-            rebuild(k);
+            rebuild(k); /* fresh again once its reads have answered */
+        else
+            set_stale(k, 0);
         break;
     case ZKD_SESSION_REESTABLISHED:
         rebuild(k);

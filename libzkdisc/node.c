@@ -208,7 +208,9 @@ int zkd_node_create(zkd_client *c, const char *path, const char *data, size_t le
     zkd_result res = {0};
     rc = zkd__call(c, &op, &res, err);
     if (rc == ZKD_ENOTFOUND && opts->parents) {
-        rc = create_ancestors(c, path, &acl.vec, err);
+        /* Parents get the open ACL, as the help says: the leaf's ACL on them
+         * could lock the caller out of its own new path. */
+        rc = create_ancestors(c, path, NULL, err);
         if (!rc)
             rc = zkd__call(c, &op, &res, err);
     }

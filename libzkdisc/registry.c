@@ -24,7 +24,9 @@ struct zkd_registration {
     registry *reg;
     zkd_registration *next;
     char *path;
+    char *service, *id; /* immutable copies: inst is replaced under the lock */
     zkd_instance *inst; /* the record we want in the tree */
+    int unsynced;       /* an update made while disconnected, written on reconnect */
     int missing;        /* the node must be (re-)created when the session allows */
     int creating;       /* zkd_register is creating it, outside the list lock */
     int waiting;        /* another session's node holds the path: retry when it goes */
@@ -146,7 +148,7 @@ static int put_node(registry *reg, zkd_registration *r, zkd_error *err)
                                          .len = (int)strlen(json), .flags = ZOO_EPHEMERAL},
                        NULL, err);
         if (rc == ZKD_ENOTFOUND)
-            rc = create_parents(reg->c, r->inst->service, err);
+            rc = create_parents(reg->c, r->service, err);
         else if (rc == ZKD_EEXISTS)
             rc = settle_existing(reg, r, json, err);
         else
@@ -157,7 +159,7 @@ static int put_node(registry *reg, zkd_registration *r, zkd_error *err)
     }
     free(json);
     if (rc == 0) {
-        r->missing = r->waiting = 0;
+        r->missing = r->waiting = r->unsynced = 0;
         pthread_mutex_lock(&reg->state_mu);
         reg->session = zkd_client_session_id(reg->c);
         pthread_mutex_unlock(&reg->state_mu);
@@ -242,6 +244,23 @@ static void restore_missing(registry *reg)
     }
 }
 
+static int write_keeping_enabled(registry *reg, zkd_registration *r, zkd_error *err);
+
+/* Updates made while disconnected, now that the session is back. */
+static void write_unsynced(registry *reg)
+{
+    for (zkd_registration *r = reg->list; r; r = r->next) {
+        if (!r->unsynced || r->missing || r->evicted || r->creating)
+            continue;
+        zkd_error err;
+        int rc = write_keeping_enabled(reg, r, &err);
+        if (rc == 0)
+            r->unsynced = 0;
+        else
+            zkd__log(reg->c, ZKD_LOG_WARN, "cannot write the update of %s yet: %s", r->path, err.message);
+    }
+}
+
 static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
 {
     (void)c;
@@ -258,6 +277,7 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
     } else if (ev == ZKD_SESSION_REESTABLISHED || ev == ZKD_SESSION_RECONNECTED) {
         retry_deletes(reg);
         restore_missing(reg);
+        write_unsynced(reg);
     }
     pthread_mutex_unlock(&reg->mu);
 }
@@ -283,7 +303,7 @@ static void on_own_node_data(void *owner, const char *tag, uint64_t epoch, int r
     pthread_mutex_lock(&reg->mu);
     zkd_registration *r = find_by_path(reg, tag);
     zkd_instance *seen = NULL;
-    if (r && zkd_instance_parse(r->inst->service, r->inst->id, data, (size_t)len, &seen, NULL) == 0 &&
+    if (r && zkd_instance_parse(r->service, r->id, data, (size_t)len, &seen, NULL) == 0 &&
         seen->enabled != r->inst->enabled) {
         zkd_instance *next = zkd__record_with_enabled(r->inst, seen->enabled);
         if (next) {
@@ -335,14 +355,21 @@ static void on_own_node_watch(void *owner, int type, const char *path)
 
 /* ---- the registry's life ------------------------------------------------- */
 
+static void registration_free(zkd_registration *r)
+{
+    free(r->path);
+    free(r->service);
+    free(r->id);
+    zkd_instance_unref(r->inst);
+    free(r);
+}
+
 static void registry_free(void *arg)
 {
     registry *reg = arg;
     for (zkd_registration *r = reg->list, *next; r; r = next) {
         next = r->next;
-        free(r->path);
-        zkd_instance_unref(r->inst);
-        free(r);
+        registration_free(r);
     }
     drop_deletes(reg);
     free(reg->dead);
@@ -431,11 +458,11 @@ int zkd_register(zkd_client *c, const zkd_instance_spec *spec, zkd_registration 
     if (!r)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
     int rc = zkd__record_from_spec(spec, NULL, &r->inst, err);
-    if (!rc && !(r->path = zkd__instance_path(c, r->inst->service, r->inst->id)))
+    if (!rc && (!(r->path = zkd__instance_path(c, r->inst->service, r->inst->id)) ||
+                !(r->service = strdup(r->inst->service)) || !(r->id = strdup(r->inst->id))))
         rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
     if (rc) {
-        zkd_instance_unref(r->inst);
-        free(r);
+        registration_free(r);
         return rc;
     }
     r->reg = reg;
@@ -453,9 +480,7 @@ int zkd_register(zkd_client *c, const zkd_instance_spec *spec, zkd_registration 
     }
     pthread_mutex_unlock(&reg->mu);
     if (rc) {
-        free(r->path);
-        zkd_instance_unref(r->inst);
-        free(r);
+        registration_free(r);
         return rc;
     }
     unsigned before = expiries(reg);
@@ -470,16 +495,14 @@ int zkd_register(zkd_client *c, const zkd_instance_spec *spec, zkd_registration 
         unlink_registration(reg, r);
     pthread_mutex_unlock(&reg->mu);
     if (rc) {
-        free(r->path);
-        zkd_instance_unref(r->inst);
-        free(r);
+        registration_free(r);
         return rc;
     }
     *out = r;
     return 0;
 }
 
-const char *zkd_registration_id(const zkd_registration *r) { return r->inst->id; }
+const char *zkd_registration_id(const zkd_registration *r) { return r->id; }
 
 zkd_instance *zkd_registration_instance(const zkd_registration *r)
 {
@@ -503,7 +526,7 @@ static int write_keeping_enabled(registry *reg, zkd_registration *r, zkd_error *
         if (rc)
             return rc;
         zkd_instance *seen = NULL;
-        if (cur.data && zkd_instance_parse(r->inst->service, r->inst->id, cur.data, (size_t)cur.len,
+        if (cur.data && zkd_instance_parse(r->service, r->id, cur.data, (size_t)cur.len,
                                            &seen, NULL) == 0 && seen->enabled != r->inst->enabled) {
             zkd_instance *next = zkd__record_with_enabled(r->inst, seen->enabled);
             if (next) {
@@ -528,13 +551,19 @@ static int write_keeping_enabled(registry *reg, zkd_registration *r, zkd_error *
 int zkd_registration_update(zkd_registration *r, const zkd_instance_spec *spec, zkd_error *err)
 {
     registry *reg = r->reg;
-    if ((spec->service && strcmp(spec->service, r->inst->service)) ||
-        (spec->id && strcmp(spec->id, r->inst->id)))
+    if ((spec->service && strcmp(spec->service, r->service)) ||
+        (spec->id && strcmp(spec->id, r->id)))
         return zkd__fail(err, ZKD_EINVAL, "an update cannot change the service or id of %s", r->path);
     pthread_mutex_lock(&reg->mu);
     zkd_instance *next;
     int rc = zkd__record_from_spec(spec, r->inst, &next, err);
-    if (!rc) {
+    if (!rc && zkd_client_state(reg->c) != ZKD_STATE_CONNECTED) {
+        /* Written when the connection is back (or with the node on a new
+         * session), rather than holding the registry while we wait. */
+        zkd_instance_unref(r->inst);
+        r->inst = next;
+        r->unsynced = 1;
+    } else if (!rc) {
         zkd_instance *prev = r->inst;
         r->inst = next;
         rc = write_keeping_enabled(reg, r, err);
@@ -556,7 +585,10 @@ int zkd_deregister(zkd_registration *r, zkd_error *err)
     registry *reg = r->reg;
     pthread_mutex_lock(&reg->mu);
     unlink_registration(reg, r);
-    int rc = delete_own(reg, r->path, err);
+    /* Disconnected: queue the delete at once instead of waiting the request
+     * timeout with the registry held. */
+    int rc = zkd_client_state(reg->c) == ZKD_STATE_CONNECTED ? delete_own(reg, r->path, err)
+                                                              : ZKD_ECONNLOSS;
     if (rc == ZKD_ECONNLOSS || rc == ZKD_ETIMEDOUT) {
         pending_delete *d = malloc(sizeof *d);
         if (d) {
@@ -571,8 +603,6 @@ int zkd_deregister(zkd_registration *r, zkd_error *err)
     if (!rc)
         zkd_error_clear(err);
     pthread_mutex_unlock(&reg->mu);
-    free(r->path);
-    zkd_instance_unref(r->inst);
-    free(r);
+    registration_free(r);
     return rc;
 }

@@ -484,7 +484,14 @@ static int run(walk *w)
         if (!got)
             return zkd__fail(w->err, ZKD_ETIMEDOUT, "no answer from ZooKeeper at %s within %d ms",
                              zkd_client_connect_string(w->c), timeout);
-        deadline = zkd__now_ms() + timeout; /* progress */
+        /* Only a real answer is progress: connection-loss answers come back
+         * on every failed reconnect, and counting them would walk forever
+         * against a server that died mid-walk. */
+        for (req *r = got; r; r = r->next)
+            if (!is_retryable(zkd__from_zk(r->zrc))) {
+                deadline = zkd__now_ms() + timeout;
+                break;
+            }
         rc = 0;
         for (req *r = got, *next; r; r = next) {
             next = r->next;

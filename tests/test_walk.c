@@ -257,6 +257,40 @@ static void test_no_answer_times_out(void)
     CU_ASSERT_EQUAL(zkh_restart_server(zk, 0), 0);
 }
 
+/* The server dies in the middle of a walk: connection-loss answers keep
+ * coming (one per failed reconnect) but are no progress; the walk ends with
+ * ETIMEDOUT within the request timeout of the last real answer. */
+static int kill_after_first(const zkd_walk_node *node, void *ctx)
+{
+    (void)node;
+    int *killed = ctx;
+    if (!*killed) {
+        *killed = 1;
+        CU_ASSERT_EQUAL(zkh_kill_server(zk, 0), 0);
+    }
+    return 0;
+}
+
+static void test_server_dies_mid_walk(void)
+{
+    zkd_client *quick = connect_with(NULL, 1500);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(quick);
+    zkd_walk_options o;
+    zkd_walk_options_init(&o);
+    o.want_data = 1;
+    o.window = 2; /* so most of the tree is still to read when it dies */
+    int killed = 0;
+    zkd_error err;
+    int64_t t0 = tu_now_ms();
+    int rc = zkd_walk(quick, "/big", &o, kill_after_first, &killed, &err);
+    int64_t took = tu_now_ms() - t0;
+    CU_ASSERT(killed);
+    CU_ASSERT(rc == ZKD_ETIMEDOUT || rc == ZKD_ECONNLOSS);
+    CU_ASSERT(took <= 1500 + 3000);
+    zkd_close(quick);
+    CU_ASSERT_EQUAL(zkh_restart_server(zk, 0), 0);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -264,6 +298,7 @@ int main(void)
         {"pre-order and depth limits", test_pre_order_and_depth},
         {"exclusions, per-node data, tiny window", test_exclude_and_data_filter},
         {"missing root, bad path, stop, unreadable nodes", test_errors},
+        {"server dies mid-walk: ends within the request timeout", test_server_dies_mid_walk},
         {"no answer: ETIMEDOUT within the request timeout", test_no_answer_times_out},
         CU_TEST_INFO_NULL,
     };

@@ -98,6 +98,8 @@ check "run: registered" wait_until 15 has_count web 1
 kill -TERM "$runner"; wait "$runner"; rc=$?
 check "run: SIGTERM forwarded, 128+15 back (got $rc)" [ "$rc" -eq 143 ]
 check "run: deregistered after the signal" has_count web 0
+"$Z" run web --port 7002 --id r-3 --address 10.0.0.9 -- sh -c "ls -l /proc/\$\$/fd > '$OUT/child-fds'"
+check "run: the command inherits no socket of ours" sh -c "! grep -q 'socket:' '$OUT/child-fds'"
 expect_exit 127 run-missing-command "$Z" run web --port 1 --address 10.0.0.1 -- /no/such/command
 
 zkh_down

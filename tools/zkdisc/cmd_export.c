@@ -335,7 +335,11 @@ static int load_doc(cli *ctx, const char *file, const char *target_opt, inode **
             rc = cli_error(ctx, EXIT_ERROR, "%s: node %s is not under the document's root %s", file, path, root);
             break;
         }
-        if (json_is_null(data) || !data) {
+        if (enc && (!data || json_is_null(data))) {
+            /* An encoding says there was data: never read its loss as "none". */
+            rc = cli_error(ctx, EXIT_ERROR, "%s: node %s has an encoding but no data", file, path);
+            break;
+        } else if (json_is_null(data) || !data) {
             d->data = NULL;
         } else if (json_is_string(data) && (!enc || !strcmp(enc, "utf-8"))) {
             d->len = json_string_length(data);

@@ -184,9 +184,19 @@ static pid_t start_child(char **cmdv, const sigset_t *set)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        /* Only async-signal-safe calls between fork and exec in a threaded
+         * process; and the child gets none of our descriptors (the
+         * ZooKeeper socket among them). */
         pthread_sigmask(SIG_UNBLOCK, set, NULL);
+        close_range(3, ~0U, 0);
         execvp(cmdv[0], cmdv);
-        fprintf(stderr, "zkdisc run: cannot run %s: %s\n", cmdv[0], strerror(errno));
+        static const char msg[] = "zkdisc run: cannot run the command: ";
+        const char *why = strerror(errno);
+        (void)!write(2, msg, sizeof msg - 1);
+        (void)!write(2, cmdv[0], strlen(cmdv[0]));
+        (void)!write(2, ": ", 2);
+        (void)!write(2, why, strlen(why));
+        (void)!write(2, "\n", 1);
         _exit(127);
     }
     return pid;

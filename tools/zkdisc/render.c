@@ -2,19 +2,29 @@
 #include "render.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+/* The length of one well-formed UTF-8 sequence at s, or 0. Strict, as
+ * jansson is: no overlong forms, no surrogates, nothing past U+10FFFF;
+ * whatever passes here can be stored in a JSON string (export relies on it). */
 static size_t utf8_seq_len(const unsigned char *s, size_t left)
 {
     unsigned char c = s[0];
     size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (n == 0 || n > left || (n == 2 && c < 0xc2))
+    if (n == 0 || n > left)
         return 0;
-    for (size_t i = 1; i < n; i++)
+    uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1fu) : n == 3 ? (c & 0x0fu) : (c & 0x07u);
+    for (size_t i = 1; i < n; i++) {
         if ((s[i] & 0xc0) != 0x80)
             return 0;
+        cp = (cp << 6) | (s[i] & 0x3fu);
+    }
+    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
     return n;
 }
 
@@ -151,12 +161,13 @@ void render_stat_text(FILE *out, const zkd_stat *st)
 json_t *render_node_json(const char *path, const char *data, size_t len, const zkd_stat *st)
 {
     json_t *o = json_pack("{s:s}", "path", path);
+    json_t *text = NULL;
     if (!data) {
         json_object_set_new(o, "data", json_null());
-    } else if (render_is_text(data, len)) {
+    } else if (render_is_text(data, len) && (text = json_stringn(data, len))) {
         json_object_set_new(o, "encoding", json_string("utf-8"));
-        json_object_set_new(o, "data", json_stringn(data, len));
-    } else {
+        json_object_set_new(o, "data", text);
+    } else { /* binary, or text jansson will not hold: base64 loses nothing */
         char *b64 = render_base64(data, len);
         json_object_set_new(o, "encoding", json_string("base64"));
         json_object_set_new(o, "data", json_string(b64 ? b64 : ""));
