@@ -55,6 +55,7 @@ struct zkd_cache {
     int resync;        /* a request failed: re-read on reconnect */
     int rebuilding;    /* a full re-read is in flight: stay stale until it is done */
     int listed;        /* the rebuild's children list has answered */
+    int64_t published_at; /* when the last snapshot was swapped in (monotonic ms) */
 
     _Atomic uint64_t malformed;
 
@@ -135,15 +136,18 @@ static void delta_add(zkd_cache *k, zkd_delta_kind kind, zkd_instance *before, z
     d->items[d->n++] = (zkd_delta){kind, zkd_instance_ref(before), zkd_instance_ref(now)};
 }
 
-static void swap_snapshot(zkd_cache *k, zkd_snapshot *next)
+/* `loaded`: this snapshot ends a complete load, so waiters may go on. */
+static void swap_snapshot(zkd_cache *k, zkd_snapshot *next, int loaded)
 {
     if (!next)
         return;
     pthread_mutex_lock(&k->mu);
     zkd_snapshot *old = k->snap;
     k->snap = next;
-    k->ready = 1;
-    pthread_cond_broadcast(&k->cv);
+    if (loaded && !k->ready) {
+        k->ready = 1;
+        pthread_cond_broadcast(&k->cv);
+    }
     pthread_mutex_unlock(&k->mu);
     zkd_snapshot_release(old);
 }
@@ -164,15 +168,23 @@ static zkd_snapshot *build_snapshot(zkd_cache *k)
 
 /* Ends a step: when no read of it is still in flight, publish the new
  * snapshot, then tell the listener what changed. */
+/* Under sustained churn some read is nearly always in flight, so a step
+ * that waited for a quiet moment could lag for seconds: what has answered is
+ * published at least this often. A load or rebuild still publishes only
+ * once complete (readers and waiters never see half of one). */
+#define PUBLISH_EVERY_MS 100
+
 static void maybe_publish(zkd_cache *k)
 {
-    if (k->reading || (k->rebuilding && !k->listed))
+    int complete = !k->reading && !(k->rebuilding && !k->listed);
+    if (!complete && (k->rebuilding || zkd__now_ms() - k->published_at < PUBLISH_EVERY_MS))
         return;
-    if (k->rebuilding) { /* every read of the rebuild has answered */
+    if (complete && k->rebuilding) { /* every read of the rebuild has answered */
         k->rebuilding = 0;
         k->stale = 0;
     }
-    swap_snapshot(k, build_snapshot(k));
+    k->published_at = zkd__now_ms();
+    swap_snapshot(k, build_snapshot(k), complete);
     delta_buf d = k->pending;
     k->pending = (delta_buf){0};
     if (d.n && k->fn)
@@ -358,7 +370,7 @@ static void set_stale(zkd_cache *k, int stale)
     pthread_mutex_lock(&k->mu);
     zkd_snapshot *next = zkd__snapshot_restale(k->snap, stale);
     pthread_mutex_unlock(&k->mu);
-    swap_snapshot(k, next);
+    swap_snapshot(k, next, 0);
 }
 
 /* Reads everything again on a new session (the old one's watches are gone)

@@ -65,9 +65,10 @@ int zkd__from_zk(int zrc)
     case ZSESSIONEXPIRED:
     case ZINVALIDSTATE: return ZKD_EEXPIRED;
     case ZCLOSING: return ZKD_ECLOSED;
-    case ZBADARGUMENTS:
+    case ZBADARGUMENTS: return ZKD_EINVAL;
+    /* The server refused what was asked, not how: no usage error. */
     case ZINVALIDACL:
-    case ZNOCHILDRENFOREPHEMERALS: return ZKD_EINVAL;
+    case ZNOCHILDRENFOREPHEMERALS: return ZKD_EZK;
     case ZSYSTEMERROR: return ZKD_EIO;
     default: return ZKD_EZK;
     }
