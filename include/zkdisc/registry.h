@@ -50,7 +50,9 @@ ZKD_EXPORT int zkd_register(zkd_client *c, const zkd_instance_spec *spec, zkd_re
 
 /* Replaces the record's payload and ports in place (setData; never a delete).
  * `spec->service` and `spec->id` must match or be NULL; `address` NULL keeps
- * the current address. The tree's "enabled" flag is kept. */
+ * the current address. The tree's "enabled" flag is kept. While the
+ * connection is down it returns at once and the record is written when the
+ * session is back (or re-created with it after an expiry). */
 ZKD_EXPORT int zkd_registration_update(zkd_registration *r, const zkd_instance_spec *spec,
                                        zkd_error *err);
 
@@ -60,9 +62,10 @@ ZKD_EXPORT const char *zkd_registration_id(const zkd_registration *r);
 ZKD_EXPORT zkd_instance *zkd_registration_instance(const zkd_registration *r);
 
 /* Removes the node and frees r. Idempotent in effect: a node already gone is
- * success. When the connection is down, the removal is queued and done when
- * the connection returns (and if the session expires first, the node went
- * with it); the call still returns 0 and r is freed. */
+ * success, and only this session's node is ever deleted. When the
+ * connection is down it returns at once: the removal is queued and done when
+ * the connection returns (if the session expires first, the node went with
+ * it); r is freed either way. */
 ZKD_EXPORT int zkd_deregister(zkd_registration *r, zkd_error *err);
 
 /* Operator actions on any instance (not only this process's). */
