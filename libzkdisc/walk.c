@@ -155,10 +155,10 @@ static void on_stat(int rc, const struct Stat *st, const void *data)
 
 /* ---- the walker's state ---------------------------------------------------- */
 
-typedef struct todo {
+typedef struct pending_req {
     wnode *node;
     rq_kind kind;
-} todo;
+} pending_req;
 
 typedef struct walk {
     zkd_client *c;
@@ -169,7 +169,7 @@ typedef struct walk {
     mailbox *mb;
     int window;
     int inflight;
-    todo *stack; /* requests to issue, top last */
+    pending_req *stack; /* requests to issue, top last */
     size_t nstack, capstack;
     wnode **emit; /* nodes to report, top last */
     size_t nemit, capemit;
@@ -190,17 +190,17 @@ static void node_free(wnode *n)
     free(n);
 }
 
-static int push_todo(walk *w, wnode *n, rq_kind kind)
+static int push_request(walk *w, wnode *n, rq_kind kind)
 {
     if (w->nstack == w->capstack) {
         size_t cap = w->capstack ? w->capstack * 2 : 256;
-        todo *grown = realloc(w->stack, cap * sizeof *grown);
+        pending_req *grown = realloc(w->stack, cap * sizeof *grown);
         if (!grown)
             return ZKD_ENOMEM;
         w->stack = grown;
         w->capstack = cap;
     }
-    w->stack[w->nstack++] = (todo){n, kind};
+    w->stack[w->nstack++] = (pending_req){n, kind};
     n->pending++;
     return 0;
 }
@@ -260,7 +260,7 @@ static wnode *node_new(walk *w, const char *parent, const char *name, int depth)
  * children worth listing), else the list of children, else its Stat. */
 static int start_node(walk *w, wnode *n)
 {
-    return push_todo(w, n, n->want_data ? RQ_DATA : n->list ? RQ_KIDS : RQ_STAT);
+    return push_request(w, n, n->want_data ? RQ_DATA : n->list ? RQ_KIDS : RQ_STAT);
 }
 
 /* ---- issuing ------------------------------------------------------------------ */
@@ -280,7 +280,7 @@ static int issue_some(walk *w)
         return ZINVALIDSTATE;
     int zrc = ZOK;
     while (w->nstack && w->inflight < w->window) {
-        todo t = w->stack[w->nstack - 1];
+        pending_req t = w->stack[w->nstack - 1];
         req *r = calloc(1, sizeof *r);
         if (!r) {
             zrc = ZSYSTEMERROR;
@@ -369,7 +369,7 @@ static int handle(walk *w, req *r)
     n->pending--;
     if (is_retryable(rc)) {
         /* Reads are safe to send again once the connection is back. */
-        return push_todo(w, n, r->kind);
+        return push_request(w, n, r->kind);
     }
     if (rc == ZKD_ENOTFOUND) {
         if (n == w->root)
@@ -391,7 +391,7 @@ static int handle(walk *w, req *r)
         n->len = r->len;
         r->data = NULL;
         if (n->list && r->stat.num_children > 0)
-            return push_todo(w, n, RQ_KIDS);
+            return push_request(w, n, RQ_KIDS);
         if (n->list)
             n->listed = 1;
         return 0;
