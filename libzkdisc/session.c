@@ -665,7 +665,9 @@ void zkd_close(zkd_client *c)
 {
     if (!c)
         return;
+    /* A second zkd_close from the same callback (the client is freed only
+     * after the callback returns) must not stop the thread twice. */
     if (atomic_exchange(&c->closing, 1))
-        return; /* a second close is a no-op rather than a double free */
+        return;
     zkd__dispatch_stop(c->dispatch);
 }
