@@ -3,6 +3,7 @@
  * down-instance table (and the sticky choice). */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -140,6 +141,26 @@ static int matches(const zkd_balancer *b, const zkd_instance *i)
 
 /* ---- the down-instance policy (caller holds b->mu) ---------------------- */
 
+/* Drops entries that no longer say anything: not down, and no error within
+ * the window. Ids come and go (a UUID per process start), so without this
+ * the table would keep every id that ever failed. Caller holds b->mu. */
+static void health_sweep(zkd_balancer *b, int64_t now)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < b->nh; i++) {
+        health *h = &b->hs[i];
+        int64_t last = h->count ? h->errors[(h->next + b->o.error_threshold - 1) % b->o.error_threshold]
+                                : INT64_MIN;
+        if (h->down_until > now || (h->count && now - last <= b->o.error_window_ms)) {
+            b->hs[keep++] = *h;
+        } else {
+            free(h->id);
+            free(h->errors);
+        }
+    }
+    b->nh = keep;
+}
+
 static health *health_find(zkd_balancer *b, const char *id, int create)
 {
     for (size_t i = 0; i < b->nh; i++)
@@ -147,6 +168,8 @@ static health *health_find(zkd_balancer *b, const char *id, int create)
             return &b->hs[i];
     if (!create || b->o.error_threshold <= 0)
         return NULL;
+    if (b->nh == b->caph)
+        health_sweep(b, b->o.clock(b->o.clock_ctx));
     if (b->nh == b->caph) {
         size_t cap = b->caph ? b->caph * 2 : 8;
         health *grown = realloc(b->hs, cap * sizeof *grown);
@@ -298,6 +321,16 @@ int zkd_balancer_select(zkd_balancer *b, zkd_instance **out, zkd_error *err)
     int rc = zkd_balancer_select_from(b, s, out, err);
     zkd_snapshot_release(s);
     return rc;
+}
+
+/* Tests only: how many ids the down-instance table holds. */
+size_t zkd__balancer_tracked(zkd_balancer *b);
+size_t zkd__balancer_tracked(zkd_balancer *b)
+{
+    pthread_mutex_lock(&b->mu);
+    size_t n = b->nh;
+    pthread_mutex_unlock(&b->mu);
+    return n;
 }
 
 /* Tests only: start the round-robin counter somewhere, e.g. past 2^31. */

@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 void zkd__balancer_set_counter(zkd_balancer *b, uint64_t value);
+size_t zkd__balancer_tracked(zkd_balancer *b);
 
 static zkd_instance *make(const char *id, int weight, const char *zone, const char *meta, int enabled)
 {
@@ -243,6 +244,40 @@ static void test_down_policy(void)
     zkd_snapshot_release(s);
 }
 
+/* Ids that failed long ago are forgotten: the table holds only ids with a
+ * recent error or an active down mark, however many ids come and go. */
+static void test_down_table_is_bounded(void)
+{
+    zkd_balancer_options o;
+    zkd_balancer_options_init(&o);
+    o.error_threshold = 2;
+    o.error_window_ms = 1000;
+    o.down_ms = 5000;
+    o.clock = fake_clock;
+    zkd_balancer *b = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_balancer_new(NULL, &o, &b, NULL), 0);
+    fake_now = 500000;
+    zkd_balancer_report_error(b, "keep");
+    zkd_balancer_report_error(b, "keep"); /* down until +5 s */
+    for (int i = 0; i < 10000; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "gone-%d", i);
+        zkd_balancer_report_error(b, id); /* one error each: never down */
+        fake_now += 2;
+    }
+    /* 20 s later every one-off error is out of its window. */
+    CU_ASSERT(zkd__balancer_tracked(b) < 1100); /* only ~the last window's worth */
+    CU_ASSERT_TRUE(zkd_balancer_is_down(b, "keep") == 0); /* its 5 s are over too */
+    fake_now += 100000;
+    for (int i = 0; i < 100; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "late-%d", i);
+        zkd_balancer_report_error(b, id);
+    }
+    CU_ASSERT(zkd__balancer_tracked(b) <= 128);
+    zkd_balancer_free(b);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -253,6 +288,7 @@ int main(void)
         {"sticky keeps its instance until it leaves", test_sticky_until_it_leaves},
         {"zone and metadata filters; drained skipped", test_filters_and_drained},
         {"down-instance policy on an injected clock", test_down_policy},
+        {"the down-instance table stays bounded", test_down_table_is_bounded},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"balancer", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};
