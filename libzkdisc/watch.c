@@ -204,24 +204,32 @@ static void emit_simple(zkd_watch *w, zkd_watch_event_type type, const char *pat
 
 /* Drops the entries under `e` (not e itself), deepest first, reporting the
  * ones still believed to exist as deleted. */
+static void drop_child(zkd_watch *w, const char *parent, const char *name);
+
 static void drop_below(zkd_watch *w, entry *e)
 {
-    for (size_t i = 0; i < e->kids.count; i++) {
-        char *p = child_path(e->path, e->kids.items[i]);
-        entry *k = p ? lookup(w, p) : NULL;
-        free(p);
-        if (!k)
-            continue;
-        drop_below(w, k);
-        entry_unlink(w, k);
-        if (k->exists) {
-            atomic_fetch_sub(&w->existing, 1);
-            emit_simple(w, ZKD_WATCH_DELETED, k->path, NULL, NULL, -1);
-        }
-        entry_free(k);
-    }
+    for (size_t i = 0; i < e->kids.count; i++)
+        drop_child(w, e->path, e->kids.items[i]);
     zkd_strings_free(&e->kids);
     e->kids_known = 0;
+}
+
+/* Drops the entry of parent/name and everything under it, reporting the
+ * ones still believed to exist as deleted. */
+static void drop_child(zkd_watch *w, const char *parent, const char *name)
+{
+    char *p = child_path(parent, name);
+    entry *k = p ? lookup(w, p) : NULL;
+    free(p);
+    if (!k)
+        return;
+    drop_below(w, k);
+    entry_unlink(w, k);
+    if (k->exists) {
+        atomic_fetch_sub(&w->existing, 1);
+        emit_simple(w, ZKD_WATCH_DELETED, k->path, NULL, NULL, -1);
+    }
+    entry_free(k);
 }
 
 /* ---- reading ------------------------------------------------------------------ */
@@ -415,20 +423,8 @@ static void on_kids(void *owner, const char *tag, uint64_t epoch, int rc, zkd_st
                 emit(w, &ev);
             }
             if (w->flags & ZKD_WATCH_RECURSIVE) {
-                for (size_t i = 0; i < removed.count; i++) {
-                    char *p = child_path(e->path, removed.items[i]);
-                    entry *k = p ? lookup(w, p) : NULL;
-                    free(p);
-                    if (!k)
-                        continue;
-                    drop_below(w, k);
-                    entry_unlink(w, k);
-                    if (k->exists) {
-                        atomic_fetch_sub(&w->existing, 1);
-                        emit_simple(w, ZKD_WATCH_DELETED, k->path, NULL, NULL, -1);
-                    }
-                    entry_free(k);
-                }
+                for (size_t i = 0; i < removed.count; i++)
+                    drop_child(w, e->path, removed.items[i]);
                 for (size_t i = 0; i < added.count; i++) {
                     char *p = child_path(e->path, added.items[i]);
                     entry *k = p ? lookup(w, p) : NULL;
