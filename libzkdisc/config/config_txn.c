@@ -1,5 +1,6 @@
 /* Multi and setACL requests with a deadline (see config_txn.h). */
 #include "config_txn.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -29,7 +30,7 @@ static pending *pending_new(int n)
     if (!p)
         return NULL;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
+    zkd__cond_init(&p->cv);
     p->refs = 1;
     p->n = n;
     if (n > 0) {
@@ -78,14 +79,7 @@ static void on_done(int rc, const void *data)
 
 static int wait_done(pending *p, int timeout_ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = zkd__deadline(timeout_ms);
     pthread_mutex_lock(&p->mu);
     while (!p->done)
         if (pthread_cond_timedwait(&p->cv, &p->mu, &dl) == ETIMEDOUT)

@@ -647,7 +647,7 @@ int zkd_watch_open(zkd_client *c, const char *path, int flags, zkd_watch_fn fn, 
     w->h = h;
     h->w = w;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    zkd__cond_init(&w->cv);
     if (zkd__at_teardown(c, holder_teardown, h) != 0) {
         free(h);
         watch_free(w);

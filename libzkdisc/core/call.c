@@ -218,7 +218,7 @@ static batch *batch_new(size_t n)
     if (!b)
         return NULL;
     pthread_mutex_init(&b->mu, NULL);
-    pthread_cond_init(&b->cv, NULL);
+    zkd__cond_init(&b->cv);
     b->n = n;
     b->refs = 1;
     for (size_t i = 0; i < n; i++)

@@ -482,7 +482,7 @@ int zkd_node_multi(zkd_client *c, const zkd_multi_op *ops, size_t n, int *rcs,
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&m->mu, NULL);
-    pthread_cond_init(&m->cv, NULL);
+    zkd__cond_init(&m->cv);
     m->refs = 1;
 
     for (size_t i = 0; i < n && !rc; i++) {

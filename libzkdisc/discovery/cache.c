@@ -453,7 +453,7 @@ int zkd_cache_open(zkd_client *c, const char *service, zkd_cache_fn fn, void *ct
     if (!k)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
     pthread_mutex_init(&k->mu, NULL);
-    pthread_cond_init(&k->cv, NULL);
+    zkd__cond_init(&k->cv);
     k->c = c;
     k->fn = fn;
     k->ctx = ctx;

@@ -50,7 +50,7 @@ struct zkd_client {
     zkd_log_fn log_fn;
     void *log_ctx;
 
-    zkd_dispatch *dispatch;
+    zkd_loop *loop;
     pthread_mutex_t mu; /* guards subs and pairs with cv for state waits */
     pthread_cond_t cv;
     _Atomic int state;
@@ -58,6 +58,17 @@ struct zkd_client {
     _Atomic int closing;
     int ever_connected;      /* dispatch thread only */
     int reestablish_pending; /* dispatch thread only */
+    zkd_timer *renew_timer;  /* dispatch thread only: the next try to open a session */
+    int renew_delay_ms;      /* dispatch thread only: its backoff */
+    int torn_down;           /* under mu: the loop is gone, posts are dropped */
+    _Atomic int refs;        /* the user's reference plus one per open object */
+
+    /* Session events, coalesced: the newest state of the newest handle and
+     * whether a job to handle it is queued (one wake-up for any burst). */
+    pthread_mutex_t ev_mu;
+    unsigned ev_gen;
+    int ev_state;
+    int ev_posted;
 
     pthread_rwlock_t zh_lock; /* guards zh, conn, gen */
     zhandle_t *zh;
@@ -74,13 +85,7 @@ struct zkd_client {
     void *slots[ZKD_SLOT_COUNT];
 };
 
-typedef struct session_job {
-    zkd_client *c;
-    unsigned gen;
-    int zk_state;
-} session_job;
-
-static void open_handle(zkd_client *c);
+static int open_handle(zkd_client *c);
 
 /* Clients not yet torn down, so tests can see a close from a callback finish. */
 static _Atomic int live_clients;
@@ -192,13 +197,13 @@ static void dispatch_wait_drop(void *arg)
 
 void zkd__run_on_dispatch(zkd_client *c, zkd_job_fn fn, zkd_job_fn dropped, void *arg)
 {
-    if (zkd__dispatch_on_thread(c->dispatch)) {
+    if (zkd__on_dispatch_thread(c)) {
         fn(arg);
         return;
     }
     dispatch_wait w = {.fn = fn, .dropped = dropped, .arg = arg};
     pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    zkd__cond_init(&w.cv);
     zkd__post(c, dispatch_wait_run, dispatch_wait_drop, &w);
     pthread_mutex_lock(&w.mu);
     while (!w.done)
@@ -220,9 +225,60 @@ int zkd__at_teardown(zkd_client *c, zkd_job_fn fn, void *arg)
     return 0;
 }
 
+int zkd__teardown_cancel(zkd_client *c, zkd_job_fn fn, void *arg)
+{
+    pthread_mutex_lock(&c->mu);
+    for (hook **p = &c->hooks; *p; p = &(*p)->next) {
+        if ((*p)->fn == fn && (*p)->arg == arg) {
+            hook *h = *p;
+            *p = h->next;
+            pthread_mutex_unlock(&c->mu);
+            free(h);
+            return 1;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
 int zkd__post(zkd_client *c, zkd_job_fn fn, zkd_job_fn drop, void *arg)
 {
-    return zkd__dispatch_post(c->dispatch, fn, drop, arg);
+    pthread_mutex_lock(&c->mu);
+    int gone = c->torn_down;
+    int rc = gone ? ZKD_ECLOSED : zkd__loop_post(c->loop, fn, drop, arg);
+    pthread_mutex_unlock(&c->mu);
+    if (gone && drop)
+        drop(arg);
+    return rc;
+}
+
+zkd_timer *zkd__after(zkd_client *c, int64_t delay_ms, zkd_job_fn fn, zkd_job_fn drop, void *arg)
+{
+    pthread_mutex_lock(&c->mu);
+    int gone = c->torn_down;
+    zkd_timer *t = gone ? NULL : zkd__loop_after(c->loop, delay_ms, fn, drop, arg);
+    pthread_mutex_unlock(&c->mu);
+    if (gone && drop)
+        drop(arg);
+    return t;
+}
+
+void zkd__cancel(zkd_client *c, zkd_timer *t)
+{
+    zkd__loop_cancel(c->loop, t);
+}
+
+void zkd__client_ref(zkd_client *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+}
+
+static void client_free(zkd_client *c);
+
+void zkd__client_unref(zkd_client *c)
+{
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+        client_free(c);
 }
 
 zhandle_t *zkd__zh_acquire(zkd_client *c)
@@ -390,6 +446,30 @@ static void on_connected(zkd_client *c)
     }
 }
 
+enum { RENEW_FIRST_DELAY_MS = 100, RENEW_MAX_DELAY_MS = 5000 };
+
+/* Tries to open the new session; on failure tries again later, with the
+ * delay doubling up to RENEW_MAX_DELAY_MS, until it works or the client is
+ * closed. */
+static void try_renew(void *arg)
+{
+    zkd_client *c = arg;
+    c->renew_timer = NULL;
+    if (zkd__closing(c))
+        return;
+    if (open_handle(c) == 0) {
+        c->renew_delay_ms = 0;
+        return;
+    }
+    int e = errno;
+    c->renew_delay_ms = c->renew_delay_ms ? c->renew_delay_ms * 2 : RENEW_FIRST_DELAY_MS;
+    if (c->renew_delay_ms > RENEW_MAX_DELAY_MS)
+        c->renew_delay_ms = RENEW_MAX_DELAY_MS;
+    zkd__log(c, ZKD_LOG_WARN, "cannot open a new ZooKeeper session with %s: %s; trying again in %d ms",
+             c->connect, strerror(e), c->renew_delay_ms);
+    c->renew_timer = zkd__after(c, c->renew_delay_ms, try_renew, NULL, c);
+}
+
 /* The old handle is dead: close it here, on our own thread (never from a
  * ZooKeeper callback), and open a new session with the same options. */
 static void renew_session(zkd_client *c)
@@ -407,29 +487,31 @@ static void renew_session(zkd_client *c)
         return;
     c->reestablish_pending = 1;
     set_state(c, ZKD_STATE_CONNECTING);
-    open_handle(c);
+    try_renew(c);
 }
 
 static void on_session_job(void *arg)
 {
-    session_job *j = arg;
-    zkd_client *c = j->c;
+    zkd_client *c = arg;
+    pthread_mutex_lock(&c->ev_mu);
+    unsigned gen = c->ev_gen;
+    int zk_state = c->ev_state;
+    c->ev_posted = 0;
+    pthread_mutex_unlock(&c->ev_mu);
     pthread_rwlock_rdlock(&c->zh_lock);
-    int stale = j->gen != c->gen;
+    int stale = gen != c->gen;
     pthread_rwlock_unlock(&c->zh_lock);
-    if (stale || zkd__closing(c) || zkd_client_state(c) == ZKD_STATE_CLOSED) {
-        free(j);
+    if (stale || zkd__closing(c) || zkd_client_state(c) == ZKD_STATE_CLOSED)
         return;
-    }
-    if (j->zk_state == ZOO_CONNECTED_STATE) {
+    if (zk_state == ZOO_CONNECTED_STATE) {
         on_connected(c);
-    } else if (j->zk_state == ZOO_CONNECTING_STATE || j->zk_state == ZOO_ASSOCIATING_STATE) {
+    } else if (zk_state == ZOO_CONNECTING_STATE || zk_state == ZOO_ASSOCIATING_STATE) {
         if (zkd_client_state(c) == ZKD_STATE_CONNECTED) {
             int horizon = sub_horizon(c);
             set_state(c, ZKD_STATE_SUSPENDED);
             emit(c, ZKD_SESSION_SUSPENDED, horizon);
         }
-    } else if (j->zk_state == ZOO_EXPIRED_SESSION_STATE) {
+    } else if (zk_state == ZOO_EXPIRED_SESSION_STATE) {
         zkd__log(c, ZKD_LOG_WARN, "session 0x%llx expired; opening a new session",
                  (unsigned long long)atomic_load(&c->session_id));
         atomic_store(&c->session_id, 0);
@@ -437,22 +519,28 @@ static void on_session_job(void *arg)
         set_state(c, ZKD_STATE_EXPIRED);
         emit(c, ZKD_SESSION_EXPIRED, horizon);
         renew_session(c);
-    } else if (j->zk_state == ZOO_AUTH_FAILED_STATE) {
+    } else if (zk_state == ZOO_AUTH_FAILED_STATE) {
         zkd__log(c, ZKD_LOG_ERROR, "ZooKeeper rejected the credentials; the client stops");
         int horizon = sub_horizon(c);
         set_state(c, ZKD_STATE_CLOSED);
         emit(c, ZKD_SESSION_AUTH_FAILED, horizon);
     }
-    free(j);
 }
 
+/* Records the newest state; a burst of events costs one job. A rejected
+ * credential is never overwritten by a later connection state. */
 static void post_session_state(zkd_client *c, unsigned gen, int zk_state)
 {
-    session_job *j = malloc(sizeof *j);
-    if (!j)
-        return; /* the next event will carry the state again */
-    *j = (session_job){.c = c, .gen = gen, .zk_state = zk_state};
-    zkd__post(c, on_session_job, free, j);
+    pthread_mutex_lock(&c->ev_mu);
+    if (!(c->ev_posted && c->ev_gen == gen && c->ev_state == ZOO_AUTH_FAILED_STATE)) {
+        c->ev_gen = gen;
+        c->ev_state = zk_state;
+    }
+    int post = !c->ev_posted;
+    c->ev_posted = 1;
+    pthread_mutex_unlock(&c->ev_mu);
+    if (post)
+        zkd__post(c, on_session_job, NULL, c);
 }
 
 /* Runs on ZooKeeper's completion thread: hand over and return at once. */
@@ -476,13 +564,14 @@ static void auth_done(int rc, const void *data)
 }
 
 /* Opens a ZooKeeper handle for the next generation (dispatch thread or
- * zkd_connect, before anything else can touch the client). */
-static void open_handle(zkd_client *c)
+ * zkd_connect, before anything else can touch the client). 0, or -1 with
+ * errno set. */
+static int open_handle(zkd_client *c)
 {
     zkd_conn *conn = malloc(sizeof *conn);
     if (!conn) {
-        zkd__log(c, ZKD_LOG_ERROR, "out of memory opening a ZooKeeper session");
-        return;
+        errno = ENOMEM;
+        return -1;
     }
     pthread_rwlock_wrlock(&c->zh_lock);
     conn->c = c;
@@ -494,10 +583,12 @@ static void open_handle(zkd_client *c)
     c->conn = zh ? conn : NULL;
     pthread_rwlock_unlock(&c->zh_lock);
     if (!zh) {
-        zkd__log(c, ZKD_LOG_ERROR, "cannot open a ZooKeeper handle for %s: %s", c->connect,
-                 strerror(errno));
+        int e = errno ? errno : EINVAL;
         free(conn);
+        errno = e;
+        return -1;
     }
+    return 0;
 }
 
 /* ---- connect and close -------------------------------------------------- */
@@ -507,9 +598,14 @@ static int zk_level(zkd_log_level l)
     return l == ZKD_LOG_OFF ? 0 : (int)l; /* ZooKeeper's ERROR..DEBUG are 1..4 too */
 }
 
+/* The loop's last act (see zkd_close): ends the session, frees module state
+ * through the teardown hooks, and drops the user's reference. */
 static void teardown(void *arg)
 {
     zkd_client *c = arg;
+    pthread_mutex_lock(&c->mu);
+    c->torn_down = 1;
+    pthread_mutex_unlock(&c->mu);
     pthread_rwlock_wrlock(&c->zh_lock);
     zhandle_t *zh = c->zh;
     zkd_conn *conn = c->conn;
@@ -520,12 +616,24 @@ static void teardown(void *arg)
         zookeeper_close(zh); /* ends the session: its ephemeral nodes go now */
     free(conn);
     /* No ZooKeeper thread is left to call into module state: free it now. */
-    for (hook *h = c->hooks, *next; h; h = next) {
+    pthread_mutex_lock(&c->mu);
+    hook *hooks = c->hooks;
+    c->hooks = NULL;
+    pthread_mutex_unlock(&c->mu);
+    for (hook *h = hooks, *next; h; h = next) {
         next = h->next;
         h->fn(h->arg);
         free(h);
     }
+    atomic_fetch_sub(&live_clients, 1);
+    zkd__client_unref(c);
+}
+
+/* The memory of the client, once the user and every open object let go. */
+static void client_free(zkd_client *c)
+{
     pthread_rwlock_destroy(&c->zh_lock);
+    pthread_mutex_destroy(&c->ev_mu);
     pthread_mutex_destroy(&c->slot_mu);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
@@ -539,7 +647,6 @@ static void teardown(void *arg)
         free(c->auth);
     }
     free(c);
-    atomic_fetch_sub(&live_clients, 1);
 }
 
 static zkd_client *client_new(const zkd_options *o)
@@ -566,8 +673,10 @@ static zkd_client *client_new(const zkd_options *o)
     c->log_fn = o->log_fn;
     c->log_ctx = o->log_ctx;
     atomic_init(&c->state, ZKD_STATE_CONNECTING);
+    atomic_init(&c->refs, 1);
+    pthread_mutex_init(&c->ev_mu, NULL);
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
+    zkd__cond_init(&c->cv);
     pthread_rwlock_init(&c->zh_lock, NULL);
     pthread_mutex_init(&c->slot_mu, NULL);
     atomic_fetch_add(&live_clients, 1);
@@ -601,14 +710,18 @@ static int wait_connected(zkd_client *c, int timeout_ms)
 
 int zkd__on_dispatch_thread(const zkd_client *c)
 {
-    return zkd__dispatch_on_thread(c->dispatch);
+    zkd_client *m = (zkd_client *)c;
+    pthread_mutex_lock(&m->mu);
+    int on = !m->torn_down && zkd__loop_on_thread(m->loop);
+    pthread_mutex_unlock(&m->mu);
+    return on;
 }
 
 int zkd__wait_usable(zkd_client *c, int timeout_ms)
 {
     /* State changes are made on the dispatch thread: waiting there would
      * wait for ourselves. */
-    if (zkd__dispatch_on_thread(c->dispatch))
+    if (zkd__on_dispatch_thread(c))
         return zkd_client_state(c) == ZKD_STATE_CONNECTED ? 0 : ZKD_ECONNLOSS;
     return timeout_ms > 0 ? wait_connected(c, timeout_ms) : ZKD_ETIMEDOUT;
 }
@@ -634,12 +747,11 @@ int zkd_connect(const zkd_options *opts, zkd_client **out, zkd_error *err)
     zkd_client *c = client_new(opts);
     if (!c)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory creating a client");
-    if (zkd__dispatch_start(&c->dispatch, teardown, c) != 0) {
+    if (zkd__loop_start(&c->loop, teardown, c) != 0) {
         teardown(c);
         return zkd__fail(err, ZKD_ENOMEM, "cannot start the dispatch thread");
     }
-    open_handle(c);
-    if (!c->zh) {
+    if (open_handle(c) != 0) {
         int e = errno;
         zkd_close(c);
         return zkd__fail(err, e == ENOMEM ? ZKD_ENOMEM : ZKD_EINVAL,
@@ -669,5 +781,5 @@ void zkd_close(zkd_client *c)
      * after the callback returns) must not stop the thread twice. */
     if (atomic_exchange(&c->closing, 1))
         return;
-    zkd__dispatch_stop(c->dispatch);
+    zkd__loop_stop(c->loop);
 }

@@ -4,7 +4,7 @@
 
 #include <zkdisc/client.h>
 #include <zookeeper/zookeeper.h>
-#include "dispatch.h"
+#include "loop.h"
 
 /* The current ZooKeeper handle, held under a read lock so it cannot be
  * swapped (after an expiry) or closed while a request is being issued.
@@ -14,8 +14,13 @@
 zhandle_t *zkd__zh_acquire(zkd_client *c);
 void zkd__zh_release(zkd_client *c);
 
-/* Runs fn(arg) on the client's dispatch thread (see dispatch.h for drop). */
+/* Runs fn(arg) on the client's loop thread (see loop.h for drop). */
 int zkd__post(zkd_client *c, zkd_job_fn fn, zkd_job_fn drop, void *arg);
+
+/* Runs fn(arg) on the loop thread delay_ms from now (monotonic); see
+ * zkd__loop_after for drop and the result. zkd__cancel: loop thread only. */
+zkd_timer *zkd__after(zkd_client *c, int64_t delay_ms, zkd_job_fn fn, zkd_job_fn drop, void *arg);
+void zkd__cancel(zkd_client *c, zkd_timer *t);
 
 /* Per-client module state, made once on first use by make(c) (which may
  * subscribe to the session and register teardown hooks). */
@@ -26,6 +31,19 @@ void *zkd__slot(zkd_client *c, zkd_slot which, void *(*make)(zkd_client *c));
  * closed (so no completion or watch can still arrive), newest first. Module
  * state that ZooKeeper callbacks may reference is freed this way. */
 int zkd__at_teardown(zkd_client *c, zkd_job_fn fn, void *arg);
+
+/* Forgets a hook added by zkd__at_teardown (the same fn and arg), for an
+ * object closed before its client. 1 when found (fn will not run), 0 when
+ * not (the client's teardown has taken it: fn has run or is running). */
+int zkd__teardown_cancel(zkd_client *c, zkd_job_fn fn, void *arg);
+
+/* References to the client's memory. zkd_close ends the session and tears
+ * down module state, but the zkd_client struct lives until its last
+ * reference goes: every open object holds one, so an object closed after
+ * its client still finds the client (closing, its loop gone: posts are
+ * dropped, zkd__run_on_dispatch runs `dropped` on the caller's thread). */
+void zkd__client_ref(zkd_client *c);
+void zkd__client_unref(zkd_client *c);
 
 /* Runs fn(arg) on the dispatch thread and waits until it has run; on the
  * dispatch thread itself it runs at once. When the client is closing and

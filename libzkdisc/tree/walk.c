@@ -535,7 +535,7 @@ int zkd_walk(zkd_client *c, const char *path, const zkd_walk_options *opts, zkd_
     if (!w.mb)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
     pthread_mutex_init(&w.mb->mu, NULL);
-    pthread_cond_init(&w.mb->cv, NULL);
+    zkd__cond_init(&w.mb->cv);
     w.mb->refs = 1;
     w.root = node_new(&w, NULL, path, 0);
     if (!w.root || start_node(&w, w.root) || push_emit(&w, w.root)) {

@@ -19,6 +19,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include "async.h"
+#include "clock.h"
 #include "config_impl.h"
 #include "errors.h"
 #include "paths.h"
@@ -364,7 +365,7 @@ int zkd_config_watch_open(zkd_client *c, const char *app, zkd_config_watch_fn fn
     if (!w)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    zkd__cond_init(&w->cv);
     w->c = c;
     w->fn = fn;
     w->ctx = ctx;
@@ -450,14 +451,7 @@ const char *zkd_config_watch_app(const zkd_config_watch *w) { return w->app; }
 int zkd_config_watch_wait(zkd_config_watch *w, int64_t min_version, int timeout_ms,
                           zkd_error *err)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = zkd__deadline(timeout_ms);
     if (min_version < 1)
         min_version = 1;
     pthread_mutex_lock(&w->mu);
