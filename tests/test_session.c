@@ -43,6 +43,11 @@ static int create_ephemeral(zkd_client *c, const char *path)
     return rc;
 }
 
+static void test_version(void)
+{
+    CU_ASSERT_STRING_EQUAL(zkd_version(), ZKD_VERSION_STRING);
+}
+
 static void test_connect_and_close(void)
 {
     zkd_client *c = tu_connect(zkh_connect_string(zk), 10000);
@@ -323,6 +328,7 @@ static void test_unsubscribe(void)
 int main(void)
 {
     CU_TestInfo tests[] = {
+        {"zkd_version matches the headers", test_version},
         {"connect and close", test_connect_and_close},
         {"nothing listening: timeout naming the host", test_nothing_listening},
         {"connect in the background", test_connect_in_background},

@@ -7,10 +7,13 @@
  * watches can be restored. A reconnect inside the same session is reported as
  * ZKD_SESSION_RECONNECTED and nothing needs restoring.
  *
- * Threads: the client runs one dispatch thread of its own. Every callback the
- * library makes (session events, later cache and config listeners) runs on it,
- * one at a time, never on the ZooKeeper client's completion thread. A callback
- * may call any zkdisc function, including zkd_close() on its own client. */
+ * Threads: the client runs one thread of its own, an event loop of jobs and
+ * timers. Every callback the library makes (session events, cache, watch and
+ * config listeners) runs on it, one at a time, never on the ZooKeeper
+ * client's completion thread, and nothing on it waits for the network. A
+ * callback may call any zkdisc function, including zkd_close() on its own
+ * client; a synchronous call made from a callback fails at once with
+ * ZKD_ECONNLOSS instead of waiting while disconnected. */
 #ifndef ZKDISC_CLIENT_H
 #define ZKDISC_CLIENT_H
 
@@ -73,8 +76,19 @@ ZKD_EXPORT int zkd_connect(const zkd_options *opts, zkd_client **out, zkd_error 
 /* Closes the session (its ephemeral nodes go with it) and frees the client.
  * Safe from any thread and from inside a zkdisc callback; from a callback the
  * teardown finishes after the callback returns. `c` is invalid afterwards.
- * NULL is ignored. */
+ * NULL is ignored.
+ *
+ * Objects still open on the client (caches, watches, config watches,
+ * registrations, balancers) stop: their listeners are not called again,
+ * registrations' nodes go with the session, and their calls fail with
+ * ZKD_ECLOSED. Each must still be closed exactly once with its own close
+ * function, before or after zkd_close, from any thread; its memory returns
+ * then (the client's own memory returns when the last of them is closed). */
 ZKD_EXPORT void zkd_close(zkd_client *c);
+
+/* The library's version, "MAJOR.MINOR.PATCH", as built (which may differ
+ * from ZKD_VERSION_STRING in the headers a program was compiled with). */
+ZKD_EXPORT const char *zkd_version(void);
 
 typedef enum zkd_state {
     ZKD_STATE_CONNECTING = 0, /* no session yet, or opening a new one after expiry */

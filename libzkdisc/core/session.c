@@ -111,6 +111,8 @@ void zkd__log(zkd_client *c, zkd_log_level level, const char *fmt, ...)
 
 /* ---- small accessors --------------------------------------------------- */
 
+const char *zkd_version(void) { return ZKD_VERSION_STRING; }
+
 const char *zkd_state_name(zkd_state s)
 {
     static const char *names[] = {"connecting", "connected", "suspended", "expired", "closed"};
