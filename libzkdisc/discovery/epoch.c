@@ -19,11 +19,13 @@ void zkd__epoch_init(zkd__epoch *e)
         atomic_init(&e->slot[i].at, 0);
 }
 
-/* Each thread starts at its own slot, so threads rarely meet on one. */
+/* Each thread starts at its own slot, so threads rarely meet on one.
+ * initial-exec: in the shared library the default model would make every
+ * read a call to __tls_get_addr. */
 static unsigned home_slot(void)
 {
     static _Atomic unsigned next_thread;
-    static _Thread_local unsigned home; /* 0: not assigned yet */
+    static _Thread_local __attribute__((tls_model("initial-exec"))) unsigned home; /* 0: unset */
     if (!home)
         home = atomic_fetch_add(&next_thread, 1) % ZKD_EPOCH_SLOTS + 1;
     return home - 1;
