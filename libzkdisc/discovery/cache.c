@@ -62,6 +62,7 @@ struct zkd_cache {
     pthread_mutex_t mu; /* snapshot pointer, ready flag */
     pthread_cond_t cv;
     zkd_snapshot *snap;
+    _Atomic uint64_t swaps; /* bumped after each swap of snap; read without mu */
     int ready;
     int closed;
 };
@@ -144,6 +145,7 @@ static void swap_snapshot(zkd_cache *k, zkd_snapshot *next, int loaded)
     pthread_mutex_lock(&k->mu);
     zkd_snapshot *old = k->snap;
     k->snap = next;
+    atomic_fetch_add(&k->swaps, 1);
     if (loaded && !k->ready) {
         k->ready = 1;
         pthread_cond_broadcast(&k->cv);
@@ -516,5 +518,6 @@ zkd_snapshot *zkd_cache_snapshot(zkd_cache *k)
     return s;
 }
 
+uint64_t zkd__cache_swaps(const zkd_cache *k) { return atomic_load(&k->swaps); }
 uint64_t zkd_cache_malformed(zkd_cache *k) { return atomic_load(&k->malformed); }
 const char *zkd_cache_service(const zkd_cache *k) { return k->service; }

@@ -10,4 +10,9 @@ zkd_snapshot *zkd__snapshot_new(const zkd_instance *const *items, size_t n, int 
 /* The same instances with another stale flag. */
 zkd_snapshot *zkd__snapshot_restale(const zkd_snapshot *s, int stale);
 
+/* How many times the cache has swapped its snapshot, read without its lock:
+ * a balancer rebuilds its views only when this changes. A snapshot taken
+ * after reading n is at least as new as the n-th swap. */
+uint64_t zkd__cache_swaps(const zkd_cache *k);
+
 #endif

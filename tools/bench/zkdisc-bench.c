@@ -10,7 +10,10 @@
  *     cache's cold load, zkd_instances_query;
  *   - a child watch's create-to-notify latency: a raw getChildren watch
  *     re-armed per event (baseline) and a zkdisc cache delta;
- *   - the memory a cache holding N instances takes (RSS growth).
+ *   - the memory a cache holding N instances takes (RSS growth);
+ *   - zkd_balancer_select over a cache of N instances with 100 ids marked
+ *     down, from 1 and 2 threads, against an O(1) pick (an array indexed by
+ *     an atomic counter, with the same reference taken and dropped).
  * Without --zk it starts its own standalone server on a free loopback port. */
 #include <getopt.h>
 #include <pthread.h>
@@ -458,6 +461,129 @@ static void bench_watch(const bench *b)
     add_row("watch", "zkdisc cache delta (event+data read), p99", zp99, "ms", rp99);
 }
 
+/* ---- 4. select ------------------------------------------------------------------------- */
+
+typedef struct pick_job {
+    zkd_balancer *bal; /* NULL: the baseline pick from arr */
+    const zkd_instance **arr;
+    size_t n;
+    uint64_t *counter;
+    long iters;
+    double took;
+} pick_job;
+
+/* The thread's CPU time: on a shared machine a wall clock would also count
+ * the time other processes had the core. Contention between the two
+ * pickers (cache lines moving between cores) still counts. */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *pick_loop(void *arg)
+{
+    pick_job *j = arg;
+    zkd_error err;
+    double t0 = thread_cpu_s();
+    for (long k = 0; k < j->iters; k++) {
+        zkd_instance *i;
+        if (!j->bal)
+            i = zkd_instance_ref(j->arr[__atomic_fetch_add(j->counter, 1, __ATOMIC_RELAXED) % j->n]);
+        else if (zkd_balancer_select(j->bal, &i, &err))
+            die("select", err.message);
+        zkd_instance_unref(i);
+    }
+    j->took = thread_cpu_s() - t0;
+    return NULL;
+}
+
+/* CPU nanoseconds per pick in each thread, `threads` threads picking at once. */
+static double pick_ns(zkd_balancer *bal, const zkd_instance **arr, size_t n, int threads, long iters)
+{
+    uint64_t counter = 0;
+    pthread_t t[2];
+    pick_job jobs[2];
+    for (int k = 0; k < threads; k++) {
+        jobs[k] = (pick_job){bal, arr, n, &counter, iters, 0};
+        pthread_create(&t[k], NULL, pick_loop, &jobs[k]);
+    }
+    double sum = 0;
+    for (int k = 0; k < threads; k++) {
+        pthread_join(t[k], NULL);
+        sum += jobs[k].took;
+    }
+    return sum / threads / (double)iters * 1e9;
+}
+
+static double median5(double *v)
+{
+    qsort(v, 5, sizeof *v, cmp_double);
+    return v[2];
+}
+
+static void bench_select(const bench *b)
+{
+    zhandle_t *zh = raw_connect(b->zk); /* holds the N instances */
+    raw_prepare(zh, "select");
+    raw_async_creates(zh, "select", b->n);
+    zkd_client *c = zkd_open(b->zk);
+    zkd_cache *k;
+    zkd_balancer *rr, *weighted;
+    zkd_error err;
+    if (zkd_cache_open(c, "select", NULL, NULL, &k, &err) || zkd_cache_wait_ready(k, 120000, &err))
+        die("cache", err.message);
+    zkd_balancer_options o;
+    zkd_balancer_options_init(&o);
+    if (zkd_balancer_new(k, &o, &rr, &err))
+        die("balancer", err.message);
+    o.strategy = ZKD_PICK_WEIGHTED;
+    if (zkd_balancer_new(k, &o, &weighted, &err))
+        die("balancer", err.message);
+    /* 100 ids in the error table, each marked down. */
+    int down = b->n >= 200 ? 100 : b->n / 2;
+    for (int d = 0; d < down; d++) {
+        char id[32];
+        snprintf(id, sizeof id, "i-%06d", d * (b->n / down));
+        for (int e = 0; e < o.error_threshold; e++) {
+            zkd_balancer_report_error(rr, id);
+            zkd_balancer_report_error(weighted, id);
+        }
+    }
+    zkd_snapshot *s = zkd_cache_snapshot(k);
+    size_t n = zkd_snapshot_count(s);
+    if ((int)n != b->n)
+        die("cache", "did not load every instance");
+    const zkd_instance **arr = malloc(n * sizeof *arr);
+    for (size_t i = 0; i < n; i++)
+        arr[i] = zkd_snapshot_at(s, i);
+
+    /* Interleaved rounds, the median of five of each: the machine is shared. */
+    const long iters = 1000000;
+    double base1[5], sel1[5], base2[5], sel2[5], wsel1[5];
+    for (int r = 0; r < 5; r++) {
+        base1[r] = pick_ns(NULL, arr, n, 1, iters);
+        sel1[r] = pick_ns(rr, arr, n, 1, iters);
+        base2[r] = pick_ns(NULL, arr, n, 2, iters);
+        sel2[r] = pick_ns(rr, arr, n, 2, iters);
+        wsel1[r] = pick_ns(weighted, arr, n, 1, iters);
+    }
+    double b1 = median5(base1), b2 = median5(base2);
+    add_row("select", "O(1) pick: array[atomic counter], 1 thread", b1, "ns", b1);
+    add_row("select", "zkd_balancer_select, round-robin, 1 thread", median5(sel1), "ns", b1);
+    add_row("select", "zkd_balancer_select, weighted, 1 thread", median5(wsel1), "ns", b1);
+    add_row("select", "O(1) pick: array[atomic counter], 2 threads", b2, "ns", b2);
+    add_row("select", "zkd_balancer_select, round-robin, 2 threads", median5(sel2), "ns", b2);
+    free(arr);
+    zkd_snapshot_release(s);
+    zkd_balancer_free(rr);
+    zkd_balancer_free(weighted);
+    zkd_cache_close(k);
+    zkd_close(c);
+    zookeeper_close(zh);
+}
+
 /* ---- main ------------------------------------------------------------------------------ */
 
 static void usage(FILE *out)
@@ -512,6 +638,7 @@ int main(int argc, char **argv)
     bench_register(&b);
     bench_read(&b);
     bench_watch(&b);
+    bench_select(&b);
     print_rows(&b);
     if (srv.pid > 0) {
         zks_stop(&srv, 10000, NULL, 0);
