@@ -1,5 +1,6 @@
 /* Instance records: Curator round trip, ServerSet and Nerve readers, and the
  * malformed records that must be refused (never crash). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zkdisc/zkdisc.h>
@@ -150,7 +151,88 @@ static void test_nerve(void)
     CU_ASSERT_EQUAL(zkd_instance_weight(i), 10);
     CU_ASSERT_STRING_EQUAL(zkd_instance_zone(i), "us-east-1a");
     CU_ASSERT_STRING_EQUAL(zkd_instance_meta(i, "canary"), "yes");
+    /* JSON readers see what the table shows: Nerve's fields beyond the
+     * endpoint stay in the payload. */
+    CU_ASSERT_STRING_EQUAL(zkd_instance_payload(i),
+                           "{\"name\":\"i-1\",\"weight\":10,\"labels\":{\"zone\":\"us-east-1a\",\"canary\":\"yes\"}}");
     zkd_instance_unref(i);
+}
+
+/* Curator's DYNAMIC_SEQUENTIAL: the znode is not named after the id. */
+static void test_znode_name(void)
+{
+    const char *rec = "{\"name\":\"seqsvc\",\"id\":\"q1\",\"address\":\"10.1.0.4\",\"port\":8004}";
+    zkd_instance *i = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_instance_parse("seqsvc", "q10000000000", rec, strlen(rec), &i, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(zkd_instance_id(i), "q1");
+    CU_ASSERT_STRING_EQUAL(zkd_instance_znode(i), "q10000000000");
+    zkd_instance_unref(i);
+    CU_ASSERT_EQUAL_FATAL(zkd_instance_parse("seqsvc", NULL, rec, strlen(rec), &i, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(zkd_instance_znode(i), "q1"); /* not read from the tree */
+    zkd_instance_unref(i);
+    const char *noid = "{\"address\":\"10.1.0.4\"}";
+    CU_ASSERT_EQUAL(zkd_instance_parse("s", NULL, noid, strlen(noid), &i, NULL), ZKD_EBADDATA);
+}
+
+static void expect_endpoint(const char *rec, int ssl, const char *want)
+{
+    zkd_instance *i = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_instance_parse("s", "n", rec, strlen(rec), &i, NULL), 0);
+    char buf[128];
+    zkd_instance_endpoint(i, ssl, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, want);
+    zkd_instance_unref(i);
+}
+
+static void test_endpoint(void)
+{
+    const char *scheme = ",\"uriSpec\":{\"parts\":[{\"value\":\"scheme\",\"variable\":true},"
+                         "{\"value\":\"://\",\"variable\":false}]}}";
+    char rec[512];
+    snprintf(rec, sizeof rec, "{\"id\":\"a\",\"address\":\"10.1.0.3\",\"port\":null,\"sslPort\":8443%s", scheme);
+    expect_endpoint(rec, 0, "https://10.1.0.3:8443");
+    expect_endpoint("{\"id\":\"a\",\"address\":\"10.1.0.3\",\"sslPort\":8443}", 0, "10.1.0.3:8443");
+    expect_endpoint("{\"id\":\"a\",\"address\":\"h\",\"port\":80,\"sslPort\":443}", 0, "h:80");
+    expect_endpoint("{\"id\":\"a\",\"address\":\"h\",\"port\":80,\"sslPort\":443}", 1, "h:443");
+    expect_endpoint("{\"id\":\"a\",\"address\":\"h\",\"port\":80}", 1, "h:80");
+    expect_endpoint("{\"id\":\"a\",\"address\":\"h\"}", 0, "h");
+    expect_endpoint("{\"id\":\"a\",\"address\":\"::1\",\"port\":80}", 0, "[::1]:80");
+}
+
+/* What register refuses: payloads that are not objects, extras of the
+ * wrong type, records over the size readers accept. */
+static void test_spec_payload_checks(void)
+{
+    zkd_instance_spec spec;
+    zkd_instance_spec_init(&spec);
+    spec.service = "svc";
+    spec.address = "10.1.1.1";
+    spec.port = 80;
+    zkd_instance *i = NULL;
+    zkd_error err;
+    const char *bad[] = {"[1]", "3", "\"s\"", "{\"weight\":\"heavy\"}", "{\"weight\":-1}",
+                         "{\"weight\":1.5}", "{\"zone\":1}", "{\"version\":[]}",
+                         "{\"metadata\":[]}", "{\"metadata\":{\"a\":1}}", "{\"a\":1,\"a\":2}"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        spec.payload = bad[k];
+        CU_ASSERT_EQUAL(zkd__record_from_spec(&spec, NULL, &i, &err), ZKD_EINVAL);
+    }
+    spec.payload = "{\"weight\":7,\"zone\":\"z\",\"metadata\":{\"a\":\"b\"},\"other\":[1]}";
+    CU_ASSERT_EQUAL_FATAL(zkd__record_from_spec(&spec, NULL, &i, &err), 0);
+    CU_ASSERT_EQUAL(zkd_instance_weight(i), 7);
+    zkd_instance_unref(i);
+    spec.payload = NULL;
+    spec.weight = 1000001;
+    CU_ASSERT_EQUAL(zkd__record_from_spec(&spec, NULL, &i, &err), ZKD_EINVAL);
+    spec.weight = 0;
+    char *big = malloc(70 * 1024);
+    memset(big, 'x', 70 * 1024);
+    memcpy(big, "{\"x\":\"", 6);
+    strcpy(big + 70 * 1024 - 3, "\"}");
+    spec.payload = big;
+    CU_ASSERT_EQUAL(zkd__record_from_spec(&spec, NULL, &i, &err), ZKD_ETOOBIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "65536"));
+    free(big);
 }
 
 static void test_malformed(void)
@@ -198,6 +280,9 @@ int main(void)
         {"ServerSet members", test_serverset},
         {"Nerve records", test_nerve},
         {"malformed records are refused", test_malformed},
+        {"znode names next to record ids", test_znode_name},
+        {"endpoints: sslPort, scheme, IPv6", test_endpoint},
+        {"register's payload checks and size limit", test_spec_payload_checks},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"codec", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_impl.h"
 #include "sha.h"
@@ -249,6 +250,101 @@ static void test_libconfig_errors(void)
                                          &json, &err), ZKD_EBADDATA);
 }
 
+/* Issue 11: what libconfig 1.5 would change silently is refused with the line. */
+static void expect_refused(const char *text, const char *want)
+{
+    char *json = NULL;
+    zkd_error err;
+    int rc = zkd_config_parse(text, strlen(text), ZKD_CONFIG_LIBCONFIG, "in.cfg", &json, &err);
+    CU_ASSERT_EQUAL(rc, ZKD_EBADDATA);
+    if (rc == 0)
+        fprintf(stderr, "accepted: %s -> %s\n", text, json);
+    else if (!strstr(err.message, want))
+        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", err.message, want);
+    CU_ASSERT_PTR_NOT_NULL(rc ? strstr(err.message, want) : NULL);
+    free(json);
+}
+
+static void expect_value(const char *text, const char *want_json)
+{
+    char *json = NULL;
+    zkd_error err;
+    int rc = zkd_config_parse(text, strlen(text), ZKD_CONFIG_LIBCONFIG, "in.cfg", &json, &err);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc)
+        fprintf(stderr, "%s: %s\n", text, err.message);
+    else
+        CU_ASSERT_STRING_EQUAL(json, want_json);
+    free(json);
+}
+
+static void test_libconfig_silent_changes(void)
+{
+    expect_refused("a = 1;\nb = 99999999999999999999L;", "in.cfg:2: the integer 99999999999999999999L");
+    expect_refused("a = 0x7FFFFFFFFFFFFFFFFFL;", "in.cfg:1:");
+    expect_refused("a = 0x8000000000000000L;", "64 bits");
+    expect_refused("a = 9223372036854775808L;", "64 bits");
+    expect_refused("a = -9223372036854775809L;", "64 bits");
+    expect_refused("x = 1;\n\na = 1e999;", "in.cfg:3:");
+    expect_refused("a = -1e999;", "in.cfg:1:");
+    expect_refused("@include \"/etc/passwd\"\n", "in.cfg:1: @include is not allowed");
+    expect_value("a = 9223372036854775807L; b = -9223372036854775808L; c = 0x7FFFFFFFFFFFFFFFL;",
+                 "{\"a\":9223372036854775807,\"b\":-9223372036854775808,\"c\":9223372036854775807}");
+    expect_value("a = 000000000000000000000001L; s = \"@include\";", "{\"a\":1,\"s\":\"@include\"}");
+}
+
+/* @include only when the caller allows it, relative to the source's directory. */
+static void test_libconfig_include(void)
+{
+    char dir[] = "/tmp/zkd-include-XXXXXX";
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    char inc[64], src[64];
+    snprintf(inc, sizeof inc, "%s/part.cfg", dir);
+    snprintf(src, sizeof src, "%s/main.cfg", dir);
+    FILE *f = fopen(inc, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("b = 2;\n", f);
+    fclose(f);
+    const char *text = "a = 1;\n@include \"part.cfg\"\n";
+    char *json = NULL;
+    zkd_error err;
+    CU_ASSERT_EQUAL(zkd_config_parse(text, strlen(text), ZKD_CONFIG_LIBCONFIG, src, &json, &err),
+                    ZKD_EBADDATA);
+    int rc = zkd_config_parse(text, strlen(text),
+                              (zkd_config_format)(ZKD_CONFIG_LIBCONFIG | ZKD_CONFIG_ALLOW_INCLUDE),
+                              src, &json, &err);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc == 0)
+        CU_ASSERT_STRING_EQUAL(json, "{\"a\":1,\"b\":2}");
+    free(json);
+    remove(inc);
+    rmdir(dir);
+}
+
+/* Keys libconfig reads as booleans cannot be names: refused, named.
+ * Reported from fuzzing in issue 11; fuzz_config's seed keys.json hits it. */
+static void test_render_keyword_keys(void)
+{
+    const char *docs[] = {"{\"true\":1}", "{\"g\":{\"FALSE\":1}}", "{\"TrUe\":[1]}"};
+    const char *paths[] = {"true", "g.FALSE", "TrUe"};
+    for (size_t i = 0; i < 3; i++) {
+        char *out = NULL;
+        zkd_error err;
+        CU_ASSERT_EQUAL(zkd_config_render(docs[i], strlen(docs[i]), ZKD_CONFIG_LIBCONFIG, &out,
+                                          &err), ZKD_EBADDATA);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.message, paths[i]));
+        free(out);
+    }
+    const char *fine = "{\"truex\":true,\"xfalse\":false}";
+    char *out = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_config_render(fine, strlen(fine), ZKD_CONFIG_LIBCONFIG, &out, NULL), 0);
+    char *back = NULL;
+    CU_ASSERT_EQUAL(zkd_config_parse(out, strlen(out), ZKD_CONFIG_LIBCONFIG, "r", &back, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(back ? back : "", fine);
+    free(back);
+    free(out);
+}
+
 static void test_json_errors(void)
 {
     int rc;
@@ -401,6 +497,10 @@ int main(void)
         {"reals in their shortest exact form", test_shortest_doubles},
         {"libconfig round trip of every type, 64-bit ints exact", test_libconfig_every_type},
         {"libconfig errors name the line", test_libconfig_errors},
+        {"libconfig: nothing changes silently (64 bits, 1e999, @include)",
+         test_libconfig_silent_changes},
+        {"libconfig: @include only when allowed", test_libconfig_include},
+        {"libconfig: true/false keys refused", test_render_keyword_keys},
         {"JSON errors; the top level must be an object", test_json_errors},
         {"rendering JSON and libconfig", test_render},
         {"typed getters by dotted path", test_getters},

@@ -10,6 +10,9 @@ packages=(
     libzookeeper-mt-dev libjansson-dev libconfig-dev libcunit1-dev
     zookeeper default-jre-headless
     python3 python3-yaml procps netcat-openbsd tmux
+    # cli_interop's real peers (Curator 5.4 compiled with javac, kazoo) and
+    # the fuzz targets (libFuzzer)
+    default-jdk-headless libcurator-discovery-java libcurator-recipes-java python3-kazoo clang
 )
 
 missing=()

@@ -71,6 +71,12 @@ typedef enum zkd_config_format {
     ZKD_CONFIG_JSON_COMPACT = 2  /* one line, when rendering; parses as JSON */
 } zkd_config_format;
 
+/* OR'd into zkd_config_parse's format: honour libconfig's @include (files
+ * found relative to the directory of `source`). Off by default, because
+ * text from another writer could otherwise read local files; the CLI sets
+ * it for files named on its command line. */
+#define ZKD_CONFIG_ALLOW_INCLUDE 0x100
+
 /* Parses a configuration file's text into a document: compact JSON whose
  * top level is an object. *json_out is malloc'd (zkd_free).
  *
@@ -79,9 +85,11 @@ typedef enum zkd_config_format {
  * become arrays, int and int64 become integers (exact), float a number, bool
  * and string themselves. A decimal or hex integer without the L suffix that
  * does not fit in 32 bits is refused (libconfig 1.5 would silently wrap it):
- * write 3000000000L. `source` names the text in messages ("app.cfg",
- * "<stdin>"; NULL: "<input>"). Errors: ZKD_EBADDATA with "source:line: what"
- * (and the column for JSON); nothing else happens. */
+ * write 3000000000L; one with the suffix that does not fit in 64 bits, and
+ * a float beyond a double's range (1e999), are refused too. @include is
+ * refused unless ZKD_CONFIG_ALLOW_INCLUDE is set. `source` names the text in
+ * messages ("app.cfg", "<stdin>"; NULL: "<input>"). Errors: ZKD_EBADDATA with
+ * "source:line: what" (and the column for JSON); nothing else happens. */
 ZKD_EXPORT int zkd_config_parse(const char *text, size_t len, zkd_config_format fmt,
                                 const char *source, char **json_out, zkd_error *err);
 
@@ -92,8 +100,9 @@ ZKD_EXPORT int zkd_config_parse(const char *text, size_t len, zkd_config_format 
  * libconfig: an object becomes a group, an array of scalars of one kind an
  * array ([...]), any other array a list ((...)); an integer outside 32 bits
  * gets the L suffix. A key that cannot be a libconfig setting name
- * ([A-Za-z*][-A-Za-z0-9_*]*) or a null value is refused with ZKD_EBADDATA
- * naming its dotted path. Going from libconfig to JSON and back keeps every
+ * ([A-Za-z*][-A-Za-z0-9_*]*, and not true or false in any case: libconfig
+ * reads those as booleans and has no quoted names) or a null value is
+ * refused with ZKD_EBADDATA naming its dotted path. Going from libconfig to JSON and back keeps every
  * value exactly; what is lost is only libconfig's own spelling (a list of
  * numbers comes back as an array, 5L as 5, 0x1F as 31). */
 ZKD_EXPORT int zkd_config_render(const char *json, size_t len, zkd_config_format fmt,

@@ -48,6 +48,22 @@ ZKD_EXPORT zkd_format zkd_instance_format(const zkd_instance *i);
 /* The payload as compact JSON ("null" when there is none); owned by i. */
 ZKD_EXPORT const char *zkd_instance_payload(const zkd_instance *i);
 
+/* Curator's uriSpec as compact JSON, or NULL when the record has none. */
+ZKD_EXPORT const char *zkd_instance_uri_spec(const zkd_instance *i);
+/* The name of the znode the record was read from. It differs from the id
+ * for Curator's DYNAMIC_SEQUENTIAL instances (znode "q10000000000", id
+ * "q1") and for records copied by hand; for a record not read from the tree
+ * it is the id. Owned by i. */
+ZKD_EXPORT const char *zkd_instance_znode(const zkd_instance *i);
+
+/* Where to connect, as text in buf (snprintf's return value):
+ * "address:port"; with no port, or with prefer_ssl and an sslPort,
+ * "address:sslPort", prefixed "https://" when the record's uriSpec has a
+ * scheme part (Curator then builds https URIs); a bare address when the
+ * record has neither port. IPv6 addresses are bracketed. */
+ZKD_EXPORT int zkd_instance_endpoint(const zkd_instance *i, int prefer_ssl, char *buf,
+                                     size_t len);
+
 /* The record in Curator's format; malloc'd, release with zkd_free. */
 ZKD_EXPORT char *zkd_instance_to_json(const zkd_instance *i);
 

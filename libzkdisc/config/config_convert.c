@@ -1,20 +1,26 @@
 /* Converting documents: libconfig text to JSON and back, and rendering. */
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zkdisc/node.h>
 
 #include "config_impl.h"
 #include "errors.h"
 
-/* ---- libconfig 1.5's silent 32-bit wrap --------------------------------------
+/* ---- what libconfig 1.5 would change silently ----------------------------------
  *
  * libconfig 1.5 reads an integer without the L suffix into an int, wrapping
- * 3000000000 to -1294967296 without a word. Scan the text first (skipping
- * strings and comments) and refuse such a literal, naming its line. */
+ * 3000000000 to -1294967296 without a word, and one with the suffix into 64
+ * bits the same way (99999999999999999999L becomes INT64_MAX). It also
+ * honours @include, reading any local file the text names. Scan the text
+ * first (skipping strings and comments) and refuse such a literal, or an
+ * @include the caller did not allow, naming its line. */
 
 static int ident_char(char ch)
 {
@@ -27,7 +33,34 @@ static int hex_digit(char ch)
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
 }
 
-static int check_int_literals(const char *t, size_t n, const char *source, zkd_error *err)
+/* The literal num (digits, no sign or suffix) fits: in 32 bits without the
+ * L suffix, in 64 with it. Hex is a bit pattern of that width in libconfig,
+ * so its top bit is refused too: 0xFFFFFFFFL would read back negative. */
+static int int_literal_fits(const char *num, size_t len, int hex, int neg, int wide)
+{
+    size_t digits = hex ? len - 2 : len;
+    const char *d = hex ? num + 2 : num;
+    while (digits > 1 && *d == '0') { /* leading zeros say nothing */
+        d++;
+        digits--;
+    }
+    if (digits > (hex ? 16u : 19u))
+        return 0;
+    errno = 0;
+    unsigned long long mag = strtoull(d, NULL, hex ? 16 : 10);
+    if (errno == ERANGE)
+        return 0;
+    unsigned long long max = wide ? (unsigned long long)INT64_MAX : 2147483647ULL;
+    return mag <= max + (unsigned long long)(neg && !hex);
+}
+
+static int include_at(const char *t, size_t i, size_t n)
+{
+    return n - i >= 8 && !strncmp(t + i, "@include", 8);
+}
+
+static int check_text(const char *t, size_t n, const char *source, int allow_include,
+                      zkd_error *err)
 {
     int line = 1;
     for (size_t i = 0; i < n;) {
@@ -53,6 +86,10 @@ static int check_int_literals(const char *t, size_t n, const char *source, zkd_e
             i += 2;
         } else if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '*' ||
                    ch == '@') { /* a name, a keyword, @include */
+            if (ch == '@' && include_at(t, i, n) && !allow_include)
+                return zkd__fail(err, ZKD_EBADDATA,
+                                 "%s:%d: @include is not allowed in this text (only files given "
+                                 "to the command line may include others)", source, line);
             for (i++; i < n && ident_char(t[i]); i++)
                 ;
         } else if (ch >= '0' && ch <= '9') {
@@ -77,20 +114,24 @@ static int check_int_literals(const char *t, size_t n, const char *source, zkd_e
                      i++)
                     is_float |= t[i] == '.' || t[i] == 'e' || t[i] == 'E';
             }
-            if (is_float || (i < n && t[i] == 'L'))
+            if (is_float)
                 continue;
+            int wide = i < n && t[i] == 'L';
             char num[64];
             size_t len = i - start < sizeof num - 1 ? i - start : sizeof num - 1;
             memcpy(num, t + start, len);
             num[len] = '\0';
-            unsigned long long mag = strtoull(num, NULL, hex ? 16 : 10);
-            int too_big = len >= 20 || (hex ? mag > 0x7fffffffULL
-                                            : mag > (neg ? 2147483648ULL : 2147483647ULL));
-            if (too_big)
+            if (int_literal_fits(num, len, hex, neg, wide))
+                continue;
+            if (wide)
                 return zkd__fail(err, ZKD_EBADDATA,
-                                 "%s:%d: the integer %s%s does not fit in 32 bits; write it "
-                                 "with the 64-bit suffix: %s%sL",
-                                 source, line, neg ? "-" : "", num, neg ? "-" : "", num);
+                                 "%s:%d: the integer %s%sL does not fit in 64 bits (%s)", source,
+                                 line, neg ? "-" : "", num,
+                                 hex ? "0x7FFFFFFFFFFFFFFFL at most" : "9223372036854775807L at most");
+            return zkd__fail(err, ZKD_EBADDATA,
+                             "%s:%d: the integer %s%s does not fit in 32 bits; write it "
+                             "with the 64-bit suffix: %s%sL",
+                             source, line, neg ? "-" : "", num, neg ? "-" : "", num);
         } else {
             i++;
         }
@@ -131,6 +172,11 @@ static json_t *from_setting(const config_setting_t *s, const char *source, zkd_e
         out = json_integer((json_int_t)config_setting_get_int64(s));
         break;
     case CONFIG_TYPE_FLOAT:
+        if (!isfinite(config_setting_get_float(s))) {
+            zkd__fail(err, ZKD_EBADDATA, "%s:%d: a number too large for a double", source,
+                      (int)config_setting_source_line(s));
+            return NULL;
+        }
         out = json_real(config_setting_get_float(s));
         break;
     case CONFIG_TYPE_BOOL:
@@ -154,10 +200,17 @@ static json_t *from_setting(const config_setting_t *s, const char *source, zkd_e
     return out;
 }
 
-static int from_libconfig(const char *text, size_t len, const char *source, json_t **out,
-                          zkd_error *err)
+/* Where @include finds files: next to the source file (its directory). */
+static char *source_dir(const char *source)
 {
-    int rc = check_int_literals(text, len, source, err);
+    const char *slash = strrchr(source, '/');
+    return slash ? strndup(source, (size_t)(slash - source) + 1) : NULL;
+}
+
+static int from_libconfig(const char *text, size_t len, const char *source, int allow_include,
+                          json_t **out, zkd_error *err)
+{
+    int rc = check_text(text, len, source, allow_include, err);
     if (rc)
         return rc;
     char *copy = malloc(len + 1);
@@ -171,6 +224,10 @@ static int from_libconfig(const char *text, size_t len, const char *source, json
     }
     config_t cfg;
     config_init(&cfg);
+    char *dir = allow_include ? source_dir(source) : NULL;
+    if (dir)
+        config_set_include_dir(&cfg, dir); /* it keeps its own copy */
+    free(dir);
     if (!config_read_string(&cfg, copy)) {
         const char *file = config_error_file(&cfg);
         rc = zkd__fail(err, ZKD_EBADDATA, "%s:%d: %s", file ? file : source,
@@ -199,8 +256,10 @@ int zkd_config_parse(const char *text, size_t len, zkd_config_format fmt, const 
         source = "<input>";
     json_t *doc = NULL;
     int rc;
+    int allow_include = ((int)fmt & ZKD_CONFIG_ALLOW_INCLUDE) != 0;
+    fmt = (zkd_config_format)((int)fmt & ~ZKD_CONFIG_ALLOW_INCLUDE);
     if (fmt == ZKD_CONFIG_LIBCONFIG)
-        rc = from_libconfig(text, len, source, &doc, err);
+        rc = from_libconfig(text, len, source, allow_include, &doc, err);
     else if (fmt == ZKD_CONFIG_JSON || fmt == ZKD_CONFIG_JSON_COMPACT)
         rc = zkd__config_load_doc(text, len, source, &doc, err);
     else
@@ -267,6 +326,10 @@ static void indent(sbuf *b, int depth)
 static int valid_name(const char *k)
 {
     if (!((k[0] >= 'A' && k[0] <= 'Z') || (k[0] >= 'a' && k[0] <= 'z') || k[0] == '*'))
+        return 0;
+    /* libconfig's scanner reads these as booleans, in any case, before it
+     * would read a name; a quoted name is not libconfig syntax. */
+    if (!strcasecmp(k, "true") || !strcasecmp(k, "false"))
         return 0;
     for (const char *p = k + 1; *p; p++)
         if (!ident_char(*p))

@@ -16,7 +16,9 @@ char *zkd__path_join(const char *parent, const char *child)
 
 static char *under_root(zkd_client *c, const char *a, const char *b, const char *d)
 {
-    const char *root = zkd_client_root(c);
+    /* Root "/" (Spring Cloud Zookeeper's default tree, /services/SERVICE)
+     * joins without a doubled slash. */
+    const char *root = strcmp(zkd_client_root(c), "/") ? zkd_client_root(c) : "";
     size_t n = strlen(root) + strlen(a) + (b ? strlen(b) : 0) + (d ? strlen(d) : 0) + 4;
     char *p = malloc(n);
     if (p)

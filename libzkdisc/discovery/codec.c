@@ -80,6 +80,8 @@ static int parse_curator(zkd_instance *i, json_t *o, const char *service, const 
     const char *address = str_field(o, "address");
     if (!address)
         return zkd__fail(err, ZKD_EBADDATA, "Curator record without an \"address\" string");
+    if (!id && !node)
+        return zkd__fail(err, ZKD_EBADDATA, "Curator record without an \"id\" string");
     i->port = port_field(o, "port");
     i->ssl_port = port_field(o, "sslPort");
     if (i->port == -2 || i->ssl_port == -2)
@@ -142,7 +144,14 @@ static int parse_nerve(zkd_instance *i, json_t *o, const char *service, const ch
     if (json_is_integer(w) && json_integer_value(w) >= 0 && json_integer_value(w) <= 1000000)
         i->weight = (int)json_integer_value(w);
     json_t *labels = json_object_get(o, "labels");
-    i->payload = strdup("null");
+    /* The payload keeps what Nerve wrote beyond the endpoint (weight,
+     * labels, name...), so JSON readers see what the table shows. */
+    json_t *rest = json_deep_copy(o);
+    json_object_del(rest, "host");
+    json_object_del(rest, "port");
+    i->payload = rest && json_object_size(rest) ? json_dumps(rest, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                                                : strdup("null");
+    json_decref(rest);
     if (!i->payload)
         return ZKD_ENOMEM;
     int rc = take_meta(i, labels);
@@ -181,6 +190,8 @@ int zkd_instance_parse(const char *service, const char *node_name, const char *d
     else
         rc = zkd__fail(err, ZKD_EBADDATA, "not a Curator, ServerSet or Nerve record");
     json_decref(o);
+    if (!rc && node_name && !(i->znode = strdup(node_name)))
+        rc = ZKD_ENOMEM;
     if (rc == ZKD_ENOMEM)
         zkd__fail(err, rc, "out of memory parsing a record");
     if (rc) {

@@ -1,6 +1,8 @@
 /* The instance record: accessors and reference counting. */
 #include "instance_impl.h"
 
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +39,7 @@ void zkd_instance_unref(const zkd_instance *ci)
     free(i->payload);
     free(i->service_type);
     free(i->uri_spec);
+    free(i->znode);
     for (size_t k = 0; k < i->nmeta; k++) {
         free(i->meta_keys[k]);
         free(i->meta_values[k]);
@@ -72,6 +75,38 @@ const char *zkd_instance_zone(const zkd_instance *i) { return i->zone; }
 const char *zkd_instance_version(const zkd_instance *i) { return i->version; }
 zkd_format zkd_instance_format(const zkd_instance *i) { return i->format; }
 const char *zkd_instance_payload(const zkd_instance *i) { return i->payload ? i->payload : "null"; }
+const char *zkd_instance_uri_spec(const zkd_instance *i) { return i->uri_spec; }
+const char *zkd_instance_znode(const zkd_instance *i) { return i->znode ? i->znode : i->id; }
+
+/* Curator's UriSpec names the scheme as the part {"value":"scheme","variable":true}. */
+static int has_scheme_part(const char *uri_spec)
+{
+    json_t *spec = uri_spec ? json_loads(uri_spec, 0, NULL) : NULL;
+    json_t *part;
+    size_t k;
+    int found = 0;
+    json_array_foreach(json_object_get(spec, "parts"), k, part) {
+        const char *value = json_string_value(json_object_get(part, "value"));
+        found |= json_is_true(json_object_get(part, "variable")) && value && !strcmp(value, "scheme");
+    }
+    json_decref(spec);
+    return found;
+}
+
+int zkd_instance_endpoint(const zkd_instance *i, int prefer_ssl, char *buf, size_t len)
+{
+    int ssl = i->ssl_port >= 0 && (prefer_ssl || i->port < 0);
+    int port = ssl ? i->ssl_port : i->port;
+    const char *scheme = ssl && has_scheme_part(i->uri_spec) ? "https://" : "";
+    int v6 = strchr(i->address, ':') != NULL;
+    int n;
+    if (port < 0)
+        n = snprintf(buf, len, "%s", i->address);
+    else
+        n = snprintf(buf, len, "%s%s%s%s:%d", scheme, v6 ? "[" : "", i->address, v6 ? "]" : "",
+                     port);
+    return n < 0 ? 0 : n;
+}
 
 const char *zkd_instance_meta(const zkd_instance *i, const char *key)
 {

@@ -18,6 +18,7 @@ struct zkd_instance {
     char *payload;        /* compact JSON, "null" when none */
     char *service_type;   /* Curator's serviceType; NULL means DYNAMIC */
     char *uri_spec;       /* compact JSON or NULL */
+    char *znode;          /* the child's name it was read from, or NULL */
     size_t nmeta;
     char **meta_keys, **meta_values;
 };

@@ -74,26 +74,63 @@ static int add_meta(json_t *payload, const char *const *meta, zkd_error *err)
     return 0;
 }
 
+/* The fields readers take from a payload must have the types they read,
+ * or a record would say one thing and every reader assume another (a
+ * "weight":"heavy" read as 100). */
+static int check_payload_types(json_t *p, zkd_error *err)
+{
+    json_t *w = json_object_get(p, "weight");
+    if (w && (!json_is_integer(w) || json_integer_value(w) < 0 || json_integer_value(w) > 1000000))
+        return zkd__fail(err, ZKD_EINVAL, "payload \"weight\" must be an integer 0..1000000");
+    static const char *const strings[] = {"zone", "version"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *v = json_object_get(p, strings[k]);
+        if (v && !json_is_string(v))
+            return zkd__fail(err, ZKD_EINVAL, "payload \"%s\" must be a string", strings[k]);
+    }
+    json_t *m = json_object_get(p, "metadata");
+    if (m && !json_is_object(m))
+        return zkd__fail(err, ZKD_EINVAL, "payload \"metadata\" must be an object");
+    const char *key;
+    json_t *v;
+    json_object_foreach(m, key, v)
+        if (!json_is_string(v))
+            return zkd__fail(err, ZKD_EINVAL, "payload \"metadata\".\"%s\" must be a string", key);
+    return 0;
+}
+
+/* The caller's payload: a JSON object, or null when there is none. */
+static int load_payload(const char *text, json_t **out, zkd_error *err)
+{
+    *out = json_null();
+    if (!text)
+        return 0;
+    json_error_t jerr;
+    json_t *p = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    if (!p)
+        return zkd__fail(err, ZKD_EINVAL, "payload is not JSON: %s", jerr.text);
+    int rc = json_is_object(p) || json_is_null(p)
+                 ? check_payload_types(p, err)
+                 : zkd__fail(err, ZKD_EINVAL, "payload must be a JSON object, not %s", text);
+    if (rc)
+        json_decref(p);
+    else
+        *out = p;
+    return rc;
+}
+
 /* The payload JSON: the caller's, with the extras merged in. */
 static int build_payload(const zkd_instance_spec *spec, char **out, zkd_error *err)
 {
-    json_t *p = json_null();
-    if (spec->payload) {
-        json_error_t jerr;
-        p = json_loads(spec->payload, JSON_DECODE_ANY, &jerr);
-        if (!p)
-            return zkd__fail(err, ZKD_EINVAL, "payload is not JSON: %s", jerr.text);
-    }
+    json_t *p;
+    int rc = load_payload(spec->payload, &p, err);
+    if (rc)
+        return rc;
     int extras = spec->weight || spec->zone || spec->version || (spec->meta && *spec->meta);
     if (extras && json_is_null(p))
         p = json_object();
-    if (extras && !json_is_object(p)) {
-        json_decref(p);
-        return zkd__fail(err, ZKD_EINVAL, "weight, zone, version and metadata need an object payload");
-    }
-    int rc = 0;
-    if (spec->weight < 0)
-        rc = zkd__fail(err, ZKD_EINVAL, "weight must not be negative");
+    if (spec->weight < 0 || spec->weight > 1000000)
+        rc = zkd__fail(err, ZKD_EINVAL, "weight %d is not 0..1000000", spec->weight);
     if (!rc && spec->weight)
         json_object_set_new(p, "weight", json_integer(spec->weight));
     if (!rc && spec->zone)
@@ -161,9 +198,18 @@ int zkd__record_from_spec(const zkd_instance_spec *spec, const zkd_instance *pre
         zkd_instance_unref(i);
         return rc;
     }
+    char *json = zkd_instance_to_json(i);
+    size_t size = json ? strlen(json) : 0;
+    free(json);
+    if (size > ZKD_INSTANCE_MAX_BYTES) {
+        zkd_instance_unref(i);
+        return zkd__fail(err, ZKD_ETOOBIG,
+                         "the record would be %zu bytes; readers skip records over %d bytes", size,
+                         ZKD_INSTANCE_MAX_BYTES);
+    }
     /* Read back what will be written, so the record's getters (weight, zone,
      * metadata) say exactly what readers of the tree will see. */
-    zkd_instance *final = zkd__record_with_enabled(i, i->enabled);
+    zkd_instance *final = size ? zkd__record_with_enabled(i, i->enabled) : NULL;
     zkd_instance_unref(i);
     if (!final)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");

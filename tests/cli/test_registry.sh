@@ -63,23 +63,35 @@ check "not gone before about the session timeout (${took} ms)" [ "$took" -ge 100
 # --- instances --watch ----------------------------------------------------------
 "$Z" instances web --watch >"$OUT/watch.out" 2>"$OUT/watch.err" &
 watcher=$!
-"$Z" register web --port 9000 --address 10.0.0.7 --id w-3 >"$OUT/reg3.out" &
+"$Z" register web --port 9000 --address 10.0.0.7 --id w-3 >"$OUT/reg3.out" 2>"$OUT/reg3.err" &
 reg3=$!
-check "watch: ADDED" wait_until 15 grep -qx "ADDED w-3 10.0.0.7:9000" "$OUT/watch.out"
+# Lines are "TIME EVENT ID ENDPOINT"; TIME is RFC 3339 UTC with milliseconds.
+TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
+check "watch: ADDED" wait_until 15 grep -qEx "$TS ADDED w-3 10.0.0.7:9000" "$OUT/watch.out"
 expect_exit 0 drain "$Z" drain web w-3
-check "watch: UPDATED on drain" wait_until 15 grep -qx "UPDATED w-3 10.0.0.7:9000" "$OUT/watch.out"
+check "watch: UPDATED on drain" wait_until 15 grep -qEx "$TS UPDATED w-3 10.0.0.7:9000" "$OUT/watch.out"
 expect_exit 0 instances-drained "$Z" instances web
 expect_in instances-drained out "drained"
 expect_exit 4 pick-drained "$Z" pick web
 expect_exit 0 undrain "$Z" undrain web w-3
 expect_exit 0 pick-undrained "$Z" pick web --strategy weighted
 expect_exit 4 drain-missing "$Z" drain web nope
+# A malformed child: the watcher reports the skipped count, with a time.
+"$Z" create "/zkdisc/services/web/junk" 'not json' >/dev/null
+check "watch: SKIPPED 1" wait_until 15 grep -qEx "$TS SKIPPED 1 malformed record" "$OUT/watch.out"
+"$Z" rm /zkdisc/services/web/junk >/dev/null
+check "watch: SKIPPED 0 once it is gone" wait_until 15 grep -qEx "$TS SKIPPED 0 malformed records" "$OUT/watch.out"
 expect_exit 0 deregister "$Z" deregister web w-3
-check "watch: REMOVED" wait_until 15 grep -qx "REMOVED w-3 10.0.0.7:9000" "$OUT/watch.out"
+check "watch: REMOVED" wait_until 15 grep -qEx "$TS REMOVED w-3 10.0.0.7:9000" "$OUT/watch.out"
 expect_exit 4 deregister-missing "$Z" deregister web w-3
-kill -TERM "$reg3" "$watcher"; wait "$reg3" "$watcher" 2>/dev/null
-printf 'ADDED w-3 10.0.0.7:9000\nUPDATED w-3 10.0.0.7:9000\nUPDATED w-3 10.0.0.7:9000\nREMOVED w-3 10.0.0.7:9000\n' >"$OUT/watch.want"
-check "watch printed exactly add, drain, undrain, remove" cmp -s "$OUT/watch.want" "$OUT/watch.out"
+# An operator removed the holder's instance: register says so and exits 4.
+wait "$reg3"; rc=$?
+check "register exits 4 when an operator removes its instance (got $rc)" [ "$rc" -eq 4 ]
+expect_in reg3 err "w-3 was removed by another client"
+kill -TERM "$watcher"; wait "$watcher" 2>/dev/null
+printf 'ADDED w-3 10.0.0.7:9000\nUPDATED w-3 10.0.0.7:9000\nUPDATED w-3 10.0.0.7:9000\nSKIPPED 1 malformed record\nSKIPPED 0 malformed records\nREMOVED w-3 10.0.0.7:9000\n' >"$OUT/watch.want"
+sed -E 's/^[^ ]+ //' "$OUT/watch.out" >"$OUT/watch.events"
+check "watch printed exactly add, drain, undrain, skipped, remove" cmp -s "$OUT/watch.want" "$OUT/watch.events"
 
 # --- run ----------------------------------------------------------------------------
 flag=$OUT/go
@@ -101,6 +113,38 @@ check "run: deregistered after the signal" has_count web 0
 "$Z" run web --port 7002 --id r-3 --address 10.0.0.9 -- sh -c "ls -l /proc/\$\$/fd > '$OUT/child-fds'"
 check "run: the command inherits no socket of ours" sh -c "! grep -q 'socket:' '$OUT/child-fds'"
 expect_exit 127 run-missing-command "$Z" run web --port 1 --address 10.0.0.1 -- /no/such/command
+
+# run: an operator's deregister stops the command and exits 4.
+"$Z" run web --port 7003 --id r-4 --address 10.0.0.9 -- sleep 60 2>"$OUT/run4.err" &
+runner=$!
+check "run: registered r-4" wait_until 15 has_count web 1
+expect_exit 0 deregister-r4 "$Z" deregister web r-4
+wait "$runner"; rc=$?
+check "run: exits 4 when an operator removes its instance (got $rc)" [ "$rc" -eq 4 ]
+
+# --- what register refuses ---------------------------------------------------------
+expect_exit 2 register-port-0 "$Z" register web --port 0
+expect_exit 2 register-port-65536 "$Z" register web --port 65536
+expect_exit 2 register-payload-array "$Z" register web --port 1 --payload '[1]'
+expect_in register-payload-array err "JSON object"
+expect_exit 2 register-weight-string "$Z" register web --port 1 --payload '{"weight":"heavy"}'
+expect_in register-weight-string err '"weight" must be an integer'
+expect_exit 2 register-meta-number "$Z" register web --port 1 --payload '{"metadata":{"a":1}}'
+big=$(head -c 70000 /dev/zero | tr '\0' a)
+expect_exit 1 register-too-big "$Z" register web --port 1 --payload "{\"big\":\"$big\"}"
+expect_in register-too-big err "over 65536"
+expect_in register-too-big err "bytes"
+check "nothing registered by the refused calls" has_count web 0
+
+# --- services: live instances only; --all; instances of an unknown service ---------
+expect_exit 4 instances-unknown "$Z" instances nosuchsvc
+expect_in instances-unknown err "nosuchsvc"
+"$Z" create -p /zkdisc/services/empty >/dev/null
+expect_exit 0 services-live "$Z" services
+check "services hides a service with no live instance" sh -c "! grep -q '^empty ' '$OUT/services-live.out'"
+expect_exit 0 services-all "$Z" services --all
+expect_in services-all out "empty"
+expect_exit 0 instances-empty "$Z" instances empty
 
 zkh_down
 finish

@@ -68,6 +68,16 @@ static void acl_free(acl_spec *a)
         free(a->owned[i]);
 }
 
+/* /zookeeper and what is below it belong to the server (quotas, the
+ * ensemble's config): zkdisc neither creates nor removes anything there. */
+static int refuse_zookeeper(cli *ctx, const char *verb, const char *path)
+{
+    if (strcmp(path, "/zookeeper") && strncmp(path, "/zookeeper/", 11))
+        return 0;
+    return cli_error(ctx, EXIT_USAGE, "refusing to %s %s: /zookeeper belongs to ZooKeeper", verb,
+                     path);
+}
+
 /* ---- create ------------------------------------------------------------------ */
 
 typedef struct create_opts {
@@ -106,6 +116,10 @@ static int run_create(cli *ctx, int argc, char **argv)
         return rc;
     }
     const char *path = argv[first];
+    if ((rc = refuse_zookeeper(ctx, "create", path))) {
+        acl_free(&o.acl);
+        return rc;
+    }
     char *data = NULL;
     size_t len = 0;
     if (first + 1 < argc && term_read_value(argv[first + 1], &data, &len) != 0) {
@@ -245,8 +259,8 @@ static int run_rm(cli *ctx, int argc, char **argv)
         return cli_fail(ctx, rc, &err);
     if (!strcmp(path, "/"))
         return cli_error(ctx, EXIT_USAGE, "refusing to remove the root node /");
-    if (!strcmp(path, "/zookeeper") || !strncmp(path, "/zookeeper/", 11))
-        return cli_error(ctx, EXIT_USAGE, "refusing to remove %s: /zookeeper belongs to ZooKeeper", path);
+    if ((rc = refuse_zookeeper(ctx, "remove", path)))
+        return rc;
     int interactive = term_interactive();
     if (o.recursive && !o.yes && !interactive)
         return cli_error(ctx, EXIT_USAGE, "refusing to remove the subtree %s without --yes "

@@ -275,7 +275,10 @@ static int run_put(cli *ctx, int argc, char **argv)
         return rc;
     char *json = NULL;
     zkd_error err;
-    rc = zkd_config_parse(text, len, o.format, strcmp(file, "-") ? file : "<stdin>", &json, &err);
+    /* A file named on the command line may @include its neighbours; stdin may not. */
+    int include = strcmp(file, "-") ? ZKD_CONFIG_ALLOW_INCLUDE : 0;
+    rc = zkd_config_parse(text, len, (zkd_config_format)((int)o.format | include),
+                          strcmp(file, "-") ? file : "<stdin>", &json, &err);
     free(text);
     if (rc)
         return cli_fail(ctx, rc, &err);

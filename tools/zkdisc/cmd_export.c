@@ -279,6 +279,10 @@ static void inodes_free(inode *v, size_t n)
     free(v);
 }
 
+/* The most data zkd_node_create and zkd_node_multi accept for one node
+ * (ZooKeeper's 1 MiB request less room for the rest of it). */
+#define IMPORT_NODE_MAX (1024 * 1024 - 1024)
+
 /* Parses the document into nodes placed under `target`. */
 static int load_doc(cli *ctx, const char *file, const char *target_opt, inode **out, size_t *n_out,
                     size_t *ephemeral_out, char **target_out)
@@ -369,6 +373,17 @@ static int load_doc(cli *ctx, const char *file, const char *target_opt, inode **
     for (size_t i = 1; i < k; i++)
         if (!strcmp(v[i].path, v[i - 1].path)) {
             rc = cli_error(ctx, EXIT_ERROR, "%s: %s appears twice", file, v[i].path);
+            free(target_copy);
+            inodes_free(v, k);
+            return rc;
+        }
+    /* Every size before the first write: a node the server would refuse
+     * must not be found after earlier batches were written. */
+    for (size_t i = 0; i < k; i++)
+        if (v[i].len > IMPORT_NODE_MAX) {
+            rc = cli_error(ctx, EXIT_ERROR, "%s: the data of %s is %zu bytes, more than a znode "
+                           "holds (%d); nothing was imported", file, v[i].path, v[i].len,
+                           IMPORT_NODE_MAX);
             free(target_copy);
             inodes_free(v, k);
             return rc;

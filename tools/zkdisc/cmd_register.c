@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 
 #define MAX_META 64
@@ -19,10 +21,12 @@ typedef struct reg_args {
     int nmeta;
     int have_port;
     int session_timeout_ms;
+    const char *payload_class;
+    char *payload; /* the payload with "@class", when --payload-class */
 } reg_args;
 
 enum { O_PORT = 'p', O_ADDRESS = 'a', O_ID = 'i', O_SSL = 2000, O_PAYLOAD, O_WEIGHT, O_ZONE,
-       O_META, O_VERSION, O_SESSION };
+       O_META, O_VERSION, O_SESSION, O_CLASS };
 
 static const struct option reg_opts[] = {
     {"port", required_argument, NULL, O_PORT},
@@ -35,14 +39,15 @@ static const struct option reg_opts[] = {
     {"meta", required_argument, NULL, O_META},
     {"version", required_argument, NULL, O_VERSION},
     {"session-timeout", required_argument, NULL, O_SESSION},
+    {"payload-class", required_argument, NULL, O_CLASS},
     {0},
 };
 
 static int port_value(cli *ctx, const char *what, const char *text, int *out)
 {
-    int rc = cli_parse_int(ctx, what, text, 0, out);
+    int rc = cli_parse_int(ctx, what, text, 1, out);
     if (!rc && *out > 65535)
-        rc = cli_error(ctx, EXIT_USAGE, "%s must be 0..65535", what);
+        rc = cli_error(ctx, EXIT_USAGE, "%s must be 1..65535", what);
     return rc;
 }
 
@@ -59,6 +64,7 @@ static int reg_opt(cli *ctx, int opt, const char *arg, void *ud)
     case O_ZONE: a->spec.zone = arg; return 0;
     case O_VERSION: a->spec.version = arg; return 0;
     case O_SESSION: return cli_parse_int(ctx, "--session-timeout", arg, 1, &a->session_timeout_ms);
+    case O_CLASS: a->payload_class = arg; return 0;
     case O_META:
         if (a->nmeta == MAX_META)
             return cli_error(ctx, EXIT_USAGE, "at most %d --meta options", MAX_META);
@@ -68,6 +74,26 @@ static int reg_opt(cli *ctx, int opt, const char *arg, void *ud)
         return 0;
     }
     return EXIT_USAGE;
+}
+
+/* Puts "@class" first in the payload: Curator readers whose payload type
+ * is a class annotated @JsonTypeInfo(use = CLASS) (Spring Cloud's
+ * ZookeeperInstance, say) need it to pick the class. The library checks the
+ * rest of the payload. */
+static int add_payload_class(cli *ctx, reg_args *a)
+{
+    json_t *given = a->spec.payload ? json_loads(a->spec.payload, 0, NULL) : json_object();
+    if (!json_is_object(given)) {
+        json_decref(given);
+        return cli_error(ctx, EXIT_USAGE, "--payload must be a JSON object");
+    }
+    json_t *p = json_pack("{s:s}", "@class", a->payload_class);
+    json_object_update(p, given);
+    json_decref(given);
+    a->payload = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(p);
+    a->spec.payload = a->payload;
+    return a->payload ? 0 : cli_error(ctx, EXIT_ERROR, "out of memory");
 }
 
 /* Parses "SERVICE --port N [options]" (argv already cut before "--"). */
@@ -91,7 +117,7 @@ static int parse_reg(cli *ctx, const cli_command *cmd, int argc, char **argv, re
     if ((rc = zkd_validate_name("service", a->spec.service, &err)) ||
         (a->spec.id && (rc = zkd_validate_name("instance id", a->spec.id, &err))))
         return cli_fail(ctx, rc, &err);
-    return 0;
+    return a->payload_class ? add_payload_class(ctx, a) : 0;
 }
 
 /* Blocks the signals we wait for, before any thread exists, so that every
@@ -101,15 +127,48 @@ static void block_signals(sigset_t *set, int with_child)
     sigemptyset(set);
     sigaddset(set, SIGINT);
     sigaddset(set, SIGTERM);
+    sigaddset(set, SIGUSR1); /* our instance was removed: see on_log */
     if (with_child)
         sigaddset(set, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+/* The log lines go where they would have gone; the registry's line saying
+ * that another client removed our node (it has checked that our session is
+ * alive, so this is no expiry) also wakes the main thread, which exits 4:
+ * an operator's deregister ends the holder, and a supervisor decides what
+ * comes next. */
+static struct {
+    zkd_log_fn fn;
+    void *ctx;
+} prev_log;
+
+static void on_log(zkd_log_level level, const char *message, void *ctx)
+{
+    (void)ctx;
+    if (prev_log.fn)
+        prev_log.fn(level, message, prev_log.ctx);
+    else
+        fprintf(stderr, "zkdisc: %s\n", message);
+    if (strstr(message, " was removed by another client"))
+        kill(getpid(), SIGUSR1);
+}
+
+static int removed_by_operator(cli *ctx, zkd_registration *r)
+{
+    return cli_error(ctx, EXIT_NOTFOUND,
+                     "instance %s was removed by another client (an operator's deregister?); "
+                     "exiting so that a supervisor can decide what comes next",
+                     zkd_registration_id(r));
 }
 
 static int connect_and_register(cli *ctx, reg_args *a, zkd_registration **r)
 {
     zkd_options o;
     cli_options(ctx, &o);
+    prev_log.fn = o.log_fn;
+    prev_log.ctx = o.log_ctx;
+    o.log_fn = on_log;
     o.session_timeout_ms = a->session_timeout_ms;
     /* A long-running holder reports session trouble even without -v. */
     if (!ctx->verbose)
@@ -161,21 +220,35 @@ static int run_register(cli *ctx, int argc, char **argv)
     announce(ctx, r);
     int sig;
     sigwait(&set, &sig);
-    return leave(ctx, r);
+    if (sig == SIGUSR1) {
+        rc = removed_by_operator(ctx, r);
+        zkd_deregister(r, NULL);
+    } else {
+        rc = leave(ctx, r);
+    }
+    free(a.payload);
+    return rc;
 }
 
 const cli_command cmd_register = {
     "register", "register an instance and hold it until interrupted",
     "register SERVICE --port N [--address A] [--id ID] [--ssl-port N]\n"
     "       [--payload JSON] [--weight W] [--zone Z] [--version V] [--meta k=v ...]\n"
-    "       [--session-timeout MS]\n\n"
+    "       [--session-timeout MS] [--payload-class CLASS]\n\n"
     "Registers an ephemeral instance of SERVICE and prints its id (-o json: the\n"
     "record). Holds it, across session expiries, until SIGINT or SIGTERM; then\n"
     "deregisters and exits 0. If the process is killed outright, ZooKeeper\n"
     "removes the instance after the session timeout (default 10000 ms).\n"
-    "  --address A   default: the host's first non-loopback IPv4 address\n"
-    "  --id ID       default: a random UUID\n"
-    "  --payload     a JSON object; --weight/--zone/--version/--meta go into it",
+    "If another client removes the instance (zkdisc deregister), it exits 4:\n"
+    "run it under a supervisor that restarts it if it should come back.\n"
+    "  -p, --port N      1..65535 (--ssl-port N too)\n"
+    "  --address A       default: the host's first non-loopback IPv4 address\n"
+    "  --id ID           default: a random UUID\n"
+    "  --payload JSON    a JSON object; --weight/--zone/--version/--meta go into it.\n"
+    "                    \"weight\" must be an integer 0..1000000, \"zone\" and\n"
+    "                    \"version\" strings, \"metadata\" an object of strings\n"
+    "  --payload-class C write \"@class\": C first in the payload, for Curator\n"
+    "                    readers with a typed payload class (see the README)",
     run_register};
 
 /* ---- run ------------------------------------------------------------------ */
@@ -203,13 +276,18 @@ static pid_t start_child(char **cmdv, const sigset_t *set)
 }
 
 /* Waits for the child, forwarding SIGINT and SIGTERM; returns its exit
- * status the way a shell reports it. */
-static int supervise(pid_t child, const sigset_t *set)
+ * status the way a shell reports it. When our instance is removed
+ * (SIGUSR1), the child gets SIGTERM and *evicted is set. */
+static int supervise(pid_t child, const sigset_t *set, int *evicted)
 {
     for (;;) {
         int sig, status;
         if (sigwait(set, &sig) != 0)
             continue;
+        if (sig == SIGUSR1) {
+            *evicted = 1;
+            sig = SIGTERM;
+        }
         if (sig == SIGINT || sig == SIGTERM) {
             kill(child, sig);
             continue;
@@ -252,8 +330,15 @@ static int run_run(cli *ctx, int argc, char **argv)
     }
     if (ctx->verbose)
         announce(ctx, r);
-    int status = supervise(child, &set);
-    leave(ctx, r);
+    int evicted = 0;
+    int status = supervise(child, &set, &evicted);
+    if (evicted) {
+        status = removed_by_operator(ctx, r);
+        zkd_deregister(r, NULL);
+    } else {
+        leave(ctx, r);
+    }
+    free(a.payload);
     return status;
 }
 
@@ -264,5 +349,7 @@ const cli_command cmd_run = {
     "COMMAND, and keeps the instance registered while COMMAND runs, across\n"
     "session expiries. SIGINT and SIGTERM are forwarded to COMMAND. When it\n"
     "exits, the instance is deregistered and zkdisc exits with its status\n"
-    "(128+N if it died of signal N). With -v the instance id is printed.",
+    "(128+N if it died of signal N). With -v the instance id is printed.\n"
+    "If another client removes the instance, COMMAND gets SIGTERM and zkdisc\n"
+    "exits 4.",
     run_run};

@@ -8,29 +8,44 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "term.h"
 
 static void print_json(json_t *v)
 {
+    flockfile(stdout); /* --watch prints from two threads */
     json_dumpf(v, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
     fputc('\n', stdout);
     fflush(stdout);
+    funlockfile(stdout);
     json_decref(v);
 }
 
+static const char *format_name(const zkd_instance *i)
+{
+    static const char *names[] = {"curator", "serverset", "nerve"};
+    zkd_format f = zkd_instance_format(i);
+    return f <= ZKD_FORMAT_NERVE ? names[f] : "unknown";
+}
+
+/* The record with Curator's field names, plus where it lives: "znode" (the
+ * child's name, not always the record's id) and, for records zkdisc only
+ * reads, "format". */
 static json_t *instance_json(const zkd_instance *i)
 {
     char *s = zkd_instance_to_json(i);
     json_t *v = s ? json_loads(s, 0, NULL) : NULL;
     zkd_free(s);
-    return v ? v : json_null();
+    if (!v)
+        return json_null();
+    json_object_set_new(v, "znode", json_string(zkd_instance_znode(i)));
+    if (zkd_instance_format(i) != ZKD_FORMAT_CURATOR)
+        json_object_set_new(v, "format", json_string(format_name(i)));
+    return v;
 }
 
-static void endpoint(const zkd_instance *i, char *buf, size_t len)
+static void endpoint(const zkd_instance *i, int ssl, char *buf, size_t len)
 {
-    if (zkd_instance_port(i) >= 0)
-        snprintf(buf, len, "%s:%d", zkd_instance_address(i), zkd_instance_port(i));
-    else
-        snprintf(buf, len, "%s", zkd_instance_address(i));
+    zkd_instance_endpoint(i, ssl, buf, len);
 }
 
 /* Parses "CMD [options] ARGS" with `nargs` positional arguments, checks the
@@ -52,100 +67,274 @@ static int service_args(cli *ctx, const cli_command *cmd, int argc, char **argv,
     return cli_connect(ctx);
 }
 
-/* ---- services --------------------------------------------------------------- */
-
-static int run_services(cli *ctx, int argc, char **argv)
+/* A flag option (`--all`, `--ssl`, `--watch`): sets the int ud points at. */
+static int flag_opt(cli *ctx, int opt, const char *arg, void *ud)
 {
-    char **args;
-    int rc = service_args(ctx, &cmd_services, argc, argv, 0, NULL, NULL, NULL, NULL, &args);
-    if (rc)
-        return rc;
-    zkd_service_info *list;
-    size_t n;
-    zkd_error err;
-    if ((rc = zkd_services_list(ctx->client, &list, &n, &err)))
-        return cli_fail(ctx, rc, &err);
-    if (ctx->json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, json_pack("{s:s,s:I}", "name", list[i].name, "instances",
-                                                 (json_int_t)list[i].instances));
-        print_json(arr);
-    } else {
-        printf("%-60s %9s\n", "SERVICE", "INSTANCES");
-        for (size_t i = 0; i < n; i++)
-            printf("%-60s %9zu\n", list[i].name, list[i].instances);
-    }
-    zkd_services_free(list, n);
+    (void)ctx;
+    (void)arg;
+    (void)opt;
+    *(int *)ud = 1;
     return 0;
 }
 
+/* ---- services --------------------------------------------------------------- */
+
+typedef struct service_row {
+    const char *name;
+    size_t live;
+    uint64_t malformed;
+} service_row;
+
+/* Live instances (records that parse, ServerSet members that are ALIVE) and
+ * skipped ones, for each service: a raw child count would count dead and
+ * malformed members as instances. */
+static int count_service(cli *ctx, service_row *row, zkd_error *err)
+{
+    zkd_snapshot *s;
+    int rc = zkd_instances_query(ctx->client, row->name, &s, &row->malformed, err);
+    if (rc)
+        return rc;
+    row->live = zkd_snapshot_count(s);
+    zkd_snapshot_release(s);
+    return 0;
+}
+
+static void print_services(cli *ctx, const service_row *rows, size_t n)
+{
+    if (ctx->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_pack("{s:s,s:I,s:I}", "name", rows[i].name,
+                                                 "instances", (json_int_t)rows[i].live,
+                                                 "malformed", (json_int_t)rows[i].malformed));
+        print_json(arr);
+        return;
+    }
+    int w = 7; /* never cut a name: the column is as wide as the longest */
+    for (size_t i = 0; i < n; i++)
+        w = (int)strlen(rows[i].name) > w ? (int)strlen(rows[i].name) : w;
+    printf("%-*s %9s %9s\n", w, "SERVICE", "INSTANCES", "MALFORMED");
+    for (size_t i = 0; i < n; i++)
+        printf("%-*s %9zu %9llu\n", w, rows[i].name, rows[i].live,
+               (unsigned long long)rows[i].malformed);
+}
+
+static int run_services(cli *ctx, int argc, char **argv)
+{
+    static const struct option lo[] = {{"all", no_argument, NULL, 'a'}, {0}};
+    int all = 0;
+    char **args;
+    int rc = service_args(ctx, &cmd_services, argc, argv, 0, lo, "a", flag_opt, &all, &args);
+    if (rc)
+        return rc;
+    zkd_service_info *list;
+    size_t n, shown = 0;
+    zkd_error err;
+    if ((rc = zkd_services_list(ctx->client, &list, &n, &err)))
+        return cli_fail(ctx, rc, &err);
+    service_row *rows = calloc(n ? n : 1, sizeof *rows);
+    for (size_t i = 0; rows && !rc && i < n; i++) {
+        rows[shown].name = list[i].name;
+        rc = count_service(ctx, &rows[shown], &err);
+        if (rc == ZKD_ENOTFOUND) /* gone between the two reads */
+            rc = 0;
+        else if (!rc && (all || rows[shown].live > 0))
+            shown++;
+    }
+    if (!rows)
+        rc = cli_error(ctx, EXIT_ERROR, "out of memory");
+    else if (rc)
+        rc = cli_fail(ctx, rc, &err);
+    else
+        print_services(ctx, rows, shown);
+    free(rows);
+    zkd_services_free(list, n);
+    return rc;
+}
+
 const cli_command cmd_services = {
-    "services", "list services with their instance counts",
-    "services\n\nLists every service under <root>/services with its number of instances\n"
-    "(-o json: [{\"name\":...,\"instances\":N}]).",
+    "services", "list services with their live instance counts",
+    "services [--all]\n\nLists the services under <root>/services that have at least one live\n"
+    "instance, with the number of live instances and of malformed records\n"
+    "skipped (-o json: [{\"name\":...,\"instances\":N,\"malformed\":M}]).\n"
+    "A ServerSet member that is not ALIVE is not live and not malformed.\n"
+    "  -a, --all   also list services with no live instance",
     run_services};
 
 /* ---- instances ------------------------------------------------------------- */
 
-static void print_table(const zkd_snapshot *s)
+/* 1 when another instance of the snapshot carries the same record id (two
+ * znodes, one id: a copy by hand, or a writer that reuses ids). */
+static int duplicate_id(const zkd_snapshot *s, size_t k)
 {
-    printf("%-36s %-21s %-8s %6s %s\n", "ID", "ENDPOINT", "ZONE", "WEIGHT", "STATE");
+    const char *id = zkd_instance_id(zkd_snapshot_at(s, k));
+    for (size_t j = 0; j < zkd_snapshot_count(s); j++)
+        if (j != k && !strcmp(id, zkd_instance_id(zkd_snapshot_at(s, j))))
+            return 1;
+    return 0;
+}
+
+static int max_width(int w, const char *text)
+{
+    int n = (int)strlen(text);
+    return n > w ? n : w;
+}
+
+typedef struct table_widths {
+    int id, znode, ep, zone;
+    int show_znode; /* some znode is not named after its record's id */
+} table_widths;
+
+/* Column widths from the content: a table is never cut, so two zones that
+ * differ in their last letter stay two zones. */
+static table_widths measure(const zkd_snapshot *s, int ssl)
+{
+    table_widths w = {2, 5, 8, 4, 0};
     for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
         const zkd_instance *i = zkd_snapshot_at(s, k);
-        char ep[80];
-        endpoint(i, ep, sizeof ep);
+        char ep[300];
+        endpoint(i, ssl, ep, sizeof ep);
+        w.id = max_width(w.id, zkd_instance_id(i));
+        w.znode = max_width(w.znode, zkd_instance_znode(i));
+        w.ep = max_width(w.ep, ep);
+        w.zone = max_width(w.zone, zkd_instance_zone(i) ? zkd_instance_zone(i) : "-");
+        w.show_znode |= strcmp(zkd_instance_id(i), zkd_instance_znode(i)) != 0;
+    }
+    return w;
+}
+
+static void print_table(const zkd_snapshot *s, int ssl)
+{
+    table_widths w = measure(s, ssl);
+    printf("%-*s ", w.id, "ID");
+    if (w.show_znode)
+        printf("%-*s ", w.znode, "ZNODE");
+    printf("%-*s %-*s %6s %s\n", w.ep, "ENDPOINT", w.zone, "ZONE", "WEIGHT", "STATE");
+    for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
+        const zkd_instance *i = zkd_snapshot_at(s, k);
+        char ep[300];
+        endpoint(i, ssl, ep, sizeof ep);
         const char *zone = zkd_instance_zone(i);
-        printf("%-36.36s %-21.21s %-8.8s %6d %s\n", zkd_instance_id(i), ep, zone ? zone : "-",
-               zkd_instance_weight(i), zkd_instance_enabled(i) ? "up" : "drained");
+        printf("%-*s ", w.id, zkd_instance_id(i));
+        if (w.show_znode)
+            printf("%-*s ", w.znode, zkd_instance_znode(i));
+        printf("%-*s %-*s %6d %s%s\n", w.ep, ep, w.zone, zone ? zone : "-", zkd_instance_weight(i),
+               zkd_instance_enabled(i) ? "up" : "drained", duplicate_id(s, k) ? ",duplicate-id" : "");
     }
 }
 
-static void print_delta(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
+static void print_instances(cli *ctx, const char *service, const zkd_snapshot *s, int ssl)
+{
+    size_t dups = 0;
+    for (size_t k = 0; k < zkd_snapshot_count(s); k++)
+        dups += (size_t)duplicate_id(s, k);
+    if (ctx->json) {
+        json_t *arr = json_array();
+        for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
+            json_t *v = instance_json(zkd_snapshot_at(s, k));
+            if (duplicate_id(s, k))
+                json_object_set_new(v, "duplicateId", json_true());
+            json_array_append_new(arr, v);
+        }
+        print_json(arr);
+    } else {
+        print_table(s, ssl);
+    }
+    if (dups)
+        fprintf(stderr, "zkdisc instances: %zu znodes of %s share a record id with another "
+                        "(marked duplicate-id); name them by znode\n", dups, service);
+}
+
+typedef struct watch_ctx {
+    cli *cli;
+    int ssl;
+} watch_ctx;
+
+static void print_delta(zkd_cache *k, const zkd_delta *d, size_t n, void *ud)
 {
     (void)k;
-    cli *c = ctx;
+    watch_ctx *w = ud;
     static const char *names[] = {"", "ADDED", "REMOVED", "UPDATED"};
+    char ts[40];
+    term_timestamp(ts, sizeof ts);
     for (size_t x = 0; x < n; x++) {
         const zkd_instance *i = d[x].now ? d[x].now : d[x].before;
-        if (c->json) {
-            print_json(json_pack("{s:s,s:o}", "event", names[d[x].kind], "instance", instance_json(i)));
+        if (w->cli->json) {
+            print_json(json_pack("{s:s,s:s,s:o}", "time", ts, "event", names[d[x].kind],
+                                 "instance", instance_json(i)));
         } else {
-            char ep[80];
-            endpoint(i, ep, sizeof ep);
-            printf("%s %s %s\n", names[d[x].kind], zkd_instance_id(i), ep);
+            char ep[300];
+            endpoint(i, w->ssl, ep, sizeof ep);
+            printf("%s %s %s %s\n", ts, names[d[x].kind], zkd_instance_id(i), ep);
         }
     }
     fflush(stdout);
 }
 
-static int watch_instances(cli *ctx, const char *service, const sigset_t *set)
+static void print_skipped(cli *ctx, uint64_t malformed)
+{
+    char ts[40];
+    term_timestamp(ts, sizeof ts);
+    if (ctx->json)
+        print_json(json_pack("{s:s,s:s,s:I}", "time", ts, "event", "SKIPPED", "malformed",
+                             (json_int_t)malformed));
+    else
+        printf("%s SKIPPED %llu malformed record%s\n", ts, (unsigned long long)malformed,
+               malformed == 1 ? "" : "s");
+    fflush(stdout);
+}
+
+/* Prints deltas as they come, and a SKIPPED line whenever the count of
+ * malformed records changes (the cache reports no delta for those). */
+static int watch_instances(cli *ctx, const char *service, int ssl, const sigset_t *set)
 {
     zkd_cache *k;
     zkd_error err;
-    int rc = zkd_cache_open(ctx->client, service, print_delta, ctx, &k, &err);
+    watch_ctx w = {ctx, ssl};
+    int rc = zkd_cache_open(ctx->client, service, print_delta, &w, &k, &err);
     if (rc)
         return cli_fail(ctx, rc, &err);
-    int sig;
-    sigwait(set, &sig);
+    zkd_cache_wait_ready(k, ctx->timeout_ms > 0 ? ctx->timeout_ms : 10000, NULL);
+    uint64_t shown = 0;
+    const struct timespec poll = {0, 200 * 1000 * 1000};
+    for (;;) {
+        uint64_t now = zkd_cache_malformed(k);
+        if (now != shown)
+            print_skipped(ctx, now);
+        shown = now;
+        if (sigtimedwait(set, NULL, &poll) >= 0)
+            break;
+    }
     zkd_cache_close(k);
     return 0;
 }
 
+typedef struct instances_args {
+    int watch, ssl;
+} instances_args;
+
 static int instances_opt(cli *ctx, int opt, const char *arg, void *ud)
 {
-    (void)ctx;
-    (void)arg;
-    if (opt != 'w')
-        return EXIT_USAGE;
-    *(int *)ud = 1;
-    return 0;
+    instances_args *a = ud;
+    return flag_opt(ctx, opt, arg, opt == 'w' ? &a->watch : &a->ssl);
+}
+
+/* Exit 4 for a service that is not there, as pick does; an existing
+ * service with no instance is an empty table. */
+static int service_missing(cli *ctx, const char *service)
+{
+    const char *root = zkd_client_root(ctx->client);
+    char path[512];
+    snprintf(path, sizeof path, "%s/services/%s", strcmp(root, "/") ? root : "", service);
+    return zkd_node_stat(ctx->client, path, NULL, NULL) == ZKD_ENOTFOUND;
 }
 
 static int run_instances(cli *ctx, int argc, char **argv)
 {
-    static const struct option lo[] = {{"watch", no_argument, NULL, 'w'}, {0}};
-    int watch = 0;
+    static const struct option lo[] = {{"watch", no_argument, NULL, 'w'},
+                                       {"ssl", no_argument, NULL, 's'},
+                                       {0}};
+    instances_args a = {0};
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -153,24 +342,21 @@ static int run_instances(cli *ctx, int argc, char **argv)
     /* Before connecting: the library's threads inherit the blocked mask. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     char **args;
-    int rc = service_args(ctx, &cmd_instances, argc, argv, 1, lo, "w", instances_opt, &watch, &args);
+    int rc = service_args(ctx, &cmd_instances, argc, argv, 1, lo, "w", instances_opt, &a, &args);
     if (rc)
         return rc;
-    if (watch)
-        return watch_instances(ctx, args[0], &set);
+    if (a.watch)
+        return watch_instances(ctx, args[0], a.ssl, &set);
     zkd_snapshot *s;
     uint64_t malformed = 0;
     zkd_error err;
     if ((rc = zkd_instances_query(ctx->client, args[0], &s, &malformed, &err)))
         return cli_fail(ctx, rc, &err);
-    if (ctx->json) {
-        json_t *arr = json_array();
-        for (size_t k = 0; k < zkd_snapshot_count(s); k++)
-            json_array_append_new(arr, instance_json(zkd_snapshot_at(s, k)));
-        print_json(arr);
-    } else {
-        print_table(s);
+    if (zkd_snapshot_count(s) == 0 && malformed == 0 && service_missing(ctx, args[0])) {
+        zkd_snapshot_release(s);
+        return cli_error(ctx, EXIT_NOTFOUND, "no service %s", args[0]);
     }
+    print_instances(ctx, args[0], s, a.ssl);
     if (malformed)
         fprintf(stderr, "zkdisc instances: skipped %llu malformed record%s under %s\n",
                 (unsigned long long)malformed, malformed == 1 ? "" : "s", args[0]);
@@ -180,12 +366,20 @@ static int run_instances(cli *ctx, int argc, char **argv)
 
 const cli_command cmd_instances = {
     "instances", "list a service's instances, or watch them change",
-    "instances SERVICE [--watch]\n\n"
-    "Lists SERVICE's instances as a table (-o json: an array of records with\n"
-    "Curator's field names). Malformed records are skipped and counted on stderr.\n"
+    "instances SERVICE [--watch] [--ssl]\n\n"
+    "Lists SERVICE's instances as a table; a ZNODE column appears when a znode\n"
+    "is not named after its record's id (Curator's DYNAMIC_SEQUENTIAL), and\n"
+    "two znodes with one record id are marked duplicate-id. -o json: an array\n"
+    "of records with Curator's field names plus \"znode\" (and \"format\" for\n"
+    "ServerSet and Nerve records). Malformed records are skipped and counted on\n"
+    "stderr. Exit 4 when the service does not exist.\n"
+    "  --ssl     show sslPort where a record has one (a record with only an\n"
+    "            sslPort always shows it, as https:// when its uriSpec has a scheme)\n"
     "  --watch   print one line per change until interrupted:\n"
-    "            ADDED|REMOVED|UPDATED <id> <address>:<port>; the current\n"
-    "            instances come first, as ADDED (-o json: one object per line)",
+    "            TIME ADDED|REMOVED|UPDATED <id> <endpoint>, and\n"
+    "            TIME SKIPPED <n> malformed records when that count changes;\n"
+    "            TIME is RFC 3339 UTC. The current instances come first, as\n"
+    "            ADDED (-o json: one object per line, with \"time\")",
     run_instances};
 
 /* ---- pick -------------------------------------------------------------------- */
@@ -194,6 +388,7 @@ typedef struct pick_args {
     zkd_balancer_options o;
     const char *meta[33];
     int nmeta;
+    int ssl;
 } pick_args;
 
 static int pick_opt(cli *ctx, int opt, const char *arg, void *ud)
@@ -212,6 +407,8 @@ static int pick_opt(cli *ctx, int opt, const char *arg, void *ud)
         p->o.zone = arg;
         return 0;
     }
+    if (opt == 'S')
+        return flag_opt(ctx, opt, arg, &p->ssl);
     if (opt == 'm' && p->nmeta < 32 && strchr(arg, '=')) {
         p->meta[p->nmeta++] = arg;
         return 0;
@@ -224,6 +421,7 @@ static int run_pick(cli *ctx, int argc, char **argv)
     static const struct option lo[] = {{"strategy", required_argument, NULL, 's'},
                                        {"zone", required_argument, NULL, 'z'},
                                        {"meta", required_argument, NULL, 'm'},
+                                       {"ssl", no_argument, NULL, 'S'},
                                        {0}};
     pick_args p = {0};
     zkd_balancer_options_init(&p.o);
@@ -252,8 +450,8 @@ static int run_pick(cli *ctx, int argc, char **argv)
     if (ctx->json) {
         print_json(instance_json(chosen));
     } else {
-        char ep[80];
-        endpoint(chosen, ep, sizeof ep);
+        char ep[300];
+        endpoint(chosen, p.ssl, ep, sizeof ep);
         puts(ep);
     }
     zkd_instance_unref(chosen);
@@ -262,13 +460,50 @@ static int run_pick(cli *ctx, int argc, char **argv)
 
 const cli_command cmd_pick = {
     "pick", "choose one instance of a service",
-    "pick SERVICE [--strategy random|weighted|round-robin] [--zone Z] [--meta k=v ...]\n\n"
+    "pick SERVICE [--strategy random|weighted|round-robin] [--zone Z] [--meta k=v ...]\n"
+    "       [--ssl]\n\n"
     "Prints one address:port of SERVICE (-o json: the record), skipping drained\n"
     "instances. Exit 4 when none matches. Default strategy: random (a one-shot\n"
-    "pick has no memory, so round-robin always gives the first eligible one).",
+    "pick has no memory, so round-robin always gives the first eligible one).\n"
+    "A record with only an sslPort prints address:sslPort (https://address:sslPort\n"
+    "when its uriSpec has a scheme); --ssl prefers the sslPort where there is one.",
     run_pick};
 
 /* ---- deregister, drain, undrain ------------------------------------------------ */
+
+/* The znode an operator means by ID: the znode of that name, else the one
+ * znode whose record carries that id (Curator's DYNAMIC_SEQUENTIAL
+ * instances live in "q10000000000" with the id "q1"). Writes the name into
+ * buf; returns 0 or an exit code after a message. */
+static int resolve_znode(cli *ctx, const char *service, const char *id, char *buf, size_t len)
+{
+    zkd_snapshot *s;
+    zkd_error err;
+    int rc = zkd_instances_query(ctx->client, service, &s, NULL, &err);
+    if (rc)
+        return cli_fail(ctx, rc, &err);
+    size_t found = 0;
+    const zkd_instance *by_znode = NULL, *by_id = NULL;
+    for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
+        const zkd_instance *i = zkd_snapshot_at(s, k);
+        if (!strcmp(zkd_instance_znode(i), id))
+            by_znode = i;
+        if (!strcmp(zkd_instance_id(i), id)) {
+            by_id = i;
+            found++;
+        }
+    }
+    if (by_znode || found == 1)
+        snprintf(buf, len, "%s", zkd_instance_znode(by_znode ? by_znode : by_id));
+    else
+        snprintf(buf, len, "%s", id); /* not a record we can read: the znode, if any */
+    if (!by_znode && found > 1)
+        rc = cli_error(ctx, EXIT_USAGE,
+                       "%zu znodes of %s carry the record id %s; name one by its znode "
+                       "(zkdisc instances %s shows them)", found, service, id, service);
+    zkd_snapshot_release(s);
+    return rc;
+}
 
 static int operator_action(cli *ctx, const cli_command *cmd, int argc, char **argv, int what)
 {
@@ -276,9 +511,12 @@ static int operator_action(cli *ctx, const cli_command *cmd, int argc, char **ar
     int rc = service_args(ctx, cmd, argc, argv, 2, NULL, NULL, NULL, NULL, &args);
     if (rc)
         return rc;
+    char znode[256];
+    if ((rc = resolve_znode(ctx, args[0], args[1], znode, sizeof znode)))
+        return rc;
     zkd_error err;
-    rc = what < 0 ? zkd_instance_remove(ctx->client, args[0], args[1], &err)
-                  : zkd_instance_set_enabled(ctx->client, args[0], args[1], what, &err);
+    rc = what < 0 ? zkd_instance_remove(ctx->client, args[0], znode, &err)
+                  : zkd_instance_set_enabled(ctx->client, args[0], znode, what, &err);
     return rc ? cli_fail(ctx, rc, &err) : 0;
 }
 
@@ -298,6 +536,9 @@ static int run_undrain(cli *ctx, int argc, char **argv)
 const cli_command cmd_deregister = {
     "deregister", "remove an instance (operator)",
     "deregister SERVICE ID\n\nRemoves instance ID of SERVICE. Exit 4 if it is not registered.\n"
+    "ID is a znode's name or a record's id (the znode is found by reading the\n"
+    "records; an id carried by two znodes is refused, exit 2). Same for drain\n"
+    "and undrain.\n"
     "A process holding the registration does not put it back; to stop traffic\n"
     "but keep the record, use drain.",
     run_deregister};
