@@ -152,7 +152,8 @@ static void http_run_probe(check *c)
         r->headers = curl_slist_append(r->headers, *hd);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "zkdisc-agent/" ZKDISC_AGENT_VERSION);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cc->timeout_ms);
+    /* A backstop only: health.c's deadline reports the timeout first. */
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cc->timeout_ms + 1000L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, h->skip_verify ? 0L : 1L);
