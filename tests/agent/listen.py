@@ -1,0 +1,17 @@
+#!/usr/bin/env python3
+"""A TCP listener for tcp checks: listen.py PORTFILE; accepts and closes
+connections until killed (the test kills it to fail the check)."""
+import os
+import socket
+import sys
+
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(64)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    c, _ = s.accept()
+    c.close()

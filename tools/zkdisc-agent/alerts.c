@@ -1,0 +1,335 @@
+/* Events -> exec hooks and webhooks (see alerts.h). */
+#include "alerts.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "curlev.h"
+#include "log.h"
+#include "proc.h"
+
+/* What survives reloads for a hook of a given name: counters, the last
+ * event per subject (dedup), the rate window. */
+typedef struct last_event {
+    struct last_event *next;
+    char *key, *event;
+} last_event;
+
+typedef struct hook_state {
+    struct hook_state *next;
+    char *name;
+    uint64_t sent, failed, dropped;
+    last_event *last;
+    double window_start;
+    int window_count;
+    int unreachable_sent;
+} hook_state;
+
+typedef struct delivery {
+    hook_state *hs;
+    char *url, *body;
+    int attempt, retries;
+    CURL *easy;
+    struct curl_slist *headers;
+    struct event *retry;
+} delivery;
+
+static struct event_base *abase;
+static const agent_conf *aconf;
+static hook_state *states;
+static char hostname[256];
+
+void alerts_init(struct event_base *base)
+{
+    abase = base;
+    gethostname(hostname, sizeof hostname - 1);
+}
+
+void alerts_configure(const agent_conf *c)
+{
+    aconf = c;
+}
+
+static hook_state *state_of(const alert_conf *ac)
+{
+    for (hook_state *s = states; s; s = s->next)
+        if (!strcmp(s->name, ac->name))
+            return s;
+    hook_state *s = calloc(1, sizeof *s);
+    s->name = strdup(ac->name);
+    s->next = states;
+    states = s;
+    return s;
+}
+
+static int wants(const alert_conf *ac, const char *event)
+{
+    for (char **e = ac->on; e && *e; e++)
+        if (!strcmp(*e, "*") || !strcmp(*e, event))
+            return 1;
+    return 0;
+}
+
+/* 1 when `event` is a new transition for key (else it repeats the last). */
+static int transition(hook_state *hs, const char *key, const char *event)
+{
+    for (last_event *l = hs->last; l; l = l->next)
+        if (!strcmp(l->key, key)) {
+            if (!strcmp(l->event, event))
+                return 0;
+            free(l->event);
+            l->event = strdup(event);
+            return 1;
+        }
+    last_event *l = calloc(1, sizeof *l);
+    l->key = strdup(key);
+    l->event = strdup(event);
+    l->next = hs->last;
+    hs->last = l;
+    return 1;
+}
+
+static int rate_ok(hook_state *hs, int max_per_minute)
+{
+    double now = now_mono_s();
+    if (now - hs->window_start >= 60) {
+        hs->window_start = now;
+        hs->window_count = 0;
+    }
+    return ++hs->window_count <= max_per_minute;
+}
+
+/* ---- exec hooks -------------------------------------------------------- */
+
+static void on_exec_done(void *ctx, int status, const char *output, size_t len)
+{
+    hook_state *hs = ctx;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        hs->sent++;
+        return;
+    }
+    hs->failed++;
+    agent_log(AGENT_WARN, "alert hook %s failed (status %d): %.*s", hs->name,
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1, (int)(len > 300 ? 300 : len), output);
+}
+
+static char **event_env(json_t *ev)
+{
+    size_t n = json_object_size(ev), k = 0;
+    char **env = calloc(n + 1, sizeof *env);
+    const char *key;
+    json_t *v;
+    json_object_foreach(ev, key, v) {
+        char name[128];
+        snprintf(name, sizeof name, "ZKDISC_%s", key);
+        for (char *p = name; *p; p++)
+            *p = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+        char *text = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (text && asprintf(&env[k], "%s=%s", name, text) >= 0)
+            k++;
+        free(text);
+    }
+    return env;
+}
+
+static void run_exec(const alert_conf *ac, hook_state *hs, json_t *ev, const char *body)
+{
+    char **env = event_env(ev);
+    char err[512];
+    if (!proc_spawn(ac->exec, env, body, on_exec_done, hs, err, sizeof err)) {
+        hs->failed++;
+        agent_log(AGENT_WARN, "alert hook %s: %s", hs->name, err);
+    }
+    strv_free(env);
+}
+
+/* ---- webhooks ---------------------------------------------------------- */
+
+static void delivery_free(delivery *d)
+{
+    if (d->easy)
+        curl_easy_cleanup(d->easy);
+    curl_slist_free_all(d->headers);
+    if (d->retry)
+        event_free(d->retry);
+    free(d->url);
+    free(d->body);
+    free(d);
+}
+
+static void post(delivery *d);
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    post(arg);
+}
+
+static size_t discard(char *data, size_t size, size_t n, void *arg)
+{
+    (void)data;
+    (void)arg;
+    return size * n;
+}
+
+static void on_post_done(CURL *easy, CURLcode result, void *ctx)
+{
+    delivery *d = ctx;
+    long code = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(d->easy);
+    d->easy = NULL;
+    if (result == CURLE_OK && code >= 200 && code < 300) {
+        d->hs->sent++;
+        delivery_free(d);
+        return;
+    }
+    if (d->attempt > d->retries) {
+        d->hs->failed++;
+        agent_log(AGENT_WARN, "alert hook %s: %s: %s after %d attempts", d->hs->name, d->url,
+                  result != CURLE_OK ? curl_easy_strerror(result) : "HTTP error", d->attempt);
+        delivery_free(d);
+        return;
+    }
+    /* Backoff: 1 s, 2 s, 4 s ... capped at a minute. */
+    double wait = (double)(1 << (d->attempt - 1 < 6 ? d->attempt - 1 : 6));
+    struct timeval tv = {(time_t)wait, 0};
+    if (!d->retry)
+        d->retry = evtimer_new(abase, on_retry, d);
+    evtimer_add(d->retry, &tv);
+}
+
+static void post(delivery *d)
+{
+    d->attempt++;
+    d->easy = curl_easy_init();
+    curl_easy_setopt(d->easy, CURLOPT_URL, d->url);
+    curl_easy_setopt(d->easy, CURLOPT_POSTFIELDS, d->body);
+    curl_easy_setopt(d->easy, CURLOPT_HTTPHEADER, d->headers);
+    curl_easy_setopt(d->easy, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(d->easy, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(d->easy, CURLOPT_USERAGENT, "zkdisc-agent/" ZKDISC_AGENT_VERSION);
+    if (curlev_add(d->easy, on_post_done, d) != 0) {
+        d->hs->failed++;
+        delivery_free(d);
+    }
+}
+
+static void run_webhook(const alert_conf *ac, hook_state *hs, const char *body)
+{
+    delivery *d = calloc(1, sizeof *d);
+    d->hs = hs;
+    d->url = strdup(ac->webhook);
+    d->body = strdup(body);
+    d->retries = ac->retries;
+    d->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    post(d);
+}
+
+/* ---- raising ----------------------------------------------------------- */
+
+static void deliver(const alert_conf *ac, hook_state *hs, json_t *ev)
+{
+    if (!rate_ok(hs, ac->max_per_minute)) {
+        hs->dropped++;
+        agent_log(AGENT_WARN, "alert hook %s: over %d events a minute, dropped %s", hs->name,
+                  ac->max_per_minute, json_string_value(json_object_get(ev, "event")));
+        return;
+    }
+    char *body = json_dumps(ev, JSON_COMPACT);
+    if (ac->exec)
+        run_exec(ac, hs, ev, body);
+    else
+        run_webhook(ac, hs, body);
+    free(body);
+}
+
+void agent_alert(const char *event, const char *subject, json_t *fields)
+{
+    char ts[40];
+    log_time(0, ts, sizeof ts);
+    json_t *ev = json_pack("{ssssssss}", "event", event, "subject", subject ? subject : "", "time",
+                           ts, "host", hostname);
+    if (fields)
+        json_object_update(ev, fields);
+    json_decref(fields);
+    /* The dedup key: the subject, and the check when the event is a check's. */
+    const char *check = json_string_value(json_object_get(ev, "check"));
+    char key[600];
+    snprintf(key, sizeof key, "%s/%s", subject ? subject : "", check ? check : "");
+    agent_log(AGENT_INFO, "event %s %s", event, key);
+    for (size_t i = 0; aconf && i < aconf->nalerts; i++) {
+        const alert_conf *ac = &aconf->alerts[i];
+        if (!wants(ac, event))
+            continue;
+        hook_state *hs = state_of(ac);
+        if (transition(hs, key, event))
+            deliver(ac, hs, ev);
+    }
+    json_decref(ev);
+}
+
+void alerts_unreachable(int64_t ms)
+{
+    for (size_t i = 0; aconf && i < aconf->nalerts; i++) {
+        const alert_conf *ac = &aconf->alerts[i];
+        if (!wants(ac, "zookeeper_unreachable"))
+            continue;
+        hook_state *hs = state_of(ac);
+        if (ms == 0) {
+            hs->unreachable_sent = 0;
+        } else if (!hs->unreachable_sent && ms >= ac->after_ms) {
+            hs->unreachable_sent = 1;
+            json_t *ev = json_pack("{ssssssssI}", "event", "zookeeper_unreachable", "subject",
+                                   aconf->zk_connect ? aconf->zk_connect : "127.0.0.1:2181", "time",
+                                   "", "host", hostname, "unreachable_ms", (json_int_t)ms);
+            char ts[40];
+            log_time(0, ts, sizeof ts);
+            json_object_set_new(ev, "time", json_string(ts));
+            deliver(ac, hs, ev);
+            json_decref(ev);
+        }
+    }
+}
+
+void alerts_metrics(struct evbuffer *out)
+{
+    static const char *const kinds[] = {"sent", "failed", "dropped"};
+    static const char *const help[] = {"Alert events delivered (exec exit 0, webhook 2xx).",
+                                       "Alert events that failed after every retry.",
+                                       "Alert events dropped by the hook's rate limit."};
+    for (int k = 0; k < 3; k++) {
+        evbuffer_add_printf(out, "# HELP zkdisc_agent_alerts_%s_total %s\n# TYPE zkdisc_agent_alerts_%s_total counter\n",
+                            kinds[k], help[k], kinds[k]);
+        for (size_t i = 0; aconf && i < aconf->nalerts; i++) {
+            hook_state *hs = state_of(&aconf->alerts[i]);
+            uint64_t v = k == 0 ? hs->sent : k == 1 ? hs->failed : hs->dropped;
+            evbuffer_add_printf(out, "zkdisc_agent_alerts_%s_total{hook=\"%s\"} %" PRIu64 "\n", kinds[k],
+                                hs->name, v);
+        }
+    }
+}
+
+void alerts_shutdown(void)
+{
+    while (states) {
+        hook_state *s = states;
+        states = s->next;
+        while (s->last) {
+            last_event *l = s->last;
+            s->last = l->next;
+            free(l->key);
+            free(l->event);
+            free(l);
+        }
+        free(s->name);
+        free(s);
+    }
+}

@@ -1,0 +1,22 @@
+/* Alert hooks (`alerts` in the config): agent_alert (agent.h) sends each
+ * event to the hooks that want it, as an exec (event JSON on stdin,
+ * ZKDISC_* variables) or a webhook (JSON POST, retried with backoff); at
+ * most once per transition and at most max_per_minute per hook. */
+#ifndef ZKDISC_AGENT_ALERTS_H
+#define ZKDISC_AGENT_ALERTS_H
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "conf.h"
+
+void alerts_init(struct event_base *base);
+/* Uses the hooks of `c` from now on (c must outlive the next call). */
+void alerts_configure(const agent_conf *c);
+/* ZooKeeper unreachable for `ms` so far (0: reachable again). Hooks that
+ * want zookeeper_unreachable fire once their `after` has passed. */
+void alerts_unreachable(int64_t ms);
+void alerts_metrics(struct evbuffer *out);
+void alerts_shutdown(void);
+
+#endif

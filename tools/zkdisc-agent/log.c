@@ -1,0 +1,85 @@
+/* One line per event on stderr: RFC 3339 UTC time, level, message; or one
+ * JSON object per line for log shippers. Safe from any thread (one write). */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+
+static int log_json;
+
+void log_set_json(int json)
+{
+    log_json = json;
+}
+
+int64_t now_realtime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t now_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double now_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void log_time(int64_t ms, char *buf, size_t len)
+{
+    if (!ms)
+        ms = now_realtime_ms();
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+static const char *level_name(agent_level l)
+{
+    static const char *const names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+    return l >= AGENT_ERROR && l <= AGENT_DEBUG ? names[l] : "INFO";
+}
+
+void agent_log(agent_level level, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char ts[40];
+    log_time(0, ts, sizeof ts);
+    char *line = NULL;
+    if (log_json) {
+        json_t *o = json_pack("{ssssss}", "time", ts, "level", level_name(level), "msg", msg);
+        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (text && asprintf(&line, "%s\n", text) < 0)
+            line = NULL;
+        free(text);
+    } else if (asprintf(&line, "%s %s %s\n", ts, level_name(level), msg) < 0) {
+        line = NULL;
+    }
+    if (line) {
+        ssize_t w = write(STDERR_FILENO, line, strlen(line));
+        (void)w;
+        free(line);
+    }
+}
