@@ -107,7 +107,7 @@ static int runtime(haproxy_out *h, const char *cmd)
     while (got && (reply[got - 1] == '\n' || reply[got - 1] == ' '))
         reply[--got] = '\0';
     /* Success is an empty reply, or for addr changes a report of it. */
-    if (ok && (!got || strstr(reply, "changed")))
+    if (ok && (!got || strstr(reply, "changed") || strcasestr(reply, "no need to change")))
         return 0;
     o->stats.runtime_failures++;
     agent_log(AGENT_WARN, "watch %s: haproxy runtime \"%s\": %s", o->watch->service, cmd,
