@@ -27,6 +27,11 @@ expect_in check-bad err "bad.conf:5: type: \"smoke\" is not json, command, hapro
 expect_in check-bad err "service:"
 expect_in check-bad err "bad.conf:8: listen: must be \"ADDRESS:PORT\""
 
+# The shipped example passes check, with its directories pointed here.
+sed "s|/var/lib/zkdisc-agent|$OUT|g; s|owner = \"root:root\"|owner = \"$(id -un):$(id -gn)\"|; s|owner = \"root\"|owner = \"$(id -un)\"|" \
+    "$here/../../examples/agent-consumers.conf" >"$OUT/example.conf"
+expect_exit 0 check-example "$AGENT_DRIVER" check -c "$OUT/example.conf"
+
 zkh_up 1 || { fail "harness did not start"; finish; exit 1; }
 trap 'cleanup_bg; zkh_down; rm -rf "$OUT"' EXIT
 # runs.log: per command run, the ids it got and whether they were stale.
