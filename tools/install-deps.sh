@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what zkdisc needs to build, run and test on Debian 12: the
 # compiler and CMake, the ZooKeeper C client, jansson, libconfig, CUnit, and
-# the ZooKeeper server (Java) that `zkdisc dev` and the test harness start.
+# the ZooKeeper server (Java) that `zkdisc dev` and the test harness start;
+# for zkdisc-agent's consumers, libevent and ldns, and HAProxy, nginx, dig.
 # Does nothing when everything is already installed.
 set -euo pipefail
 
@@ -13,6 +14,9 @@ packages=(
     # cli_interop's real peers (Curator 5.4 compiled with javac, kazoo) and
     # the fuzz targets (libFuzzer)
     default-jdk-headless libcurator-discovery-java libcurator-recipes-java python3-kazoo clang
+    # zkdisc-agent's consumer side (issue 10): its loop and DNS wire format,
+    # and the real HAProxy, nginx, dig and curl its tests drive
+    libevent-dev libldns-dev haproxy nginx-light dnsutils curl
 )
 
 missing=()

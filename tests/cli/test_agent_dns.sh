@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# zkdisc-agent consumers: the DNS responder, asked with dig over UDP and
+# TCP: A, SRV with the targets' addresses in the additional section, zone
+# names, instance names, NXDOMAIN, an empty NOERROR, REFUSED outside the
+# domain, TC over UDP for 40 instances then all 40 over TCP, FORMERR on
+# garbage with the server still serving, and a removed instance gone.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "${ZKH_SH:?ZKH_SH must name tests/harness/harness.sh}"
+. "$here/../agent_consumers/lib_agent.sh"
+
+zkh_up 1 || { fail "harness did not start"; finish; exit 1; }
+trap 'cleanup_bg; zkh_down; rm -rf "$OUT"' EXIT
+
+PORT=$(free_port)
+cat >"$OUT/agent.conf" <<CONF
+watch = ( { service = "web"; }, { service = "empty"; allow_empty = true; }, { service = "big"; } );
+dns = { listen = "127.0.0.1:$PORT"; domain = "zkdisc."; ttl = 7; };
+CONF
+expect_exit 0 check-conf "$AGENT_DRIVER" check -c "$OUT/agent.conf"
+
+register web a 8001 --zone eu-1; pa=$REG_PID
+register web b 8002 --address 127.0.0.2 --zone us-1; pb=$REG_PID
+register web c 8003 --address 127.0.0.3 --zone us-1
+"$ZKDISC" drain web c
+for i in $(seq 1 40); do
+    "$ZKDISC" create -p "/zkdisc/services/big/i$i" \
+        "{\"name\":\"big\",\"id\":\"i$i\",\"address\":\"10.0.0.$i\",\"port\":80,\"sslPort\":null,\"payload\":null,\"registrationTimeUTC\":0,\"serviceType\":\"STATIC\",\"uriSpec\":null}" >/dev/null
+done
+start_agent "$OUT/agent.conf"
+
+D=(dig @127.0.0.1 -p "$PORT" +time=2 +tries=1)
+a_set() { "${D[@]}" +short "$1" A | sort | tr '\n' ' '; }
+a_is() { [ "$(a_set "$1")" = "$2" ]; }
+check "A lists a and b, not drained c" wait_until 15 a_is web.service.zkdisc "127.0.0.1 127.0.0.2 "
+run srv "${D[@]}" web.service.zkdisc SRV
+expect_in srv out "status: NOERROR"
+expect_in srv out "flags: qr aa"
+expect_in srv out "web.service.zkdisc.	7	IN	SRV	1 100 8001 a.web.instance.zkdisc."
+expect_in srv out "web.service.zkdisc.	7	IN	SRV	1 100 8002 b.web.instance.zkdisc."
+expect_in srv out ";; ADDITIONAL SECTION:"
+expect_in srv out "a.web.instance.zkdisc.	7	IN	A	127.0.0.1"
+check "zone name: eu-1 has a" a_is eu-1.web.service.zkdisc "127.0.0.1 "
+check "zone name: us-1 has b" a_is us-1.web.service.zkdisc "127.0.0.2 "
+check "instance name" a_is b.web.instance.zkdisc "127.0.0.2 "
+check "case does not matter" a_is WEB.Service.ZKDISC "127.0.0.1 127.0.0.2 "
+run nx "${D[@]}" nosuch.service.zkdisc A
+expect_in nx out "status: NXDOMAIN"
+run nxzone "${D[@]}" mars.web.service.zkdisc A
+expect_in nxzone out "status: NXDOMAIN"
+run empty "${D[@]}" empty.service.zkdisc A
+expect_in empty out "status: NOERROR"
+expect_in empty out "ANSWER: 0"
+run refused "${D[@]}" example.com A
+expect_in refused out "status: REFUSED"
+run refused2 "${D[@]}" notzkdisc A
+expect_in refused2 out "status: REFUSED"
+
+# 40 instances: too big for UDP's 512 bytes, all of them over TCP.
+check "big loaded" wait_until 10 sh -c "[ \$(${D[*]} +tcp +short big.service.zkdisc A | wc -l) -eq 40 ]"
+run big-udp "${D[@]}" +noedns +ignore big.service.zkdisc A
+expect_in big-udp out "flags: qr aa tc"
+expect_in big-udp out "ANSWER: 0"
+run big-retry "${D[@]}" +noedns big.service.zkdisc A
+expect_in big-retry out "Truncated, retrying in TCP mode"
+expect_in big-retry out "ANSWER: 40"
+run big-tcp "${D[@]}" +tcp big.service.zkdisc SRV
+expect_in big-tcp out "ANSWER: 40"
+expect_in big-tcp out "ADDITIONAL: 41" # 40 addresses and the OPT record
+# shuffled: two answers in different orders (40! orders; 5 tries)
+CHECKS=$((CHECKS + 1)); shuffled=0
+first=$("${D[@]}" +tcp +short big.service.zkdisc A | tr '\n' ' ')
+for i in 1 2 3 4 5; do [ "$("${D[@]}" +tcp +short big.service.zkdisc A | tr '\n' ' ')" != "$first" ] && shuffled=1; done
+if [ $shuffled = 1 ]; then pass "answers are shuffled"; else fail "same order five times"; fi
+
+# Malformed packets: FORMERR with the query's id, nothing for a runt; then a good query.
+run garbage python3 "$here/../agent_consumers/dns_garbage.py" "$PORT"
+expect_in garbage out "FORMERR same-id"
+CHECKS=$((CHECKS + 1))
+if [ "$(cat "$OUT/garbage.out")" = "FORMERR same-id
+FORMERR same-id
+none" ]; then pass "garbage answered as expected"; else fail "garbage: $(cat "$OUT/garbage.out")"; fi
+check "still serving after garbage" a_is web.service.zkdisc "127.0.0.1 127.0.0.2 "
+
+# A removed instance leaves the answers.
+stop_pid "$pb"
+check "b gone after deregistration" wait_until 10 a_is web.service.zkdisc "127.0.0.1 "
+
+stop_pid "$AGENT_PID"
+finish

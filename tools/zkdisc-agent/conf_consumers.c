@@ -1,0 +1,501 @@
+/* Parsing of the agent config's `watch`, `dns` and `config_files` groups
+ * into an immutable consumers_conf. Every problem is reported with the
+ * file and line of the setting, and nothing half-parsed is ever returned. */
+#include "conf_consumers.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zkdisc/zkdisc.h>
+
+typedef struct parser {
+    struct evbuffer *errors;
+    int nerr;
+} parser;
+
+static void bad(parser *p, const config_setting_t *s, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void bad(parser *p, const config_setting_t *s, const char *key, const char *fmt, ...)
+{
+    const char *file = config_setting_source_file(s);
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    evbuffer_add_printf(p->errors, "%s:%u: %s: %s\n", file ? file : "<config>",
+                        config_setting_source_line(s), key, msg);
+    p->nerr++;
+}
+
+long conf_duration_ms(const char *text)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || errno || v < 0)
+        return -1;
+    static const struct { const char *unit; double ms; } units[] = {
+        {"ms", 1}, {"s", 1000}, {"", 1000}, {"m", 60000}, {"h", 3600000}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (!strcmp(end, units[i].unit) && v * units[i].ms < 1e9)
+            return (long)(v * units[i].ms);
+    return -1;
+}
+
+/* The members of `group` must all be among the NULL-terminated `known`. */
+static void only_keys(parser *p, const config_setting_t *group, const char *where,
+                      const char *const *known)
+{
+    for (int i = 0; i < config_setting_length(group); i++) {
+        const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
+        const char *name = config_setting_name(m);
+        int ok = 0;
+        for (const char *const *k = known; *k && !ok; k++)
+            ok = !strcmp(*k, name);
+        if (!ok)
+            bad(p, m, name, "unknown key in %s", where);
+    }
+}
+
+static char *get_string(parser *p, const config_setting_t *g, const char *key, int required)
+{
+    const config_setting_t *s = config_setting_get_member(g, key);
+    if (!s) {
+        if (required)
+            bad(p, g, key, "missing (a string)");
+        return NULL;
+    }
+    const char *v = config_setting_get_string(s);
+    if (!v || !*v) {
+        bad(p, s, key, "must be a non-empty string");
+        return NULL;
+    }
+    return strdup(v);
+}
+
+static int get_int(parser *p, const config_setting_t *g, const char *key, int def, int lo, int hi)
+{
+    const config_setting_t *s = config_setting_get_member(g, key);
+    if (!s)
+        return def;
+    int t = config_setting_type(s);
+    long long v = t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64 ? config_setting_get_int64(s) : lo - 1LL;
+    if (v < lo || v > hi) {
+        bad(p, s, key, "must be an integer from %d to %d", lo, hi);
+        return def;
+    }
+    return (int)v;
+}
+
+static int get_bool(parser *p, const config_setting_t *g, const char *key, int def)
+{
+    const config_setting_t *s = config_setting_get_member(g, key);
+    if (!s)
+        return def;
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+        bad(p, s, key, "must be true or false");
+        return def;
+    }
+    return config_setting_get_bool(s);
+}
+
+/* A duration as a string ("500ms", "2s") or a number of seconds. */
+static int get_duration(parser *p, const config_setting_t *g, const char *key, int def_ms)
+{
+    const config_setting_t *s = config_setting_get_member(g, key);
+    if (!s)
+        return def_ms;
+    long ms = -1;
+    int t = config_setting_type(s);
+    if (t == CONFIG_TYPE_STRING)
+        ms = conf_duration_ms(config_setting_get_string(s));
+    else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+        ms = config_setting_get_int64(s) >= 0 && config_setting_get_int64(s) < 1000000
+                 ? (long)config_setting_get_int64(s) * 1000 : -1;
+    else if (t == CONFIG_TYPE_FLOAT)
+        ms = config_setting_get_float(s) >= 0 && config_setting_get_float(s) < 1e6
+                 ? (long)(config_setting_get_float(s) * 1000) : -1;
+    if (ms < 0) {
+        bad(p, s, key, "must be a duration such as \"500ms\", \"2s\", \"1m\"");
+        return def_ms;
+    }
+    return (int)ms;
+}
+
+/* A list or array of strings -> a NULL-terminated argv. */
+static char **get_argv(parser *p, const config_setting_t *g, const char *key, int required)
+{
+    const config_setting_t *s = config_setting_get_member(g, key);
+    if (!s) {
+        if (required)
+            bad(p, g, key, "missing (a list of strings: the program and its arguments)");
+        return NULL;
+    }
+    int n = config_setting_is_aggregate(s) ? config_setting_length(s) : 0;
+    if (n == 0 || config_setting_is_group(s)) {
+        bad(p, s, key, "must be a non-empty list of strings, e.g. [\"/usr/bin/prog\", \"arg\"]");
+        return NULL;
+    }
+    char **argv = calloc((size_t)n + 1, sizeof *argv);
+    for (int i = 0; i < n; i++) {
+        const char *v = config_setting_get_string_elem(s, i);
+        if (!v) {
+            bad(p, s, key, "element %d is not a string", i);
+            v = "";
+        }
+        argv[i] = strdup(v);
+    }
+    return argv;
+}
+
+static void free_argv(char **argv)
+{
+    for (char **a = argv; a && *a; a++)
+        free(*a);
+    free(argv);
+}
+
+static mode_t get_mode(parser *p, const config_setting_t *g, mode_t def)
+{
+    const config_setting_t *s = config_setting_get_member(g, "mode");
+    if (!s)
+        return def;
+    const char *v = config_setting_get_string(s);
+    char *end = NULL;
+    long m = v ? strtol(v, &end, 8) : -1;
+    if (!v || !*v || *end || m < 0 || m > 07777) {
+        bad(p, s, "mode", "must be an octal string such as \"0640\"");
+        return def;
+    }
+    return (mode_t)m;
+}
+
+/* "user" or "user:group" (names or numbers). */
+static atomic_file_owner get_owner(parser *p, const config_setting_t *g)
+{
+    atomic_file_owner o = {(uid_t)-1, (gid_t)-1};
+    const config_setting_t *s = config_setting_get_member(g, "owner");
+    if (!s)
+        return o;
+    const char *v = config_setting_get_string(s);
+    if (!v || !*v) {
+        bad(p, s, "owner", "must be \"user\" or \"user:group\"");
+        return o;
+    }
+    char user[256], *group;
+    snprintf(user, sizeof user, "%s", v);
+    if ((group = strchr(user, ':')))
+        *group++ = '\0';
+    if (*user) {
+        struct passwd *pw = getpwnam(user);
+        char *end;
+        long id = strtol(user, &end, 10);
+        if (pw)
+            o.uid = pw->pw_uid;
+        else if (!*end && id >= 0)
+            o.uid = (uid_t)id;
+        else
+            bad(p, s, "owner", "no such user \"%s\"", user);
+    }
+    if (group && *group) {
+        struct group *gr = getgrnam(group);
+        char *end;
+        long id = strtol(group, &end, 10);
+        if (gr)
+            o.gid = gr->gr_gid;
+        else if (!*end && id >= 0)
+            o.gid = (gid_t)id;
+        else
+            bad(p, s, "owner", "no such group \"%s\"", group);
+    }
+    return o;
+}
+
+/* The directory a file goes to must exist and be writable (check-config
+ * says so now rather than the first write failing later). */
+static void writable_dir(parser *p, const config_setting_t *g, const char *key, const char *path)
+{
+    if (!path)
+        return;
+    if (path[0] != '/') {
+        bad(p, g, key, "must be an absolute path");
+        return;
+    }
+    char *copy = strdup(path);
+    const char *dir = dirname(copy);
+    if (access(dir, W_OK | X_OK) != 0)
+        bad(p, config_setting_get_member(g, key), key, "directory %s is not writable: %s", dir,
+            strerror(errno));
+    free(copy);
+}
+
+static char **get_lines(parser *p, const config_setting_t *g, const char *key)
+{
+    return config_setting_get_member(g, key) ? get_argv(p, g, key, 0) : NULL;
+}
+
+static void parse_output(parser *p, const config_setting_t *g, const watch_conf *w, out_conf *o)
+{
+    static const char *types[] = {"json", "command", "haproxy", "nginx"};
+    static const char *const known[] = {"type", "path", "mode", "owner", "stale_after", "command",
+                                        "min_interval", "timeout", "backend", "upstream", "config",
+                                        "socket", "slots", "reload", "min_reload_interval",
+                                        "options", NULL};
+    only_keys(p, g, "an output", known);
+    char *type = get_string(p, g, "type", 1);
+    o->type = (out_type)-1;
+    for (int i = 0; type && i < 4; i++)
+        if (!strcmp(type, types[i]))
+            o->type = (out_type)i;
+    if (type && (int)o->type < 0)
+        bad(p, config_setting_get_member(g, "type"), "type",
+            "\"%s\" is not json, command, haproxy or nginx", type);
+    free(type);
+    o->mode = get_mode(p, g, 0644);
+    o->owner = get_owner(p, g);
+    o->stale_after_ms = get_duration(p, g, "stale_after", 0);
+    o->min_interval_ms = get_duration(p, g, "min_interval", 1000);
+    o->timeout_ms = get_duration(p, g, "timeout", 10000);
+    o->min_reload_interval_ms = get_duration(p, g, "min_reload_interval", 5000);
+    o->slots = get_int(p, g, "slots", 10, 1, 10000);
+    o->options = get_lines(p, g, "options");
+    switch (o->type) {
+    case OUT_JSON:
+        o->path = get_string(p, g, "path", 1);
+        writable_dir(p, g, "path", o->path);
+        break;
+    case OUT_COMMAND:
+        o->argv = get_argv(p, g, "command", 1);
+        break;
+    case OUT_HAPROXY:
+        o->path = get_string(p, g, "config", 1);
+        writable_dir(p, g, "config", o->path);
+        o->socket = get_string(p, g, "socket", 0);
+        o->backend = get_string(p, g, "backend", 0);
+        o->reload = get_argv(p, g, "reload", 0);
+        break;
+    case OUT_NGINX:
+        o->path = get_string(p, g, "path", 1);
+        writable_dir(p, g, "path", o->path);
+        o->backend = get_string(p, g, "upstream", 0);
+        o->reload = get_argv(p, g, "reload", 0);
+        break;
+    }
+    if (!o->backend)
+        o->backend = strdup(w->service ? w->service : "backend");
+    for (const char *c = o->backend; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("._-", *c)) {
+            bad(p, g, "backend", "\"%s\": only letters, digits, '.', '_' and '-'", o->backend);
+            break;
+        }
+}
+
+static void parse_watch(parser *p, const config_setting_t *g, watch_conf *w)
+{
+    static const char *const known[] = {"service", "zone", "metadata", "min_instances",
+                                        "allow_empty", "outputs", NULL};
+    only_keys(p, g, "a watch", known);
+    zkd_error zerr;
+    w->service = get_string(p, g, "service", 1);
+    if (w->service && zkd_validate_name("service", w->service, &zerr))
+        bad(p, config_setting_get_member(g, "service"), "service", "%s", zerr.message);
+    w->zone = get_string(p, g, "zone", 0);
+    w->min_instances = get_int(p, g, "min_instances", 0, 0, 1000000);
+    w->allow_empty = get_bool(p, g, "allow_empty", 0);
+    const config_setting_t *m = config_setting_get_member(g, "metadata");
+    if (m && !config_setting_is_group(m))
+        bad(p, m, "metadata", "must be a group of strings, e.g. { version = \"2\"; }");
+    else if (m) {
+        w->nmeta = config_setting_length(m);
+        w->meta_keys = calloc((size_t)w->nmeta + 1, sizeof *w->meta_keys);
+        w->meta_vals = calloc((size_t)w->nmeta + 1, sizeof *w->meta_vals);
+        for (int i = 0; i < w->nmeta; i++) {
+            const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
+            const char *v = config_setting_get_string(e);
+            if (!v)
+                bad(p, e, config_setting_name(e), "metadata values must be strings");
+            w->meta_keys[i] = strdup(config_setting_name(e));
+            w->meta_vals[i] = strdup(v ? v : "");
+        }
+    }
+    const config_setting_t *outs = config_setting_get_member(g, "outputs");
+    if (!outs)
+        return;
+    if (!config_setting_is_list(outs)) {
+        bad(p, outs, "outputs", "must be a list of groups: ( { type = \"json\"; ... } )");
+        return;
+    }
+    w->nouts = config_setting_length(outs);
+    w->outs = calloc((size_t)w->nouts + 1, sizeof *w->outs);
+    for (int i = 0; i < w->nouts; i++) {
+        const config_setting_t *o = config_setting_get_elem(outs, (unsigned)i);
+        if (!config_setting_is_group(o)) {
+            bad(p, o, "outputs", "element %d is not a group", i);
+            w->outs[i].type = OUT_JSON;
+            continue;
+        }
+        parse_output(p, o, w, &w->outs[i]);
+    }
+}
+
+static void parse_dns(parser *p, const config_setting_t *g, dns_conf *d)
+{
+    static const char *const known[] = {"listen", "domain", "ttl", NULL};
+    if (!config_setting_is_group(g)) {
+        bad(p, g, "dns", "must be a group: dns = { listen = \"127.0.0.1:8600\"; }");
+        return;
+    }
+    only_keys(p, g, "dns", known);
+    d->enabled = 1;
+    char *listen = get_string(p, g, "listen", 0);
+    const char *l = listen ? listen : "127.0.0.1:8600";
+    const char *colon = strrchr(l, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == l || *end || port < 0 || port > 65535)
+        bad(p, config_setting_get_member(g, "listen"), "listen", "must be \"ADDRESS:PORT\"");
+    else {
+        d->listen_host = strndup(l, (size_t)(colon - l));
+        d->listen_port = (int)port;
+    }
+    free(listen);
+    char *domain = get_string(p, g, "domain", 0);
+    d->domain = strdup(domain ? domain : "zkdisc");
+    free(domain);
+    size_t n = strlen(d->domain);
+    while (n && d->domain[n - 1] == '.')
+        d->domain[--n] = '\0';
+    for (char *c = d->domain; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    if (!n)
+        bad(p, config_setting_get_member(g, "domain"), "domain", "must not be empty");
+    d->ttl = get_int(p, g, "ttl", 5, 0, 86400);
+}
+
+static void parse_file(parser *p, const config_setting_t *g, cfile_conf *f)
+{
+    static const char *const known[] = {"app", "path", "format", "mode", "owner", "on_change",
+                                        "timeout", NULL};
+    only_keys(p, g, "a config_files entry", known);
+    zkd_error zerr;
+    f->app = get_string(p, g, "app", 1);
+    if (f->app && zkd_validate_name("app", f->app, &zerr))
+        bad(p, config_setting_get_member(g, "app"), "app", "%s", zerr.message);
+    f->path = get_string(p, g, "path", 1);
+    writable_dir(p, g, "path", f->path);
+    char *fmt = get_string(p, g, "format", 0);
+    static const char *formats[] = {"json", "libconfig", "env"};
+    f->format = CFILE_JSON;
+    int found = !fmt;
+    for (int i = 0; fmt && i < 3; i++)
+        if (!strcmp(fmt, formats[i])) {
+            f->format = (cfile_format)i;
+            found = 1;
+        }
+    if (!found)
+        bad(p, config_setting_get_member(g, "format"), "format",
+            "\"%s\" is not json, libconfig or env", fmt);
+    free(fmt);
+    f->mode = get_mode(p, g, 0644);
+    f->owner = get_owner(p, g);
+    f->on_change = get_argv(p, g, "on_change", 0);
+    f->timeout_ms = get_duration(p, g, "timeout", 30000);
+}
+
+static const config_setting_t *list_at(parser *p, const config_t *cfg, const char *key)
+{
+    const config_setting_t *s = config_lookup(cfg, key);
+    if (s && !config_setting_is_list(s)) {
+        bad(p, s, key, "must be a list of groups: %s = ( { ... } );", key);
+        return NULL;
+    }
+    return s;
+}
+
+consumers_conf *consumers_conf_parse(const config_t *cfg, struct evbuffer *errors)
+{
+    parser p = {errors, 0};
+    consumers_conf *cc = calloc(1, sizeof *cc);
+    const config_setting_t *ws = list_at(&p, cfg, "watch");
+    cc->nwatches = ws ? config_setting_length(ws) : 0;
+    cc->watches = calloc((size_t)cc->nwatches + 1, sizeof *cc->watches);
+    for (int i = 0; i < cc->nwatches; i++) {
+        const config_setting_t *g = config_setting_get_elem(ws, (unsigned)i);
+        if (config_setting_is_group(g))
+            parse_watch(&p, g, &cc->watches[i]);
+        else
+            bad(&p, g, "watch", "element %d is not a group", i);
+        for (int j = 0; j < i && cc->watches[i].service; j++)
+            if (cc->watches[j].service && !strcmp(cc->watches[j].service, cc->watches[i].service))
+                bad(&p, g, "service", "\"%s\" is watched twice (give one watch several outputs)",
+                    cc->watches[i].service);
+    }
+    const config_setting_t *d = config_lookup(cfg, "dns");
+    if (d)
+        parse_dns(&p, d, &cc->dns);
+    const config_setting_t *fs = list_at(&p, cfg, "config_files");
+    cc->nfiles = fs ? config_setting_length(fs) : 0;
+    cc->files = calloc((size_t)cc->nfiles + 1, sizeof *cc->files);
+    for (int i = 0; i < cc->nfiles; i++) {
+        const config_setting_t *g = config_setting_get_elem(fs, (unsigned)i);
+        if (config_setting_is_group(g))
+            parse_file(&p, g, &cc->files[i]);
+        else
+            bad(&p, g, "config_files", "element %d is not a group", i);
+        for (int j = 0; j < i && cc->files[i].path; j++)
+            if (cc->files[j].path && !strcmp(cc->files[j].path, cc->files[i].path))
+                bad(&p, g, "path", "%s is written by two config_files entries", cc->files[i].path);
+    }
+    if (p.nerr) {
+        consumers_conf_free(cc);
+        return NULL;
+    }
+    return cc;
+}
+
+void consumers_conf_free(consumers_conf *cc)
+{
+    if (!cc)
+        return;
+    for (int i = 0; i < cc->nwatches; i++) {
+        watch_conf *w = &cc->watches[i];
+        for (int j = 0; j < w->nouts; j++) {
+            out_conf *o = &w->outs[j];
+            free(o->path);
+            free(o->backend);
+            free(o->socket);
+            free_argv(o->argv);
+            free_argv(o->reload);
+            free_argv(o->options);
+        }
+        for (int j = 0; j < w->nmeta; j++) {
+            free(w->meta_keys[j]);
+            free(w->meta_vals[j]);
+        }
+        free(w->meta_keys);
+        free(w->meta_vals);
+        free(w->outs);
+        free(w->service);
+        free(w->zone);
+    }
+    free(cc->watches);
+    free(cc->dns.listen_host);
+    free(cc->dns.domain);
+    for (int i = 0; i < cc->nfiles; i++) {
+        free(cc->files[i].app);
+        free(cc->files[i].path);
+        free_argv(cc->files[i].on_change);
+    }
+    free(cc->files);
+    free(cc);
+}

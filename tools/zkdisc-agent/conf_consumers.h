@@ -1,0 +1,77 @@
+/* The parsed `watch`, `dns` and `config_files` groups (consumers_conf,
+ * opaque in consumers.h). Built once by conf_consumers.c, then read-only:
+ * every string and array here is owned by the consumers_conf. */
+#ifndef ZKDISC_AGENT_CONF_CONSUMERS_H
+#define ZKDISC_AGENT_CONF_CONSUMERS_H
+
+#include <jansson.h> /* before consumers.h, which uses json_t without it */
+#include <sys/types.h>
+
+#include "atomic_file.h"
+#include "consumers.h"
+
+typedef enum out_type { OUT_JSON, OUT_COMMAND, OUT_HAPROXY, OUT_NGINX } out_type;
+
+/* One output of a watch. Durations are in milliseconds. */
+typedef struct out_conf {
+    out_type type;
+    char *path;          /* json: the file; haproxy: `config`; nginx: the upstream file */
+    mode_t mode;         /* of written files, default 0644 */
+    atomic_file_owner owner;
+    int stale_after_ms;  /* json: alert output_stale past this while stale; 0: never */
+    char **argv;         /* command: what to run; NULL-terminated */
+    int min_interval_ms; /* command: debounce, default 1000 */
+    int timeout_ms;      /* command, reload: default 10000 */
+    char *backend;       /* haproxy backend / nginx upstream name, default the service */
+    char *socket;        /* haproxy: the stats socket (Runtime API) */
+    int slots;           /* haproxy: server slots the file declares at least, default 10 */
+    char **reload;       /* haproxy, nginx: argv that reloads; NULL-terminated, may be NULL */
+    int min_reload_interval_ms; /* default 5000 */
+    char **options;      /* haproxy: lines written into the backend; nginx: into the upstream */
+} out_conf;
+
+typedef struct watch_conf {
+    char *service;
+    char *zone;          /* NULL: any zone */
+    char **meta_keys;    /* metadata filters: every key must have the value */
+    char **meta_vals;
+    int nmeta;
+    int min_instances;
+    int allow_empty;
+    out_conf *outs;
+    int nouts;
+} watch_conf;
+
+typedef struct dns_conf {
+    int enabled;
+    char *listen_host;   /* default 127.0.0.1 */
+    int listen_port;     /* default 8600 */
+    char *domain;        /* lower case, no trailing dot, default "zkdisc" */
+    int ttl;             /* seconds, default 5 */
+} dns_conf;
+
+typedef enum cfile_format { CFILE_JSON, CFILE_LIBCONFIG, CFILE_ENV } cfile_format;
+
+typedef struct cfile_conf {
+    char *app;
+    char *path;
+    cfile_format format;
+    mode_t mode;
+    atomic_file_owner owner;
+    char **on_change;    /* NULL-terminated, may be NULL */
+    int timeout_ms;      /* of on_change, default 30000 */
+} cfile_conf;
+
+struct consumers_conf {
+    watch_conf *watches;
+    int nwatches;
+    dns_conf dns;
+    cfile_conf *files;
+    int nfiles;
+};
+
+/* A duration "250ms", "2s", "1m", "1h" or a bare number of seconds, in
+ * milliseconds; -1 when it is none of these. */
+long conf_duration_ms(const char *text);
+
+#endif
