@@ -12,6 +12,7 @@
 #include <string.h>
 #include <zkdisc/zkdisc.h>
 
+#include "instance_impl.h"
 #include "snapshot.h"
 #include "testutil.h"
 #include "zkh.h"
@@ -425,6 +426,30 @@ static void test_down_table_grows_and_sweeps(void)
     zkd_balancer_free(b);
 }
 
+/* The balancer keeps only the snapshot it picks from: once it has moved to
+ * another, the one it left is released before select_from returns. */
+static void test_old_snapshot_let_go(void)
+{
+    zkd_instance *only_old = make("i0", 100, NULL, NULL, 1);
+    zkd_instance *both = make("i1", 100, NULL, NULL, 1);
+    zkd_instance *olds[2] = {zkd_instance_ref(only_old), zkd_instance_ref(both)};
+    zkd_instance *news[1] = {zkd_instance_ref(both)};
+    zkd_snapshot *s1 = snap_of(olds, 2), *s2 = snap_of(news, 1);
+    zkd_balancer *b = balancer(ZKD_PICK_ROUND_ROBIN, NULL, NULL);
+    zkd_instance *got = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_balancer_select_from(b, s1, &got, NULL), 0);
+    zkd_instance_unref(got);
+    zkd_snapshot_release(s1); /* now the balancer's view holds it */
+    CU_ASSERT_EQUAL(atomic_load(&only_old->refs), 2);
+    CU_ASSERT_EQUAL_FATAL(zkd_balancer_select_from(b, s2, &got, NULL), 0);
+    zkd_instance_unref(got);
+    CU_ASSERT_EQUAL(atomic_load(&only_old->refs), 1); /* ours alone: s1 is gone */
+    zkd_balancer_free(b);
+    zkd_snapshot_release(s2);
+    zkd_instance_unref(only_old);
+    zkd_instance_unref(both);
+}
+
 /* ---- two threads --------------------------------------------------------- */
 
 static _Atomic int64_t shared_now;
@@ -648,6 +673,7 @@ int main(void)
         {"weights honoured, also with instances down", test_weights_honoured_with_down},
         {"10,000 instances, 100 down: skipped, O(1)", test_down_skipped_at_scale},
         {"the down table grows under lookups and sweeps", test_down_table_grows_and_sweeps},
+        {"the snapshot left behind is released at once", test_old_snapshot_let_go},
         {"two threads pick while views and the table change", test_two_threads},
         CU_TEST_INFO_NULL,
     };
