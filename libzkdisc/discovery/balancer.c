@@ -375,9 +375,12 @@ int zkd_balancer_select_from(zkd_balancer *b, const zkd_snapshot *s, zkd_instanc
                              zkd_error *err)
 {
     unsigned slot = zkd__epoch_enter(&b->epoch);
+    view *was = atomic_load(&b->view);
     view *v = snapshot_view(b, s, err);
     int rc = v ? pick(b, v, out, err) : ZKD_ENOMEM;
     zkd__epoch_leave(&b->epoch, slot);
+    if (v != was) /* the view this thread retired can go now, its snapshot with it */
+        zkd__epoch_collect(&b->epoch);
     return rc;
 }
 
@@ -386,9 +389,12 @@ int zkd_balancer_select(zkd_balancer *b, zkd_instance **out, zkd_error *err)
     if (!b->cache)
         return zkd__fail(err, ZKD_EINVAL, "this balancer has no cache; use zkd_balancer_select_from");
     unsigned slot = zkd__epoch_enter(&b->epoch);
+    view *was = atomic_load(&b->view);
     view *v = cache_view(b, err);
     int rc = v ? pick(b, v, out, err) : ZKD_ENOMEM;
     zkd__epoch_leave(&b->epoch, slot);
+    if (v != was) /* the view this thread retired can go now, its snapshot with it */
+        zkd__epoch_collect(&b->epoch);
     return rc;
 }
 

@@ -62,7 +62,7 @@ static uint64_t oldest_reader(zkd__epoch *e)
 }
 
 /* Takes the whole list, frees what no reader can hold, puts the rest back. */
-static void reclaim(zkd__epoch *e)
+void zkd__epoch_collect(zkd__epoch *e)
 {
     zkd__retired *list = atomic_exchange(&e->retired, NULL);
     if (!list)
@@ -88,7 +88,7 @@ void zkd__epoch_retire(zkd__epoch *e, zkd__retired *r, void (*free_fn)(zkd__reti
     r->next = atomic_load(&e->retired);
     while (!atomic_compare_exchange_weak(&e->retired, &r->next, r))
         ;
-    reclaim(e);
+    zkd__epoch_collect(e);
 }
 
 void zkd__epoch_destroy(zkd__epoch *e)

@@ -47,4 +47,8 @@ void zkd__epoch_leave(zkd__epoch *e, unsigned slot);
  * under a reader that retires it). From any thread. Never fails. */
 void zkd__epoch_retire(zkd__epoch *e, zkd__retired *node, void (*free_fn)(zkd__retired *));
 
+/* Frees what was retired and no reader can hold any more. Cheap when
+ * nothing is retired (one atomic exchange). */
+void zkd__epoch_collect(zkd__epoch *e);
+
 #endif
