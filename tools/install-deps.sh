@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what zkdisc needs to build, run and test on Debian 12: the
 # compiler and CMake, the ZooKeeper C client, jansson, libconfig, CUnit, and
-# the ZooKeeper server (Java) that `zkdisc dev` and the test harness start.
+# the ZooKeeper server (Java) that `zkdisc dev` and the test harness start;
+# scdoc for the man pages, zsh to check the zsh completion script.
 # Does nothing when everything is already installed.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ packages=(
     libzookeeper-mt-dev libjansson-dev libconfig-dev libcunit1-dev
     zookeeper default-jre-headless
     python3 python3-yaml procps netcat-openbsd tmux
+    scdoc zsh
 )
 
 missing=()

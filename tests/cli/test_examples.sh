@@ -19,6 +19,12 @@ check "headers installed" test -f "$prefix/include/zkdisc/zkdisc.h"
 check "libzkdisc.so.0 installed" test -e "$prefix/lib/libzkdisc.so.0"
 check "internal headers not installed" test ! -e "$prefix/include/zkdisc/session.h"
 check "zkdisc-bench not installed unless asked" test ! -e "$prefix/bin/zkdisc-bench"
+check "man pages installed" test -f "$prefix/share/man/man1/zkdisc.1" -a -f "$prefix/share/man/man8/zkdisc-agent.8" \
+    -a -f "$prefix/share/man/man5/zkdisc-agent.conf.5"
+check "zkdisc(1) has a section per command" bash -c "for c in ls tree rm export config help completion; do \
+    man -l '$prefix/share/man/man1/zkdisc.1' 2>/dev/null | grep -q \"^   \$c\" || exit 1; done"
+check "completion scripts installed" test -f "$prefix/share/bash-completion/completions/zkdisc" \
+    -a -f "$prefix/share/zsh/vendor-completions/_zkdisc"
 CHECKS=$((CHECKS + 1))
 rp=$(runpath "$prefix/bin/zkdisc")
 if [ "$rp" = '$ORIGIN/../lib' ]; then pass "zkdisc RUNPATH is \$ORIGIN/../lib"; else fail "zkdisc RUNPATH: '$rp'"; fi
@@ -26,7 +32,7 @@ expect_exit 0 installed-version env -u LD_LIBRARY_PATH "$prefix/bin/zkdisc" --ve
 expect_in installed-version out "zkdisc "
 # The tree still works after it is moved: the runtime path is relative.
 cp -a "$prefix" "$OUT/moved"
-expect_exit 0 moved-version env -u LD_LIBRARY_PATH "$OUT/moved/bin/zkdisc" --version
+expect_exit 0 moved-version env -u LD_LIBRARY_PATH "$OUT/moved/bin/zkdisc" version
 
 expect_exit 0 configure-examples cmake -S "$top/examples" -B "$OUT/examples" -DCMAKE_PREFIX_PATH="$prefix"
 expect_exit 0 build-examples cmake --build "$OUT/examples"
@@ -47,7 +53,9 @@ multiarch=$(gcc -print-multiarch)
 usrbuild=$OUT/build-usr
 root=$OUT/root
 expect_exit 0 configure-usr cmake -S "$top" -B "$usrbuild" -DCMAKE_INSTALL_PREFIX=/usr -DZKDISC_TESTS=OFF
-expect_exit 0 build-usr cmake --build "$usrbuild" -j2 --target zkdisc zkdisc_static zkdisc-cli
+targets=(zkdisc zkdisc_static zkdisc-cli completion)
+command -v scdoc >/dev/null && targets+=(man)
+expect_exit 0 build-usr cmake --build "$usrbuild" -j2 --target "${targets[@]}"
 expect_exit 0 install-usr env DESTDIR="$root" cmake --install "$usrbuild"
 libdir=$root/usr/lib/$multiarch
 check "library in the multiarch libdir" test -e "$libdir/libzkdisc.so.0"
