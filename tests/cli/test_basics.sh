@@ -224,6 +224,11 @@ check "the exported document is clean of progress" python3 -c 'import json,sys; 
 "$ZKDISC" rm -R /b --yes >/dev/null
 tty "$OUT/import-tty.out" "'$ZKDISC' import '$OUT/b.json'"
 check "import progress on a terminal" grep -Eq 'import: [0-9]+ nodes, [0-9]+/s' "$OUT/import-tty.out"
+script -qec "'$ZKDISC' rm -R /b" /dev/null <<<"y" >"$OUT/rm-tty.out" 2>&1
+check "rm -R on a terminal: reading progress, then the question" bash -c \
+    "grep -Eq 'rm: reading: [0-9]+ nodes, [0-9]+/s' '$OUT/rm-tty.out' && grep -Eq 'Remove /b and everything under it \(4 nodes\)\?' '$OUT/rm-tty.out'"
+expect_exit 4 rm-tty-removed "$ZKDISC" stat /b
+"$ZKDISC" import "$OUT/b.json" >/dev/null
 
 # Live completion from ZooKeeper.
 expect_exit 0 complete-paths "$ZKDISC" completion paths /b/

@@ -222,10 +222,12 @@ static int rm_opt(cli *ctx, int opt, const char *arg, void *ud)
     return EXIT_USAGE;
 }
 
+/* Counts the subtree for the question, with progress on a terminal (the
+ * deletion itself is one library call, zkd_node_delete_tree). */
 static int count_visit(const zkd_walk_node *n, void *ud)
 {
     (void)n;
-    (*(size_t *)ud)++;
+    term_progress_add(ud, 1);
     return 0;
 }
 
@@ -257,9 +259,13 @@ static int run_rm(cli *ctx, int argc, char **argv)
     if (!o.yes && interactive) {
         char q[1200];
         if (o.recursive) {
-            size_t n = 0;
-            if ((rc = zkd_walk(ctx->client, path, NULL, count_visit, &n, &err)))
+            term_progress progress;
+            term_progress_start(&progress, "rm: reading");
+            rc = zkd_walk(ctx->client, path, NULL, count_visit, &progress, &err);
+            term_progress_end(&progress);
+            if (rc)
                 return cli_fail(ctx, rc, &err);
+            size_t n = progress.count;
             snprintf(q, sizeof q, "Remove %s and everything under it (%zu node%s)?", path, n,
                      n == 1 ? "" : "s");
         } else {
