@@ -1,6 +1,8 @@
 /* Terminal helpers for the CLI (term.h). */
 #include "term.h"
 
+#include "render.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +113,19 @@ int term_read_value(const char *arg, char **out, size_t *len)
     *len = strlen(arg);
     *out = strdup(arg);
     return *out ? 0 : -1;
+}
+
+void term_print_json(json_t *v, int compact)
+{
+    if (compact)
+        render_json_line(v);
+    else
+        render_json(v);
+}
+
+void term_timestamp(char *out, size_t outlen)
+{
+    render_time_now(out, outlen);
 }
 
 static long long now_ns(void)

@@ -5,6 +5,7 @@
 #ifndef ZKDISC_TERM_H
 #define ZKDISC_TERM_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -31,6 +32,14 @@ int term_read_value(const char *arg, char **out, size_t *len);
 
 /* Reads a whole file ("-" is stdin); same conventions. */
 int term_read_file(const char *path, char **out, size_t *len);
+
+/* Kept for callers written against the earlier names; new code calls
+ * render.h directly. term_print_json(v, 1) is render_json_line(v) (one
+ * compact line, for streams), term_print_json(v, 0) is render_json(v) (the
+ * one format: compact when piped, indented on a terminal or with --pretty).
+ * term_timestamp is render_time_now. Both steal/fill as those do. */
+void term_print_json(json_t *v, int compact);
+void term_timestamp(char *out, size_t outlen);
 
 /* Progress of a long operation (export, import, rm -R) on stderr, only when
  * stderr is a terminal: "\r<what>: N nodes, R/s", at most 5 times a second,
