@@ -3,6 +3,7 @@
 # compiler and CMake, the ZooKeeper C client, jansson, libconfig, CUnit, and
 # the ZooKeeper server (Java) that `zkdisc dev` and the test harness start;
 # for zkdisc-agent's consumers, libevent and ldns, and HAProxy, nginx, dig.
+# scdoc for the man pages, zsh to check the zsh completion script.
 # Does nothing when everything is already installed.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ packages=(
     # zkdisc-agent's consumer side (issue 10): its loop and DNS wire format,
     # and the real HAProxy, nginx, dig and curl its tests drive
     libevent-dev libldns-dev haproxy nginx-light dnsutils curl
+    scdoc zsh
 )
 
 missing=()

@@ -36,7 +36,7 @@ expect_exit 0 create-stdin bash -c "printf 'from\nstdin' | '$Z' create /p/in -"
 expect_exit 0 get-stdin "$Z" get /p/in
 expect_in get-stdin out "from"
 expect_exit 0 create-json "$Z" -o json create /p/j x
-expect_in create-json out '"path": "/p/j"'
+expect_in create-json out '"path":"/p/j"'
 expect_exit 2 create-relative "$Z" create relative v
 
 # --- set ----------------------------------------------------------------------------
@@ -51,7 +51,7 @@ expect_exit 0 set-stdin bash -c "printf 'bin\000ary' | '$Z' set /c -"
 expect_exit 0 get-binary "$Z" get /c
 expect_in get-binary out "62 69 6e 00 61 72 79"
 expect_exit 0 set-json "$Z" -o json set /c v5
-expect_in set-json out '"version": 4'
+expect_in set-json out '"version":4'
 
 # --- ACL denial -----------------------------------------------------------------------
 expect_exit 0 create-acl "$Z" --auth alice:pw create /locked s --acl creator

@@ -191,7 +191,7 @@ expect_in locked-anon err "locked"
 expect_exit 6 locked-wrong "$ZKDISC" -v --auth alice:wrong config put locked "$OUT/v2.json"
 check "no credentials in messages" bash -c "! grep -q 'wrong\|secret' '$OUT/locked-wrong.err' '$OUT/locked-anon.err'"
 ZKDISC_AUTH=mallory:x expect_exit 6 locked-env "$ZKDISC" config put locked "$OUT/v2.json"
-expect_exit 6 locked-delete "$ZKDISC" config delete locked
+expect_exit 6 locked-delete "$ZKDISC" config delete locked --yes
 expect_exit 6 locked-unlock "$ZKDISC" config unlock locked
 expect_exit 0 locked-history "$ZKDISC" -o json config history locked
 check "nothing was written" py "$OUT/locked-history.out" '[h["version"] for h in d] == [1]'
@@ -241,11 +241,17 @@ wait "$wpid"
 check "watch with snapshot exits 0" test $? -eq 0
 check "then caught up, not stale" py <(sed -n 2p "$OUT/snap2.out") 'd["version"] == 9 and d["stale"] is False and d["skipped"] == 0'
 
-# Delete.
-expect_exit 5 delete-stale "$ZKDISC" config delete race --if-version 2
-expect_exit 0 delete "$ZKDISC" config delete race --if-version 3
+# Delete: every version goes, so a script must say --yes (exit 2 before
+# anything is sent), and a person on a terminal is asked.
+expect_exit 2 delete-no-yes "$ZKDISC" config delete race </dev/null
+expect_in delete-no-yes err "without --yes"
+expect_exit 0 delete-kept "$ZKDISC" config get race
+script -qec "'$ZKDISC' config delete race" /dev/null <<<"n" >"$OUT/delete-tty.out" 2>&1
+check "on a terminal it asks, and 'n' keeps the app" bash -c "grep -q 'Delete race and its 3 retained versions?' '$OUT/delete-tty.out' && '$ZKDISC' config get race >/dev/null"
+expect_exit 5 delete-stale "$ZKDISC" config delete race --if-version 2 --yes
+expect_exit 0 delete "$ZKDISC" config delete race --if-version 3 -y
 expect_exit 4 delete-gone "$ZKDISC" config get race
-expect_exit 4 delete-again "$ZKDISC" config delete race
+expect_exit 4 delete-again "$ZKDISC" config delete race --yes
 expect_exit 4 history-gone "$ZKDISC" config history race
 
 zkh_down

@@ -44,7 +44,7 @@ print("ok")
 PY
 expect_in inspect out "ok"
 expect_exit 0 export-stdout "$Z" export /src
-expect_in export-stdout out '"format": "zkdisc-export/1"'
+expect_in export-stdout out '"format":"zkdisc-export/1"'
 expect_exit 4 export-missing "$Z" export /nope
 
 # --- import: dry run, --path, conflicts, overwrite ------------------------------------
@@ -69,7 +69,7 @@ expect_in import-overwrite out "1 created, 1 updated, 7 unchanged"
 expect_exit 0 overwritten "$Z" get /copy/here/text
 expect_in overwritten out "héllo wörld"
 expect_exit 0 import-json "$Z" -o json import "$OUT/a.json" --path /copy/j
-expect_in import-json out '"created": 9'
+expect_in import-json out '"created":9'
 
 # A batch the server refuses is not applied at all: under a parent whose ACL
 # denies CREATE, the first batch of 4 fails whole and nothing is written.

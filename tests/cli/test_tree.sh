@@ -86,7 +86,7 @@ if [ -x "$ZKCLI" ]; then
     expect_exit 0 eph-export "$Z" export /zkdisc
     expect_in eph-export err "1 ephemeral left out"
     expect_exit 0 eph-export-incl "$Z" export /zkdisc --ephemeral
-    expect_in eph-export-incl out '"ephemeral": true'
+    expect_in eph-export-incl out '"ephemeral":true'
     exec 7>&-
     kill "$zkcli_pid" 2>/dev/null; wait "$zkcli_pid" 2>/dev/null
 fi

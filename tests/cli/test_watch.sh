@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 expect_exit 0 help-watch "$ZKDISC" watch --help
 expect_in help-watch out "usage: zkdisc watch"
 expect_exit 3 unreachable-watch "$ZKDISC" --zk 127.0.0.1:1 --timeout 1000 watch /
-expect_exit 2 watch-no-path "$ZKDISC" watch
+expect_exit 2 watch-two-paths "$ZKDISC" watch /a /b
 
 zkh_up 1 || { fail "harness did not start"; finish; exit 1; }
 Z=$ZKDISC

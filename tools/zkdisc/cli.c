@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_ZK = 1000, OPT_ROOT, OPT_TIMEOUT, OPT_AUTH, OPT_HELP };
+#include "render.h"
+#include "suggest.h"
+
+enum { OPT_ZK = 1000, OPT_ROOT, OPT_TIMEOUT, OPT_AUTH, OPT_HELP, OPT_PRETTY };
 
 static const struct option global_opts[] = {
     {"zk", required_argument, NULL, OPT_ZK},
@@ -16,6 +19,7 @@ static const struct option global_opts[] = {
     {"auth", required_argument, NULL, OPT_AUTH},
     {"output", required_argument, NULL, 'o'},
     {"verbose", no_argument, NULL, 'v'},
+    {"pretty", no_argument, NULL, OPT_PRETTY},
     {"help", no_argument, NULL, OPT_HELP},
 };
 #define NGLOBAL (sizeof global_opts / sizeof global_opts[0])
@@ -55,8 +59,9 @@ int cli_fail(cli *ctx, int code, const zkd_error *err)
 
 int cli_usage(cli *ctx, const cli_command *cmd)
 {
-    fprintf(stderr, "usage: zkdisc %s\n", cmd->usage);
-    fprintf(stderr, "Run 'zkdisc %s --help' for details.\n", ctx->cmd ? ctx->cmd : cmd->name);
+    (void)ctx;
+    fprintf(stderr, "usage: zkdisc %.*s\n", (int)strcspn(cmd->usage, "\n"), cmd->usage);
+    fprintf(stderr, "Run 'zkdisc help%s%s' for details.\n", *cmd->name ? " " : "", cmd->name);
     return EXIT_USAGE;
 }
 
@@ -79,6 +84,7 @@ static int global_opt(cli *ctx, int opt, const char *arg)
     case OPT_AUTH: ctx->auth = arg; return 0;
     case OPT_TIMEOUT: return cli_parse_int(ctx, "--timeout", arg, 1, &ctx->timeout_ms);
     case 'v': ctx->verbose = 1; return 0;
+    case OPT_PRETTY: render_json_pretty(1); return 0;
     case 'o':
         if (!strcmp(arg, "json") || !strcmp(arg, "text")) {
             ctx->json = !strcmp(arg, "json");
@@ -90,21 +96,59 @@ static int global_opt(cli *ctx, int opt, const char *arg)
 }
 
 static const char global_help[] =
-    "\nGlobal options (anywhere on the line):\n"
+    "Global options (anywhere on the line, before or after the command):\n"
     "  --zk HOSTS        ZooKeeper connect string, host:port[,host:port...][/chroot]\n"
     "                    (env ZKDISC_ZK, default 127.0.0.1:2181)\n"
     "  --root PATH       zkdisc's root path (env ZKDISC_ROOT, default /zkdisc)\n"
     "  --timeout MS      connect and request timeout (default 5000)\n"
     "  --auth USER:PASS  digest credentials (env ZKDISC_AUTH)\n"
-    "  -o text|json      output format (default text)\n"
-    "  -v, --verbose     log the library's session events to stderr\n"
+    "  -o text|json      output format (default text); JSON is compact when piped,\n"
+    "                    indented on a terminal\n"
+    "  --pretty          indented JSON even when piped\n"
+    "  -v, --verbose     log the library's session events to stderr, each line with\n"
+    "                    an RFC 3339 UTC time and a level\n"
+    "  -h, --help        the command's options (zkdisc help COMMAND)\n"
+    "  -V, --version     print zkdisc's version (zkdisc version)\n"
     "\nExit codes: 0 ok, 1 error, 2 usage, 3 ZooKeeper unreachable or timed out,\n"
     "4 not found, 5 version conflict, 6 not authorized.\n";
 
-static void print_help(const cli_command *cmd)
+void cli_print_global_help(FILE *out)
+{
+    fputs(global_help, out);
+}
+
+void cli_print_help(const cli_command *cmd)
 {
     printf("usage: zkdisc %s\n", cmd->usage);
-    fputs(global_help, stdout);
+    printf("\nGlobal options (--zk, --root, --auth, -o json, -v...): zkdisc help global\n");
+}
+
+/* The option as typed ("--name" without "=value", or "-x"), for messages. */
+static void typed_option(char **argv, char *out, size_t len)
+{
+    const char *arg = argv[optind - 1];
+    if (!strncmp(arg, "--", 2))
+        snprintf(out, len, "%.*s", (int)strcspn(arg, "="), arg);
+    else
+        snprintf(out, len, "-%c", optopt ? optopt : '?');
+}
+
+static int unknown_option(cli *ctx, const cli_command *cmd, char **argv, const struct option *all)
+{
+    char bad[64], names[64][40];
+    const char *cands[64];
+    size_t n = 0;
+    typed_option(argv, bad, sizeof bad);
+    for (; all[n].name && n < 64; n++) {
+        snprintf(names[n], sizeof names[n], "--%s", all[n].name);
+        cands[n] = names[n];
+    }
+    const char *near = suggest_nearest(bad, cands, n);
+    if (near)
+        cli_error(ctx, EXIT_USAGE, "unknown option \"%s\"; did you mean \"%s\"?", bad, near);
+    else
+        cli_error(ctx, EXIT_USAGE, "unknown option \"%s\"", bad);
+    return cli_usage(ctx, cmd);
 }
 
 int cli_parse(cli *ctx, const cli_command *cmd, int argc, char **argv,
@@ -123,23 +167,24 @@ int cli_parse(cli *ctx, const cli_command *cmd, int argc, char **argv,
         memcpy(all + NGLOBAL, longopts, ncmd * sizeof *longopts);
     memset(&all[NGLOBAL + ncmd], 0, sizeof all[0]);
     char shorts[128];
-    snprintf(shorts, sizeof shorts, ":o:v%s", shortopts ? shortopts : "");
+    snprintf(shorts, sizeof shorts, ":o:vh%s", shortopts ? shortopts : "");
 
     optind = 0; /* glibc: re-initialise for each parse */
     opterr = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
         int rc;
-        if (opt == OPT_HELP) {
-            print_help(cmd);
+        if (opt == OPT_HELP || opt == 'h') {
+            cli_print_help(cmd);
             return -1;
         } else if (opt == '?') {
-            cli_error(ctx, EXIT_USAGE, "unknown option \"%s\"", argv[optind - 1]);
-            return cli_usage(ctx, cmd);
+            return unknown_option(ctx, cmd, argv, all);
         } else if (opt == ':') {
-            cli_error(ctx, EXIT_USAGE, "option \"%s\" needs a value", argv[optind - 1]);
+            char name[64];
+            typed_option(argv, name, sizeof name);
+            cli_error(ctx, EXIT_USAGE, "option \"%s\" needs a value", name);
             return cli_usage(ctx, cmd);
-        } else if (opt >= OPT_ZK && opt <= OPT_AUTH) {
+        } else if ((opt >= OPT_ZK && opt <= OPT_AUTH) || opt == OPT_PRETTY) {
             rc = global_opt(ctx, opt, optarg);
         } else if (opt == 'o' || opt == 'v') {
             rc = global_opt(ctx, opt, optarg);
@@ -166,6 +211,50 @@ int cli_expect_args(cli *ctx, const cli_command *cmd, int have, int min, int max
     return 0;
 }
 
+/* -v: the library's lines with a time and a level, like every log zkdisc writes. */
+static void log_line(zkd_log_level level, const char *message, void *ud)
+{
+    static const char *const names[] = {"OFF", "ERROR", "WARN", "INFO", "DEBUG"};
+    (void)ud;
+    char ts[RENDER_TIME_LEN];
+    render_time_now(ts, sizeof ts);
+    fprintf(stderr, "%s %-5s %s\n", ts, level <= ZKD_LOG_DEBUG ? names[level] : "?", message);
+}
+
+int cli_find_word(int argc, char **argv)
+{
+    static const char *const with_value[] = {"--zk", "--root", "--timeout", "--auth", "--output", "-o"};
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] != '-' || !strcmp(argv[i], "-"))
+            return i;
+        if (!strcmp(argv[i], "--"))
+            return -1;
+        for (size_t k = 0; k < sizeof with_value / sizeof *with_value; k++)
+            if (!strcmp(argv[i], with_value[k])) {
+                i++;
+                break;
+            }
+    }
+    return -1;
+}
+
+const cli_command *cli_lookup(cli *ctx, const cli_command *const *cmds, size_t n, size_t skip,
+                              const char *what, const char *name)
+{
+    const char *names[64];
+    for (size_t i = 0; i < n && i < 64; i++) {
+        names[i] = cmds[i]->name + skip;
+        if (!strcmp(names[i], name))
+            return cmds[i];
+    }
+    const char *near = suggest_nearest(name, names, n < 64 ? n : 64);
+    if (near)
+        cli_error(ctx, EXIT_USAGE, "unknown %s \"%s\"; did you mean \"%s\"?", what, name, near);
+    else
+        cli_error(ctx, EXIT_USAGE, "unknown %s \"%s\"", what, name);
+    return NULL;
+}
+
 void cli_options(const cli *ctx, zkd_options *o)
 {
     zkd_options_init(o);
@@ -176,6 +265,7 @@ void cli_options(const cli *ctx, zkd_options *o)
     o->connect_timeout_ms = ctx->timeout_ms;
     o->request_timeout_ms = ctx->timeout_ms;
     o->log_level = ctx->verbose ? ZKD_LOG_INFO : ZKD_LOG_ERROR;
+    o->log_fn = log_line;
 }
 
 int cli_connect_with(cli *ctx, const zkd_options *o)

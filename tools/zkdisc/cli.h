@@ -24,7 +24,7 @@ typedef struct cli {
     const char *auth; /* --auth / ZKDISC_AUTH */
     int timeout_ms;   /* --timeout */
     int json;         /* -o json */
-    int verbose;      /* -v: library log lines to stderr */
+    int verbose;      /* -v: library log lines to stderr, timestamped */
     const char *cmd;  /* the command's name, for messages */
     zkd_client *client;
 } cli;
@@ -32,7 +32,8 @@ typedef struct cli {
 typedef struct cli_command {
     const char *name;
     const char *summary;
-    const char *usage; /* full --help text after "usage: zkdisc " */
+    const char *usage; /* --help text after "usage: zkdisc ": the usage line, a blank
+                        * line, what it does and each of its own options explained */
     int (*run)(cli *ctx, int argc, char **argv);
 } cli_command;
 
@@ -70,11 +71,33 @@ int cli_exit_code(int zkd_code);
 /* Parses a non-negative int option; returns 0 or EXIT_USAGE with a message. */
 int cli_parse_int(cli *ctx, const char *what, const char *text, int min, int *out);
 
-/* Prints a usage line to stderr and returns EXIT_USAGE. */
+/* Prints the command's usage line to stderr and returns EXIT_USAGE. */
 int cli_usage(cli *ctx, const cli_command *cmd);
 
+/* Prints the command's --help text to stdout (its own options, then one line
+ * pointing at `zkdisc help global`). */
+void cli_print_help(const cli_command *cmd);
+
+/* The global options and exit codes, as `zkdisc help global` shows them. */
+void cli_print_global_help(FILE *out);
+
+/* The index in argv of the first word that is not an option nor a global
+ * option's value (the command or subcommand), or -1. */
+int cli_find_word(int argc, char **argv);
+
+/* Finds `name` among cmds[0..n) (names compared after `skip` characters, so
+ * "config put" matches "put" with skip 7). Unknown: prints "unknown
+ * <what> NAME" with the nearest name as a suggestion and returns NULL. */
+const cli_command *cli_lookup(cli *ctx, const cli_command *const *cmds, size_t n, size_t skip,
+                              const char *what, const char *name);
+
+/* Every top-level command, in the order `zkdisc help` lists them. */
+extern const cli_command *const cli_commands[];
+extern const size_t cli_ncommands;
+
 /* The commands. */
-extern const cli_command cmd_ls, cmd_get, cmd_stat, cmd_dev;
+extern const cli_command cmd_ls, cmd_get, cmd_stat, cmd_dev, cmd_help, cmd_version,
+    cmd_completion;
 extern const cli_command cmd_config;
 extern const cli_command cmd_tree, cmd_find, cmd_grep, cmd_du, cmd_watch, cmd_create, cmd_set,
     cmd_rm, cmd_export, cmd_import, cmd_health;

@@ -142,7 +142,7 @@ static int run_create(cli *ctx, int argc, char **argv)
     if (rc)
         return cu_fail(ctx, rc, &err);
     if (ctx->json)
-        term_print_json(json_pack("{s:s}", "path", created), 0);
+        render_json(json_pack("{s:s}", "path", created));
     else
         puts(created);
     zkd_free(created);
@@ -203,7 +203,7 @@ static int run_set(cli *ctx, int argc, char **argv)
     if (ctx->json) {
         json_t *o = render_stat_json(&st);
         json_object_set_new(o, "path", json_string(path));
-        term_print_json(o, 0);
+        render_json(o);
     }
     return 0;
 }
@@ -228,6 +228,7 @@ static int rm_opt(cli *ctx, int opt, const char *arg, void *ud)
 {
     rm_opts *o = ud;
     switch (opt) {
+    case 'r':
     case OPT_REC: o->recursive = 1; return 0;
     case OPT_YES: o->yes = 1; return 0;
     case OPT_IFVER: return cli_parse_int(ctx, "--if-version", arg, 0, &o->version);
@@ -235,10 +236,12 @@ static int rm_opt(cli *ctx, int opt, const char *arg, void *ud)
     return EXIT_USAGE;
 }
 
+/* Counts the subtree for the question, with progress on a terminal (the
+ * deletion itself is one library call, zkd_node_delete_tree). */
 static int count_visit(const zkd_walk_node *n, void *ud)
 {
     (void)n;
-    (*(size_t *)ud)++;
+    term_progress_add(ud, 1);
     return 0;
 }
 
@@ -250,7 +253,7 @@ static int run_rm(cli *ctx, int argc, char **argv)
                                        {0}};
     rm_opts o = {.version = -1};
     int first;
-    int rc = cu_parse(ctx, &cmd_rm, argc, argv, lo, "Ry", rm_opt, &o, 1, 1, &first);
+    int rc = cu_parse(ctx, &cmd_rm, argc, argv, lo, "Rry", rm_opt, &o, 1, 1, &first);
     if (rc)
         return rc;
     const char *path = argv[first];
@@ -270,9 +273,13 @@ static int run_rm(cli *ctx, int argc, char **argv)
     if (!o.yes && interactive) {
         char q[1200];
         if (o.recursive) {
-            size_t n = 0;
-            if ((rc = zkd_walk(ctx->client, path, NULL, count_visit, &n, &err)))
+            term_progress progress;
+            term_progress_start(&progress, "rm: reading");
+            rc = zkd_walk(ctx->client, path, NULL, count_visit, &progress, &err);
+            term_progress_end(&progress);
+            if (rc)
                 return cli_fail(ctx, rc, &err);
+            size_t n = progress.count;
             snprintf(q, sizeof q, "Remove %s and everything under it (%zu node%s)?", path, n,
                      n == 1 ? "" : "s");
         } else {
@@ -302,7 +309,7 @@ static int run_rm(cli *ctx, int argc, char **argv)
     if (rc)
         return cu_fail(ctx, rc, &err);
     if (ctx->json)
-        term_print_json(json_pack("{s:s,s:I}", "path", path, "deleted", (json_int_t)deleted), 0);
+        render_json(json_pack("{s:s,s:I}", "path", path, "deleted", (json_int_t)deleted));
     else if (o.recursive)
         printf("removed %zu node%s\n", deleted, deleted == 1 ? "" : "s");
     return 0;
@@ -313,8 +320,8 @@ const cli_command cmd_rm = {
     "rm PATH [-R] [--if-version N] [--yes]\n\n"
     "Removes PATH. On a terminal it asks first unless --yes. It never removes /\n"
     "or anything under /zookeeper (exit 2).\n"
-    "  -R, --recursive  PATH and everything under it (pipelined); when stdin is\n"
-    "                   not a terminal, -R needs --yes (exit 2 otherwise)\n"
+    "  -R, --recursive  PATH and everything under it (pipelined; -r too); when\n"
+    "                   stdin is not a terminal, -R needs --yes (exit 2 otherwise)\n"
     "  --if-version N   only when PATH's version is N; else exit 5, nothing removed\n"
     "  -y, --yes        do not ask",
     run_rm};

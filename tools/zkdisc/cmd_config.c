@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cmd_config.h"
+#include "term.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -55,17 +56,6 @@ char *cfg_compact(const json_t *v)
     return out;
 }
 
-void cfg_print_json(json_t *v)
-{
-    char *raw = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    char *out = NULL;
-    if (raw && zkd_config_render(raw, strlen(raw), ZKD_CONFIG_JSON, &out, NULL) == 0)
-        fputs(out, stdout);
-    zkd_free(out);
-    free(raw);
-    json_decref(v);
-}
-
 void cfg_fit(const char *s, size_t width, char *out, size_t outlen)
 {
     size_t cols = 0, o = 0, i = 0, n = strlen(s);
@@ -91,14 +81,6 @@ void cfg_fit(const char *s, size_t width, char *out, size_t outlen)
         for (int k = 0; k < 3 && o + 1 < outlen; k++)
             out[o++] = '.';
     out[o] = '\0';
-}
-
-void cfg_time(char *out, size_t len, int64_t ms)
-{
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
 /* Reads a file ("-": stdin) whole. */
@@ -165,7 +147,7 @@ static int format_from_name(const char *path, zkd_config_format *out)
 
 /* ---- options shared by the writing subcommands ---------------------------------- */
 
-enum { O_FORMAT = 2000, O_MESSAGE, O_IF_VERSION, O_RETAIN, O_VERSION, O_ALLOW };
+enum { O_FORMAT = 2000, O_MESSAGE, O_IF_VERSION, O_RETAIN, O_VERSION, O_ALLOW, O_YES };
 
 typedef struct wopts {
     int have_format;
@@ -174,6 +156,7 @@ typedef struct wopts {
     int64_t if_version;
     int retain;
     int64_t version;
+    int yes;
     const char *allow[64];
     size_t nallow;
 } wopts;
@@ -187,7 +170,10 @@ static int on_wopt(cli *ctx, int opt, const char *arg, void *ud)
     case O_FORMAT:
         o->have_format = 1;
         return cfg_parse_format(ctx, arg, &o->format);
+    case 'm':
     case O_MESSAGE: o->message = arg; return 0;
+    case 'y':
+    case O_YES: o->yes = 1; return 0;
     case O_IF_VERSION: return cfg_parse_version(ctx, "--if-version", arg, 0, &o->if_version);
     case O_RETAIN:
         if ((rc = cfg_parse_version(ctx, "--retain", arg, 1, &v)) == 0)
@@ -214,7 +200,12 @@ static int parse(cli *ctx, const cli_command *cmd, int argc, char **argv,
                  const struct option *lo, wopts *o, int min, int max, int *first)
 {
     wopts_init(o);
-    int rc = cli_parse(ctx, cmd, argc, argv, lo, "", on_wopt, o, first);
+    /* -m and -y only where --message and --yes are the subcommand's own. */
+    char shorts[8] = "";
+    for (const struct option *l = lo; l && l->name; l++)
+        if (l->val == O_MESSAGE || l->val == O_YES)
+            strcat(shorts, l->val == O_MESSAGE ? "m:" : "y");
+    int rc = cli_parse(ctx, cmd, argc, argv, lo, shorts, on_wopt, o, first);
     if (rc)
         return rc;
     return cli_expect_args(ctx, cmd, argc - *first, min, max);
@@ -240,7 +231,7 @@ static void publish_opts(const cli *ctx, const wopts *o, zkd_config_publish_opts
 static void print_version(cli *ctx, const char *app, int64_t v)
 {
     if (ctx->json)
-        cfg_print_json(json_pack("{s:s,s:I}", "app", app, "version", (json_int_t)v));
+        render_json(json_pack("{s:s,s:I}", "app", app, "version", (json_int_t)v));
     else
         printf("%" PRId64 "\n", v);
 }
@@ -300,14 +291,15 @@ static int run_put(cli *ctx, int argc, char **argv)
 
 const cli_command cfg_put = {
     "config put", "publish a file as the app's next version",
-    "config put APP FILE [--format json|libconfig] [--message M]\n"
+    "config put APP FILE [--format json|libconfig] [-m M]\n"
     "                         [--if-version N] [--retain K]\n\n"
     "Publishes FILE (- reads stdin) as the next version of APP and prints its\n"
     "number. The format comes from the name (.json; .cfg or .conf: libconfig),\n"
     "else from --format (stdin: JSON by default). The top level must be an\n"
     "object. A file that does not parse, or is too large, is refused with exit 1\n"
     "and nothing is published.\n"
-    "  --message M     recorded with the version\n"
+    "  --format F      json or libconfig, when the name does not say\n"
+    "  -m, --message M recorded with the version\n"
     "  --if-version N  publish only if the current version is N (0: the app must\n"
     "                  not exist yet); otherwise exit 5, naming the current version\n"
     "  --retain K      versions to keep (default 100; only the oldest are pruned)\n"
@@ -328,7 +320,7 @@ static int print_value(cli *ctx, const zkd_config_version *v, const char *key, z
     if (ctx->json) {
         json_t *o = json_pack("{s:s,s:I,s:s,s:O}", "app", zkd_config_version_app(v), "version",
                               (json_int_t)zkd_config_version_number(v), "key", key, "value", val);
-        cfg_print_json(o);
+        render_json(o);
     } else if (json_is_string(val)) {
         printf("%s\n", json_string_value(val));
     } else if (json_is_object(val) || json_is_array(val)) {
@@ -372,9 +364,9 @@ static int run_get(cli *ctx, int argc, char **argv)
         rc = print_value(ctx, v, key, o.format);
     } else if (ctx->json) {
         json_t *doc = json_loads(zkd_config_version_json(v), 0, NULL);
-        char when[32];
-        cfg_time(when, sizeof when, zkd_config_version_time(v));
-        cfg_print_json(json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:I,s:o}", "app", app, "version",
+        char when[RENDER_TIME_LEN];
+        render_time(when, sizeof when, zkd_config_version_time(v));
+        render_json(json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:I,s:o}", "app", app, "version",
                                  (json_int_t)zkd_config_version_number(v), "time",
                                  (json_int_t)zkd_config_version_time(v), "timeText", when,
                                  "author", zkd_config_version_author(v), "message",
@@ -437,10 +429,12 @@ static int run_rollback(cli *ctx, int argc, char **argv)
 
 const cli_command cfg_rollback = {
     "config rollback", "publish an old version's content as a new version",
-    "config rollback APP VERSION [--message M] [--if-version N]\n\n"
+    "config rollback APP VERSION [-m M] [--if-version N]\n\n"
     "Publishes the content of retained version VERSION of APP as a new version\n"
-    "and prints its number; history is never rewritten. The message defaults to\n"
-    "\"rollback to version VERSION\". --if-version as for put.",
+    "and prints its number; history is never rewritten.\n"
+    "  -m, --message M  recorded with the version (default \"rollback to version\n"
+    "                   VERSION\")\n"
+    "  --if-version N   only if the current version is N; otherwise exit 5",
     run_rollback};
 
 /* ---- delete ------------------------------------------------------------------------ */
@@ -448,6 +442,7 @@ const cli_command cfg_rollback = {
 static int run_delete(cli *ctx, int argc, char **argv)
 {
     static const struct option lo[] = {{"if-version", required_argument, NULL, O_IF_VERSION},
+                                       {"yes", no_argument, NULL, O_YES},
                                        {0}};
     wopts o;
     int first;
@@ -455,13 +450,31 @@ static int run_delete(cli *ctx, int argc, char **argv)
     if (rc)
         return rc;
     const char *app = argv[first];
-    if ((rc = check_app(ctx, app)) || (rc = cli_connect(ctx)))
+    if ((rc = check_app(ctx, app)))
+        return rc;
+    /* Every version goes: as with rm -R, ask a person, and make a script say so. */
+    int interactive = term_interactive();
+    if (!o.yes && !interactive)
+        return cli_error(ctx, EXIT_USAGE, "refusing to delete %s and all its versions without --yes "
+                         "when not on a terminal", app);
+    if ((rc = cli_connect(ctx)))
         return rc;
     zkd_error err;
+    if (!o.yes) {
+        zkd_config_meta *h = NULL;
+        size_t n = 0;
+        if ((rc = zkd_config_history(ctx->client, app, &h, &n, &err)))
+            return cli_fail(ctx, rc, &err);
+        zkd_config_meta_free(h, n);
+        char q[300];
+        snprintf(q, sizeof q, "Delete %s and its %zu retained version%s?", app, n, n == 1 ? "" : "s");
+        if (!term_confirm(q))
+            return cli_error(ctx, EXIT_ERROR, "not deleted");
+    }
     if ((rc = zkd_config_delete(ctx->client, app, o.if_version, &err)))
         return cli_fail(ctx, rc, &err);
     if (ctx->json)
-        cfg_print_json(json_pack("{s:s,s:b}", "app", app, "deleted", 1));
+        render_json(json_pack("{s:s,s:b}", "app", app, "deleted", 1));
     else
         printf("deleted %s\n", app);
     return 0;
@@ -469,9 +482,12 @@ static int run_delete(cli *ctx, int argc, char **argv)
 
 const cli_command cfg_delete = {
     "config delete", "delete an app with all its versions",
-    "config delete APP [--if-version N]\n\n"
-    "Deletes APP and every retained version. With --if-version, only if the\n"
-    "current version is N (otherwise exit 5). A missing app exits 4.",
+    "config delete APP [--if-version N] [--yes]\n\n"
+    "Deletes APP and every retained version. On a terminal it asks first; when\n"
+    "stdin is not a terminal it needs --yes (exit 2 otherwise). A missing app\n"
+    "exits 4.\n"
+    "  --if-version N  only if the current version is N (otherwise exit 5)\n"
+    "  -y, --yes       do not ask",
     run_delete};
 
 /* ---- lock and unlock ------------------------------------------------------------------ */
@@ -503,7 +519,7 @@ static int run_lock(cli *ctx, int argc, char **argv)
             const char *u = strncmp(o.allow[i], "digest:", 7) ? o.allow[i] : o.allow[i] + 7;
             json_array_append_new(users, json_stringn(u, strcspn(u, ":")));
         }
-        cfg_print_json(json_pack("{s:s,s:b,s:o}", "app", app, "locked", 1, "allow", users));
+        render_json(json_pack("{s:s,s:b,s:o}", "app", app, "locked", 1, "allow", users));
     } else {
         printf("locked %s; writers:", app);
         for (size_t i = 0; i < o.nallow; i++) {
@@ -540,7 +556,7 @@ static int run_unlock(cli *ctx, int argc, char **argv)
     if ((rc = zkd_config_unlock(ctx->client, app, &err)))
         return cli_fail(ctx, rc, &err);
     if (ctx->json)
-        cfg_print_json(json_pack("{s:s,s:b}", "app", app, "locked", 0));
+        render_json(json_pack("{s:s,s:b}", "app", app, "locked", 0));
     else
         printf("unlocked %s\n", app);
     return 0;
@@ -568,46 +584,25 @@ static void overview(FILE *out)
                  "Subcommands:\n");
     for (size_t i = 0; i < NSUBS; i++)
         fprintf(out, "  %-10s %s\n", subs[i]->name + strlen("config "), subs[i]->summary);
-    fprintf(out, "\nRun 'zkdisc config SUBCOMMAND --help' for its options and the global\n"
-                 "options.\n");
-}
-
-static int global_with_value(const char *arg)
-{
-    static const char *with_value[] = {"--zk", "--root", "--timeout", "--auth", "--output", "-o"};
-    for (size_t i = 0; i < sizeof with_value / sizeof *with_value; i++)
-        if (!strcmp(arg, with_value[i]))
-            return 1;
-    return 0;
+    fprintf(out, "\nRun 'zkdisc help config SUBCOMMAND' for its options.\n");
 }
 
 static int run_config(cli *ctx, int argc, char **argv)
 {
-    int at = -1, help = 0;
-    for (int i = 1; i < argc && at < 0; i++) {
-        if (argv[i][0] != '-' || !strcmp(argv[i], "-"))
-            at = i;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-            help = 1;
-        else if (global_with_value(argv[i]))
-            i++;
-    }
+    int at = cli_find_word(argc, argv);
     if (at < 0) {
-        if (help) {
-            overview(stdout);
-            return -1;
-        }
+        for (int i = 1; i < argc; i++)
+            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+                overview(stdout);
+                return -1;
+            }
         cli_error(ctx, EXIT_USAGE, "missing subcommand");
         overview(stderr);
         return EXIT_USAGE;
     }
-    const cli_command *sub = NULL;
-    for (size_t i = 0; i < NSUBS; i++)
-        if (!strcmp(subs[i]->name + strlen("config "), argv[at]))
-            sub = subs[i];
+    const cli_command *sub = cli_lookup(ctx, subs, NSUBS, strlen("config "), "subcommand", argv[at]);
     if (!sub) {
-        cli_error(ctx, EXIT_USAGE, "unknown subcommand \"%s\"", argv[at]);
-        overview(stderr);
+        fprintf(stderr, "Run 'zkdisc help config' for the subcommands.\n");
         return EXIT_USAGE;
     }
     ctx->cmd = sub->name;

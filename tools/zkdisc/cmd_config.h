@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "render.h"
 
 /* The subcommands; cmd_config (in cli.h) dispatches to them. */
 extern const cli_command cfg_put, cfg_get, cfg_history, cfg_diff, cfg_rollback, cfg_watch,
@@ -20,18 +21,11 @@ int cfg_parse_version(cli *ctx, const char *what, const char *text, int64_t min,
  * library's $USER@host). Written into buf. */
 const char *cfg_author(const cli *ctx, char *buf, size_t len);
 
-/* Prints JSON (any value) to stdout, indented, reals in their exact short
- * form; steals the reference. */
-void cfg_print_json(json_t *v);
-
 /* A value as one line of compact JSON, malloc'd. */
 char *cfg_compact(const json_t *v);
 
 /* Copies s into out (at most `width` columns, "..." marking a cut, newlines
  * and tabs as spaces), without splitting a UTF-8 character. */
 void cfg_fit(const char *s, size_t width, char *out, size_t outlen);
-
-/* "2026-11-24 13:37:00" (UTC) for ms since the epoch. */
-void cfg_time(char *out, size_t len, int64_t ms);
 
 #endif

@@ -44,26 +44,26 @@ static int run_history(cli *ctx, int argc, char **argv)
     if (ctx->json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) {
-            char when[32];
-            cfg_time(when, sizeof when, h[i].time_ms);
+            char when[RENDER_TIME_LEN];
+            render_time(when, sizeof when, h[i].time_ms);
             json_array_append_new(
                 arr, json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:I}", "version",
                                (json_int_t)h[i].version, "time", (json_int_t)h[i].time_ms,
                                "timeText", when, "author", h[i].author, "message", h[i].message,
                                "checksum", h[i].checksum, "size", (json_int_t)h[i].size));
         }
-        cfg_print_json(arr);
+        render_json(arr);
     } else {
-        /* 7 + 2 + 19 + 2 + 7 + 2 + 14 + 2 + 8 + 2 + 15 = 80 columns */
-        printf("%7s  %-19s  %7s  %-14s  %-8s  %s\n", "VERSION", "TIME (UTC)", "SIZE", "AUTHOR",
+        /* 7 + 2 + 24 + 2 + 7 + 2 + 12 + 2 + 8 + 2 + 12 = 80 columns */
+        printf("%7s  %-24s  %7s  %-12s  %-8s  %s\n", "VERSION", "TIME (UTC)", "SIZE", "AUTHOR",
                "SHA256", "MESSAGE");
         for (size_t i = 0; i < n; i++) {
-            char when[32], author[64], message[64];
-            cfg_time(when, sizeof when, h[i].time_ms);
-            cfg_fit(h[i].author, 14, author, sizeof author);
-            cfg_fit(h[i].message, 15, message, sizeof message);
+            char when[RENDER_TIME_LEN], author[64], message[64];
+            render_time(when, sizeof when, h[i].time_ms);
+            cfg_fit(h[i].author, 12, author, sizeof author);
+            cfg_fit(h[i].message, 12, message, sizeof message);
             const char *sum = strncmp(h[i].checksum, "sha256:", 7) ? h[i].checksum : h[i].checksum + 7;
-            printf("%7" PRId64 "  %-19s  %7zu  %-14s  %-8.8s  %s\n", h[i].version, when,
+            printf("%7" PRId64 "  %-24s  %7zu  %-12s  %-8.8s  %s\n", h[i].version, when,
                    h[i].size, author, sum, message);
         }
     }
@@ -95,27 +95,27 @@ static int run_list(cli *ctx, int argc, char **argv)
     if (ctx->json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) {
-            char when[32] = "";
+            char when[RENDER_TIME_LEN] = "";
             if (apps[i].version > 0)
-                cfg_time(when, sizeof when, apps[i].time_ms);
+                render_time(when, sizeof when, apps[i].time_ms);
             json_array_append_new(arr, json_pack("{s:s,s:I,s:I,s:s,s:s}", "app", apps[i].name,
                                                  "version", (json_int_t)apps[i].version, "time",
                                                  (json_int_t)apps[i].time_ms, "timeText", when,
                                                  "author", apps[i].author));
         }
-        cfg_print_json(arr);
+        render_json(arr);
     } else {
-        /* 24 + 2 + 7 + 2 + 19 + 2 + 24 = 80 columns */
-        printf("%-24s  %7s  %-19s  %s\n", "APP", "VERSION", "CHANGED (UTC)", "AUTHOR");
+        /* 24 + 2 + 7 + 2 + 24 + 2 + 19 = 80 columns */
+        printf("%-24s  %7s  %-24s  %s\n", "APP", "VERSION", "CHANGED (UTC)", "AUTHOR");
         for (size_t i = 0; i < n; i++) {
-            char when[32] = "?", name[160], author[64], version[24] = "?";
+            char when[RENDER_TIME_LEN] = "?", name[160], author[64], version[24] = "?";
             if (apps[i].version > 0) {
-                cfg_time(when, sizeof when, apps[i].time_ms);
+                render_time(when, sizeof when, apps[i].time_ms);
                 snprintf(version, sizeof version, "%" PRId64, apps[i].version);
             }
             cfg_fit(apps[i].name, 24, name, sizeof name);
-            cfg_fit(apps[i].author, 24, author, sizeof author);
-            printf("%-24s  %7s  %-19s  %s\n", name, version, when, author);
+            cfg_fit(apps[i].author, 19, author, sizeof author);
+            printf("%-24s  %7s  %-24s  %s\n", name, version, when, author);
         }
     }
     zkd_config_apps_free(apps, n);
@@ -265,7 +265,7 @@ static int run_diff(cli *ctx, int argc, char **argv)
                 json_array_append_new(changed, json_pack("{s:s,s:O,s:O}", "key", c->key, "old",
                                                          c->before, "new", c->after));
         }
-        cfg_print_json(json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "app", app, "from", (json_int_t)from,
+        render_json(json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "app", app, "from", (json_int_t)from,
                                  "to", (json_int_t)to, "added", added, "removed", removed,
                                  "changed", changed));
     } else {
@@ -312,8 +312,8 @@ static void on_version(zkd_config_watch *w, const zkd_config_version *v, uint64_
         if (!v) {
             o = json_pack("{s:s,s:b}", "app", app, "deleted", 1);
         } else {
-            char when[32];
-            cfg_time(when, sizeof when, zkd_config_version_time(v));
+            char when[RENDER_TIME_LEN];
+            render_time(when, sizeof when, zkd_config_version_time(v));
             o = json_pack("{s:s,s:I,s:I,s:b,s:I,s:s,s:s,s:s,s:s,s:o}", "app", app, "version",
                           (json_int_t)zkd_config_version_number(v), "skipped",
                           (json_int_t)skipped, "stale", zkd_config_version_stale(v), "time",
@@ -322,18 +322,15 @@ static void on_version(zkd_config_watch *w, const zkd_config_version *v, uint64_
                           "checksum", zkd_config_version_checksum(v), "document",
                           json_loads(zkd_config_version_json(v), 0, NULL));
         }
-        char *line = cfg_compact(o);
-        json_decref(o);
-        printf("%s\n", line ? line : "{}");
-        free(line);
+        render_json_line(o);
     } else if (!v) {
         printf("=== %s deleted\n", app);
     } else {
-        char when[32], author[64], message[64];
-        cfg_time(when, sizeof when, zkd_config_version_time(v));
+        char when[RENDER_TIME_LEN], author[64], message[64];
+        render_time(when, sizeof when, zkd_config_version_time(v));
         cfg_fit(zkd_config_version_author(v), 16, author, sizeof author);
         cfg_fit(zkd_config_version_message(v), 20, message, sizeof message);
-        printf("=== %s version %" PRId64 "  %s UTC  %s  %s", app, zkd_config_version_number(v),
+        printf("=== %s version %" PRId64 "  %s  %s  %s", app, zkd_config_version_number(v),
                when, author, message);
         if (skipped)
             printf("  (%" PRIu64 " skipped)", skipped);

@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "render.h"
 #include "zkserver.h"
 
 typedef struct dev_args {
@@ -45,6 +47,21 @@ static int port_is_free(int port)
     return ok;
 }
 
+/* mkdir -p: --data names a directory to keep, made on first use. */
+static int mkdir_p(char *dir)
+{
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int rc = mkdir(dir, 0755);
+        *p = '/';
+        if (rc != 0 && errno != EEXIST)
+            return -1;
+    }
+    return mkdir(dir, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
 static int prepare_dir(cli *ctx, const dev_args *a, zks_server *srv, int *temporary)
 {
     char err[512];
@@ -55,6 +72,8 @@ static int prepare_dir(cli *ctx, const dev_args *a, zks_server *srv, int *tempor
     if (strlen(a->data) >= sizeof srv->dir)
         return cli_error(ctx, EXIT_USAGE, "--data path is too long");
     snprintf(srv->dir, sizeof srv->dir, "%s", a->data);
+    if (mkdir_p(srv->dir) != 0)
+        return cli_error(ctx, EXIT_ERROR, "cannot create --data %s: %s", srv->dir, strerror(errno));
     return 0;
 }
 
@@ -82,8 +101,7 @@ static void announce(cli *ctx, const zks_server *srv, int temporary)
     char connect[64];
     snprintf(connect, sizeof connect, "127.0.0.1:%d", srv->client_port);
     if (ctx->json) {
-        printf("{\"connect\": \"%s\", \"data\": \"%s\", \"temporary\": %s}\n", connect, srv->dir,
-               temporary ? "true" : "false");
+        render_json(json_pack("{s:s,s:s,s:b}", "connect", connect, "data", srv->dir, "temporary", temporary));
     } else {
         printf("ZooKeeper (standalone, for development) is serving.\n"
                "  connect string: %s\n"
@@ -151,9 +169,9 @@ const cli_command cmd_dev = {
     "Runs a standalone ZooKeeper server from Debian's zookeeper package on\n"
     "127.0.0.1 in the foreground, prints its connect string, and stops it on\n"
     "Ctrl-C. Not for production: one server, no replication.\n"
-    "  --port N    client port (default 2181)\n"
-    "  --data DIR  keep data in DIR across runs (default: a temporary\n"
-    "              directory, removed on exit)\n"
+    "  -p, --port N    client port (default 2181)\n"
+    "  -d, --data DIR  keep data in DIR across runs, created when missing\n"
+    "              (default: a temporary directory, removed on exit)\n"
     "Needs java and ZooKeeper (apt-get install zookeeper); ZKDISC_JAVA and\n"
     "ZKDISC_ZOOKEEPER_JAR override where they are found.",
     run_dev};

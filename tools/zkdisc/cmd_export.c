@@ -29,6 +29,7 @@ typedef struct export_opts {
     json_t *nodes;
     size_t skipped_ephemeral;
     size_t unreadable;
+    term_progress progress;
 } export_opts;
 
 static int export_opt(cli *ctx, int opt, const char *arg, void *ud)
@@ -45,6 +46,7 @@ static int export_opt(cli *ctx, int opt, const char *arg, void *ud)
 static int export_visit(const zkd_walk_node *n, void *ud)
 {
     export_opts *o = ud;
+    term_progress_add(&o->progress, 1);
     if (n->rc) {
         fprintf(stderr, "zkdisc export: skipping %s: %s\n", n->path, zkd_strerror(n->rc));
         o->unreadable++;
@@ -66,7 +68,7 @@ static int export_visit(const zkd_walk_node *n, void *ud)
 static int write_doc(cli *ctx, json_t *doc, const char *file)
 {
     if (!file || !strcmp(file, "-")) {
-        term_print_json(doc, 0);
+        render_json(doc);
         return 0;
     }
     size_t fl = strlen(file);
@@ -112,7 +114,9 @@ static int run_export(cli *ctx, int argc, char **argv)
     wo.exclude = exclude;
     o.nodes = json_array();
     zkd_error err;
+    term_progress_start(&o.progress, "export");
     rc = zkd_walk(ctx->client, path, &wo, export_visit, &o, &err);
+    term_progress_end(&o.progress);
     if (rc) {
         json_decref(o.nodes);
         if (rc == ZKD_ENOMEM)
@@ -408,6 +412,7 @@ static int run_import(cli *ctx, int argc, char **argv)
                                        {"batch", required_argument, NULL, 'b'},
                                        {0}};
     import_opts o = {.batch = 100};
+    term_progress progress = {0}; /* off until the writes start */
     int first;
     int rc = cu_parse(ctx, &cmd_import, argc, argv, lo, "n", import_opt, &o, 1, 1, &first);
     if (rc)
@@ -505,6 +510,7 @@ static int run_import(cli *ctx, int argc, char **argv)
             goto report;
         }
         size_t i = 0;
+        term_progress_start(&progress, "import");
         while (i < n && !rc) {
             size_t k = 0, bytes = 0;
             /* A batch: up to --batch writes and well under ZooKeeper's 1 MiB request. */
@@ -532,6 +538,7 @@ static int run_import(cli *ctx, int argc, char **argv)
                 break;
             }
             batches++;
+            term_progress_add(&progress, k);
             for (size_t j = 0; j < k; j++)
                 *(v[idx[j]].act == ACT_CREATE ? &created : &updated) += 1;
         }
@@ -539,6 +546,7 @@ static int run_import(cli *ctx, int argc, char **argv)
         free(idx);
     }
 report:
+    term_progress_end(&progress);
     if (plan) {
         json_t *r = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "path", target, "dryRun", o.dry_run,
                               "created", (json_int_t)(o.dry_run ? counts[ACT_CREATE] : created),
@@ -549,7 +557,7 @@ report:
         json_object_set_new(r, "plan", plan);
         if (!o.dry_run && !counts[ACT_CONFLICT])
             json_object_del(r, "plan");
-        term_print_json(r, 0);
+        render_json(r);
     } else if (o.dry_run) {
         printf("dry run for %s: would create %zu, update %zu; %zu unchanged, %zu conflict%s, "
                "%zu ephemeral skipped\n", target, counts[ACT_CREATE], counts[ACT_UPDATE], counts[ACT_SAME],

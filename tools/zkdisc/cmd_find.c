@@ -96,7 +96,7 @@ static int run_find(cli *ctx, int argc, char **argv)
         return cli_fail(ctx, rc, &err);
     }
     if (o.arr)
-        term_print_json(o.arr, 0);
+        render_json(o.arr);
     return 0;
 }
 
@@ -248,7 +248,7 @@ static int run_grep(cli *ctx, int argc, char **argv)
         return cli_fail(ctx, rc, &err);
     }
     if (o.arr)
-        term_print_json(o.arr, 0);
+        render_json(o.arr);
     return o.matched_nodes ? 0 : EXIT_ERROR;
 }
 

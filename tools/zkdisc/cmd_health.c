@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cmdutil.h"
+#include "render.h"
 #include "term.h"
 #include "zkserver.h"
 
@@ -279,7 +280,7 @@ static int run_health(cli *ctx, int argc, char **argv)
         json_t *q = json_pack("{s:b,s:i,s:i,s:i}", "ok", quorum, "members", members, "voting", voters,
                               "needed", needed);
         json_object_set_new(q, "leader", leader ? json_string(leader) : json_null());
-        term_print_json(json_pack("{s:o,s:o,s:b}", "servers", arr, "quorum", q, "healthy", healthy), 0);
+        render_json(json_pack("{s:o,s:o,s:b}", "servers", arr, "quorum", q, "healthy", healthy));
     } else {
         printf("%-21s %-11s %7s %8s %8s %8s %5s\n", "SERVER", "MODE", "RTT ms", "AVG LAT", "ZNODES",
                "WATCHES", "QUEUE");

@@ -3,31 +3,20 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmdutil.h"
 #include "render.h"
 
-static void print_json(json_t *v)
-{
-    json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(v);
-}
-
-/* Parses the common shape "CMD [options] PATH" and connects. */
+/* "CMD [options] [PATH]": PATH defaults to /, as for every reading command. */
 static int one_path(cli *ctx, const cli_command *cmd, int argc, char **argv,
                     const struct option *lo, const char *so,
                     int (*on_opt)(cli *, int, const char *, void *), void *ud, const char **path)
 {
     int first;
-    int rc = cli_parse(ctx, cmd, argc, argv, lo, so, on_opt, ud, &first);
+    int rc = cu_parse(ctx, cmd, argc, argv, lo, so, on_opt, ud, 0, 1, &first);
     if (rc)
         return rc;
-    if ((rc = cli_expect_args(ctx, cmd, argc - first, 1, 1)))
-        return rc;
-    *path = argv[first];
-    zkd_error err;
-    if ((rc = zkd_validate_path(*path, &err)))
-        return cli_fail(ctx, rc, &err);
-    return cli_connect(ctx);
+    *path = first < argc ? argv[first] : "/";
+    return cu_connect_path(ctx, *path);
 }
 
 /* ---- ls ----------------------------------------------------------------- */
@@ -40,7 +29,7 @@ static int ls_opt(cli *ctx, int opt, const char *arg, void *ud)
 {
     (void)ctx;
     (void)arg;
-    if (opt != 'R')
+    if (opt != 'R' && opt != 'r')
         return EXIT_USAGE;
     ((ls_opts *)ud)->recursive = 1;
     return 0;
@@ -65,7 +54,7 @@ static int run_ls(cli *ctx, int argc, char **argv)
     static const struct option lo[] = {{"recursive", no_argument, NULL, 'R'}, {0}};
     ls_opts o = {0};
     const char *path;
-    int rc = one_path(ctx, &cmd_ls, argc, argv, lo, "R", ls_opt, &o, &path);
+    int rc = one_path(ctx, &cmd_ls, argc, argv, lo, "Rr", ls_opt, &o, &path);
     if (rc)
         return rc;
     zkd_error err;
@@ -77,7 +66,7 @@ static int run_ls(cli *ctx, int argc, char **argv)
             return cli_fail(ctx, rc, &err);
         }
         if (lw.arr)
-            print_json(lw.arr);
+            render_json(lw.arr);
         return 0;
     }
     zkd_strings kids;
@@ -87,7 +76,7 @@ static int run_ls(cli *ctx, int argc, char **argv)
         json_t *arr = json_array();
         for (size_t i = 0; i < kids.count; i++)
             json_array_append_new(arr, json_string(kids.items[i]));
-        print_json(arr);
+        render_json(arr);
     } else {
         for (size_t i = 0; i < kids.count; i++)
             puts(kids.items[i]);
@@ -98,9 +87,11 @@ static int run_ls(cli *ctx, int argc, char **argv)
 
 const cli_command cmd_ls = {
     "ls", "list a node's children (-R: the whole subtree)",
-    "ls PATH [-R]\n\nLists the children of PATH, one per line (-o json: an array of names).\n"
+    "ls [PATH] [-R]\n\nLists the children of PATH (default /), one per line (-o json: an array\n"
+    "of names).\n"
     "  -R, --recursive  every node of the subtree, PATH first, as full paths in\n"
-    "                   pre-order (-o json: an array of paths); reads are pipelined",
+    "                   pre-order (-o json: an array of paths); reads are pipelined;\n"
+    "                   -r too",
     run_ls};
 
 /* ---- get ---------------------------------------------------------------- */
@@ -132,7 +123,7 @@ static int run_get(cli *ctx, int argc, char **argv)
     if (raw)
         fwrite(data ? data : "", 1, len, stdout);
     else if (ctx->json)
-        print_json(render_node_json(path, data, len, &st));
+        render_json(render_node_json(path, data, len, &st));
     else
         render_data(stdout, data, len);
     zkd_free(data);
@@ -141,8 +132,8 @@ static int run_get(cli *ctx, int argc, char **argv)
 
 const cli_command cmd_get = {
     "get", "print a node's data",
-    "get PATH [--raw]\n\nPrints the data of PATH: indented JSON when it is JSON, the text when\n"
-    "it is text, a hex dump when it is binary.\n"
+    "get [PATH] [--raw]\n\nPrints the data of PATH (default /): indented JSON when it is JSON, the\n"
+    "text when it is text, a hex dump when it is binary.\n"
     "  --raw    write the bytes exactly as stored\n"
     "  -o json  an object with path, encoding (utf-8 or base64), data and stat",
     run_get};
@@ -162,7 +153,7 @@ static int run_stat(cli *ctx, int argc, char **argv)
     if (ctx->json) {
         json_t *o = render_stat_json(&st);
         json_object_set_new(o, "path", json_string(path));
-        print_json(o);
+        render_json(o);
     } else {
         printf("path            %s\n", path);
         render_stat_text(stdout, &st);
@@ -172,6 +163,7 @@ static int run_stat(cli *ctx, int argc, char **argv)
 
 const cli_command cmd_stat = {
     "stat", "print a node's Stat",
-    "stat PATH\n\nPrints every Stat field of PATH; times in UTC, the ephemeral owner's\n"
-    "session in hex.",
+    "stat [PATH]\n\nPrints every Stat field of PATH (default /); times in RFC 3339 UTC, the\n"
+    "ephemeral owner's session in hex.\n"
+    "  -o json  an object with path and ZooKeeper's Stat field names",
     run_stat};

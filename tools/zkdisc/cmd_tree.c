@@ -261,7 +261,7 @@ static int run_tree(cli *ctx, int argc, char **argv)
         return cli_fail(ctx, rc, &err);
     }
     if (ctx->json)
-        term_print_json(tree_json(&t), 0);
+        render_json(tree_json(&t));
     else
         tree_print_text(&t);
     tree_free(&t);
@@ -390,7 +390,7 @@ static int run_du(cli *ctx, int argc, char **argv)
             }
         }
         if (arr)
-            term_print_json(arr, 0);
+            render_json(arr);
     }
     for (size_t i = 0; i < d.count; i++)
         free(d.v[i].path);

@@ -42,6 +42,7 @@ static int watch_opt(cli *ctx, int opt, const char *arg, void *ud)
     watch_opts *o = ud;
     switch (opt) {
     case 'c': o->flags |= ZKD_WATCH_CHILDREN; return 0;
+    case 'R':
     case 'r': o->flags |= ZKD_WATCH_RECURSIVE; return 0;
     case 'n': return cli_parse_int(ctx, "--count", arg, 1, &o->count);
     }
@@ -61,22 +62,22 @@ static const char *event_colour(const char *name)
 
 static void print_line(const char *event, const char *path, const char *detail)
 {
-    char ts[40];
-    term_timestamp(ts, sizeof ts);
+    char ts[RENDER_TIME_LEN];
+    render_time_now(ts, sizeof ts);
     printf("%s  %s%-9s%s %s%s%s\n", ts, event_colour(event), event, term_reset(), path,
            detail && *detail ? "  " : "", detail ? detail : "");
     fflush(stdout);
 }
 
+/* One event per line, its time first. Steals o. */
 static void print_json_line(json_t *o)
 {
-    char ts[40];
-    term_timestamp(ts, sizeof ts);
-    json_object_set_new(o, "time", json_string(ts));
-    json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    fflush(stdout);
+    char ts[RENDER_TIME_LEN];
+    render_time_now(ts, sizeof ts);
+    json_t *line = json_pack("{s:s}", "time", ts);
+    json_object_update(line, o);
     json_decref(o);
+    render_json_line(line);
 }
 
 static json_t *names_json(const zkd_strings *s)
@@ -149,16 +150,16 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ud)
 static int run_watch(cli *ctx, int argc, char **argv)
 {
     static const struct option lo[] = {{"children", no_argument, NULL, 'c'},
-                                       {"recursive", no_argument, NULL, 'r'},
+                                       {"recursive", no_argument, NULL, 'R'},
                                        {"count", required_argument, NULL, 'n'},
                                        {0}};
     watch_opts o = {0};
     int first;
-    int rc = cu_parse(ctx, &cmd_watch, argc, argv, lo, "r", watch_opt, &o, 1, 1, &first);
+    int rc = cu_parse(ctx, &cmd_watch, argc, argv, lo, "Rrn:", watch_opt, &o, 0, 1, &first);
     if (rc)
         return rc;
     o.json = ctx->json;
-    const char *path = argv[first];
+    const char *path = first < argc ? argv[first] : "/";
     int pipefd[2];
     if (pipe(pipefd) != 0)
         return cli_error(ctx, EXIT_ERROR, "pipe: %s", strerror(errno));
@@ -195,15 +196,17 @@ static int run_watch(cli *ctx, int argc, char **argv)
 
 const cli_command cmd_watch = {
     "watch", "stream a node's or a subtree's changes",
-    "watch PATH [--children] [--recursive] [--count N]\n\n"
+    "watch [PATH] [--children] [-R] [--count N]\n\n"
     "Prints one timestamped line per change until Ctrl-C (exit 0):\n"
     "  TIME  created|changed|deleted  PATH  version V, N bytes\n"
     "  TIME  children  PATH  +added -removed\n"
     "The first line, \"watching PATH\", says the watches are armed: changes from\n"
     "then on are reported. Watches are re-armed after every event and after a\n"
     "session expiry (changes made meanwhile are then reported).\n"
-    "  --children      also report PATH's list of children changing\n"
-    "  -r, --recursive  the whole subtree, including nodes created later\n"
-    "  --count N       exit after N events\n"
-    "  -o json         one JSON object per line: time, event, path, version, ...",
+    "PATH defaults to /. Times are RFC 3339 UTC with milliseconds.\n"
+    "  --children        also report PATH's list of children changing\n"
+    "  -R, --recursive   the whole subtree, including nodes created later (-r too)\n"
+    "  -n, --count N     exit after N events\n"
+    "  -o json           one compact JSON object per line (even on a terminal):\n"
+    "                    time, event, path, version, ...",
     run_watch};

@@ -5,46 +5,36 @@
 
 #include "cli.h"
 
-static const cli_command *const commands[] = {
+const cli_command *const cli_commands[] = {
     &cmd_dev, &cmd_ls, &cmd_get, &cmd_stat,
     &cmd_tree, &cmd_find, &cmd_grep, &cmd_du, &cmd_watch, &cmd_create, &cmd_set, &cmd_rm,
     &cmd_export, &cmd_import, &cmd_health,
     &cmd_services, &cmd_instances, &cmd_register, &cmd_run, &cmd_deregister, &cmd_drain,
     &cmd_undrain, &cmd_pick,
     &cmd_config,
+    &cmd_help, &cmd_version, &cmd_completion,
 };
-#define NCOMMANDS (sizeof commands / sizeof commands[0])
+const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
 
-static void print_overview(FILE *out)
-{
-    fprintf(out, "usage: zkdisc [global options] COMMAND [ARGS...]\n\n"
-                 "zkdisc browses and manages a ZooKeeper tree used for service discovery\n"
-                 "and configuration.\n\nCommands:\n");
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(out, "\nRun 'zkdisc COMMAND --help' for a command's options; the global options\n"
-                 "(--zk, --root, --timeout, --auth, -o, -v) are listed there too.\n");
-}
+/* The line before a command: only global options, --help or --version.
+ * Anything else is an error that says what is wrong (an unknown option, a
+ * missing value), never a silent usage dump. */
+static const cli_command top = {"", "", "[global options] COMMAND [ARGS...]", NULL};
 
-/* Global options that take a value, so their value is not taken for the command. */
-static int takes_value(const char *arg)
-{
-    static const char *with_value[] = {"--zk", "--root", "--timeout", "--auth", "--output", "-o"};
-    for (size_t i = 0; i < sizeof with_value / sizeof *with_value; i++)
-        if (!strcmp(arg, with_value[i]))
-            return 1;
-    return 0;
-}
-
-static int find_command(int argc, char **argv)
+static int no_command(cli *ctx, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
-        if (argv[i][0] != '-')
-            return i;
-        if (takes_value(argv[i]))
-            i++;
+        if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V"))
+            return cmd_version.run(ctx, 1, argv);
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return cmd_help.run(ctx, 1, argv);
     }
-    return -1;
+    int first;
+    int rc = cli_parse(ctx, &top, argc, argv, NULL, NULL, NULL, NULL, &first);
+    if (rc)
+        return rc;
+    cli_error(ctx, EXIT_USAGE, "no command given");
+    return cli_usage(ctx, &top);
 }
 
 int main(int argc, char **argv)
@@ -56,28 +46,14 @@ int main(int argc, char **argv)
     if (!ctx.auth || !*ctx.auth)
         ctx.auth = NULL;
 
-    int at = find_command(argc, argv);
+    int at = cli_find_word(argc, argv);
     if (at < 0) {
-        for (int i = 1; i < argc; i++) {
-            if (!strcmp(argv[i], "--version")) {
-                printf("zkdisc %s\n", ZKD_VERSION_STRING);
-                return EXIT_OK;
-            }
-            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-                print_overview(stdout);
-                return EXIT_OK;
-            }
-        }
-        print_overview(stderr);
-        return EXIT_USAGE;
+        int rc = no_command(&ctx, argc, argv);
+        return rc < 0 ? EXIT_OK : rc;
     }
-    const cli_command *cmd = NULL;
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        if (!strcmp(commands[i]->name, argv[at]))
-            cmd = commands[i];
+    const cli_command *cmd = cli_lookup(&ctx, cli_commands, cli_ncommands, 0, "command", argv[at]);
     if (!cmd) {
-        fprintf(stderr, "zkdisc: unknown command \"%s\"\n", argv[at]);
-        print_overview(stderr);
+        fprintf(stderr, "Run 'zkdisc help' for the commands.\n");
         return EXIT_USAGE;
     }
     ctx.cmd = cmd->name;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <zkdisc/config.h>
 
 /* The length of one well-formed UTF-8 sequence at s, or 0. Strict, as
  * jansson is: no overlong forms, no surrogates, nothing past U+10FFFF;
@@ -108,12 +110,62 @@ char *render_base64(const char *buf, size_t len)
 
 void render_time(char *out, size_t outlen, int64_t ms)
 {
-    time_t secs = (time_t)(ms / 1000);
+    int64_t frac = ms % 1000;
+    if (frac < 0) /* before 1970: the second below, plus a positive fraction */
+        frac += 1000;
+    time_t secs = (time_t)((ms - frac) / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     char day[32];
-    strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(out, outlen, "%s.%03d UTC", day, (int)(ms % 1000));
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, outlen, "%s.%03dZ", day, (int)frac);
+}
+
+void render_time_now(char *out, size_t outlen)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    render_time(out, outlen, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static int json_pretty = -1; /* -1: indented only on a terminal */
+
+void render_json_pretty(int on)
+{
+    json_pretty = on;
+}
+
+/* The library's JSON renderer writes reals in their shortest exact form
+ * (0.1, not 0.10000000000000001); jansson's own dump is the fallback. */
+static void dump_json(json_t *v, int pretty)
+{
+    char *raw = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    char *text = NULL;
+    if (raw && zkd_config_render(raw, strlen(raw), pretty ? ZKD_CONFIG_JSON : ZKD_CONFIG_JSON_COMPACT,
+                                 &text, NULL) == 0) {
+        fputs(text, stdout);
+        if (!pretty)
+            fputc('\n', stdout);
+    } else {
+        json_dumpf(v, stdout, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+    }
+    zkd_free(text);
+    free(raw);
+    json_decref(v);
+}
+
+void render_json(json_t *v)
+{
+    if (json_pretty < 0)
+        json_pretty = isatty(STDOUT_FILENO);
+    dump_json(v, json_pretty);
+}
+
+void render_json_line(json_t *v)
+{
+    dump_json(v, 0);
+    fflush(stdout);
 }
 
 static json_t *hex_json(int64_t v)
@@ -125,7 +177,7 @@ static json_t *hex_json(int64_t v)
 
 json_t *render_stat_json(const zkd_stat *st)
 {
-    char ct[48], mt[48];
+    char ct[RENDER_TIME_LEN], mt[RENDER_TIME_LEN];
     render_time(ct, sizeof ct, st->ctime);
     render_time(mt, sizeof mt, st->mtime);
     return json_pack("{s:o,s:o,s:o,s:I,s:s,s:I,s:s,s:i,s:i,s:i,s:o,s:i,s:i}",
@@ -139,7 +191,7 @@ json_t *render_stat_json(const zkd_stat *st)
 
 void render_stat_text(FILE *out, const zkd_stat *st)
 {
-    char ct[48], mt[48];
+    char ct[RENDER_TIME_LEN], mt[RENDER_TIME_LEN];
     render_time(ct, sizeof ct, st->ctime);
     render_time(mt, sizeof mt, st->mtime);
     fprintf(out, "czxid           0x%" PRIx64 "\n", (uint64_t)st->czxid);

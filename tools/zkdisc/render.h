@@ -21,8 +21,25 @@ void render_hexdump(FILE *out, const char *buf, size_t len);
 /* Base64 (RFC 4648, padded); the result is malloc'd. */
 char *render_base64(const char *buf, size_t len);
 
-/* "2026-11-24 13:37:00.123 UTC" for ms since the epoch. */
+/* Every time the CLI shows, in RFC 3339 UTC with milliseconds:
+ * "2026-11-24T13:37:00.123Z" for ms since the epoch. RENDER_TIME_LEN holds it. */
+#define RENDER_TIME_LEN 32
 void render_time(char *out, size_t outlen, int64_t ms);
+
+/* The same for the present moment. */
+void render_time_now(char *out, size_t outlen);
+
+/* The one way the CLI prints JSON (-o json): v (any value; the reference is
+ * stolen) and a newline to stdout, indented when stdout is a terminal or
+ * after render_json_pretty(1) (--pretty), else compact on one line, so piped
+ * output is one document per line. Reals in their shortest exact form. */
+void render_json(json_t *v);
+
+/* A streamed event (watch): always one compact line, flushed. Steals v. */
+void render_json_line(json_t *v);
+
+/* --pretty: indent JSON even when stdout is not a terminal. */
+void render_json_pretty(int on);
 
 /* The Stat as a JSON object with ZooKeeper's field names (new reference). */
 json_t *render_stat_json(const zkd_stat *st);

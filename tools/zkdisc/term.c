@@ -1,6 +1,8 @@
 /* Terminal helpers for the CLI (term.h). */
 #include "term.h"
 
+#include "render.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,20 +117,53 @@ int term_read_value(const char *arg, char **out, size_t *len)
 
 void term_print_json(json_t *v, int compact)
 {
-    json_dumpf(v, stdout, (compact ? JSON_COMPACT : JSON_INDENT(2)) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    fputc('\n', stdout);
-    json_decref(v);
+    if (compact)
+        render_json_line(v);
+    else
+        render_json(v);
 }
 
 void term_timestamp(char *out, size_t outlen)
 {
+    render_time_now(out, outlen);
+}
+
+static long long now_ns(void)
+{
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char day[32];
-    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, outlen, "%s.%03ldZ", day, ts.tv_nsec / 1000000);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void term_progress_start(term_progress *p, const char *what)
+{
+    const char *force = getenv("ZKDISC_PROGRESS"); /* "0": never, even on a terminal */
+    *p = (term_progress){.on = isatty(STDERR_FILENO) && !(force && !strcmp(force, "0")),
+                         .what = what, .start_ns = now_ns()};
+}
+
+void term_progress_add(term_progress *p, size_t n)
+{
+    p->count += n;
+    if (!p->on)
+        return;
+    long long now = now_ns();
+    if (p->shown_ns && now - p->shown_ns < 200000000LL)
+        return;
+    p->shown_ns = now;
+    double secs = (double)(now - p->start_ns) / 1e9;
+    fprintf(stderr, "\r\033[K%s: %zu nodes, %.0f/s", p->what, p->count,
+            secs > 0.001 ? (double)p->count / secs : 0.0);
+    fflush(stderr);
+}
+
+void term_progress_end(term_progress *p)
+{
+    if (p->on && p->shown_ns) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+    p->on = 0;
 }
 
 int term_parse_session(const char *text, long long *out)
