@@ -43,9 +43,15 @@ static json_t *instance_json(const zkd_instance *i)
     return v;
 }
 
-static void endpoint(const zkd_instance *i, int ssl, char *buf, size_t len)
+/* Whether <root>/services/SERVICE[/CHILD] exists (an error counts as yes:
+ * the caller's next request reports it). */
+static int node_exists(cli *ctx, const char *service, const char *child)
 {
-    zkd_instance_endpoint(i, ssl, buf, len);
+    const char *root = zkd_client_root(ctx->client);
+    char path[512];
+    snprintf(path, sizeof path, "%s/services/%s%s%s", strcmp(root, "/") ? root : "", service,
+             child ? "/" : "", child ? child : "");
+    return zkd_node_stat(ctx->client, path, NULL, NULL) != ZKD_ENOTFOUND;
 }
 
 /* Parses "CMD [options] ARGS" with `nargs` positional arguments, checks the
@@ -193,7 +199,7 @@ static table_widths measure(const zkd_snapshot *s, int ssl)
     for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
         const zkd_instance *i = zkd_snapshot_at(s, k);
         char ep[300];
-        endpoint(i, ssl, ep, sizeof ep);
+        zkd_instance_endpoint(i, ssl, ep, sizeof ep);
         w.id = max_width(w.id, zkd_instance_id(i));
         w.znode = max_width(w.znode, zkd_instance_znode(i));
         w.ep = max_width(w.ep, ep);
@@ -213,7 +219,7 @@ static void print_table(const zkd_snapshot *s, int ssl)
     for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
         const zkd_instance *i = zkd_snapshot_at(s, k);
         char ep[300];
-        endpoint(i, ssl, ep, sizeof ep);
+        zkd_instance_endpoint(i, ssl, ep, sizeof ep);
         const char *zone = zkd_instance_zone(i);
         printf("%-*s ", w.id, zkd_instance_id(i));
         if (w.show_znode)
@@ -264,7 +270,7 @@ static void print_delta(zkd_cache *k, const zkd_delta *d, size_t n, void *ud)
                                  "instance", instance_json(i)));
         } else {
             char ep[300];
-            endpoint(i, w->ssl, ep, sizeof ep);
+            zkd_instance_endpoint(i, w->ssl, ep, sizeof ep);
             printf("%s %s %s %s\n", ts, names[d[x].kind], zkd_instance_id(i), ep);
         }
     }
@@ -319,16 +325,6 @@ static int instances_opt(cli *ctx, int opt, const char *arg, void *ud)
     return flag_opt(ctx, opt, arg, opt == 'w' ? &a->watch : &a->ssl);
 }
 
-/* Exit 4 for a service that is not there, as pick does; an existing
- * service with no instance is an empty table. */
-static int service_missing(cli *ctx, const char *service)
-{
-    const char *root = zkd_client_root(ctx->client);
-    char path[512];
-    snprintf(path, sizeof path, "%s/services/%s", strcmp(root, "/") ? root : "", service);
-    return zkd_node_stat(ctx->client, path, NULL, NULL) == ZKD_ENOTFOUND;
-}
-
 static int run_instances(cli *ctx, int argc, char **argv)
 {
     static const struct option lo[] = {{"watch", no_argument, NULL, 'w'},
@@ -352,7 +348,9 @@ static int run_instances(cli *ctx, int argc, char **argv)
     zkd_error err;
     if ((rc = zkd_instances_query(ctx->client, args[0], &s, &malformed, &err)))
         return cli_fail(ctx, rc, &err);
-    if (zkd_snapshot_count(s) == 0 && malformed == 0 && service_missing(ctx, args[0])) {
+    /* Exit 4 for a service that is not there, as pick does; an existing
+     * service with no instance is an empty table. */
+    if (zkd_snapshot_count(s) == 0 && malformed == 0 && !node_exists(ctx, args[0], NULL)) {
         zkd_snapshot_release(s);
         return cli_error(ctx, EXIT_NOTFOUND, "no service %s", args[0]);
     }
@@ -451,7 +449,7 @@ static int run_pick(cli *ctx, int argc, char **argv)
         print_json(instance_json(chosen));
     } else {
         char ep[300];
-        endpoint(chosen, p.ssl, ep, sizeof ep);
+        zkd_instance_endpoint(chosen, p.ssl, ep, sizeof ep);
         puts(ep);
     }
     zkd_instance_unref(chosen);
@@ -477,6 +475,9 @@ const cli_command cmd_pick = {
  * buf; returns 0 or an exit code after a message. */
 static int resolve_znode(cli *ctx, const char *service, const char *id, char *buf, size_t len)
 {
+    snprintf(buf, len, "%s", id);
+    if (node_exists(ctx, service, id)) /* the common case: one request, not the records */
+        return 0;
     zkd_snapshot *s;
     zkd_error err;
     int rc = zkd_instances_query(ctx->client, service, &s, NULL, &err);
@@ -495,8 +496,6 @@ static int resolve_znode(cli *ctx, const char *service, const char *id, char *bu
     }
     if (by_znode || found == 1)
         snprintf(buf, len, "%s", zkd_instance_znode(by_znode ? by_znode : by_id));
-    else
-        snprintf(buf, len, "%s", id); /* not a record we can read: the znode, if any */
     if (!by_znode && found > 1)
         rc = cli_error(ctx, EXIT_USAGE,
                        "%zu znodes of %s carry the record id %s; name one by its znode "
