@@ -86,23 +86,67 @@ static int flag_opt(cli *ctx, int opt, const char *arg, void *ud)
 /* ---- services --------------------------------------------------------------- */
 
 typedef struct service_row {
-    const char *name;
+    char *name;
     size_t live;
     uint64_t malformed;
 } service_row;
 
-/* Live instances (records that parse, ServerSet members that are ALIVE) and
- * skipped ones, for each service: a raw child count would count dead and
- * malformed members as instances. */
-static int count_service(cli *ctx, service_row *row, zkd_error *err)
+typedef struct service_rows {
+    service_row *v;
+    size_t n, cap;
+} service_rows;
+
+static int instance_data_only(const char *path, int depth, void *ctx)
 {
-    zkd_snapshot *s;
-    int rc = zkd_instances_query(ctx->client, row->name, &s, &row->malformed, err);
-    if (rc)
-        return rc;
-    row->live = zkd_snapshot_count(s);
-    zkd_snapshot_release(s);
+    (void)path;
+    (void)ctx;
+    return depth == 2;
+}
+
+/* One pipelined walk of <root>/services two levels deep: a row per service,
+ * counting the records that parse (ServerSet members that are ALIVE) as
+ * live and the rest as malformed. A raw child count would count dead and
+ * malformed members as instances. */
+static int count_visit(const zkd_walk_node *node, void *ud)
+{
+    service_rows *r = ud;
+    if (node->depth == 1) {
+        if (r->n == r->cap) {
+            size_t cap = r->cap ? r->cap * 2 : 64;
+            service_row *grown = realloc(r->v, cap * sizeof *grown);
+            if (!grown)
+                return ZKD_ENOMEM;
+            r->v = grown;
+            r->cap = cap;
+        }
+        r->v[r->n] = (service_row){strdup(node->name), 0, 0};
+        return r->v[r->n++].name ? 0 : ZKD_ENOMEM;
+    }
+    if (node->depth != 2 || node->rc || !r->n)
+        return 0;
+    service_row *row = &r->v[r->n - 1];
+    zkd_instance *i = NULL;
+    int rc = zkd_instance_parse(row->name, node->name, node->data, node->data ? node->len : 0, &i,
+                                NULL);
+    row->live += rc == 0;
+    row->malformed += rc == ZKD_EBADDATA;
+    zkd_instance_unref(i);
     return 0;
+}
+
+static int count_services(cli *ctx, service_rows *rows, zkd_error *err)
+{
+    const char *root = zkd_client_root(ctx->client);
+    char path[512];
+    snprintf(path, sizeof path, "%s/services", strcmp(root, "/") ? root : "");
+    zkd_walk_options wo;
+    zkd_walk_options_init(&wo);
+    wo.max_depth = 2;
+    wo.data_filter = instance_data_only;
+    int rc = zkd_walk(ctx->client, path, &wo, count_visit, rows, err);
+    if (rc == ZKD_ENOMEM)
+        zkd_error_clear(err);
+    return rc == ZKD_ENOTFOUND ? 0 : rc; /* no services yet */
 }
 
 static void print_services(cli *ctx, const service_row *rows, size_t n)
@@ -133,28 +177,24 @@ static int run_services(cli *ctx, int argc, char **argv)
     int rc = service_args(ctx, &cmd_services, argc, argv, 0, lo, "a", flag_opt, &all, &args);
     if (rc)
         return rc;
-    zkd_service_info *list;
-    size_t n, shown = 0;
+    service_rows rows = {0};
     zkd_error err;
-    if ((rc = zkd_services_list(ctx->client, &list, &n, &err)))
-        return cli_fail(ctx, rc, &err);
-    service_row *rows = calloc(n ? n : 1, sizeof *rows);
-    for (size_t i = 0; rows && !rc && i < n; i++) {
-        rows[shown].name = list[i].name;
-        rc = count_service(ctx, &rows[shown], &err);
-        if (rc == ZKD_ENOTFOUND) /* gone between the two reads */
-            rc = 0;
-        else if (!rc && (all || rows[shown].live > 0))
-            shown++;
+    zkd_error_clear(&err);
+    if ((rc = count_services(ctx, &rows, &err))) {
+        rc = err.code ? cli_fail(ctx, rc, &err) : cli_error(ctx, EXIT_ERROR, "out of memory");
+    } else {
+        size_t shown = 0;
+        for (size_t i = 0; i < rows.n; i++) /* shown ones first, order kept; all freed below */
+            if (all || rows.v[i].live > 0) {
+                service_row t = rows.v[shown];
+                rows.v[shown++] = rows.v[i];
+                rows.v[i] = t;
+            }
+        print_services(ctx, rows.v, shown);
     }
-    if (!rows)
-        rc = cli_error(ctx, EXIT_ERROR, "out of memory");
-    else if (rc)
-        rc = cli_fail(ctx, rc, &err);
-    else
-        print_services(ctx, rows, shown);
-    free(rows);
-    zkd_services_free(list, n);
+    for (size_t i = 0; i < rows.n; i++)
+        free(rows.v[i].name);
+    free(rows.v);
     return rc;
 }
 
