@@ -498,8 +498,8 @@ static int run_pick(cli *ctx, int argc, char **argv)
 
 const cli_command cmd_pick = {
     "pick", "choose one instance of a service",
-    "pick SERVICE [--strategy random|weighted|round-robin] [--zone Z] [--meta k=v ...]\n"
-    "       [--ssl]\n\n"
+    "pick SERVICE [--strategy random|weighted|round-robin] [--zone Z]\n"
+    "       [--meta k=v ...] [--ssl]\n\n"
     "Prints one address:port of SERVICE (-o json: the record), skipping drained\n"
     "instances. Exit 4 when none matches. Default strategy: random (a one-shot\n"
     "pick has no memory, so round-robin always gives the first eligible one).\n"
