@@ -510,6 +510,33 @@ static void test_lock(void)
     zkd_close(mallory);
 }
 
+/* Root "/" (Spring Cloud Zookeeper's layout): config lives at /config/APP,
+ * never "//config". Refused before this change. */
+static void test_root_slash(void)
+{
+    zkd_options o;
+    zkd_options_init(&o);
+    o.connect = zkh_connect_string(zk);
+    o.root = "/";
+    o.connect_timeout_ms = 15000;
+    zkd_client *c = NULL;
+    zkd_error err;
+    int rc = zkd_connect(&o, &c, &err);
+    if (rc)
+        fprintf(stderr, "connect with root /: %s\n", err.message);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT_EQUAL(publish(c, "slash", "{\"a\":1}", "m", ZKD_CONFIG_ANY_VERSION, &err), 1);
+    zkd_stat st;
+    CU_ASSERT_EQUAL(zkd_node_stat(c, "/config/slash", &st, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_node_stat(c, "/config/slash/versions/0000000001", &st, NULL), 0);
+    zkd_config_version *v = NULL;
+    CU_ASSERT_EQUAL(zkd_config_get(c, "slash", 0, &v, &err), 0);
+    if (v)
+        CU_ASSERT_STRING_EQUAL(zkd_config_version_json(v), "{\"a\":1}");
+    zkd_config_version_release(v);
+    zkd_close(c);
+}
+
 static void test_close_shared(void)
 {
     zkd_close(cl);
@@ -528,6 +555,7 @@ int main(void)
         {"refused before sending: size, JSON, not an object, names", test_refused},
         {"delete and list", test_delete_and_list},
         {"locked apps: digest ACLs", test_lock},
+        {"root \"/\": config under /config", test_root_slash},
         {"close", test_close_shared},
         CU_TEST_INFO_NULL,
     };

@@ -79,7 +79,7 @@ expect_in c-seq-table out "ZNODE"
 expect_in c-seq-table out "$znode"
 expect_exit 0 c-seq-drain "$Z" drain seqsvc q1
 expect_exit 0 c-seq-query curator "$BASE" query seqsvc
-check "Curator sees zkdisc's drain of its instance" grep -q "^q1 10.1.0.4 8004 null false" "$OUT/c-seq-query.out"
+check "Curator sees zkdisc's drain of its instance" grep -q "^query q1 10.1.0.4 8004 null false" "$OUT/c-seq-query.out"
 expect_exit 0 c-seq-undrain "$Z" undrain seqsvc "$znode"
 
 expect_exit 0 c-dis "$Z" instances jdis
@@ -95,20 +95,18 @@ z1=$!
 "$Z" register zweb --port 9002 --address 10.2.0.2 --id z-2 --ssl-port 9443 >"$OUT/z2.out" 2>"$OUT/z2.err" &
 z2=$!
 check "zkdisc registered two instances" wait_until 15 sh -c "grep -qx z-1 '$OUT/z1.out' && grep -qx z-2 '$OUT/z2.out'"
-expect_exit 0 q-zweb curator "$BASE" query zweb
-expect_in q-zweb out 'z-1 10.2.0.1 9001 null true {"weight":70,"zone":"eu-2","metadata":{"team":"core"}}'
-expect_in q-zweb out 'z-2 10.2.0.2 9002 9443 true null'
-expect_exit 0 cache-zweb curator "$BASE" cache zweb
-expect_in cache-zweb out 'z-1 10.2.0.1 9001 null true {"weight":70'
-expect_in cache-zweb out 'z-2 10.2.0.2 9002 9443 true null'
-expect_exit 0 rr-zweb curator "$BASE" provider zweb 4
-check "Curator's round-robin provider gives both" sh -c "grep -qx z-1 '$OUT/rr-zweb.out' && grep -qx z-2 '$OUT/rr-zweb.out'"
+expect_exit 0 read-zweb curator "$BASE" query zweb + cache zweb + provider zweb 4
+expect_in read-zweb out 'query z-1 10.2.0.1 9001 null true {"weight":70,"zone":"eu-2","metadata":{"team":"core"}}'
+expect_in read-zweb out 'query z-2 10.2.0.2 9002 9443 true null'
+expect_in read-zweb out 'cache z-1 10.2.0.1 9001 null true {"weight":70'
+expect_in read-zweb out 'cache z-2 10.2.0.2 9002 9443 true null'
+check "Curator's round-robin provider gives both" \
+    sh -c "grep -qx 'provider z-1' '$OUT/read-zweb.out' && grep -qx 'provider z-2' '$OUT/read-zweb.out'"
 expect_exit 0 drain-z2 "$Z" drain zweb z-2
-expect_exit 0 rr-drained curator "$BASE" provider zweb 4
+expect_exit 0 read-drained curator "$BASE" provider zweb 4 + query zweb
 check "Curator's provider skips zkdisc's drained instance" \
-    sh -c "[ \"\$(sort -u '$OUT/rr-drained.out')\" = z-1 ]"
-expect_exit 0 q-drained curator "$BASE" query zweb
-expect_in q-drained out 'z-2 10.2.0.2 9002 9443 false null'
+    sh -c "[ \"\$(grep ^provider '$OUT/read-drained.out' | sort -u)\" = 'provider z-1' ]"
+expect_in read-drained out 'query z-2 10.2.0.2 9002 9443 false null'
 expect_exit 0 pick-ssl "$Z" pick zweb --ssl --strategy round-robin
 kill -TERM "$z1" "$z2"; wait "$z1" "$z2"
 
@@ -116,17 +114,15 @@ kill -TERM "$z1" "$z2"; wait "$z1" "$z2"
 # --payload-class writes the "@class" they need.
 "$Z" register ztyped --port 9003 --address 10.2.0.3 --id t-1 --weight 5 >"$OUT/t1.out" 2>&1 &
 t1=$!
-check "plain record registered" wait_until 15 grep -qx t-1 "$OUT/t1.out"
-expect_exit 0 typed-plain curator "$BASE" typed ztyped
-expect_in typed-plain out "error ClassCastException"
-kill -TERM "$t1"; wait "$t1"
-"$Z" register ztyped --port 9003 --address 10.2.0.3 --id t-2 --zone eu-3 --weight 5 \
+"$Z" register zclass --port 9004 --address 10.2.0.4 --id t-2 --zone eu-3 --weight 5 \
     --payload-class 'CuratorPeer$Details' >"$OUT/t2.out" 2>&1 &
 t2=$!
-check "typed record registered" wait_until 15 grep -qx t-2 "$OUT/t2.out"
-expect_exit 0 typed-class curator "$BASE" typed ztyped
-expect_in typed-class out "t-2 weight=5 zone=eu-3"
-kill -TERM "$t2"; wait "$t2"
+check "plain and typed records registered" \
+    wait_until 15 sh -c "grep -qx t-1 '$OUT/t1.out' && grep -qx t-2 '$OUT/t2.out'"
+expect_exit 0 typed curator "$BASE" typed ztyped + typed zclass
+expect_in typed out "typed error ClassCastException"
+expect_in typed out "typed t-2 weight=5 zone=eu-3"
+kill -TERM "$t1" "$t2"; wait "$t1" "$t2"
 
 exec 7>&- # the Curator peer leaves
 wait "$creg"
@@ -186,7 +182,7 @@ assert json.dumps(i, separators=(",", ":")) == sys.argv[2], i' "$OUT/spring-json
 s1=$!
 check "register under --root / writes /services/SERVICE/ID" wait_until 15 "$Z" stat /services/spring-peer/s-1
 expect_exit 0 spring-curator curator /services query spring-peer
-expect_in spring-curator out "s-1 10.3.0.1 8100"
+expect_in spring-curator out "query s-1 10.3.0.1 8100"
 kill -TERM "$s1"; wait "$s1"
 
 # --- inputs that never change data silently --------------------------------------------
@@ -209,6 +205,19 @@ printf '{"true": 1, "db": {"FALSE": 2}}' >"$OUT/kw.json"
 expect_exit 0 kw-put "$Z" config put kw "$OUT/kw.json"
 expect_exit 1 kw-get "$Z" config get kw --format libconfig
 expect_in kw-get err "true"
+
+# @include: honoured for a file named on the command line (next to it),
+# refused in text from stdin.
+mkdir -p "$OUT/inc"
+printf 'a = 1;\n@include "part.cfg"\n' >"$OUT/inc/main.cfg"
+printf 'b = 2;\n' >"$OUT/inc/part.cfg"
+expect_exit 0 include-file "$Z" config put inc "$OUT/inc/main.cfg"
+expect_exit 0 include-get "$Z" config get inc --format json
+check "the included setting was published" json include-get 'assert d == {"a": 1, "b": 2}, d'
+run include-stdin "$Z" config put inc2 - --format libconfig <"$OUT/inc/main.cfg"
+CHECKS=$((CHECKS + 1))
+if [ "$RC" -eq 1 ]; then pass "include-stdin refused"; else fail "include-stdin: exit $RC"; fi
+expect_in include-stdin err "<stdin>:2: @include is not allowed"
 
 zkh_down
 finish

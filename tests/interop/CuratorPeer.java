@@ -4,12 +4,14 @@
 //
 //   CuratorPeer CONNECT BASE register    registers the fixture instances, prints
 //                                        "ready", holds them until stdin closes
-//   CuratorPeer CONNECT BASE query SVC   queryForInstances (Map payload)
-//   CuratorPeer CONNECT BASE cache SVC   a started ServiceCache's instances
-//   CuratorPeer CONNECT BASE provider SVC N   N round-robin getInstance ids
-//   CuratorPeer CONNECT BASE typed SVC   queryForInstances with a typed payload
+//   CuratorPeer CONNECT BASE CMD [+ CMD ...]   reader commands, in one JVM:
+//     query SVC        queryForInstances (Map payload)
+//     cache SVC        a started ServiceCache's instances
+//     provider SVC N   N round-robin getInstance ids
+//     typed SVC        queryForInstances with a typed payload class
 //
-// Readers print one line per instance: id address port sslPort enabled payload.
+// Readers print one line per instance, starting with the command's name:
+// CMD id address port sslPort enabled payload.
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.*;
 import org.apache.curator.framework.*;
@@ -67,42 +69,59 @@ public class CuratorPeer {
         compat.close();
     }
 
+    /** One reader command; every line it prints starts with the command's name. */
     @SuppressWarnings({"rawtypes", "unchecked"})
+    static void read(CuratorFramework c, String base, List<String> a) throws Exception {
+        String cmd = a.get(0), svc = a.get(1), tag = cmd + " ";
+        if (cmd.equals("query")) {
+            for (ServiceInstance<Map> i : discovery(c, base, Map.class, true).queryForInstances(svc))
+                System.out.println(tag + line(i));
+        } else if (cmd.equals("typed")) {
+            try {
+                for (ServiceInstance<Details> i :
+                         discovery(c, base, Details.class, true).queryForInstances(svc))
+                    System.out.println(tag + i.getId() + " weight=" + i.getPayload().weight
+                                       + " zone=" + i.getPayload().zone);
+            } catch (Exception e) {
+                System.out.println(tag + "error " + e.getClass().getSimpleName());
+            }
+        } else if (cmd.equals("cache")) {
+            ServiceCache<Map> cache = discovery(c, base, Map.class, true).serviceCacheBuilder()
+                    .name(svc).build();
+            cache.start();
+            for (ServiceInstance<Map> i : cache.getInstances())
+                System.out.println(tag + line(i));
+            cache.close();
+        } else if (cmd.equals("provider")) {
+            ServiceProvider<Map> sp = discovery(c, base, Map.class, true).serviceProviderBuilder()
+                    .serviceName(svc).build();
+            sp.start();
+            for (int n = Integer.parseInt(a.get(2)); n > 0; n--) {
+                ServiceInstance<Map> i = sp.getInstance();
+                System.out.println(tag + (i == null ? "none" : i.getId()));
+            }
+            sp.close();
+        } else {
+            throw new IllegalArgumentException("unknown command " + cmd);
+        }
+    }
+
     public static void main(String[] a) throws Exception {
         CuratorFramework c = CuratorFrameworkFactory.newClient(a[0], 10000, 5000, new RetryOneTime(500));
         c.start();
         c.blockUntilConnected();
-        String base = a[1], cmd = a[2];
-        if (cmd.equals("register")) {
-            register(c, base);
-        } else if (cmd.equals("query")) {
-            for (ServiceInstance<Map> i : discovery(c, base, Map.class, true).queryForInstances(a[3]))
-                System.out.println(line(i));
-        } else if (cmd.equals("typed")) {
-            try {
-                for (ServiceInstance<Details> i :
-                         discovery(c, base, Details.class, true).queryForInstances(a[3]))
-                    System.out.println(i.getId() + " weight=" + i.getPayload().weight + " zone="
-                                       + i.getPayload().zone);
-            } catch (Exception e) {
-                System.out.println("error " + e.getClass().getSimpleName());
+        if (a[2].equals("register")) {
+            register(c, a[1]);
+        } else { // reader commands separated by "+": one JVM start for several
+            List<String> cmd = new ArrayList<>();
+            for (int k = 2; k <= a.length; k++) {
+                if (k == a.length || a[k].equals("+")) {
+                    read(c, a[1], cmd);
+                    cmd.clear();
+                } else {
+                    cmd.add(a[k]);
+                }
             }
-        } else if (cmd.equals("cache")) {
-            ServiceCache<Map> cache = discovery(c, base, Map.class, true).serviceCacheBuilder()
-                    .name(a[3]).build();
-            cache.start();
-            for (ServiceInstance<Map> i : cache.getInstances())
-                System.out.println(line(i));
-            cache.close();
-        } else if (cmd.equals("provider")) {
-            ServiceProvider<Map> sp = discovery(c, base, Map.class, true).serviceProviderBuilder()
-                    .serviceName(a[3]).build();
-            sp.start();
-            for (int n = Integer.parseInt(a[4]); n > 0; n--) {
-                ServiceInstance<Map> i = sp.getInstance();
-                System.out.println(i == null ? "none" : i.getId());
-            }
-            sp.close();
         }
         c.close();
     }

@@ -248,7 +248,13 @@ const cli_command cmd_register = {
     "                    \"weight\" must be an integer 0..1000000, \"zone\" and\n"
     "                    \"version\" strings, \"metadata\" an object of strings\n"
     "  --payload-class C write \"@class\": C first in the payload, for Curator\n"
-    "                    readers with a typed payload class (see the README)",
+    "                    readers with a typed payload class (see the README)\n"
+    "  --weight W        payload.weight, 0..1000000 (readers assume 100)\n"
+    "  --zone Z          payload.zone, for pick --zone and zone-aware balancers\n"
+    "  --version V       payload.version, the service's version as text\n"
+    "  --meta k=v        payload.metadata.k = \"v\" (repeat for more)\n"
+    "  --session-timeout MS  asked of the server (default 10000): how long a\n"
+    "                    killed holder's instance outlives it",
     run_register};
 
 /* ---- run ------------------------------------------------------------------ */

@@ -43,9 +43,15 @@ static json_t *instance_json(const zkd_instance *i)
     return v;
 }
 
-static void endpoint(const zkd_instance *i, int ssl, char *buf, size_t len)
+/* Whether <root>/services/SERVICE[/CHILD] exists (an error counts as yes:
+ * the caller's next request reports it). */
+static int node_exists(cli *ctx, const char *service, const char *child)
 {
-    zkd_instance_endpoint(i, ssl, buf, len);
+    const char *root = zkd_client_root(ctx->client);
+    char path[512];
+    snprintf(path, sizeof path, "%s/services/%s%s%s", strcmp(root, "/") ? root : "", service,
+             child ? "/" : "", child ? child : "");
+    return zkd_node_stat(ctx->client, path, NULL, NULL) != ZKD_ENOTFOUND;
 }
 
 /* Parses "CMD [options] ARGS" with `nargs` positional arguments, checks the
@@ -80,23 +86,67 @@ static int flag_opt(cli *ctx, int opt, const char *arg, void *ud)
 /* ---- services --------------------------------------------------------------- */
 
 typedef struct service_row {
-    const char *name;
+    char *name;
     size_t live;
     uint64_t malformed;
 } service_row;
 
-/* Live instances (records that parse, ServerSet members that are ALIVE) and
- * skipped ones, for each service: a raw child count would count dead and
- * malformed members as instances. */
-static int count_service(cli *ctx, service_row *row, zkd_error *err)
+typedef struct service_rows {
+    service_row *v;
+    size_t n, cap;
+} service_rows;
+
+static int instance_data_only(const char *path, int depth, void *ctx)
 {
-    zkd_snapshot *s;
-    int rc = zkd_instances_query(ctx->client, row->name, &s, &row->malformed, err);
-    if (rc)
-        return rc;
-    row->live = zkd_snapshot_count(s);
-    zkd_snapshot_release(s);
+    (void)path;
+    (void)ctx;
+    return depth == 2;
+}
+
+/* One pipelined walk of <root>/services two levels deep: a row per service,
+ * counting the records that parse (ServerSet members that are ALIVE) as
+ * live and the rest as malformed. A raw child count would count dead and
+ * malformed members as instances. */
+static int count_visit(const zkd_walk_node *node, void *ud)
+{
+    service_rows *r = ud;
+    if (node->depth == 1) {
+        if (r->n == r->cap) {
+            size_t cap = r->cap ? r->cap * 2 : 64;
+            service_row *grown = realloc(r->v, cap * sizeof *grown);
+            if (!grown)
+                return ZKD_ENOMEM;
+            r->v = grown;
+            r->cap = cap;
+        }
+        r->v[r->n] = (service_row){strdup(node->name), 0, 0};
+        return r->v[r->n++].name ? 0 : ZKD_ENOMEM;
+    }
+    if (node->depth != 2 || node->rc || !r->n)
+        return 0;
+    service_row *row = &r->v[r->n - 1];
+    zkd_instance *i = NULL;
+    int rc = zkd_instance_parse(row->name, node->name, node->data, node->data ? node->len : 0, &i,
+                                NULL);
+    row->live += rc == 0;
+    row->malformed += rc == ZKD_EBADDATA;
+    zkd_instance_unref(i);
     return 0;
+}
+
+static int count_services(cli *ctx, service_rows *rows, zkd_error *err)
+{
+    const char *root = zkd_client_root(ctx->client);
+    char path[512];
+    snprintf(path, sizeof path, "%s/services", strcmp(root, "/") ? root : "");
+    zkd_walk_options wo;
+    zkd_walk_options_init(&wo);
+    wo.max_depth = 2;
+    wo.data_filter = instance_data_only;
+    int rc = zkd_walk(ctx->client, path, &wo, count_visit, rows, err);
+    if (rc == ZKD_ENOMEM)
+        zkd_error_clear(err);
+    return rc == ZKD_ENOTFOUND ? 0 : rc; /* no services yet */
 }
 
 static void print_services(cli *ctx, const service_row *rows, size_t n)
@@ -127,28 +177,24 @@ static int run_services(cli *ctx, int argc, char **argv)
     int rc = service_args(ctx, &cmd_services, argc, argv, 0, lo, "a", flag_opt, &all, &args);
     if (rc)
         return rc;
-    zkd_service_info *list;
-    size_t n, shown = 0;
+    service_rows rows = {0};
     zkd_error err;
-    if ((rc = zkd_services_list(ctx->client, &list, &n, &err)))
-        return cli_fail(ctx, rc, &err);
-    service_row *rows = calloc(n ? n : 1, sizeof *rows);
-    for (size_t i = 0; rows && !rc && i < n; i++) {
-        rows[shown].name = list[i].name;
-        rc = count_service(ctx, &rows[shown], &err);
-        if (rc == ZKD_ENOTFOUND) /* gone between the two reads */
-            rc = 0;
-        else if (!rc && (all || rows[shown].live > 0))
-            shown++;
+    zkd_error_clear(&err);
+    if ((rc = count_services(ctx, &rows, &err))) {
+        rc = err.code ? cli_fail(ctx, rc, &err) : cli_error(ctx, EXIT_ERROR, "out of memory");
+    } else {
+        size_t shown = 0;
+        for (size_t i = 0; i < rows.n; i++) /* shown ones first, order kept; all freed below */
+            if (all || rows.v[i].live > 0) {
+                service_row t = rows.v[shown];
+                rows.v[shown++] = rows.v[i];
+                rows.v[i] = t;
+            }
+        print_services(ctx, rows.v, shown);
     }
-    if (!rows)
-        rc = cli_error(ctx, EXIT_ERROR, "out of memory");
-    else if (rc)
-        rc = cli_fail(ctx, rc, &err);
-    else
-        print_services(ctx, rows, shown);
-    free(rows);
-    zkd_services_free(list, n);
+    for (size_t i = 0; i < rows.n; i++)
+        free(rows.v[i].name);
+    free(rows.v);
     return rc;
 }
 
@@ -193,7 +239,7 @@ static table_widths measure(const zkd_snapshot *s, int ssl)
     for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
         const zkd_instance *i = zkd_snapshot_at(s, k);
         char ep[300];
-        endpoint(i, ssl, ep, sizeof ep);
+        zkd_instance_endpoint(i, ssl, ep, sizeof ep);
         w.id = max_width(w.id, zkd_instance_id(i));
         w.znode = max_width(w.znode, zkd_instance_znode(i));
         w.ep = max_width(w.ep, ep);
@@ -213,7 +259,7 @@ static void print_table(const zkd_snapshot *s, int ssl)
     for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
         const zkd_instance *i = zkd_snapshot_at(s, k);
         char ep[300];
-        endpoint(i, ssl, ep, sizeof ep);
+        zkd_instance_endpoint(i, ssl, ep, sizeof ep);
         const char *zone = zkd_instance_zone(i);
         printf("%-*s ", w.id, zkd_instance_id(i));
         if (w.show_znode)
@@ -264,7 +310,7 @@ static void print_delta(zkd_cache *k, const zkd_delta *d, size_t n, void *ud)
                                  "instance", instance_json(i)));
         } else {
             char ep[300];
-            endpoint(i, w->ssl, ep, sizeof ep);
+            zkd_instance_endpoint(i, w->ssl, ep, sizeof ep);
             printf("%s %s %s %s\n", ts, names[d[x].kind], zkd_instance_id(i), ep);
         }
     }
@@ -319,16 +365,6 @@ static int instances_opt(cli *ctx, int opt, const char *arg, void *ud)
     return flag_opt(ctx, opt, arg, opt == 'w' ? &a->watch : &a->ssl);
 }
 
-/* Exit 4 for a service that is not there, as pick does; an existing
- * service with no instance is an empty table. */
-static int service_missing(cli *ctx, const char *service)
-{
-    const char *root = zkd_client_root(ctx->client);
-    char path[512];
-    snprintf(path, sizeof path, "%s/services/%s", strcmp(root, "/") ? root : "", service);
-    return zkd_node_stat(ctx->client, path, NULL, NULL) == ZKD_ENOTFOUND;
-}
-
 static int run_instances(cli *ctx, int argc, char **argv)
 {
     static const struct option lo[] = {{"watch", no_argument, NULL, 'w'},
@@ -352,7 +388,9 @@ static int run_instances(cli *ctx, int argc, char **argv)
     zkd_error err;
     if ((rc = zkd_instances_query(ctx->client, args[0], &s, &malformed, &err)))
         return cli_fail(ctx, rc, &err);
-    if (zkd_snapshot_count(s) == 0 && malformed == 0 && service_missing(ctx, args[0])) {
+    /* Exit 4 for a service that is not there, as pick does; an existing
+     * service with no instance is an empty table. */
+    if (zkd_snapshot_count(s) == 0 && malformed == 0 && !node_exists(ctx, args[0], NULL)) {
         zkd_snapshot_release(s);
         return cli_error(ctx, EXIT_NOTFOUND, "no service %s", args[0]);
     }
@@ -451,7 +489,7 @@ static int run_pick(cli *ctx, int argc, char **argv)
         print_json(instance_json(chosen));
     } else {
         char ep[300];
-        endpoint(chosen, p.ssl, ep, sizeof ep);
+        zkd_instance_endpoint(chosen, p.ssl, ep, sizeof ep);
         puts(ep);
     }
     zkd_instance_unref(chosen);
@@ -460,8 +498,8 @@ static int run_pick(cli *ctx, int argc, char **argv)
 
 const cli_command cmd_pick = {
     "pick", "choose one instance of a service",
-    "pick SERVICE [--strategy random|weighted|round-robin] [--zone Z] [--meta k=v ...]\n"
-    "       [--ssl]\n\n"
+    "pick SERVICE [--strategy random|weighted|round-robin] [--zone Z]\n"
+    "       [--meta k=v ...] [--ssl]\n\n"
     "Prints one address:port of SERVICE (-o json: the record), skipping drained\n"
     "instances. Exit 4 when none matches. Default strategy: random (a one-shot\n"
     "pick has no memory, so round-robin always gives the first eligible one).\n"
@@ -477,6 +515,9 @@ const cli_command cmd_pick = {
  * buf; returns 0 or an exit code after a message. */
 static int resolve_znode(cli *ctx, const char *service, const char *id, char *buf, size_t len)
 {
+    snprintf(buf, len, "%s", id);
+    if (node_exists(ctx, service, id)) /* the common case: one request, not the records */
+        return 0;
     zkd_snapshot *s;
     zkd_error err;
     int rc = zkd_instances_query(ctx->client, service, &s, NULL, &err);
@@ -495,8 +536,6 @@ static int resolve_znode(cli *ctx, const char *service, const char *id, char *bu
     }
     if (by_znode || found == 1)
         snprintf(buf, len, "%s", zkd_instance_znode(by_znode ? by_znode : by_id));
-    else
-        snprintf(buf, len, "%s", id); /* not a record we can read: the znode, if any */
     if (!by_znode && found > 1)
         rc = cli_error(ctx, EXIT_USAGE,
                        "%zu znodes of %s carry the record id %s; name one by its znode "
