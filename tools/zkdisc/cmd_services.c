@@ -8,17 +8,8 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "render.h"
 #include "term.h"
-
-static void print_json(json_t *v)
-{
-    flockfile(stdout); /* --watch prints from two threads */
-    json_dumpf(v, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    fflush(stdout);
-    funlockfile(stdout);
-    json_decref(v);
-}
 
 static const char *format_name(const zkd_instance *i)
 {
@@ -157,7 +148,7 @@ static void print_services(cli *ctx, const service_row *rows, size_t n)
             json_array_append_new(arr, json_pack("{s:s,s:I,s:I}", "name", rows[i].name,
                                                  "instances", (json_int_t)rows[i].live,
                                                  "malformed", (json_int_t)rows[i].malformed));
-        print_json(arr);
+        render_json(arr);
         return;
     }
     int w = 7; /* never cut a name: the column is as wide as the longest */
@@ -282,7 +273,7 @@ static void print_instances(cli *ctx, const char *service, const zkd_snapshot *s
                 json_object_set_new(v, "duplicateId", json_true());
             json_array_append_new(arr, v);
         }
-        print_json(arr);
+        render_json(arr);
     } else {
         print_table(s, ssl);
     }
@@ -306,7 +297,7 @@ static void print_delta(zkd_cache *k, const zkd_delta *d, size_t n, void *ud)
     for (size_t x = 0; x < n; x++) {
         const zkd_instance *i = d[x].now ? d[x].now : d[x].before;
         if (w->cli->json) {
-            print_json(json_pack("{s:s,s:s,s:o}", "time", ts, "event", names[d[x].kind],
+            render_json_line(json_pack("{s:s,s:s,s:o}", "time", ts, "event", names[d[x].kind],
                                  "instance", instance_json(i)));
         } else {
             char ep[300];
@@ -322,7 +313,7 @@ static void print_skipped(cli *ctx, uint64_t malformed)
     char ts[40];
     term_timestamp(ts, sizeof ts);
     if (ctx->json)
-        print_json(json_pack("{s:s,s:s,s:I}", "time", ts, "event", "SKIPPED", "malformed",
+        render_json_line(json_pack("{s:s,s:s,s:I}", "time", ts, "event", "SKIPPED", "malformed",
                              (json_int_t)malformed));
     else
         printf("%s SKIPPED %llu malformed record%s\n", ts, (unsigned long long)malformed,
@@ -486,7 +477,7 @@ static int run_pick(cli *ctx, int argc, char **argv)
     if (rc)
         return cli_fail(ctx, rc, &err);
     if (ctx->json) {
-        print_json(instance_json(chosen));
+        render_json(instance_json(chosen));
     } else {
         char ep[300];
         zkd_instance_endpoint(chosen, p.ssl, ep, sizeof ep);

@@ -80,13 +80,8 @@ static int tree_visit(const zkd_walk_node *n, void *ud)
     if (n->has_data && n->data && instance_path(t, n->path, svc, sizeof svc)) {
         zkd_instance *inst = NULL;
         if (zkd_instance_parse(svc, n->name, n->data, n->len, &inst, NULL) == 0) {
-            const char *addr = zkd_instance_address(inst);
-            int port = zkd_instance_port(inst);
             char buf[320];
-            if (port >= 0)
-                snprintf(buf, sizeof buf, "%s:%d", addr ? addr : "?", port);
-            else
-                snprintf(buf, sizeof buf, "%s", addr ? addr : "?");
+            zkd_instance_endpoint(inst, 0, buf, sizeof buf);
             l->instance = strdup(buf);
             zkd_instance_unref(inst);
         }

@@ -137,8 +137,11 @@ void render_json_pretty(int on)
 
 /* The library's JSON renderer writes reals in their shortest exact form
  * (0.1, not 0.10000000000000001); jansson's own dump is the fallback. */
+/* Locks stdout for the whole document: `instances --watch` prints from two
+ * threads. */
 static void dump_json(json_t *v, int pretty)
 {
+    flockfile(stdout);
     char *raw = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
     char *text = NULL;
     if (raw && zkd_config_render(raw, strlen(raw), pretty ? ZKD_CONFIG_JSON : ZKD_CONFIG_JSON_COMPACT,
@@ -153,6 +156,7 @@ static void dump_json(json_t *v, int pretty)
     zkd_free(text);
     free(raw);
     json_decref(v);
+    funlockfile(stdout);
 }
 
 void render_json(json_t *v)
