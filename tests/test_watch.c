@@ -219,7 +219,7 @@ static void test_rearm_after_expiry(void)
     zkd_watch *w;
     zkd_error err;
     CU_ASSERT_EQUAL_FATAL(zkd_watch_open(c, "/exp", ZKD_WATCH_RECURSIVE, on_event, &l, &w, &err), 0);
-    CU_ASSERT_EQUAL_FATAL(tu_force_expiry(c, zkh_connect_string(zk), 10000), 0);
+    CU_ASSERT_EQUAL_FATAL(tu_expire(c, zkh_connect_string(zk), 10000), 0);
     /* Changes while (or right after) the session is gone... */
     put("/exp/a", "changed while expired");
     put("/exp/b", "born while expired");
