@@ -19,7 +19,10 @@
 #include "zkh.h"
 
 static zkh *zk;
-static zkd_client *c;
+
+/* One client per test: libzookeeper formats addresses into a static buffer
+ * when a connection attempt fails, so two handles of one process failing
+ * at once (the server stopped) race inside the C client under TSan. */
 
 static zkd_client *connect_with(int session_timeout_ms, int request_timeout_ms)
 {
@@ -41,12 +44,11 @@ static zkd_client *connect_with(int session_timeout_ms, int request_timeout_ms)
 static int suite_init(void)
 {
     zk = zkh_start(1);
-    return zk && (c = connect_with(10000, 15000)) ? 0 : 1;
+    return zk ? 0 : 1;
 }
 
 static int suite_clean(void)
 {
-    zkd_close(c);
     zkh_stop(zk);
     return 0;
 }
@@ -78,6 +80,8 @@ static void make_nodes(void)
     static int made;
     if (made)
         return;
+    zkd_client *c = connect_with(10000, 15000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
     put(c, "/req/n", "");
     zkd_op *ops = calloc(NODES, sizeof *ops);
     char(*paths)[32] = calloc(NODES, sizeof *paths);
@@ -93,6 +97,7 @@ static void make_nodes(void)
     free(ops);
     free(paths);
     free(rcs);
+    zkd_close(c);
     made = 1;
 }
 
@@ -204,9 +209,9 @@ static void test_read_resent(void)
 
 static void test_write_not_resent(void)
 {
-    put(c, "/req/w", "");
     zkd_client *cl = connect_with(6000, 20000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cl);
+    put(cl, "/req/w", "");
     uint64_t creates = COUNT(cl, create);
     op_thread t = {.write = 1};
     op_across_frozen_server(cl, &t);
@@ -249,7 +254,6 @@ static void test_deadline_server_stopped(void)
     CU_ASSERT_EQUAL(inflight, 0);
     CU_ASSERT_EQUAL(queued, 0);
     zkd_close(cl);
-    CU_ASSERT(tu_wait_until(connected, c, 20000));
 }
 
 /* ---- exactly once --------------------------------------------------------------- */
@@ -327,7 +331,6 @@ static void test_exactly_once(void)
     zkd_close(cl);                /* waits for the loop: every late answer is in */
     CU_ASSERT_EQUAL(atomic_load(&t->total), seen);
     free(t);
-    CU_ASSERT(tu_wait_until(connected, c, 20000));
 }
 
 int main(void)
