@@ -90,6 +90,7 @@ struct zkd_target {
 };
 
 struct engine {
+    engine *next_engine; /* in the list of every client's engine */
     zkd_client *c;
     pthread_mutex_t mu;
     int refs; /* the client, each batch, each target */
@@ -870,11 +871,25 @@ static int any_req(const zkd_req *r, const void *arg)
     return 1;
 }
 
+/* Each client's engine, found by its client. Not in a zkd__slot: modules
+ * make targets from inside their own slot's make function, and the slots'
+ * lock is not recursive. Lock order: engines_mu before the client's own
+ * locks (making an engine subscribes and adds a teardown hook). */
+static pthread_mutex_t engines_mu = PTHREAD_MUTEX_INITIALIZER;
+static engine *engines;
+
 /* The client's teardown, after its handle is closed: nothing is sent any
  * more; waiting callers hear ZKD_ECLOSED. */
 static void engine_teardown(void *arg)
 {
     engine *e = arg;
+    pthread_mutex_lock(&engines_mu);
+    for (engine **pp = &engines; *pp; pp = &(*pp)->next_engine)
+        if (*pp == e) {
+            *pp = e->next_engine;
+            break;
+        }
+    pthread_mutex_unlock(&engines_mu);
     pthread_mutex_lock(&e->mu);
     e->dead = 1;
     forget_all_watches(e);
@@ -891,7 +906,7 @@ static void engine_teardown(void *arg)
     engine_unref(e);
 }
 
-static void *engine_make(zkd_client *c)
+static engine *engine_make(zkd_client *c)
 {
     engine *e = calloc(1, sizeof *e);
     if (!e)
@@ -916,15 +931,21 @@ static engine *engine_get(zkd_client *c)
 {
     if (zkd__closing(c))
         return NULL;
-    engine *e = zkd__slot(c, ZKD_SLOT_REQUEST, engine_make);
-    if (!e)
-        return NULL;
-    pthread_mutex_lock(&e->mu);
-    int ok = !e->dead;
-    if (ok)
+    pthread_mutex_lock(&engines_mu);
+    engine *e = engines;
+    while (e && e->c != c)
+        e = e->next_engine;
+    if (!e && (e = engine_make(c))) {
+        e->next_engine = engines;
+        engines = e;
+    }
+    if (e) {
+        pthread_mutex_lock(&e->mu);
         e->refs++;
-    pthread_mutex_unlock(&e->mu);
-    return ok ? e : NULL;
+        pthread_mutex_unlock(&e->mu);
+    }
+    pthread_mutex_unlock(&engines_mu);
+    return e;
 }
 
 void zkd__request_set_window(zkd_client *c, int n)

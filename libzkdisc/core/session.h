@@ -24,7 +24,7 @@ void zkd__cancel(zkd_client *c, zkd_timer *t);
 
 /* Per-client module state, made once on first use by make(c) (which may
  * subscribe to the session and register teardown hooks). */
-typedef enum zkd_slot { ZKD_SLOT_REGISTRY, ZKD_SLOT_CONFIG, ZKD_SLOT_REQUEST, ZKD_SLOT_COUNT } zkd_slot;
+typedef enum zkd_slot { ZKD_SLOT_REGISTRY, ZKD_SLOT_CONFIG, ZKD_SLOT_COUNT } zkd_slot;
 void *zkd__slot(zkd_client *c, zkd_slot which, void *(*make)(zkd_client *c));
 
 /* Runs fn(arg) when the client is torn down, after its ZooKeeper handle is
