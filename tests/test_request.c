@@ -4,7 +4,8 @@
  * ZKD_ECONNLOSS and never sent twice; the request deadline holds with the
  * server stopped (and a write that could not be sent is never sent); every
  * target request is answered exactly once, across a server restart, and
- * not at all once its target is cancelled. */
+ * not at all once its target is cancelled; requests made before the first
+ * session exists wait for it. */
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -333,6 +334,34 @@ static void test_exactly_once(void)
     free(t);
 }
 
+/* Queued before the first session exists, sent when it comes. */
+static void test_queued_until_first_session(void)
+{
+    make_nodes();
+    CU_ASSERT_EQUAL_FATAL(zkh_stop_server(zk, 0), 0);
+    zkd_options o;
+    zkd_options_init(&o);
+    o.connect = zkh_connect_string(zk);
+    o.connect_in_background = 1;
+    o.request_timeout_ms = 20000;
+    zkd_client *cl = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_connect(&o, &cl, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_client_state(cl), ZKD_STATE_CONNECTING);
+    tally *t = calloc(1, sizeof *t);
+    zkd_target *tg = zkd__target_new(cl, t, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tg);
+    submit_all(tg, 0, 10);
+    int queued = 0;
+    zkd__request_stats(cl, NULL, NULL, &queued);
+    CU_ASSERT_EQUAL(queued, 10);
+    CU_ASSERT_EQUAL_FATAL(zkh_restart_server(zk, 0), 0);
+    CU_ASSERT(tu_wait_int((volatile int *)&t->total, 10, 20000));
+    CU_ASSERT_EQUAL(atomic_load(&t->ok), 10);
+    zkd__run_on_dispatch(cl, cancel_job, NULL, tg);
+    zkd_close(cl);
+    free(t);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -341,6 +370,7 @@ int main(void)
         {"a write whose reply was lost is ECONNLOSS, sent once", test_write_not_resent},
         {"the deadline holds with the server stopped; queued writes never go", test_deadline_server_stopped},
         {"target requests answered exactly once across a restart; none after cancel", test_exactly_once},
+        {"requests queued before the first session are sent when it comes", test_queued_until_first_session},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"request", suite_init, suite_clean, NULL, NULL, tests}, CU_SUITE_INFO_NULL};

@@ -19,7 +19,7 @@
 #include "errors.h"
 #include "session.h"
 
-enum { DEFAULT_WINDOW = 1024, RETRY_FIRST_MS = 20, RETRY_MAX_MS = 1000 };
+enum { DEFAULT_WINDOW = 1024, RETRY_FIRST_MS = 20, RETRY_MAX_MS = 1000, POLL_MS = 100 };
 enum { W_DATA = 1, W_CHILD = 2 };
 
 typedef struct engine engine;
@@ -96,6 +96,7 @@ struct engine {
     int refs; /* the client, each batch, each target */
     int dead; /* the client was torn down */
     int window, inflight, max_inflight, queued;
+    int polling; /* a poll timer is set */
     zkd_req *qhead, *qtail;
     unsigned gen;
     wpath **buckets;
@@ -770,6 +771,42 @@ static void pump(engine *e)
     finish_list(failed);
 }
 
+static void poll_fire(void *arg);
+
+static void poll_drop(void *arg)
+{
+    engine_unref(arg);
+}
+
+/* After queueing while the session is not up: a timer looks again until
+ * it is. The CONNECTED event sends the queue too, but an engine made while
+ * the first session was being established may have subscribed just too
+ * late to hear it. Not under e->mu. */
+static void poll_later(engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    int arm = !e->polling && e->qhead && !e->dead &&
+              zkd_client_state(e->c) != ZKD_STATE_CONNECTED;
+    if (arm) {
+        e->polling = 1;
+        e->refs++;
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (arm)
+        zkd__after(e->c, POLL_MS, poll_fire, poll_drop, e);
+}
+
+static void poll_fire(void *arg)
+{
+    engine *e = arg;
+    pthread_mutex_lock(&e->mu);
+    e->polling = 0;
+    pthread_mutex_unlock(&e->mu);
+    pump(e);
+    poll_later(e);
+    engine_unref(e);
+}
+
 /* Queues r (already counted by its sink) and sends what fits. */
 static int submit_locked(engine *e, zkd_req *r, zkd_req **failed)
 {
@@ -1032,6 +1069,7 @@ int zkd__batch_add(zkd_batch *b, const zkd_op *op, void *tag)
     if (rc)
         free(r);
     finish_list(failed);
+    poll_later(e);
     return rc;
 }
 
@@ -1310,6 +1348,7 @@ static int target_submit(zkd_target *t, const zkd_op *op, int watch, const char 
         free(r);
     }
     finish_list(failed);
+    poll_later(e);
     return rc;
 }
 
