@@ -176,6 +176,13 @@ static int connected(void *arg)
     return zkd_client_state(arg) == ZKD_STATE_CONNECTED;
 }
 
+static int one_in_flight(void *arg)
+{
+    int inflight = 0;
+    zkd__request_stats(arg, NULL, &inflight, NULL);
+    return inflight == 1;
+}
+
 /* Freezes the server with the op in flight until the client gives the
  * connection up, then lets the server go on. */
 static void op_across_frozen_server(zkd_client *cl, op_thread *t)
@@ -185,7 +192,10 @@ static void op_across_frozen_server(zkd_client *cl, op_thread *t)
     t->cl = cl;
     CU_ASSERT_EQUAL_FATAL(kill(pid, SIGSTOP), 0);
     pthread_create(&t->th, NULL, run_op, t);
+    /* Sent (not merely queued) before the client gives the connection up. */
+    int sent = tu_wait_until(one_in_flight, cl, 15000);
     int lost = tu_wait_until(suspended, cl, 15000);
+    CU_ASSERT(sent);
     CU_ASSERT_EQUAL(kill(pid, SIGCONT), 0);
     CU_ASSERT(lost);
     CU_ASSERT(tu_wait_int((volatile int *)&t->done, 1, 20000));
