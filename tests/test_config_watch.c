@@ -1,8 +1,9 @@
 /* Watching configuration against a real ZooKeeper server: versions in
  * strictly increasing order across a forced session expiry and a server
  * restart, a burst of publishes, the count of skipped versions, the snapshot
- * file served while ZooKeeper is down, deletion, and closing from inside the
- * callback. */
+ * file served while ZooKeeper is down, deletion, closing from inside the
+ * callback, and closing after the client (nothing of the client touched
+ * after its memory is gone; run under ASan). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -426,6 +427,29 @@ static void test_delete_and_close_in_callback(void)
     zkd_close(pub);
 }
 
+static void test_close_after_client(void)
+{
+    zkd_client *pub = connect_with(30000, NULL, 0);
+    zkd_client *c = connect_with(30000, NULL, 0);
+    recorder r;
+    recorder_init(&r, c);
+    zkd_config_watch *w, *idle;
+    CU_ASSERT_EQUAL_FATAL(zkd_config_watch_open(c, "outlived", record, &r, &w, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkd_config_watch_open(c, "never-published", NULL, NULL, &idle, NULL), 0);
+    publish(pub, "outlived", 1);
+    wait_version(w, 1, 15000);
+    zkd_close(c);
+    /* Still readable, then closed: the watch, its target and the client's
+     * memory all go now. */
+    zkd_config_version *v = zkd_config_watch_current(w);
+    CU_ASSERT_PTR_NOT_NULL(v);
+    zkd_config_version_release(v);
+    zkd_config_watch_close(w);
+    zkd_config_watch_close(idle);
+    CU_ASSERT_EQUAL(zkd__live_clients(), 1); /* pub */
+    zkd_close(pub);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -435,6 +459,7 @@ int main(void)
         {"atomic snapshot files", test_store_atomic_files},
         {"snapshot served stale while ZooKeeper is down", test_snapshot_fallback},
         {"deletion, and close from the callback", test_delete_and_close_in_callback},
+        {"closed after its client", test_close_after_client},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"config_watch", suite_init, suite_clean, NULL, NULL, tests},

@@ -2,7 +2,9 @@
  * deletion; its children; a recursive watch that catches a grandchild
  * created after it started; re-arming after a forced session expiry (with
  * the changes made meanwhile reported); closing from inside a callback and
- * from another thread; an ACL that denies the read. */
+ * from another thread; an ACL that denies the read; a watch closed after
+ * its client; 100,000 open/close cycles with the heap flat. */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,7 +221,7 @@ static void test_rearm_after_expiry(void)
     zkd_watch *w;
     zkd_error err;
     CU_ASSERT_EQUAL_FATAL(zkd_watch_open(c, "/exp", ZKD_WATCH_RECURSIVE, on_event, &l, &w, &err), 0);
-    CU_ASSERT_EQUAL_FATAL(tu_force_expiry(c, zkh_connect_string(zk), 10000), 0);
+    CU_ASSERT_EQUAL_FATAL(tu_expire(c, zkh_connect_string(zk), 10000), 0);
     /* Changes while (or right after) the session is gone... */
     put("/exp/a", "changed while expired");
     put("/exp/b", "born while expired");
@@ -287,16 +289,87 @@ static void test_denied_and_bad_args(void)
 }
 
 /* A watch left open is freed with its client (checked by ASan's leak check). */
-static void test_left_open_freed_with_client(void)
+static void test_closed_after_client(void)
 {
     zkd_client *tmp = connect_with(NULL, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(tmp);
     log_t l;
     log_init(&l);
-    zkd_watch *w;
+    zkd_watch *w, *w2;
     CU_ASSERT_EQUAL(zkd_watch_open(tmp, "/", ZKD_WATCH_RECURSIVE, on_event, &l, &w, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_watch_open(tmp, "/after", ZKD_WATCH_CHILDREN, on_event, &l, &w2, NULL), 0);
     CU_ASSERT(zkd_watch_count(w) > 3);
+    int before = count_lines(&l);
     zkd_close(tmp);
+    /* Stopped with the client: no callback any more, but still ours. */
+    put("/after/x", "1");
+    CU_ASSERT(zkd_watch_count(w) > 3);
+    zkd_watch_close(w);
+    zkd_watch_close(w2);
+    CU_ASSERT_EQUAL(count_lines(&l), before);
+}
+
+/* Heap bytes in use (glibc); 0 where the allocator does not say (ASan). */
+static size_t heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks;
+}
+
+typedef struct cycler {
+    pthread_t th;
+    int n;
+    int failures;
+} cycler;
+
+static void *cycle(void *arg)
+{
+    cycler *cy = arg;
+    log_t l;
+    log_init(&l);
+    for (int i = 0; i < cy->n; i++) {
+        zkd_watch *w;
+        if (zkd_watch_open(c, "/cycle", ZKD_WATCH_DATA, on_event, &l, &w, NULL) != 0) {
+            cy->failures++;
+            continue;
+        }
+        zkd_watch_close(w);
+    }
+    return NULL;
+}
+
+/* Open/close cycles from 4 threads at once (the round trips overlap). */
+static int cycles(int n)
+{
+    cycler cy[4];
+    int failures = 0;
+    for (int i = 0; i < 4; i++) {
+        cy[i] = (cycler){.n = n / 4};
+        pthread_create(&cy[i].th, NULL, cycle, &cy[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(cy[i].th, NULL);
+        failures += cy[i].failures;
+    }
+    return failures;
+}
+
+static void test_open_close_cycles_flat(void)
+{
+    const char *env = getenv("ZKD_WATCH_CYCLES");
+    int n = env ? atoi(env) : 100000;
+    put("/cycle", "x");
+    CU_ASSERT_EQUAL(cycles(4000), 0); /* warm up: the client's tables reach their size */
+    size_t before = heap_in_use();
+    int64_t t0 = tu_now_ms();
+    CU_ASSERT_EQUAL(cycles(n), 0);
+    int64_t took = tu_now_ms() - t0;
+    size_t after = heap_in_use();
+    long grown = (long)after - (long)before;
+    printf("\n    %d open/close cycles in %lld ms; heap in use %zu -> %zu bytes (%+.2f B per cycle)\n",
+           n, (long long)took, before, after, n ? (double)grown / n : 0.0);
+    /* 161 B per cycle before; allow the allocator some slack, not a leak. */
+    CU_ASSERT(grown < 64 * 1024);
 }
 
 int main(void)
@@ -308,7 +381,8 @@ int main(void)
         {"re-armed after a session expiry, changes meanwhile reported", test_rearm_after_expiry},
         {"close from a callback and from another thread", test_close_from_callback_and_thread},
         {"ACL denial and bad arguments", test_denied_and_bad_args},
-        {"a watch left open goes with its client", test_left_open_freed_with_client},
+        {"closed after its client, then freed", test_closed_after_client},
+        {"open/close cycles keep memory flat", test_open_close_cycles_flat},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"watch", suite_init, suite_clean, NULL, NULL, tests}, CU_SUITE_INFO_NULL};

@@ -53,7 +53,10 @@ ZKD_EXPORT int zkd_node_stat(zkd_client *c, const char *path, zkd_stat *stat_out
 
 /* ---- writing --------------------------------------------------------------
  * Writes are sent once: after a connection loss (ZKD_ECONNLOSS) the write
- * may or may not have happened, and the caller decides whether to retry.
+ * may or may not have happened (read the node to find out), and the caller
+ * decides whether to retry. A write made while the session is down waits
+ * for it in the client's request queue; if the request timeout passes
+ * first (ZKD_ETIMEDOUT) it was never sent.
  * Errors: ZKD_ENOTFOUND (the node, or for a create its parent, is missing),
  * ZKD_EEXISTS (create: already there), ZKD_ECONFLICT (the version did not
  * match), ZKD_ENOAUTH (the ACL denies it), ZKD_ENOTEMPTY (delete: it has

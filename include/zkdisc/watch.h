@@ -84,10 +84,11 @@ ZKD_EXPORT int zkd_watch_open(zkd_client *c, const char *path, int flags, zkd_wa
  * ZKD_WATCH_RECURSIVE). Any thread. */
 ZKD_EXPORT size_t zkd_watch_count(const zkd_watch *w);
 
-/* Stops the watch and frees it. After it returns no callback runs for it
- * (from inside its own callback: none after that callback returns). Safe
- * from any thread; must come before zkd_close of its client (a watch still
- * open then is freed with the client). NULL is ignored. */
+/* Stops the watch and frees it, all of it. After it returns no callback
+ * runs for it (from inside its own callback: none after that callback
+ * returns). Call it exactly once per watch, from any thread, before or
+ * after zkd_close of its client: zkd_close stops the watches still open
+ * (no callback runs after it), and this frees them. NULL is ignored. */
 ZKD_EXPORT void zkd_watch_close(zkd_watch *w);
 
 #ifdef __cplusplus

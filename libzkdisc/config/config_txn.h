@@ -1,9 +1,7 @@
-/* Internal: the two requests call.h does not cover, waited for with the
- * client's request timeout: a multi (zoo_amulti) and setting an ACL. Like
- * call.c, the waiter and the completion share the request's state and
- * whoever lets go last frees it, so a late completion is harmless. Writes
- * are never resent: after ZKD_ETIMEDOUT or ZKD_ECONNLOSS the outcome is
- * unknown. */
+/* Internal: the configuration's transactions and ACL changes, in its own
+ * terms, sent through the request layer (request.h) as a MULTI and a
+ * SET_ACL. Writes are never resent: after ZKD_ETIMEDOUT or ZKD_ECONNLOSS
+ * the outcome is unknown. */
 #ifndef ZKD_INTERNAL_CONFIG_TXN_H
 #define ZKD_INTERNAL_CONFIG_TXN_H
 

@@ -18,11 +18,11 @@
 #include <zkdisc/names.h>
 #include <zookeeper/zookeeper.h>
 
-#include "async.h"
 #include "clock.h"
 #include "config_impl.h"
 #include "errors.h"
 #include "paths.h"
+#include "request.h"
 #include "session.h"
 #include "sha.h"
 #include "snapshot_store.h"
@@ -175,7 +175,9 @@ static void watch_free(zkd_config_watch *w)
     free(w->snap_name);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
+    zkd_client *c = w->c;
     free(w);
+    zkd__client_unref(c);
 }
 
 /* Calls the listener. Returns 1 when the listener closed the watch (it is
@@ -366,6 +368,7 @@ int zkd_config_watch_open(zkd_client *c, const char *app, zkd_config_watch_fn fn
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
     pthread_mutex_init(&w->mu, NULL);
     zkd__cond_init(&w->cv);
+    zkd__client_ref(c); /* the client's memory outlives the watch, closed before or after it */
     w->c = c;
     w->fn = fn;
     w->ctx = ctx;
@@ -406,7 +409,9 @@ int zkd_config_watch_open(zkd_client *c, const char *app, zkd_config_watch_fn fn
 }
 
 /* On the dispatch thread nothing of ours runs concurrently: cutting the
- * target and the subscription here makes the close final. */
+ * target and the subscription here makes the close final. Once the
+ * client's loop is gone this runs on the closing thread instead, which is
+ * as safe: no job of ours can run any more. */
 static void close_on_dispatch(void *arg)
 {
     zkd_config_watch *w = arg;

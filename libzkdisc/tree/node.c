@@ -2,32 +2,14 @@
  * writes with version checks, recursive delete and multi transactions. */
 #include <zkdisc/node.h>
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zkdisc/names.h>
 #include <zkdisc/walk.h>
 
-#include "clock.h"
-#include "call.h"
-#include "counters.h"
 #include "errors.h"
+#include "request.h"
 #include "session.h"
-
-void zkd_free(void *p) { free(p); }
-
-void zkd_strings_free(zkd_strings *s)
-{
-    if (!s)
-        return;
-    for (size_t i = 0; i < s->count; i++)
-        free(s->items[i]);
-    free(s->items);
-    s->items = NULL;
-    s->count = 0;
-}
 
 int zkd_node_get(zkd_client *c, const char *path, char **data_out, size_t *len_out,
                  zkd_stat *stat_out, zkd_error *err)
@@ -125,7 +107,7 @@ static int check_len(const char *path, size_t len, zkd_error *err)
     return 0;
 }
 
-/* A clearer message than call.c's generic one for the codes people meet. */
+/* A clearer message than the request layer's generic one for the codes people meet. */
 static int explain(int rc, const char *verb, const char *path, zkd_error *err)
 {
     switch (rc) {
@@ -372,64 +354,50 @@ int zkd_node_delete_tree(zkd_client *c, const char *path, int version, size_t *d
 
 /* ---- multi ---------------------------------------------------------------- */
 
-/* Shared by the waiter and the completion, like call.c's batches: the
- * completion writes into results (and the path buffers and Stats they point
- * at) even after a waiter gave up, so all of it lives on the heap. */
-typedef struct multi_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int refs;
-    int done;
-    int zrc;
-    zoo_op_result_t *results;
-    struct Stat *stats;
-    char *pathbufs;
-} multi_wait;
-
-enum { PATHBUF = 1024 };
-
-static void multi_unref(multi_wait *m)
-{
-    pthread_mutex_lock(&m->mu);
-    int last = --m->refs == 0;
-    pthread_mutex_unlock(&m->mu);
-    if (!last)
-        return;
-    pthread_mutex_destroy(&m->mu);
-    pthread_cond_destroy(&m->cv);
-    free(m->results);
-    free(m->stats);
-    free(m->pathbufs);
-    free(m);
-}
-
-static void multi_done(int rc, const void *data)
-{
-    multi_wait *m = (multi_wait *)data;
-    pthread_mutex_lock(&m->mu);
-    m->zrc = rc;
-    m->done = 1;
-    pthread_cond_signal(&m->cv);
-    pthread_mutex_unlock(&m->mu);
-    multi_unref(m);
-}
-
 static const char *multi_verb(zkd_multi_kind k)
 {
     static const char *verbs[] = {"create", "set", "delete", "check"};
     return (unsigned)k < 4 ? verbs[k] : "apply";
 }
 
-static int multi_wait_done(multi_wait *m, int timeout_ms)
+static const zkd_op_kind multi_op[] = {[ZKD_MULTI_CREATE] = ZKD_OP_CREATE,
+                                       [ZKD_MULTI_SET] = ZKD_OP_SET,
+                                       [ZKD_MULTI_DELETE] = ZKD_OP_DELETE,
+                                       [ZKD_MULTI_CHECK] = ZKD_OP_CHECK};
+
+static int multi_check(const zkd_multi_op *ops, size_t n, zkd_error *err)
 {
-    struct timespec dl = zkd__deadline(timeout_ms);
-    pthread_mutex_lock(&m->mu);
-    while (!m->done)
-        if (pthread_cond_timedwait(&m->cv, &m->mu, &dl) == ETIMEDOUT)
-            break;
-    int done = m->done;
-    pthread_mutex_unlock(&m->mu);
-    return done;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = (unsigned)ops[i].kind > ZKD_MULTI_CHECK
+                     ? zkd__fail(err, ZKD_EINVAL, "operation %zu has an unknown kind", i)
+                     : zkd_validate_path(ops[i].path, err);
+        if (!rc)
+            rc = check_len(ops[i].path, ops[i].len, err);
+        if (rc)
+            return rc;
+        bytes += ops[i].len + strlen(ops[i].path) + 64;
+    }
+    if (bytes > 1024 * 1024 - 4096)
+        return zkd__fail(err, ZKD_ETOOBIG, "the transaction carries about %zu bytes; ZooKeeper "
+                         "takes at most 1 MiB per request", bytes);
+    return 0;
+}
+
+/* Says which op failed and why, in the transaction's own terms. */
+static int multi_explain(zkd_client *c, const zkd_multi_op *o, int rc, int zrc, zkd_error *err)
+{
+    if (rc == ZKD_ENOTFOUND)
+        return zkd__fail(err, rc, "transaction rolled back: cannot %s %s: %s", multi_verb(o->kind),
+                         o->path, o->kind == ZKD_MULTI_CREATE ? "its parent does not exist" : "no such node");
+    if (rc == ZKD_EEXISTS)
+        return zkd__fail(err, rc, "transaction rolled back: %s already exists", o->path);
+    if (rc == ZKD_ECONFLICT)
+        return zkd__fail(err, rc, "transaction rolled back: cannot %s %s: version mismatch",
+                         multi_verb(o->kind), o->path);
+    (void)c;
+    return zkd__fail(err, rc, "transaction rolled back: cannot %s %s: %s", multi_verb(o->kind),
+                     o->path, zkd__zk_text(zrc));
 }
 
 int zkd_node_multi(zkd_client *c, const zkd_multi_op *ops, size_t n, int *rcs,
@@ -443,156 +411,45 @@ int zkd_node_multi(zkd_client *c, const zkd_multi_op *ops, size_t n, int *rcs,
         return 0;
     if (n > ZKD_MULTI_MAX)
         return zkd__fail(err, ZKD_ETOOBIG, "%zu operations in one transaction; at most %d", n, ZKD_MULTI_MAX);
-    int rc = 0;
-    size_t bytes = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        if ((unsigned)ops[i].kind > ZKD_MULTI_CHECK)
-            rc = zkd__fail(err, ZKD_EINVAL, "operation %zu has an unknown kind", i);
-        else if (!(rc = zkd_validate_path(ops[i].path, err)))
-            rc = check_len(ops[i].path, ops[i].len, err);
-        bytes += ops[i].len + strlen(ops[i].path ? ops[i].path : "") + 64;
-        if (!rc && ops[i].kind == ZKD_MULTI_CREATE && strlen(ops[i].path) + 16 > PATHBUF)
-            rc = zkd__fail(err, ZKD_EINVAL, "%s: path too long", ops[i].path);
-    }
-    if (!rc && bytes > 1024 * 1024 - 4096)
-        rc = zkd__fail(err, ZKD_ETOOBIG, "the transaction carries about %zu bytes; ZooKeeper takes at most 1 MiB per request", bytes);
-    if (rc) {
-        if (failed_index)
-            *failed_index = 0;
+    int rc = multi_check(ops, n, err);
+    if (rc)
         return rc;
-    }
-
-    zoo_op_t *zops = calloc(n, sizeof *zops);
+    zkd_op *zops = calloc(n, sizeof *zops);
     acl_buf *acls = calloc(n, sizeof *acls);
-    multi_wait *m = calloc(1, sizeof *m);
-    if (m) {
-        m->results = calloc(n, sizeof *m->results);
-        m->stats = calloc(n, sizeof *m->stats);
-        m->pathbufs = calloc(n, PATHBUF);
-    }
-    if (!zops || !acls || !m || !m->results || !m->stats || !m->pathbufs) {
-        free(zops);
-        free(acls);
-        if (m) {
-            free(m->results);
-            free(m->stats);
-            free(m->pathbufs);
-            free(m);
-        }
-        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    }
-    pthread_mutex_init(&m->mu, NULL);
-    zkd__cond_init(&m->cv);
-    m->refs = 1;
-
+    if (!zops || !acls)
+        rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
         const zkd_multi_op *o = &ops[i];
-        int version = o->version < 0 ? -1 : o->version;
-        int dlen = o->data ? (int)o->len : -1;
-        switch (o->kind) {
-        case ZKD_MULTI_CREATE: {
-            int mode;
-            if ((rc = zk_mode(o->flags, err, &mode)) || (rc = acl_build(&acls[i], o->acl, o->acl_count, err)))
-                break;
-            zoo_create_op_init(&zops[i], o->path, o->data, dlen, &acls[i].vec, mode,
-                               m->pathbufs + i * PATHBUF, PATHBUF);
-            break;
-        }
-        case ZKD_MULTI_SET:
-            zoo_set_op_init(&zops[i], o->path, o->data, dlen, version, &m->stats[i]);
-            break;
-        case ZKD_MULTI_DELETE:
-            zoo_delete_op_init(&zops[i], o->path, version);
-            break;
-        case ZKD_MULTI_CHECK:
-            zoo_check_op_init(&zops[i], o->path, version);
-            break;
-        }
+        zops[i] = (zkd_op){.kind = multi_op[o->kind], .path = o->path, .data = o->data,
+                           .len = o->data ? (int)o->len : -1,
+                           .version = o->version < 0 ? -1 : o->version};
+        if (o->kind == ZKD_MULTI_CREATE &&
+            !(rc = zk_mode(o->flags, err, &zops[i].flags)) &&
+            !(rc = acl_build(&acls[i], o->acl, o->acl_count, err)))
+            zops[i].acl = &acls[i].vec;
         if (rc && failed_index)
             *failed_index = i;
     }
-
-    int64_t bytes_out = 0;
-    for (size_t i = 0; i < n; i++)
-        bytes_out += ops[i].data ? (int64_t)ops[i].len : 0;
-    int64_t started = zkd__now_ms();
-    int timeout = zkd__request_timeout_ms(c);
+    zkd_result res = {0};
     if (!rc) {
-        rc = zkd__wait_usable(c, timeout);
-        if (rc == ZKD_ECLOSED)
-            zkd__fail(err, rc, "the client is closed");
-        else if (rc)
-            zkd__fail(err, rc, "cannot reach ZooKeeper at %s within %d ms", zkd_client_connect_string(c), timeout);
-    }
-    int sent = 0;
-    if (!rc) {
-        zhandle_t *zh = zkd__zh_acquire(c);
-        int zrc = ZINVALIDSTATE;
-        if (zh) {
-            m->refs++;
-            zkd__count(c, ZKD_CNT_MULTI, 1);
-            zkd__count(c, ZKD_CNT_BYTES_WRITTEN, (uint64_t)bytes_out);
-            zrc = zoo_amulti(zh, (int)n, zops, m->results, multi_done, m);
-            if (zrc != ZOK)
-                m->refs--;
-            zkd__zh_release(c);
+        rc = zkd__call(c, &(zkd_op){.kind = ZKD_OP_MULTI, .ops = zops, .nops = (int)n}, &res, err);
+        for (size_t i = 0; rcs && i < n; i++) {
+            int e = res.op_zrcs ? res.op_zrcs[i] : ZOK;
+            rcs[i] = e == ZOK || e == ZRUNTIMEINCONSISTENCY ? 0 : zkd__from_zk(e);
         }
-        if (zrc != ZOK)
-            rc = zkd__fail(err, zkd__from_zk(zrc), "cannot send the transaction: %s", zkd__zk_text(zrc));
-        else
-            sent = 1;
-    }
-    if (sent) {
-        int left = timeout - (int)(zkd__now_ms() - started);
-        if (!multi_wait_done(m, left > 0 ? left : 1)) {
-            rc = zkd__fail(err, ZKD_ETIMEDOUT, "no answer from ZooKeeper at %s within %d ms "
-                           "(the transaction may or may not have been applied)",
-                           zkd_client_connect_string(c), timeout);
-        } else if (m->zrc == ZOK) {
-            for (size_t i = 0; rcs && i < n; i++)
-                rcs[i] = 0;
-        } else {
-            /* The first op whose result is neither ZOK nor
-             * ZRUNTIMEINCONSISTENCY holds the error (DESIGN.md 7). */
-            size_t bad = n;
-            for (size_t i = 0; i < n; i++) {
-                int e = m->results[i].err;
-                if (rcs)
-                    rcs[i] = e == ZOK || e == ZRUNTIMEINCONSISTENCY ? 0 : zkd__from_zk(e);
-                if (bad == n && e != ZOK && e != ZRUNTIMEINCONSISTENCY)
-                    bad = i;
-            }
-            if (bad == n) {
-                rc = zkd__from_zk(m->zrc);
-                if (rc == ZKD_ECONNLOSS || rc == ZKD_EEXPIRED)
-                    zkd__fail(err, rc, "the connection to ZooKeeper at %s dropped during the transaction "
-                              "(it may or may not have been applied): %s",
-                              zkd_client_connect_string(c), zkd__zk_text(m->zrc));
-                else
-                    zkd__fail(err, rc, "transaction failed: %s", zkd__zk_text(m->zrc));
-            } else {
-                rc = zkd__from_zk(m->results[bad].err);
-                if (failed_index)
-                    *failed_index = bad;
-                const zkd_multi_op *o = &ops[bad];
-                if (rc == ZKD_ENOTFOUND)
-                    zkd__fail(err, rc, "transaction rolled back: cannot %s %s: %s", multi_verb(o->kind),
-                              o->path, o->kind == ZKD_MULTI_CREATE ? "its parent does not exist" : "no such node");
-                else if (rc == ZKD_EEXISTS)
-                    zkd__fail(err, rc, "transaction rolled back: %s already exists", o->path);
-                else if (rc == ZKD_ECONFLICT)
-                    zkd__fail(err, rc, "transaction rolled back: cannot %s %s: version mismatch",
-                              multi_verb(o->kind), o->path);
-                else
-                    zkd__fail(err, rc, "transaction rolled back: cannot %s %s: %s", multi_verb(o->kind),
-                              o->path, zkd__zk_text(m->results[bad].err));
-            }
+        if (rc && res.failed >= 0) {
+            if (failed_index)
+                *failed_index = (size_t)res.failed;
+            multi_explain(c, &ops[res.failed], rc, res.op_zrcs[res.failed], err);
+        } else if (rc == ZKD_ECONNLOSS || rc == ZKD_EEXPIRED) {
+            zkd__fail(err, rc, "the connection to ZooKeeper at %s dropped during the transaction "
+                      "(it may or may not have been applied)", zkd_client_connect_string(c));
         }
     }
-    for (size_t i = 0; i < n; i++)
+    zkd__result_clear(&res);
+    for (size_t i = 0; acls && i < n; i++)
         free(acls[i].items);
     free(acls);
     free(zops);
-    multi_unref(m);
     return rc;
 }

@@ -1,26 +1,21 @@
 /* A pipelined subtree walk (see walk.h).
  *
- * The walker's thread owns every node record. ZooKeeper's completion thread
- * only copies an answer into its request and appends the request to the
- * mailbox; the walker takes answers from there, keeps up to `window`
- * requests in flight, and reports nodes in pre-order as soon as a node and
- * everything before it are complete. The mailbox is shared with the
- * completions and freed by whoever lets go last, so a walk that gives up
- * (timeout, callback stop) leaves nothing dangling. */
+ * The walker's thread owns every node record. Its reads go through the
+ * request layer as one batch (request.h): the walker keeps up to `window`
+ * of them outstanding, takes answers as they come, and reports nodes in
+ * pre-order as soon as a node and everything before it are complete. Reads
+ * cut off by a connection loss are sent again by the request layer; a walk
+ * that gives up (timeout, callback stop) abandons the batch, and late
+ * answers are dropped there. */
 #include <zkdisc/walk.h>
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zkdisc/names.h>
-#include <zookeeper/zookeeper.h>
 
 #include "clock.h"
-#include "call.h"
-#include "counters.h"
 #include "errors.h"
+#include "request.h"
 #include "session.h"
 
 enum { DEFAULT_WINDOW = 512, MAX_WINDOW = 4096 };
@@ -48,111 +43,6 @@ struct wnode {
     size_t nchildren;
 };
 
-typedef struct mailbox mailbox;
-
-typedef struct req {
-    struct req *next;
-    mailbox *mb;
-    wnode *node; /* touched by the walker only */
-    rq_kind kind;
-    int zrc;
-    int nomem;
-    zkd_stat stat;
-    char *data;
-    int len;
-    zkd_strings kids;
-} req;
-
-struct mailbox {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int refs;      /* the walker plus one per request in flight */
-    int abandoned; /* the walker left: completions free their requests */
-    req *head, *tail;
-};
-
-/* ---- the mailbox (any thread) -------------------------------------------- */
-
-static void req_free(req *r)
-{
-    free(r->data);
-    zkd_strings_free(&r->kids);
-    free(r);
-}
-
-static void mb_unref(mailbox *mb)
-{
-    pthread_mutex_lock(&mb->mu);
-    int last = --mb->refs == 0;
-    pthread_mutex_unlock(&mb->mu);
-    if (!last)
-        return;
-    for (req *r = mb->head, *next; r; r = next) {
-        next = r->next;
-        req_free(r);
-    }
-    pthread_mutex_destroy(&mb->mu);
-    pthread_cond_destroy(&mb->cv);
-    free(mb);
-}
-
-static void deliver(req *r, int zrc)
-{
-    mailbox *mb = r->mb;
-    r->zrc = zrc;
-    pthread_mutex_lock(&mb->mu);
-    if (mb->abandoned) {
-        pthread_mutex_unlock(&mb->mu);
-        req_free(r);
-    } else {
-        r->next = NULL;
-        if (mb->tail)
-            mb->tail->next = r;
-        else
-            mb->head = r;
-        mb->tail = r;
-        pthread_cond_signal(&mb->cv);
-        pthread_mutex_unlock(&mb->mu);
-    }
-    mb_unref(mb);
-}
-
-static void on_data(int rc, const char *value, int len, const struct Stat *st, const void *data)
-{
-    req *r = (req *)data;
-    if (rc == ZOK) {
-        zkd__stat_copy(&r->stat, st);
-        r->len = value ? len : -1;
-        if (value && len >= 0) {
-            if ((r->data = malloc((size_t)len + 1))) {
-                memcpy(r->data, value, (size_t)len);
-                r->data[len] = '\0';
-            } else {
-                r->nomem = 1;
-            }
-        }
-    }
-    deliver(r, rc);
-}
-
-static void on_kids(int rc, const struct String_vector *sv, const struct Stat *st, const void *data)
-{
-    req *r = (req *)data;
-    if (rc == ZOK) {
-        zkd__stat_copy(&r->stat, st);
-        r->nomem = zkd__strings_copy(&r->kids, sv) != 0;
-    }
-    deliver(r, rc);
-}
-
-static void on_stat(int rc, const struct Stat *st, const void *data)
-{
-    req *r = (req *)data;
-    if (rc == ZOK && st)
-        zkd__stat_copy(&r->stat, st);
-    deliver(r, rc);
-}
-
 /* ---- the walker's state ---------------------------------------------------- */
 
 typedef struct pending_req {
@@ -166,7 +56,7 @@ typedef struct walk {
     zkd_walk_fn fn;
     void *ctx;
     zkd_error *err;
-    mailbox *mb;
+    zkd_batch *b;
     int window;
     int inflight;
     pending_req *stack; /* requests to issue, top last */
@@ -265,52 +155,28 @@ static int start_node(walk *w, wnode *n)
 
 /* ---- issuing ------------------------------------------------------------------ */
 
-static const zkd_counter kind_counter[] = {[RQ_DATA] = ZKD_CNT_GET_DATA,
-                                           [RQ_KIDS] = ZKD_CNT_GET_CHILDREN,
-                                           [RQ_STAT] = ZKD_CNT_EXISTS};
+static const zkd_op_kind kind_op[] = {[RQ_DATA] = ZKD_OP_GET, [RQ_KIDS] = ZKD_OP_CHILDREN,
+                                      [RQ_STAT] = ZKD_OP_EXISTS};
 
-/* Issues from the top of the stack while the window has room. Returns 0,
- * or the ZooKeeper code that refused a request (it stays on the stack). */
+static rq_kind op_kind(const zkd_op *op)
+{
+    return op->kind == ZKD_OP_GET ? RQ_DATA : op->kind == ZKD_OP_CHILDREN ? RQ_KIDS : RQ_STAT;
+}
+
+/* Hands requests from the top of the stack to the request layer while the
+ * walk's window has room. Returns 0 or what refused one (it stays). */
 static int issue_some(walk *w)
 {
-    if (!w->nstack || w->inflight >= w->window)
-        return ZOK;
-    zhandle_t *zh = zkd__zh_acquire(w->c);
-    if (!zh)
-        return ZINVALIDSTATE;
-    int zrc = ZOK;
     while (w->nstack && w->inflight < w->window) {
         pending_req t = w->stack[w->nstack - 1];
-        req *r = calloc(1, sizeof *r);
-        if (!r) {
-            zrc = ZSYSTEMERROR;
-            break;
-        }
-        r->mb = w->mb;
-        r->node = t.node;
-        r->kind = t.kind;
-        r->len = -1;
-        pthread_mutex_lock(&w->mb->mu);
-        w->mb->refs++;
-        pthread_mutex_unlock(&w->mb->mu);
-        zkd__count(w->c, kind_counter[t.kind], 1);
-        switch (t.kind) {
-        case RQ_DATA: zrc = zoo_aget(zh, t.node->path, 0, on_data, r); break;
-        case RQ_KIDS: zrc = zoo_aget_children2(zh, t.node->path, 0, on_kids, r); break;
-        case RQ_STAT: zrc = zoo_aexists(zh, t.node->path, 0, on_stat, r); break;
-        }
-        if (zrc != ZOK) {
-            pthread_mutex_lock(&w->mb->mu);
-            w->mb->refs--;
-            pthread_mutex_unlock(&w->mb->mu);
-            free(r);
-            break;
-        }
+        zkd_op op = {.kind = kind_op[t.kind], .path = t.node->path};
+        int rc = zkd__batch_add(w->b, &op, t.node);
+        if (rc)
+            return rc;
         w->nstack--;
         w->inflight++;
     }
-    zkd__zh_release(w->c);
-    return zrc;
+    return 0;
 }
 
 /* ---- answers -------------------------------------------------------------------- */
@@ -361,15 +227,18 @@ static int add_children(walk *w, wnode *n, zkd_strings *kids)
 }
 
 /* Handles one answer. Returns 0 or an error that ends the walk. */
-static int handle(walk *w, req *r)
+static int handle(walk *w, zkd_req *q)
 {
-    wnode *n = r->node;
-    int rc = r->zrc != ZOK ? zkd__from_zk(r->zrc) : r->nomem ? ZKD_ENOMEM : 0;
+    wnode *n = zkd__req_tag(q);
+    rq_kind kind = op_kind(zkd__req_op(q));
+    zkd_result *r = zkd__req_result(q);
+    int rc = zkd__req_rc(q);
     w->inflight--;
     n->pending--;
     if (is_retryable(rc)) {
-        /* Reads are safe to send again once the connection is back. */
-        return push_request(w, n, r->kind);
+        /* Reads are safe to send again (on the loop thread the request
+         * layer hands connection losses back instead of re-sending). */
+        return push_request(w, n, kind);
     }
     if (rc == ZKD_ENOTFOUND) {
         if (n == w->root)
@@ -385,7 +254,7 @@ static int handle(walk *w, req *r)
         return 0;
     }
     n->stat = r->stat;
-    if (r->kind == RQ_DATA) {
+    if (kind == RQ_DATA) {
         n->have_data = 1;
         n->data = r->data;
         n->len = r->len;
@@ -396,8 +265,8 @@ static int handle(walk *w, req *r)
             n->listed = 1;
         return 0;
     }
-    if (r->kind == RQ_KIDS)
-        return add_children(w, n, &r->kids);
+    if (kind == RQ_KIDS)
+        return add_children(w, n, &r->children);
     return 0;
 }
 
@@ -433,23 +302,14 @@ static int emit_ready(walk *w)
     return 0;
 }
 
-/* Waits for answers until the deadline; moves them to *out. */
-static req *take_answers(walk *w, int64_t deadline)
+static int refused(walk *w, int rc)
 {
-    mailbox *mb = w->mb;
-    pthread_mutex_lock(&mb->mu);
-    while (!mb->head) {
-        int64_t left = deadline - zkd__now_ms();
-        if (left <= 0)
-            break;
-        struct timespec dl = zkd__deadline(left);
-        if (pthread_cond_timedwait(&mb->cv, &mb->mu, &dl) == ETIMEDOUT && !mb->head)
-            break;
-    }
-    req *got = mb->head;
-    mb->head = mb->tail = NULL;
-    pthread_mutex_unlock(&mb->mu);
-    return got;
+    if (rc == ZKD_ECONNLOSS)
+        return zkd__fail(w->err, rc, "the connection to ZooKeeper at %s is down",
+                         zkd_client_connect_string(w->c));
+    if (rc == ZKD_ECLOSED)
+        return zkd__fail(w->err, rc, "the client is closed");
+    return zkd__fail(w->err, rc, "out of memory");
 }
 
 static int run(walk *w)
@@ -462,46 +322,20 @@ static int run(walk *w)
             return rc;
         if (!w->nemit && !w->inflight)
             return 0;
-        int zrc = issue_some(w);
-        if (zrc != ZOK && !w->inflight) {
-            /* Nothing in flight and the handle refuses requests: wait for a
-             * usable session within the deadline. */
-            int left = (int)(deadline - zkd__now_ms());
-            rc = zkd__wait_usable(w->c, left);
-            if (rc == ZKD_ECLOSED)
-                return zkd__fail(w->err, rc, "the client is closed");
-            if (rc || zkd__now_ms() >= deadline)
-                return zkd__fail(w->err, ZKD_ETIMEDOUT, "no answer from ZooKeeper at %s within %d ms",
-                                 zkd_client_connect_string(w->c), timeout);
-            if (zkd__on_dispatch_thread(w->c) && issue_some(w) != ZOK)
-                return zkd__fail(w->err, ZKD_ECONNLOSS, "the connection to ZooKeeper at %s is down",
-                                 zkd_client_connect_string(w->c));
-            continue;
-        }
-        if (!w->inflight)
-            continue;
-        req *got = take_answers(w, deadline);
+        if ((rc = issue_some(w)) && !w->inflight)
+            return refused(w, rc);
+        zkd_req *got = zkd__batch_wait(w->b, deadline);
         if (!got)
             return zkd__fail(w->err, ZKD_ETIMEDOUT, "no answer from ZooKeeper at %s within %d ms",
                              zkd_client_connect_string(w->c), timeout);
-        /* Only a real answer is progress: connection-loss answers come back
-         * on every failed reconnect, and counting them would walk forever
-         * against a server that died mid-walk. */
-        for (req *r = got; r; r = r->next)
-            if (!is_retryable(zkd__from_zk(r->zrc))) {
-                deadline = zkd__now_ms() + timeout;
-                break;
-            }
-        rc = 0;
-        for (req *r = got, *next; r; r = next) {
-            next = r->next;
+        /* An answer is progress: reads lost to a dropped connection are
+         * re-sent inside the request layer and do not come back here. */
+        deadline = zkd__now_ms() + timeout;
+        for (zkd_req *next; got; got = next) {
+            next = zkd__req_next(got);
             if (!rc)
-                rc = handle(w, r);
-            if (r->zrc != ZOK)
-                ; /* counted as a request already */
-            else if (r->kind == RQ_DATA && r->len > 0)
-                zkd__count(w->c, ZKD_CNT_BYTES_READ, (uint64_t)r->len);
-            req_free(r);
+                rc = handle(w, got);
+            zkd__req_free(got);
         }
         if (rc)
             return rc;
@@ -531,35 +365,22 @@ int zkd_walk(zkd_client *c, const char *path, const zkd_walk_options *opts, zkd_
     w.window = opts->window > 0 ? opts->window : DEFAULT_WINDOW;
     if (w.window > MAX_WINDOW)
         w.window = MAX_WINDOW;
-    w.mb = calloc(1, sizeof *w.mb);
-    if (!w.mb)
-        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    pthread_mutex_init(&w.mb->mu, NULL);
-    zkd__cond_init(&w.mb->cv);
-    w.mb->refs = 1;
+    if (!(w.b = zkd__batch_new(c)))
+        return zkd__closing(c) ? zkd__fail(err, ZKD_ECLOSED, "the client is closed")
+                               : zkd__fail(err, ZKD_ENOMEM, "out of memory");
     w.root = node_new(&w, NULL, path, 0);
     if (!w.root || start_node(&w, w.root) || push_emit(&w, w.root)) {
         rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
         if (w.nemit == 0)
             node_free(w.root);
     } else {
-        rc = zkd__wait_usable(c, zkd__request_timeout_ms(c));
-        if (rc == ZKD_ECLOSED)
-            zkd__fail(err, rc, "the client is closed");
-        else if (rc && !zkd__on_dispatch_thread(c))
-            zkd__fail(err, rc = ZKD_ETIMEDOUT, "cannot reach ZooKeeper at %s within %d ms",
-                      zkd_client_connect_string(c), zkd__request_timeout_ms(c));
-        else
-            rc = run(&w);
+        rc = run(&w);
     }
-    /* Abandon what is still in flight; its answers free themselves. */
-    pthread_mutex_lock(&w.mb->mu);
-    w.mb->abandoned = 1;
-    pthread_mutex_unlock(&w.mb->mu);
+    /* Abandon what is still outstanding before the nodes (their paths) go. */
+    zkd__batch_free(w.b);
     for (size_t i = 0; i < w.nemit; i++)
         node_free(w.emit[i]);
     free(w.emit);
     free(w.stack);
-    mb_unref(w.mb);
     return rc;
 }

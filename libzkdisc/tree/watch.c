@@ -1,13 +1,19 @@
 /* Node, children and subtree watches, re-armed on every event (watch.h).
  *
  * Every piece of state below is read and written on the client's dispatch
- * thread only: replies and watch events reach it through an async.h target,
- * session events through a session subscription, and open/close hand their
- * work over as jobs. Each covered node is an entry (hashed by path) that
- * remembers what was last read; a watch event or a reply only ever causes a
- * fresh read, and events are the difference between two reads. Reads are
- * queued and at most WINDOW are in flight, so a large recursive watch arms
- * pipelined without flooding the server. */
+ * thread only: replies and watch events reach it through a request-layer
+ * target (request.h), session events through a session subscription, and
+ * open/close hand their work over as jobs. Each covered node is an entry
+ * (hashed by path) that remembers what was last read; a watch event or a
+ * reply only ever causes a fresh read, and events are the difference
+ * between two reads. Each entry has at most one read of each kind
+ * outstanding (a second wish while one is out marks it "again"), and the
+ * request layer's window keeps a large recursive watch pipelined without
+ * flooding the server.
+ *
+ * Lifetime: the watch holds a reference to its client, so it can be closed
+ * before or after the client; closing cancels the target (its memory
+ * returns once the replies in flight are back) and frees the watch. */
 #include <zkdisc/watch.h>
 
 #include <errno.h>
@@ -20,14 +26,12 @@
 #include <zookeeper/zookeeper.h>
 
 #include "clock.h"
-#include "async.h"
 #include "errors.h"
+#include "request.h"
 #include "session.h"
 
-enum { WINDOW = 512 };
-
 typedef enum { K_DATA = 0, K_KIDS = 1, K_EXISTS = 2, K_COUNT } kind;
-typedef enum { S_IDLE = 0, S_QUEUED, S_INFLIGHT } rstate;
+typedef enum { S_IDLE = 0, S_INFLIGHT } rstate;
 
 typedef struct entry {
     struct entry *hnext;
@@ -43,21 +47,9 @@ typedef struct entry {
     int again[K_COUNT];
 } entry;
 
-typedef struct qitem {
-    struct qitem *next;
-    char *path;
-    uint64_t gen;
-    kind k;
-} qitem;
-
-typedef struct holder {
-    zkd_watch *w; /* NULL once closed; the holder itself lives until teardown */
-} holder;
-
 struct zkd_watch {
     zkd_client *c;
     zkd_target *t;
-    holder *h;
     char *root;
     int flags;
     zkd_watch_fn fn;
@@ -70,7 +62,6 @@ struct zkd_watch {
     _Atomic size_t existing;
     uint64_t next_gen;
 
-    qitem *qhead, *qtail;
     int inflight;
 
     int started;  /* the start job ran (a session event may come before it) */
@@ -234,31 +225,6 @@ static void drop_child(zkd_watch *w, const char *parent, const char *name)
 
 /* ---- reading ------------------------------------------------------------------ */
 
-static void want(zkd_watch *w, entry *e, kind k)
-{
-    if (e->st[k] == S_INFLIGHT) {
-        e->again[k] = 1;
-        return;
-    }
-    if (e->st[k] == S_QUEUED)
-        return;
-    qitem *q = malloc(sizeof *q);
-    if (!q || !(q->path = strdup(e->path))) {
-        free(q);
-        zkd__log(w->c, ZKD_LOG_ERROR, "watch %s: out of memory; %s is no longer watched", w->root, e->path);
-        return;
-    }
-    q->next = NULL;
-    q->gen = e->gen;
-    q->k = k;
-    if (w->qtail)
-        w->qtail->next = q;
-    else
-        w->qhead = q;
-    w->qtail = q;
-    e->st[k] = S_QUEUED;
-}
-
 static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const char *data, int len,
                     const zkd_stat *st);
 static void on_kids(void *owner, const char *tag, uint64_t epoch, int rc, zkd_strings *kids,
@@ -267,33 +233,33 @@ static void on_exists(void *owner, const char *tag, uint64_t epoch, int rc, cons
 
 static void settle(zkd_watch *w);
 
-/* Sends queued reads while the window has room and the session is up. */
-static void pump(zkd_watch *w)
+/* Reads (and so re-arms) kind k of the entry: now, or once the read of
+ * that kind already out is back. The request layer queues what does not
+ * fit its window and sends it when the session is up. */
+static void want(zkd_watch *w, entry *e, kind k)
 {
-    while (w->qhead && w->inflight < WINDOW && !w->closed &&
-           zkd_client_state(w->c) == ZKD_STATE_CONNECTED) {
-        qitem *q = w->qhead;
-        entry *e = lookup(w, q->path);
-        if (e && e->gen == q->gen && e->st[q->k] == S_QUEUED) {
-            int rc = q->k == K_DATA ? zkd__aget(w->t, q->path, 1, q->path, q->gen, on_data)
-                   : q->k == K_KIDS ? zkd__achildren(w->t, q->path, 1, q->path, q->gen, on_kids)
-                                    : zkd__aexists(w->t, q->path, 1, q->path, q->gen, on_exists);
-            if (rc)
-                return; /* no live handle: a session event pumps again */
-            e->st[q->k] = S_INFLIGHT;
-            w->inflight++;
-        }
-        w->qhead = q->next;
-        if (!w->qhead)
-            w->qtail = NULL;
-        free(q->path);
-        free(q);
+    if (e->st[k] == S_INFLIGHT) {
+        e->again[k] = 1;
+        return;
     }
+    int rc = k == K_DATA ? zkd__aget(w->t, e->path, 1, e->path, e->gen, on_data)
+           : k == K_KIDS ? zkd__achildren(w->t, e->path, 1, e->path, e->gen, on_kids)
+                         : zkd__aexists(w->t, e->path, 1, e->path, e->gen, on_exists);
+    if (rc) {
+        if (rc != ZKD_ECLOSED)
+            zkd__log(w->c, ZKD_LOG_ERROR, "watch %s: %s; %s is no longer watched", w->root,
+                     zkd_strerror(rc), e->path);
+        return;
+    }
+    e->st[k] = S_INFLIGHT;
+    w->inflight++;
 }
 
+/* Cut off by a connection loss (on the loop thread) or an expiry: read
+ * again; the request layer sends it when the session is back. */
 static int retryable(int rc)
 {
-    return rc == ZKD_ECONNLOSS || rc == ZKD_EEXPIRED || rc == ZKD_ECLOSED;
+    return rc == ZKD_ECONNLOSS || rc == ZKD_EEXPIRED;
 }
 
 /* Common start of a reply: finds the entry it is for (NULL when it was
@@ -310,6 +276,10 @@ static entry *reply_entry(zkd_watch *w, const char *tag, uint64_t epoch, kind k,
     e->st[k] = S_IDLE;
     *again = e->again[k];
     e->again[k] = 0;
+    if (rc == ZKD_ECLOSED) {
+        *again = 0;
+        return NULL;
+    }
     if (retryable(rc)) {
         want(w, e, k); /* sent again once the session is back */
         *again = 0;
@@ -483,15 +453,12 @@ static void watch_free(zkd_watch *w)
             entry_free(e);
         }
     free(w->buckets);
-    for (qitem *q = w->qhead, *next; q; q = next) {
-        next = q->next;
-        free(q->path);
-        free(q);
-    }
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w->root);
+    zkd_client *c = w->c;
     free(w);
+    zkd__client_unref(c);
 }
 
 /* After each handler: send what is queued, notice the end of the first
@@ -504,8 +471,7 @@ static void settle(zkd_watch *w)
         watch_free(w);
         return;
     }
-    pump(w);
-    if (w->started && !w->synced && !w->qhead && !w->inflight) {
+    if (w->started && !w->synced && !w->inflight) {
         w->synced = 1;
         pthread_mutex_lock(&w->mu);
         w->ready = 1;
@@ -535,8 +501,10 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
     settle(w); /* RECONNECTED and REESTABLISHED: send what waited */
 }
 
-/* Dispatch thread: stop everything reaching the watch, then free it (now,
- * or when the handler it was closed from returns). */
+/* Dispatch thread, or the caller's once the client's loop is gone (then
+ * nothing of the watch can run concurrently): stop everything reaching the
+ * watch, then free it (now, or when the handler it was closed from
+ * returns). */
 static void close_here(zkd_watch *w)
 {
     if (w->closed)
@@ -545,17 +513,8 @@ static void close_here(zkd_watch *w)
     zkd__target_cancel(w->t);
     if (w->subscribed)
         zkd_session_unsubscribe(w->c, w->sub_id);
-    w->h->w = NULL;
     if (!w->depth)
         watch_free(w);
-}
-
-static void holder_teardown(void *arg)
-{
-    holder *h = arg;
-    if (h->w)
-        watch_free(h->w);
-    free(h);
 }
 
 static void start_here(void *arg)
@@ -588,8 +547,7 @@ void zkd_watch_close(zkd_watch *w)
 {
     if (!w)
         return;
-    /* Dropped when the client is closing: its teardown frees the watch. */
-    zkd__run_on_dispatch(w->c, close_job, NULL, w);
+    zkd__run_on_dispatch(w->c, close_job, close_job, w);
 }
 
 size_t zkd_watch_count(const zkd_watch *w)
@@ -634,30 +592,22 @@ int zkd_watch_open(zkd_client *c, const char *path, int flags, zkd_watch_fn fn, 
     if (flags & ~(ZKD_WATCH_CHILDREN | ZKD_WATCH_RECURSIVE))
         return zkd__fail(err, ZKD_EINVAL, "unknown watch flags 0x%x", (unsigned)flags);
     zkd_watch *w = calloc(1, sizeof *w);
-    holder *h = calloc(1, sizeof *h);
-    if (!w || !h || !(w->root = strdup(path))) {
+    if (!w || !(w->root = strdup(path))) {
         free(w);
-        free(h);
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
     }
+    zkd__client_ref(c);
     w->c = c;
     w->flags = flags;
     w->fn = fn;
     w->ctx = ctx;
-    w->h = h;
-    h->w = w;
     pthread_mutex_init(&w->mu, NULL);
     zkd__cond_init(&w->cv);
-    if (zkd__at_teardown(c, holder_teardown, h) != 0) {
-        free(h);
-        watch_free(w);
-        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    }
-    /* From here on the holder belongs to the client's teardown. */
     if (!(w->t = zkd__target_new(c, w, on_fired))) {
-        h->w = NULL;
+        int closed = zkd__closing(c);
         watch_free(w);
-        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+        return closed ? zkd__fail(err, ZKD_ECLOSED, "the client is closed")
+                      : zkd__fail(err, ZKD_ENOMEM, "out of memory");
     }
     if (zkd_session_subscribe(c, on_session, w, &w->sub_id, err) == 0)
         w->subscribed = 1;

@@ -586,6 +586,80 @@ static void bench_select(const bench *b)
 
 /* ---- main ------------------------------------------------------------------------------ */
 
+/* ---- 4. the request layer -------------------------------------------------------- */
+
+static int count_node(const zkd_walk_node *n, void *ctx)
+{
+    (void)n;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* What one request costs through zkdisc's request layer (window, queue,
+ * answer handed to the waiting thread) against the raw client's own call:
+ * one synchronous getData at a time, and a pipelined read of every node. */
+static void bench_request(const bench *b)
+{
+    int n = b->n / 5 > 0 ? b->n / 5 : 1;
+    zhandle_t *zh = raw_connect(b->zk);
+    zoo_create(zh, "/zkdisc-bench-req", NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    char path[128], data[512];
+    counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, n};
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "/zkdisc-bench-req/n-%06d", i);
+        record_json(data, sizeof data, "req", i);
+        zoo_acreate(zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, on_created, &c);
+    }
+    wait_zero(&c);
+    zkd_client *zc = zkd_open(b->zk);
+    double raw = 0, ours = 0;
+    for (int round = 0; round < 2; round++) { /* interleaved: the load drifts */
+        double t0 = now_s();
+        for (int i = 0; i < n; i++) {
+            char buf[4096];
+            int len = sizeof buf;
+            snprintf(path, sizeof path, "/zkdisc-bench-req/n-%06d", i);
+            zoo_get(zh, path, 0, buf, &len, NULL);
+        }
+        raw += now_s() - t0;
+        t0 = now_s();
+        for (int i = 0; i < n; i++) {
+            char *got = NULL;
+            snprintf(path, sizeof path, "/zkdisc-bench-req/n-%06d", i);
+            if (zkd_node_get(zc, path, &got, NULL, NULL, NULL) == 0)
+                zkd_free(got);
+        }
+        ours += now_s() - t0;
+    }
+    add_row("request", "getData one at a time, per read (ms)", ours / (2.0 * n) * 1e3, "ms",
+            raw / (2.0 * n) * 1e3);
+    raw = ours = 0;
+    for (int round = 0; round < 2; round++) {
+        counter r = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, n};
+        double t0 = now_s();
+        struct String_vector kids;
+        zoo_get_children(zh, "/zkdisc-bench-req", 0, &kids);
+        for (int i = 0; i < kids.count; i++) {
+            snprintf(path, sizeof path, "/zkdisc-bench-req/%s", kids.data[i]);
+            zoo_aget(zh, path, 0, on_got, &r);
+        }
+        wait_zero(&r);
+        raw += now_s() - t0;
+        deallocate_String_vector(&kids);
+        zkd_walk_options wo;
+        zkd_walk_options_init(&wo);
+        wo.want_data = 1;
+        int seen = 0;
+        t0 = now_s();
+        zkd_walk(zc, "/zkdisc-bench-req", &wo, count_node, &seen, NULL);
+        ours += now_s() - t0;
+    }
+    add_row("request", "pipelined read of every node (zkd_walk)", ours / 2, "s", raw / 2);
+    zkd_node_delete_tree(zc, "/zkdisc-bench-req", -1, NULL, NULL);
+    zkd_close(zc);
+    zookeeper_close(zh);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: zkdisc-bench [--zk HOSTS] [--instances N] [--changes N] [-o text|json]\n\n"
@@ -639,6 +713,7 @@ int main(int argc, char **argv)
     bench_read(&b);
     bench_watch(&b);
     bench_select(&b);
+    bench_request(&b);
     print_rows(&b);
     if (srv.pid > 0) {
         zks_stop(&srv, 10000, NULL, 0);

@@ -4,6 +4,7 @@
 #include "render.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -12,7 +13,8 @@
 
 int term_color(void)
 {
-    static int cached = -1;
+    /* atomic: `watch` prints from the main thread and from callbacks */
+    static _Atomic int cached = -1;
     if (cached < 0)
         cached = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
     return cached;
