@@ -127,6 +127,17 @@ static void on_stat(int rc, const struct Stat *st, const void *data)
     post_reply(r, rc);
 }
 
+static void on_created(int rc, const char *value, const struct Stat *st, const void *data)
+{
+    (void)value;
+    on_stat(rc, st, data);
+}
+
+static void on_deleted(int rc, const void *data)
+{
+    post_reply((reply *)data, rc);
+}
+
 /* ---- watches ------------------------------------------------------------ */
 
 static void fired_free(void *arg)
@@ -227,4 +238,41 @@ int zkd__aexists(zkd_target *t, const char *path, int watch, const char *tag, ui
                  zkd_stat_handler fn)
 {
     return issue(t, reply_new(t, R_STAT, (void *)fn, tag, epoch), path, watch);
+}
+
+int zkd__awrite(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,
+                zkd_stat_handler fn)
+{
+    reply *r = reply_new(t, R_STAT, (void *)fn, tag, epoch);
+    if (!r)
+        return ZKD_ENOMEM;
+    zhandle_t *zh = zkd__zh_acquire(t->c);
+    int zrc = ZINVALIDSTATE;
+    if (zh) {
+        if (op->data && op->len > 0)
+            zkd__count(t->c, ZKD_CNT_BYTES_WRITTEN, (uint64_t)op->len);
+        switch (op->kind) {
+        case ZKD_OP_CREATE:
+            zkd__count(t->c, ZKD_CNT_CREATE, 1);
+            zrc = zoo_acreate2(zh, op->path, op->data, op->len,
+                               op->acl ? op->acl : &ZOO_OPEN_ACL_UNSAFE, op->flags, on_created, r);
+            break;
+        case ZKD_OP_SET:
+            zkd__count(t->c, ZKD_CNT_SET_DATA, 1);
+            zrc = zoo_aset(zh, op->path, op->data, op->len, op->version, on_stat, r);
+            break;
+        case ZKD_OP_DELETE:
+            zkd__count(t->c, ZKD_CNT_REMOVE, 1);
+            zrc = zoo_adelete(zh, op->path, op->version, on_deleted, r);
+            break;
+        default:
+            zrc = ZBADARGUMENTS;
+        }
+        zkd__zh_release(t->c);
+    }
+    if (zrc != ZOK) {
+        reply_free(r);
+        return zkd__from_zk(zrc);
+    }
+    return 0;
 }

@@ -46,4 +46,13 @@ int zkd__achildren(zkd_target *t, const char *path, int watch, const char *tag, 
 int zkd__aexists(zkd_target *t, const char *path, int watch, const char *tag, uint64_t epoch,
                  zkd_stat_handler fn);
 
+/* A write (ZKD_OP_CREATE, ZKD_OP_SET or ZKD_OP_DELETE; see call.h), its
+ * result handled on the dispatch thread like a read's: `st` is the node's
+ * stat after a create or a set. The op's strings are copied before this
+ * returns. A write whose reply is lost reports ZKD_ECONNLOSS and may have
+ * been applied: the caller resolves it by reading, never by re-sending. */
+struct zkd_op;
+int zkd__awrite(zkd_target *t, const struct zkd_op *op, const char *tag, uint64_t epoch,
+                zkd_stat_handler fn);
+
 #endif
