@@ -75,6 +75,7 @@ struct zkd_registration {
     int dirty;              /* the tree may hold an older record */
     int unsure;             /* a create or delete's reply was lost: read before writing */
     int waiting;            /* a stranger's node holds the path: retry when it goes */
+    int armed;              /* a watch on the path is set (the client re-arms it on reconnect) */
     int evicted;            /* an operator removed our node: leave it removed */
     int inert;              /* refused after its caller gave up: never touches the tree */
     int released;           /* deregistered after the loop stopped: freed at teardown */
@@ -545,6 +546,15 @@ static void on_created(void *owner, const char *tag, uint64_t epoch, int rc, con
     }
 }
 
+/* An exists leaves its watch whether the node is there or not. */
+static void on_armed(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+{
+    (void)st;
+    zkd_registration *r = addressed(owner, tag, epoch);
+    if (r && (rc == 0 || rc == ZKD_ENOTFOUND))
+        r->armed = 1;
+}
+
 /* The create, and an exists watch right behind it on the same connection:
  * one round trip, and the watch is armed as soon as the node is there. */
 static void create(zkd_registration *r)
@@ -559,7 +569,7 @@ static void create(zkd_registration *r)
     if (issued(r, rc)) {
         r->sending = r->seq;
         r->dirty = 0;
-        zkd__aexists(r->reg->target, r->path, 1, r->path, r->gen, ignore_stat);
+        zkd__aexists(r->reg->target, r->path, 1, r->path, r->gen, on_armed);
     }
 }
 
@@ -596,6 +606,7 @@ static void on_resolved(void *owner, const char *tag, uint64_t epoch, int rc, co
             failed(r, rc, NULL);
         return;
     }
+    r->armed = 1;
     int64_t now = zkd_client_session_id(reg->c);
     if (st->ephemeral_owner == now && now != 0) {
         /* Ours already (a lost reply, or our own earlier registration of this
@@ -713,6 +724,7 @@ static void on_checked(void *owner, const char *tag, uint64_t epoch, int rc, con
         return; /* not about the node we hold now */
     int gone = rc == ZKD_ENOTFOUND && r->owner == zkd_client_session_id(r->reg->c);
     int taken = rc == 0 && st->ephemeral_owner != r->owner;
+    r->armed |= rc == 0;
     if (rc == 0 && !taken) {
         learn_enabled(r, data, len);
     } else if (gone || taken) {
@@ -737,6 +749,7 @@ static void on_node_watch(void *owner, int type, const char *path)
     zkd_registration *r = find_by_path(owner, path);
     if (!r)
         return;
+    r->armed = 0; /* watches fire once */
     if (r->waiting && type == ZOO_DELETED_EVENT) {
         r->waiting = 0; /* the stranger's node went: ours goes in now */
         drive(r);
@@ -854,18 +867,18 @@ static void after_expiry(zkd_registration *r)
     remember_dead(r->reg, r->owner);
     r->owner = 0;
     next_gen(r);
-    r->unsure = r->waiting = 0;
+    r->unsure = r->waiting = r->armed = 0;
     r->dirty = 0; /* re-created with the newest record on the new session */
     answer_updates(r, 0, 1, 0, NULL);
 }
 
-/* Same session: the client re-armed our watches, but a re-read that was in
- * flight when the connection dropped left none (an operator's drain seen
- * then would be lost): read and watch again. A stranger's node is looked
- * at again by the create. */
+/* Same session: the client re-armed the watches it holds, but a watch
+ * that fired and whose re-read was lost with the connection is gone (and
+ * with it, say, an operator's drain): read and watch again. A stranger's
+ * node is looked at again by the create. */
 static void after_reconnect(zkd_registration *r)
 {
-    if (r->owner && !r->evicted)
+    if (r->owner && !r->evicted && !r->armed)
         check(r);
     r->waiting = 0;
 }
@@ -1070,6 +1083,8 @@ static void cmd_deregister(command *cmd)
     zkd_registration *r = cmd->r;
     pending_delete *d = r->inert ? NULL : calloc(1, sizeof *d);
     quiet(r);
+    answer(r->creator, 0, NULL); /* a caller that gave up: nobody hears */
+    r->creator = NULL;
     answer_updates(r, 0, 1, 0, NULL);
     if (d) {
         d->path = r->path; /* the node may be there whatever r knew: look */
