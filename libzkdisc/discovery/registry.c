@@ -127,11 +127,9 @@ static waiter *waiter_new(void)
     return w;
 }
 
-static void waiter_unref(waiter *w)
+/* Caller holds w->mu: lets go of it and of one reference. */
+static void waiter_unref_locked(waiter *w)
 {
-    if (!w)
-        return;
-    pthread_mutex_lock(&w->mu);
     int last = --w->refs == 0;
     pthread_mutex_unlock(&w->mu);
     if (last) {
@@ -139,6 +137,14 @@ static void waiter_unref(waiter *w)
         pthread_cond_destroy(&w->cv);
         free(w);
     }
+}
+
+static void waiter_unref(waiter *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    waiter_unref_locked(w);
 }
 
 /* Loop side: the caller will take the answer about to be given (1), or has
@@ -167,8 +173,7 @@ static void answer(waiter *w, int rc, const zkd_error *err)
             zkd__fail(&w->err, rc, "%s", zkd_strerror(rc));
         pthread_cond_signal(&w->cv);
     }
-    pthread_mutex_unlock(&w->mu);
-    waiter_unref(w);
+    waiter_unref_locked(w);
 }
 
 /* Caller side: the answer, or `late` when none came within timeout_ms (the
@@ -189,8 +194,7 @@ static int await(waiter *w, int timeout_ms, int late, zkd_error *err)
         w->abandoned = 1;
     else if (rc && err)
         *err = w->err;
-    pthread_mutex_unlock(&w->mu);
-    waiter_unref(w);
+    waiter_unref_locked(w);
     return rc;
 }
 
