@@ -30,6 +30,8 @@ typedef struct reply {
     int len;
     zkd_stat st;
     zkd_strings kids;
+    zkd_early_fn early; /* zkd__awrite_early */
+    void *early_arg;
 } reply;
 
 typedef struct fired {
@@ -86,7 +88,11 @@ static void reply_run(void *arg)
 static void post_reply(reply *r, int zrc)
 {
     r->zrc = zrc;
-    zkd__post(r->t->c, reply_run, reply_free, r);
+    zkd_early_fn early = r->early;
+    void *early_arg = r->early_arg;
+    zkd__post(r->t->c, reply_run, reply_free, r); /* r may be gone now */
+    if (early)
+        early(early_arg, zrc != ZOK ? zkd__from_zk(zrc) : 0);
 }
 
 static void on_data(int rc, const char *value, int len, const struct Stat *st, const void *data)
@@ -243,9 +249,17 @@ int zkd__aexists(zkd_target *t, const char *path, int watch, const char *tag, ui
 int zkd__awrite(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,
                 zkd_stat_handler fn)
 {
+    return zkd__awrite_early(t, op, tag, epoch, fn, NULL, NULL);
+}
+
+int zkd__awrite_early(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,
+                      zkd_stat_handler fn, zkd_early_fn early, void *early_arg)
+{
     reply *r = reply_new(t, R_STAT, (void *)fn, tag, epoch);
     if (!r)
         return ZKD_ENOMEM;
+    r->early = early;
+    r->early_arg = early_arg;
     zhandle_t *zh = zkd__zh_acquire(t->c);
     int zrc = ZINVALIDSTATE;
     if (zh) {

@@ -55,4 +55,12 @@ struct zkd_op;
 int zkd__awrite(zkd_target *t, const struct zkd_op *op, const char *tag, uint64_t epoch,
                 zkd_stat_handler fn);
 
+/* zkd__awrite, and early(early_arg, rc) on ZooKeeper's completion thread
+ * right after the result is posted to the loop: for a waiting caller that
+ * needs nothing but the outcome, one thread hop sooner. It must only
+ * signal, never block or touch loop state. */
+typedef void (*zkd_early_fn)(void *early_arg, int rc);
+int zkd__awrite_early(zkd_target *t, const struct zkd_op *op, const char *tag, uint64_t epoch,
+                      zkd_stat_handler fn, zkd_early_fn early, void *early_arg);
+
 #endif

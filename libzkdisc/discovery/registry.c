@@ -152,19 +152,19 @@ static void waiter_unref(waiter *w)
 static int claim(waiter *w)
 {
     pthread_mutex_lock(&w->mu);
-    int there = !w->abandoned;
+    int there = !w->abandoned && !w->done;
     w->claimed = there;
     pthread_mutex_unlock(&w->mu);
     return there;
 }
 
-/* Loop side: gives the answer (unless the caller has gone) and lets go. */
+/* Gives the answer (unless the caller has gone or has one) and lets go. */
 static void answer(waiter *w, int rc, const zkd_error *err)
 {
     if (!w)
         return;
     pthread_mutex_lock(&w->mu);
-    if (!w->abandoned) {
+    if (!w->abandoned && !w->done) {
         w->done = 1;
         w->rc = rc;
         if (rc && err)
@@ -559,16 +559,36 @@ static void on_armed(void *owner, const char *tag, uint64_t epoch, int rc, const
         r->armed = 1;
 }
 
+/* ZooKeeper's completion thread: a created node is all zkd_register's
+ * caller waits for, so it hears at once; the loop records it meanwhile
+ * (its job was posted first, so the caller's next command comes after). */
+static void early_created(void *arg, int rc)
+{
+    waiter *w = arg;
+    if (rc == 0)
+        answer(w, 0, NULL);
+    else
+        waiter_unref(w);
+}
+
 /* The create, and an exists watch right behind it on the same connection:
  * one round trip, and the watch is armed as soon as the node is there. */
 static void create(zkd_registration *r)
 {
     char *json = zkd_instance_to_json(r->inst);
-    int rc = json ? zkd__awrite(r->reg->target,
-                                &(zkd_op){.kind = ZKD_OP_CREATE, .path = r->path, .data = json,
-                                          .len = (int)strlen(json), .flags = ZOO_EPHEMERAL},
-                                r->path, r->gen, on_created)
+    waiter *w = r->creator;
+    if (w) { /* one reference more, for early_created */
+        pthread_mutex_lock(&w->mu);
+        w->refs++;
+        pthread_mutex_unlock(&w->mu);
+    }
+    int rc = json ? zkd__awrite_early(r->reg->target,
+                                      &(zkd_op){.kind = ZKD_OP_CREATE, .path = r->path, .data = json,
+                                                .len = (int)strlen(json), .flags = ZOO_EPHEMERAL},
+                                      r->path, r->gen, on_created, w ? early_created : NULL, w)
                   : ZKD_ENOMEM;
+    if (rc)
+        waiter_unref(w);
     free(json);
     if (issued(r, rc)) {
         r->sending = r->seq;
