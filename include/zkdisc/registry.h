@@ -1,15 +1,26 @@
 /* Registering this process's instances as ephemeral znodes.
  *
  * A registration lives at <root>/services/<service>/<id>, holding the
- * Curator-compatible record (see instance.h). It survives its session: after
- * an expiry the client's new session re-creates it. If the old session's node
- * is still there, it is removed when its owner is one of this client's dead
- * sessions, so the tree ends with exactly one node. A reconnect inside the
- * same session changes nothing in the tree.
+ * Curator-compatible record (see instance.h). The client's registry keeps
+ * it there: it is driven on the client's own thread, and these calls hand
+ * it their work and wait for the answer (at most the request timeout),
+ * never blocking that thread or its session events.
+ *
+ * It survives its session: after an expiry the client's new session
+ * re-creates it. A node already held by one of this client's sessions is
+ * adopted, never reported as existing: the live session's (a create whose
+ * reply was lost, a re-registration of the same id) is taken over and its
+ * record rewritten if needed; an expired session's that the server has not
+ * removed yet is deleted and created again. So the tree ends with exactly
+ * one node. A reconnect inside the same session changes nothing in the tree.
+ * A write whose reply was lost is resolved by reading the node, never by
+ * sending it again blindly.
  *
  * An operator may drain an instance by setting "enabled": false in its znode
  * (`zkdisc drain`); the registering process keeps that flag when it updates
- * or re-creates the record. */
+ * or re-creates the record, also across connection losses and expiries. An
+ * operator's removal of the node (while our session lives) is final: the
+ * registry does not re-create it. */
 #ifndef ZKDISC_REGISTRY_H
 #define ZKDISC_REGISTRY_H
 
@@ -43,16 +54,25 @@ ZKD_EXPORT void zkd_instance_spec_init(zkd_instance_spec *spec);
 
 /* Creates the ephemeral node (and its parents; the service node is a
  * container, so it disappears when its last instance goes). *out owns the
- * registration until zkd_deregister. ZKD_EEXISTS when another live session
- * holds the same service/id. */
+ * registration until zkd_deregister. Errors: ZKD_EINVAL (a bad spec, before
+ * any request), ZKD_EEXISTS when another client's live session holds the
+ * same service/id or this client registered it already, a refusal of the
+ * server (ZKD_ENOAUTH, ...), ZKD_ECLOSED.
+ * While the connection is down it returns 0 at once; the node is created
+ * when the session is back. If the request timeout passes before the node
+ * is in (a lost reply being resolved), it also returns 0, and the registry
+ * carries on. If another session's node holds the id by then, the registry
+ * waits for that node to go (and logs it). */
 ZKD_EXPORT int zkd_register(zkd_client *c, const zkd_instance_spec *spec, zkd_registration **out,
                             zkd_error *err);
 
 /* Replaces the record's payload and ports in place (setData; never a delete).
  * `spec->service` and `spec->id` must match or be NULL; `address` NULL keeps
- * the current address. The tree's "enabled" flag is kept. While the
- * connection is down it returns at once and the record is written when the
- * session is back (or re-created with it after an expiry). */
+ * the current address. The tree's "enabled" flag is kept. Waits until the
+ * tree holds the record (at most the request timeout). While the connection
+ * is down, or when it drops under the write, it returns 0 at once and the
+ * record is written when the session is back (or re-created with it after
+ * an expiry). */
 ZKD_EXPORT int zkd_registration_update(zkd_registration *r, const zkd_instance_spec *spec,
                                        zkd_error *err);
 
@@ -62,10 +82,13 @@ ZKD_EXPORT const char *zkd_registration_id(const zkd_registration *r);
 ZKD_EXPORT zkd_instance *zkd_registration_instance(const zkd_registration *r);
 
 /* Removes the node and frees r. Idempotent in effect: a node already gone is
- * success, and only this session's node is ever deleted. When the
- * connection is down it returns at once: the removal is queued and done when
- * the connection returns (if the session expires first, the node went with
- * it); r is freed either way. */
+ * success, and only a node held by one of this client's sessions is ever
+ * deleted. When the connection is down (or drops under the delete) it
+ * returns at once: the removal is queued and done when the connection
+ * returns, or on the new session after an expiry if the old node is still
+ * there. A new registration of the same id takes the queued removal's place.
+ * r is freed either way; after zkd_close it only frees r (the session's end
+ * removed the node). */
 ZKD_EXPORT int zkd_deregister(zkd_registration *r, zkd_error *err);
 
 /* Operator actions on any instance (not only this process's). */

@@ -48,6 +48,8 @@ struct zkd_req {
     void *fn;
     uint64_t epoch;
     int ev_type; /* H_EVENT */
+    zkd_early_fn early; /* zkd__awrite_early: told on the completion thread */
+    void *early_arg;
     int zrc, nomem;
     zkd_result res;
     zoo_op_result_t *zres; /* MULTI: written by the client library */
@@ -488,6 +490,8 @@ static void complete(zkd_req *r, int zrc)
 {
     engine *e = r->e;
     zkd_req *failed = NULL;
+    zkd_early_fn early = r->early;
+    void *early_arg = r->early_arg;
     pthread_mutex_lock(&e->mu);
     e->inflight--;
     r->zrc = zrc;
@@ -500,11 +504,14 @@ static void complete(zkd_req *r, int zrc)
         (zrc == ZOK || (zrc == ZNONODE && r->op.kind == ZKD_OP_EXISTS)))
         arm(e, r);
     pump_locked(e, &failed);
+    int final = r->zrc;
     pthread_mutex_unlock(&e->mu);
     if (retry)
         retry_later(r);
     else
-        finish(r);
+        finish(r); /* r may be gone now */
+    if (early && !retry)
+        early(early_arg, final == ZOK ? 0 : zkd__from_zk(final));
     finish_list(failed);
 }
 
@@ -546,9 +553,12 @@ static void on_stat(int rc, const struct Stat *st, const void *data)
     complete(r, rc);
 }
 
-static void on_string(int rc, const char *value, const void *data)
+/* A create: the path the server made and the new node's Stat. */
+static void on_created(int rc, const char *value, const struct Stat *st, const void *data)
 {
     zkd_req *r = (zkd_req *)data;
+    if (rc == ZOK && st)
+        zkd__stat_copy(&r->res.stat, st);
     if (rc == ZOK && value)
         r->nomem = !(r->res.created = strdup(value));
     complete(r, rc);
@@ -706,8 +716,8 @@ static int issue(engine *e, zhandle_t *zh, zkd_req *r)
     case ZKD_OP_CHILDREN: return zoo_awget_children2(zh, op->path, w, wctx, on_children, r);
     case ZKD_OP_EXISTS: return zoo_awexists(zh, op->path, w, wctx, on_stat, r);
     case ZKD_OP_CREATE:
-        return zoo_acreate(zh, op->path, op->data, dlen, op->acl ? op->acl : &ZOO_OPEN_ACL_UNSAFE,
-                           op->flags, on_string, r);
+        return zoo_acreate2(zh, op->path, op->data, dlen,
+                            op->acl ? op->acl : &ZOO_OPEN_ACL_UNSAFE, op->flags, on_created, r);
     case ZKD_OP_SET: return zoo_aset(zh, op->path, op->data, dlen, op->version, on_stat, r);
     case ZKD_OP_DELETE: return zoo_adelete(zh, op->path, op->version, on_void, r);
     case ZKD_OP_SET_ACL:
@@ -1302,13 +1312,35 @@ static void target_drop(void *arg)
     target_unref(t);
 }
 
+static int target_submit_req(zkd_target *t, zkd_req *r, const zkd_op *op, int watch,
+                             const char *tag, uint64_t epoch, handler_kind hk, void *fn);
+
 static int target_submit(zkd_target *t, const zkd_op *op, int watch, const char *tag,
                          uint64_t epoch, handler_kind hk, void *fn)
 {
-    engine *e = t->e;
-    zkd_req *r = req_new(e, op);
+    zkd_req *r = req_new(t->e, op);
     if (!r)
         return ZKD_ENOMEM;
+    return target_submit_req(t, r, op, watch, tag, epoch, hk, fn);
+}
+
+static int target_submit_early(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,
+                               void *fn, zkd_early_fn early, void *early_arg)
+{
+    zkd_req *r = req_new(t->e, op);
+    if (!r)
+        return ZKD_ENOMEM;
+    r->early = early;
+    r->early_arg = early_arg;
+    return target_submit_req(t, r, op, 0, tag, epoch, H_STAT, fn);
+}
+
+/* Takes r (made by req_new for op) and queues it for t; on failure r is
+ * freed and the handler will never run. */
+static int target_submit_req(zkd_target *t, zkd_req *r, const zkd_op *op, int watch,
+                             const char *tag, uint64_t epoch, handler_kind hk, void *fn)
+{
+    engine *e = t->e;
     r->sink = SINK_TARGET;
     r->t = t;
     r->watch = watch && is_read(op->kind);
@@ -1371,6 +1403,20 @@ int zkd__aexists(zkd_target *t, const char *path, int watch, const char *tag, ui
 {
     zkd_op op = {.kind = ZKD_OP_EXISTS, .path = path};
     return target_submit(t, &op, watch, tag, epoch, H_STAT, (void *)fn);
+}
+
+int zkd__awrite(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,
+                zkd_stat_handler fn)
+{
+    return zkd__awrite_early(t, op, tag, epoch, fn, NULL, NULL);
+}
+
+int zkd__awrite_early(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,
+                      zkd_stat_handler fn, zkd_early_fn early, void *early_arg)
+{
+    if (op->kind != ZKD_OP_CREATE && op->kind != ZKD_OP_SET && op->kind != ZKD_OP_DELETE)
+        return ZKD_EINVAL;
+    return target_submit_early(t, op, tag, epoch, (void *)fn, early, early_arg);
 }
 
 int zkd__arequest(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,

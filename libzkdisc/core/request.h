@@ -165,6 +165,22 @@ int zkd__aexists(zkd_target *t, const char *path, int watch, const char *tag, ui
 int zkd__arequest(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,
                   zkd_result_handler fn);
 
+/* A write (ZKD_OP_CREATE, ZKD_OP_SET or ZKD_OP_DELETE; see call.h), its
+ * result handled on the dispatch thread like a read's: `st` is the node's
+ * stat after a create or a set. The op's strings are copied before this
+ * returns. A write whose reply is lost reports ZKD_ECONNLOSS and may have
+ * been applied: the caller resolves it by reading, never by re-sending. */
+int zkd__awrite(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,
+                zkd_stat_handler fn);
+
+/* zkd__awrite, and early(early_arg, rc) on ZooKeeper's completion thread
+ * right after the result is handed to the loop: for a waiting caller that
+ * needs nothing but the outcome, one thread hop sooner. It must only
+ * signal, never block or touch loop state. */
+typedef void (*zkd_early_fn)(void *early_arg, int rc);
+int zkd__awrite_early(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,
+                      zkd_stat_handler fn, zkd_early_fn early, void *early_arg);
+
 /* ---- helpers and test hooks ----------------------------------------------- */
 
 void zkd__result_clear(zkd_result *res);

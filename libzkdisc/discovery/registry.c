@@ -1,9 +1,28 @@
-/* The registry: this process's ephemeral registrations and how they survive
- * session expiry, connection loss and operators' drains.
+/* The registry: this process's ephemeral registrations, an actor on the
+ * client's loop thread.
  *
- * User threads (register, update, deregister) and the dispatch thread
- * (session events, watches on our own nodes) share the registry under one
- * mutex. Only registry work ever holds it, never a reader of a cache. */
+ * A registration's state is read and written on the loop thread only.
+ * zkd_register, zkd_registration_update and zkd_deregister post a command
+ * and wait for its answer on their own thread (at most the request
+ * timeout), holding nothing the loop needs. Requests are asynchronous and
+ * their results are jobs; retries are a timer. Nothing here ever makes the
+ * loop wait for the network, so session events are never held up by a
+ * registration.
+ *
+ * Per registration the loop drives one chain of requests at a time towards
+ * "our node is in the tree, holding our record":
+ *   create   the create with an exists watch riding behind it (pipelined:
+ *            one round trip, and the watch is armed when the create lands);
+ *   resolve  the node is there already, or a create's reply was lost: read
+ *            it. Held by this client's live session: adopt it. By one of our
+ *            dead sessions: delete it and create ours. By a live stranger:
+ *            ZKD_EEXISTS to a caller still waiting, else wait for it to go;
+ *   write    read the node (an operator's "enabled" wins), then a set with
+ *            the version read; skipped when the tree already holds it.
+ * A write whose reply was lost is resolved by that read, never re-sent
+ * blindly. Deregistrations are a queue of deletes, each deleting a node only
+ * while its owner is one of our sessions. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +31,7 @@
 
 #include "async.h"
 #include "call.h"
+#include "clock.h"
 #include "errors.h"
 #include "instance_impl.h"
 #include "paths.h"
@@ -20,68 +40,266 @@
 
 typedef struct registry registry;
 
+/* A caller waiting for the loop's answer. Both hold a reference. */
+typedef struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    int done;      /* rc and err are the answer */
+    int claimed;   /* the loop is about to answer: the caller waits for it */
+    int abandoned; /* the caller stopped waiting: the answer goes nowhere */
+    int rc;
+    zkd_error err;
+} waiter;
+
+typedef struct update_wait {
+    struct update_wait *next;
+    waiter *w;
+    uint64_t seq; /* answered once the tree holds this record or a newer one */
+} update_wait;
+
+/* Replies and watch events find their registration by path (the tag) and
+ * generation (the epoch): a late reply for a registration gone, or for an
+ * earlier chain of this one, finds nobody. */
 struct zkd_registration {
     registry *reg;
-    zkd_registration *next;
-    char *path;
-    char *service, *id; /* immutable copies: inst is replaced under the lock */
-    zkd_instance *inst; /* the record we want in the tree */
-    int unsynced;       /* an update made while disconnected, written on reconnect */
-    int missing;        /* the node must be (re-)created when the session allows */
-    int creating;       /* zkd_register is creating it, outside the list lock */
-    int waiting;        /* another session's node holds the path: retry when it goes */
-    int evicted;        /* an operator removed our node: leave it removed */
+    zkd_registration *next; /* its hash chain */
+    char *path, *service, *id;
+    zkd_instance *inst;     /* the record we want; swapped under reg->view_mu */
+    uint64_t gen;           /* the epoch of its requests, unique in the registry */
+    uint64_t seq;           /* bumped by each update */
+    uint64_t sending;       /* the seq of the write in flight */
+    int64_t owner;          /* the session holding our node; 0 while it is not there */
+    int linked;             /* in reg's table */
+    int busy;               /* a chain of requests is in flight */
+    int dirty;              /* the tree may hold an older record */
+    int unsure;             /* a create or delete's reply was lost: read before writing */
+    int waiting;            /* a stranger's node holds the path: retry when it goes */
+    int armed;              /* a watch on the path is set (the client re-arms it on reconnect) */
+    int evicted;            /* an operator removed our node: leave it removed */
+    int inert;              /* refused after its caller gave up: never touches the tree */
+    int released;           /* deregistered after the loop stopped: freed at teardown */
+    waiter *creator;        /* zkd_register's caller, until its answer */
+    update_wait *updates;
 };
 
 typedef struct pending_delete {
     struct pending_delete *next;
     char *path;
+    uint64_t id;  /* the epoch of its request in flight; 0 when none */
+    waiter *w;    /* zkd_deregister's caller, until its answer */
 } pending_delete;
 
 struct registry {
     zkd_client *c;
-    pthread_mutex_t mu;      /* the list, pending deletes; held across requests */
-    pthread_mutex_t state_mu; /* session, dead, expiries; never held across a request */
-    unsigned expiries;       /* session expiries seen so far */
-    zkd_registration *list;
-    pending_delete *deletes; /* deregistrations waiting for the connection */
-    int64_t session;         /* the session our nodes belong to */
-    int64_t *dead;           /* our expired sessions: their nodes may be removed */
+    zkd_target *target;       /* every reply and watch of the registry */
+    zkd_registration **table; /* by path */
+    size_t nbuckets, count;
+    pending_delete *deletes;
+    int64_t session;          /* the newest session seen */
+    int64_t *dead;            /* our expired sessions: their nodes may be removed */
     size_t ndead, capdead;
-    zkd_target *target;      /* watches on our own nodes */
+    uint64_t next_id;         /* generations and delete ids */
+    zkd_timer *retry;         /* drives everything again after a failure */
+    int backoff_ms;
+    pthread_mutex_t view_mu;  /* leaf lock: each registration's inst, for readers */
+    pthread_mutex_t mu;       /* torn, refs, and the table once the loop is gone */
+    int torn;                 /* the client's teardown ran: no loop any more */
+    int refs;                 /* the client plus one per registration */
 };
 
-static void on_own_node_watch(void *owner, int type, const char *path);
+enum { RETRY_FIRST_MS = 20, RETRY_MAX_MS = 5000, PARENTS = 3 };
 
-static void ignore_stat(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+static void drive(zkd_registration *r);
+static void drive_delete(registry *reg, pending_delete *d);
+static void on_node_watch(void *owner, int type, const char *path);
+
+/* ---- waiting for the loop ------------------------------------------------ */
+
+static waiter *waiter_new(void)
 {
-    (void)owner, (void)tag, (void)epoch, (void)rc, (void)st;
+    waiter *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    pthread_mutex_init(&w->mu, NULL);
+    zkd__cond_init(&w->cv);
+    w->refs = 2;
+    return w;
 }
 
-/* ---- creating nodes ----------------------------------------------------- */
-
-static int create_parents(zkd_client *c, const char *service, zkd_error *err)
+/* Caller holds w->mu: lets go of it and of one reference. */
+static void waiter_unref_locked(waiter *w)
 {
-    char *services = zkd__services_path(c);
-    char *svc = zkd__service_path(c, service);
-    const char *paths[] = {zkd_client_root(c), services, svc};
-    int flags[] = {0, 0, ZOO_CONTAINER};
-    int rc = services && svc ? 0 : zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    for (int i = 0; i < 3 && !rc; i++) {
-        rc = zkd__call(c, &(zkd_op){.kind = ZKD_OP_CREATE, .path = paths[i], .flags = flags[i]},
-                       NULL, err);
-        if (rc == ZKD_EEXISTS)
-            rc = 0;
+    int last = --w->refs == 0;
+    pthread_mutex_unlock(&w->mu);
+    if (last) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        free(w);
     }
-    if (!rc)
-        zkd_error_clear(err);
-    free(services);
-    free(svc);
+}
+
+static void waiter_unref(waiter *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    waiter_unref_locked(w);
+}
+
+/* Loop side: the caller will take the answer about to be given (1), or has
+ * gone (0). */
+static int claim(waiter *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int there = !w->abandoned && !w->done;
+    w->claimed = there;
+    pthread_mutex_unlock(&w->mu);
+    return there;
+}
+
+/* Gives the answer (unless the caller has gone or has one) and lets go. */
+static void answer(waiter *w, int rc, const zkd_error *err)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    if (!w->abandoned && !w->done) {
+        w->done = 1;
+        w->rc = rc;
+        if (rc && err)
+            w->err = *err;
+        else if (rc)
+            zkd__fail(&w->err, rc, "%s", zkd_strerror(rc));
+        pthread_cond_signal(&w->cv);
+    }
+    waiter_unref_locked(w);
+}
+
+/* Caller side: the answer, or `late` when none came within timeout_ms (the
+ * loop keeps working on it). */
+static int await(waiter *w, int timeout_ms, int late, zkd_error *err)
+{
+    struct timespec dl = zkd__deadline(timeout_ms);
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        if (w->claimed)
+            pthread_cond_wait(&w->cv, &w->mu);
+        else if ((timeout_ms <= 0 || pthread_cond_timedwait(&w->cv, &w->mu, &dl) == ETIMEDOUT) &&
+                 !w->claimed)
+            break;
+    }
+    int rc = w->done ? w->rc : late;
+    if (!w->done)
+        w->abandoned = 1;
+    else if (rc && err)
+        *err = w->err;
+    waiter_unref_locked(w);
     return rc;
 }
 
-/* Caller holds state_mu. */
-static int is_dead_locked(registry *reg, int64_t owner)
+/* ---- the table of registrations (loop thread) ---------------------------- */
+
+static size_t bucket_of(const registry *reg, const char *path)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return (size_t)(h % reg->nbuckets);
+}
+
+static zkd_registration *find_by_path(registry *reg, const char *path)
+{
+    if (!reg->nbuckets || !path)
+        return NULL;
+    for (zkd_registration *r = reg->table[bucket_of(reg, path)]; r; r = r->next)
+        if (!strcmp(r->path, path))
+            return r;
+    return NULL;
+}
+
+/* The registration a reply is for, if it is still waiting for it. */
+static zkd_registration *addressed(registry *reg, const char *path, uint64_t gen)
+{
+    zkd_registration *r = find_by_path(reg, path);
+    return r && r->gen == gen ? r : NULL;
+}
+
+static void grow(registry *reg)
+{
+    size_t n = reg->nbuckets ? reg->nbuckets * 2 : 64;
+    zkd_registration **t = calloc(n, sizeof *t);
+    if (!t)
+        return; /* longer chains, still correct */
+    zkd_registration **old = reg->table;
+    size_t oldn = reg->nbuckets;
+    reg->table = t;
+    reg->nbuckets = n;
+    for (size_t i = 0; i < oldn; i++) {
+        for (zkd_registration *r = old[i], *next; r; r = next) {
+            next = r->next;
+            size_t b = bucket_of(reg, r->path);
+            r->next = t[b];
+            t[b] = r;
+        }
+    }
+    free(old);
+}
+
+static int link_registration(registry *reg, zkd_registration *r)
+{
+    if (reg->count >= reg->nbuckets)
+        grow(reg);
+    if (!reg->nbuckets)
+        return ZKD_ENOMEM;
+    size_t b = bucket_of(reg, r->path);
+    r->next = reg->table[b];
+    reg->table[b] = r;
+    r->linked = 1;
+    reg->count++;
+    return 0;
+}
+
+static void unlink_registration(registry *reg, zkd_registration *r)
+{
+    if (!r->linked)
+        return;
+    for (zkd_registration **pp = &reg->table[bucket_of(reg, r->path)]; *pp; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    }
+    r->linked = 0;
+    reg->count--;
+}
+
+/* Calls fn on every registration; fn may unlink the one it is given. */
+static void for_each(registry *reg, void (*fn)(zkd_registration *r))
+{
+    for (size_t i = 0; i < reg->nbuckets; i++) {
+        for (zkd_registration *r = reg->table[i], *next; r; r = next) {
+            next = r->next;
+            fn(r);
+        }
+    }
+}
+
+/* ---- sessions ------------------------------------------------------------- */
+
+static int connected(registry *reg)
+{
+    return zkd_client_state(reg->c) == ZKD_STATE_CONNECTED;
+}
+
+static void note_session(registry *reg)
+{
+    int64_t s = zkd_client_session_id(reg->c);
+    if (s)
+        reg->session = s;
+}
+
+static int is_dead(registry *reg, int64_t owner)
 {
     for (size_t i = 0; i < reg->ndead; i++)
         if (reg->dead[i] == owner)
@@ -89,94 +307,9 @@ static int is_dead_locked(registry *reg, int64_t owner)
     return 0;
 }
 
-static int is_dead(registry *reg, int64_t owner)
-{
-    pthread_mutex_lock(&reg->state_mu);
-    int dead = is_dead_locked(reg, owner);
-    pthread_mutex_unlock(&reg->state_mu);
-    return dead;
-}
-
-static unsigned expiries(registry *reg)
-{
-    pthread_mutex_lock(&reg->state_mu);
-    unsigned n = reg->expiries;
-    pthread_mutex_unlock(&reg->state_mu);
-    return n;
-}
-
-/* The node exists already. Ours (a lost reply): write our record. One of our
- * dead sessions' (not yet expired by the server): remove it, create ours.
- * Anyone else's: refuse. Returns 1 to retry the create. */
-static int settle_existing(registry *reg, zkd_registration *r, const char *json, zkd_error *err)
-{
-    zkd_stat st;
-    int rc = zkd_node_stat(reg->c, r->path, &st, err);
-    if (rc == ZKD_ENOTFOUND)
-        return 1;
-    if (rc)
-        return rc;
-    int64_t now = zkd_client_session_id(reg->c);
-    if (st.ephemeral_owner == now && now != 0)
-        return zkd__call(reg->c, &(zkd_op){.kind = ZKD_OP_SET, .path = r->path, .data = json,
-                                           .len = (int)strlen(json), .version = st.version},
-                         NULL, err);
-    if (st.ephemeral_owner != 0 && is_dead(reg, st.ephemeral_owner)) {
-        zkd__log(reg->c, ZKD_LOG_INFO, "removing %s left by our expired session 0x%llx", r->path,
-                 (unsigned long long)st.ephemeral_owner);
-        rc = zkd__call(reg->c, &(zkd_op){.kind = ZKD_OP_DELETE, .path = r->path, .version = st.version},
-                       NULL, err);
-        return rc == 0 || rc == ZKD_ENOTFOUND || rc == ZKD_ECONFLICT ? 1 : rc;
-    }
-    return zkd__fail(err, ZKD_EEXISTS, "%s is already registered by %s 0x%llx", r->path,
-                     st.ephemeral_owner ? "session" : "a persistent node, owner",
-                     (unsigned long long)st.ephemeral_owner);
-}
-
-/* Makes the tree hold exactly our node for r. Needs no lock of the caller's
- * (zkd_register calls it without reg->mu, so registrations from many
- * threads are in flight together); r itself must not be touched by another
- * thread meanwhile. */
-static int put_node(registry *reg, zkd_registration *r, zkd_error *err)
-{
-    char *json = zkd_instance_to_json(r->inst);
-    if (!json)
-        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    int rc = ZKD_EEXISTS;
-    for (int attempt = 0; attempt < 5; attempt++) {
-        rc = zkd__call(reg->c, &(zkd_op){.kind = ZKD_OP_CREATE, .path = r->path, .data = json,
-                                         .len = (int)strlen(json), .flags = ZOO_EPHEMERAL},
-                       NULL, err);
-        if (rc == ZKD_ENOTFOUND)
-            rc = create_parents(reg->c, r->service, err);
-        else if (rc == ZKD_EEXISTS)
-            rc = settle_existing(reg, r, json, err);
-        else
-            break;
-        if (rc < 0)
-            break;
-        rc = ZKD_EEXISTS; /* retry the create */
-    }
-    free(json);
-    if (rc == 0) {
-        r->missing = r->waiting = r->unsynced = 0;
-        pthread_mutex_lock(&reg->state_mu);
-        reg->session = zkd_client_session_id(reg->c);
-        pthread_mutex_unlock(&reg->state_mu);
-    }
-    /* Learn of operators' drains, or of the other node going; the watch goes
-     * with the session. */
-    if (rc == 0 || rc == ZKD_EEXISTS)
-        zkd__aexists(reg->target, r->path, 1, NULL, 0, ignore_stat);
-    return rc;
-}
-
-/* ---- the session's events (dispatch thread) ----------------------------- */
-
-/* Caller holds state_mu. */
 static void remember_dead(registry *reg, int64_t session)
 {
-    if (!session || is_dead_locked(reg, session))
+    if (!session || is_dead(reg, session))
         return;
     if (reg->ndead == reg->capdead) {
         size_t cap = reg->capdead ? reg->capdead * 2 : 4;
@@ -189,193 +322,685 @@ static void remember_dead(registry *reg, int64_t session)
     reg->dead[reg->ndead++] = session;
 }
 
-static void drop_deletes(registry *reg)
+/* A node is ours to take or remove when one of this client's sessions,
+ * live or expired, holds it. */
+static int ours(registry *reg, int64_t owner)
+{
+    int64_t now = zkd_client_session_id(reg->c);
+    return owner != 0 && (owner == now || is_dead(reg, owner));
+}
+
+/* ---- retries ---------------------------------------------------------------- */
+
+static void drive_all(registry *reg)
+{
+    for_each(reg, drive);
+    for (pending_delete *d = reg->deletes, *next; d; d = next) {
+        next = d->next;
+        drive_delete(reg, d);
+    }
+}
+
+static void retry_now(void *arg)
+{
+    registry *reg = arg;
+    reg->retry = NULL;
+    drive_all(reg);
+}
+
+/* Something failed while the session looked usable: everything is driven
+ * again after a delay that doubles up to RETRY_MAX_MS. While disconnected,
+ * the session's return drives it instead. */
+static void retry_later(registry *reg)
+{
+    if (reg->retry || !connected(reg))
+        return;
+    reg->backoff_ms = reg->backoff_ms ? reg->backoff_ms * 2 : RETRY_FIRST_MS;
+    if (reg->backoff_ms > RETRY_MAX_MS)
+        reg->backoff_ms = RETRY_MAX_MS;
+    reg->retry = zkd__after(reg->c, reg->backoff_ms, retry_now, NULL, reg);
+}
+
+/* An rc that says nothing about the node (the connection or the session
+ * went): 1, and the registry tries again when it can. */
+static int transient(registry *reg, int rc)
+{
+    if (rc == ZKD_ECONNLOSS || rc == ZKD_ENOMEM)
+        retry_later(reg);
+    return rc == ZKD_ECONNLOSS || rc == ZKD_EEXPIRED || rc == ZKD_ECLOSED || rc == ZKD_ENOMEM;
+}
+
+/* ---- the record ------------------------------------------------------------ */
+
+static void set_inst(zkd_registration *r, zkd_instance *next)
+{
+    pthread_mutex_lock(&r->reg->view_mu);
+    zkd_instance *prev = r->inst;
+    r->inst = next;
+    pthread_mutex_unlock(&r->reg->view_mu);
+    zkd_instance_unref(prev);
+}
+
+/* Takes the tree's "enabled" (an operator's drain or undrain) into our
+ * record. */
+static void learn_enabled(zkd_registration *r, const char *data, int len)
+{
+    zkd_instance *seen = NULL;
+    if (data && len > 0 &&
+        zkd_instance_parse(r->service, r->id, data, (size_t)len, &seen, NULL) == 0 &&
+        seen->enabled != r->inst->enabled) {
+        zkd_instance *next = zkd__record_with_enabled(r->inst, seen->enabled);
+        if (next) {
+            zkd__log(r->reg->c, ZKD_LOG_INFO, "%s was %s by an operator", r->path,
+                     seen->enabled ? "undrained" : "drained");
+            set_inst(r, next);
+        }
+    }
+    zkd_instance_unref(seen);
+}
+
+/* 1 when the tree's data is exactly our record. */
+static int holds_ours(zkd_registration *r, const char *data, int len)
+{
+    char *json = zkd_instance_to_json(r->inst);
+    int same = json && data && len == (int)strlen(json) && !memcmp(json, data, (size_t)len);
+    free(json);
+    return same;
+}
+
+/* Answers the updates the tree now holds (seq <= upto), or all of them. */
+static void answer_updates(zkd_registration *r, uint64_t upto, int all, int rc, const zkd_error *err)
+{
+    for (update_wait **pp = &r->updates; *pp;) {
+        update_wait *u = *pp;
+        if (all || u->seq <= upto) {
+            *pp = u->next;
+            answer(u->w, rc, err);
+            free(u);
+        } else {
+            pp = &u->next;
+        }
+    }
+}
+
+/* ---- a registration's requests (loop thread) ------------------------------ */
+
+static void next_gen(zkd_registration *r)
+{
+    r->gen = ++r->reg->next_id;
+    r->busy = 0;
+}
+
+/* Our node is in the tree, held by `owner`. */
+static void took(zkd_registration *r, int64_t owner)
+{
+    r->owner = owner;
+    r->unsure = r->waiting = 0;
+    if (owner)
+        r->reg->session = owner;
+    r->reg->backoff_ms = 0;
+    answer(r->creator, 0, NULL);
+    r->creator = NULL;
+    drive(r); /* an update made meanwhile */
+}
+
+/* Out of the table: late replies and watch events find nobody. */
+static void quiet(zkd_registration *r)
+{
+    unlink_registration(r->reg, r);
+    next_gen(r);
+}
+
+/* A request could not be done. A caller still waiting in zkd_register gets
+ * the error and frees r (do not touch r after that); otherwise the registry
+ * keeps trying, or for a stranger's node waits for it to go. */
+static void failed(zkd_registration *r, int rc, const zkd_error *err)
+{
+    waiter *w = r->creator;
+    r->creator = NULL;
+    if (w && claim(w)) {
+        quiet(r);
+        answer(w, rc, err);
+        return;
+    }
+    waiter_unref(w);
+    zkd__log(r->reg->c, ZKD_LOG_WARN, "cannot register %s yet: %s", r->path,
+             err ? err->message : zkd_strerror(rc));
+    if (rc == ZKD_EEXISTS)
+        r->waiting = 1; /* the read that found it left a watch: its deletion drives us */
+    else
+        retry_later(r->reg);
+}
+
+/* Issued (1), or rc handled as a failed reply would be. */
+static int issued(zkd_registration *r, int rc)
+{
+    r->busy = rc == 0;
+    if (rc && !transient(r->reg, rc))
+        failed(r, rc, NULL);
+    return rc == 0;
+}
+
+static void on_resolved(void *owner, const char *tag, uint64_t epoch, int rc, const char *data,
+                        int len, const zkd_stat *st);
+
+/* Reads the node, leaving a watch on it. */
+static void resolve(zkd_registration *r)
+{
+    issued(r, zkd__aget(r->reg->target, r->path, 1, r->path, r->gen, on_resolved));
+}
+
+static void on_parents(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+{
+    (void)st;
+    zkd_registration *r = addressed(owner, tag, epoch);
+    if (!r)
+        return;
+    r->busy = 0;
+    if (rc == 0 || rc == ZKD_EEXISTS)
+        drive(r);
+    else if (!transient(r->reg, rc))
+        failed(r, rc, NULL);
+}
+
+static void ignore_stat(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+{
+    (void)owner, (void)tag, (void)epoch, (void)rc, (void)st;
+}
+
+/* The root, the services folder and the service's container, pipelined:
+ * only the last one's reply matters, the others are answered before it. */
+static void create_parents(zkd_registration *r)
+{
+    zkd_client *c = r->reg->c;
+    char *services = zkd__services_path(c);
+    char *svc = zkd__service_path(c, r->service);
+    const char *paths[PARENTS] = {zkd_client_root(c), services, svc};
+    int flags[PARENTS] = {0, 0, ZOO_CONTAINER};
+    int rc = services && svc ? 0 : ZKD_ENOMEM;
+    for (int i = 0; i < PARENTS && !rc; i++) {
+        int last = i == PARENTS - 1;
+        rc = zkd__awrite(r->reg->target, &(zkd_op){.kind = ZKD_OP_CREATE, .path = paths[i], .flags = flags[i]},
+                         r->path, r->gen, last ? on_parents : ignore_stat);
+    }
+    free(services);
+    free(svc);
+    issued(r, rc);
+}
+
+static void on_created(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+{
+    zkd_registration *r = addressed(owner, tag, epoch);
+    if (!r)
+        return;
+    r->busy = 0;
+    if (rc == 0) {
+        took(r, st->ephemeral_owner);
+    } else if (rc == ZKD_ENOTFOUND) {
+        create_parents(r);
+    } else if (rc == ZKD_EEXISTS) {
+        resolve(r);
+    } else if (rc == ZKD_ECONNLOSS) {
+        r->unsure = 1; /* it may have been applied: read before anything else */
+        transient(r->reg, rc);
+    } else if (!transient(r->reg, rc)) {
+        zkd_error err;
+        zkd__fail(&err, rc, "cannot create %s: %s", r->path, zkd_strerror(rc));
+        failed(r, rc, &err);
+    }
+}
+
+/* An exists leaves its watch whether the node is there or not. */
+static void on_armed(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+{
+    (void)st;
+    zkd_registration *r = addressed(owner, tag, epoch);
+    if (r && (rc == 0 || rc == ZKD_ENOTFOUND))
+        r->armed = 1;
+}
+
+/* ZooKeeper's completion thread: a created node is all zkd_register's
+ * caller waits for, so it hears at once; the loop records it meanwhile
+ * (its job was posted first, so the caller's next command comes after). */
+static void early_created(void *arg, int rc)
+{
+    waiter *w = arg;
+    if (rc == 0)
+        answer(w, 0, NULL);
+    else
+        waiter_unref(w);
+}
+
+/* The create, and an exists watch right behind it on the same connection:
+ * one round trip, and the watch is armed as soon as the node is there. */
+static void create(zkd_registration *r)
+{
+    char *json = zkd_instance_to_json(r->inst);
+    waiter *w = r->creator;
+    if (w) { /* one reference more, for early_created */
+        pthread_mutex_lock(&w->mu);
+        w->refs++;
+        pthread_mutex_unlock(&w->mu);
+    }
+    int rc = json ? zkd__awrite_early(r->reg->target,
+                                      &(zkd_op){.kind = ZKD_OP_CREATE, .path = r->path, .data = json,
+                                                .len = (int)strlen(json), .flags = ZOO_EPHEMERAL},
+                                      r->path, r->gen, on_created, w ? early_created : NULL, w)
+                  : ZKD_ENOMEM;
+    if (rc)
+        waiter_unref(w);
+    free(json);
+    if (issued(r, rc)) {
+        r->sending = r->seq;
+        r->dirty = 0;
+        zkd__aexists(r->reg->target, r->path, 1, r->path, r->gen, on_armed);
+    }
+}
+
+static void on_dead_removed(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+{
+    (void)st;
+    zkd_registration *r = addressed(owner, tag, epoch);
+    if (!r)
+        return;
+    r->busy = 0;
+    if (rc == 0 || rc == ZKD_ENOTFOUND || rc == ZKD_ECONFLICT)
+        drive(r); /* gone (or changed: read it again) */
+    else if (transient(r->reg, rc))
+        r->unsure = 1;
+    else
+        failed(r, rc, NULL);
+}
+
+static void on_resolved(void *owner, const char *tag, uint64_t epoch, int rc, const char *data,
+                        int len, const zkd_stat *st)
+{
+    zkd_registration *r = addressed(owner, tag, epoch);
+    if (!r)
+        return;
+    registry *reg = r->reg;
+    r->busy = 0;
+    if (rc == ZKD_ENOTFOUND) {
+        r->unsure = 0;
+        drive(r); /* nothing there: create it */
+        return;
+    }
+    if (rc) {
+        if (!transient(reg, rc))
+            failed(r, rc, NULL);
+        return;
+    }
+    r->armed = 1;
+    int64_t now = zkd_client_session_id(reg->c);
+    if (st->ephemeral_owner == now && now != 0) {
+        /* Ours already (a lost reply, or our own earlier registration of this
+         * id): adopt it, keeping its "enabled"; our record is written if the
+         * tree holds another. */
+        learn_enabled(r, data, len);
+        r->dirty = !holds_ours(r, data, len);
+        took(r, now);
+    } else if (ours(reg, st->ephemeral_owner)) {
+        zkd__log(reg->c, ZKD_LOG_INFO, "removing %s left by our expired session 0x%llx", r->path,
+                 (unsigned long long)st->ephemeral_owner);
+        r->unsure = 0;
+        issued(r, zkd__awrite(reg->target, &(zkd_op){.kind = ZKD_OP_DELETE, .path = r->path,
+                                                     .version = st->version},
+                              r->path, r->gen, on_dead_removed));
+    } else {
+        r->unsure = 0;
+        zkd_error err;
+        zkd__fail(&err, ZKD_EEXISTS, "%s is already registered by %s 0x%llx", r->path,
+                  st->ephemeral_owner ? "session" : "a persistent node, owner",
+                  (unsigned long long)st->ephemeral_owner);
+        failed(r, ZKD_EEXISTS, &err);
+    }
+}
+
+static void write_done(zkd_registration *r, int rc)
+{
+    r->busy = 0;
+    if (rc == 0) {
+        answer_updates(r, r->sending, 0, 0, NULL);
+        r->reg->backoff_ms = 0;
+        drive(r);
+    } else if (rc == ZKD_ECONFLICT) {
+        r->dirty = 1; /* changed under us (a drain?): read it again */
+        drive(r);
+    } else if (rc == ZKD_ENOTFOUND || transient(r->reg, rc)) {
+        /* Gone (its deletion's watch event says why), or the reply was lost
+         * (resolved by reading when the session is back): written with the
+         * node or later, as the session allows. */
+        r->dirty = 1;
+        answer_updates(r, 0, 1, 0, NULL);
+    } else {
+        zkd_error err;
+        zkd__fail(&err, rc, "cannot write %s: %s", r->path, zkd_strerror(rc));
+        answer_updates(r, 0, 1, rc, &err);
+    }
+}
+
+static void on_written(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+{
+    (void)st;
+    zkd_registration *r = addressed(owner, tag, epoch);
+    if (r)
+        write_done(r, rc);
+}
+
+static void on_read_for_write(void *owner, const char *tag, uint64_t epoch, int rc,
+                              const char *data, int len, const zkd_stat *st)
+{
+    zkd_registration *r = addressed(owner, tag, epoch);
+    if (!r)
+        return;
+    if (rc == 0)
+        learn_enabled(r, data, len);
+    if (rc || holds_ours(r, data, len)) {
+        write_done(r, rc); /* already there: a lost reply's write was applied */
+        return;
+    }
+    char *json = zkd_instance_to_json(r->inst);
+    rc = json ? zkd__awrite(r->reg->target, &(zkd_op){.kind = ZKD_OP_SET, .path = r->path, .data = json,
+                                                      .len = (int)strlen(json), .version = st->version},
+                            r->path, r->gen, on_written)
+              : ZKD_ENOMEM;
+    free(json);
+    if (rc)
+        write_done(r, rc);
+}
+
+/* Read, then set with the version read: an operator's drain made between
+ * the two makes the set fail, and the next read keeps it. */
+static void write_record(zkd_registration *r)
+{
+    r->dirty = 0;
+    r->sending = r->seq;
+    int rc = zkd__aget(r->reg->target, r->path, 0, r->path, r->gen, on_read_for_write);
+    r->busy = rc == 0;
+    if (rc)
+        write_done(r, rc);
+}
+
+/* Moves r one step towards "our node, our record" when nothing of it is in
+ * flight and the session can take requests. */
+static void drive(zkd_registration *r)
+{
+    if (r->busy || r->evicted || r->waiting || r->inert || !connected(r->reg))
+        return;
+    if (!r->owner)
+        r->unsure ? resolve(r) : create(r);
+    else if (r->dirty)
+        write_record(r);
+}
+
+/* ---- our node's watch: drains and removals -------------------------------- */
+
+/* The node as a watch's re-read found it: drained or undrained, still ours,
+ * or removed while our session lives, by an operator: their call, not ours
+ * to undo (draining is the way to keep an instance registered but idle).
+ * A request on an expired session fails instead, so the server's removal
+ * of an expired session's node never counts. */
+static void on_checked(void *owner, const char *tag, uint64_t epoch, int rc, const char *data,
+                       int len, const zkd_stat *st)
+{
+    zkd_registration *r = find_by_path(owner, tag);
+    if (!r || !r->owner || r->evicted || (uint64_t)r->owner != epoch)
+        return; /* not about the node we hold now */
+    int gone = rc == ZKD_ENOTFOUND && r->owner == zkd_client_session_id(r->reg->c);
+    int taken = rc == 0 && st->ephemeral_owner != r->owner;
+    r->armed |= rc == 0;
+    if (rc == 0 && !taken) {
+        learn_enabled(r, data, len);
+    } else if (gone || taken) {
+        zkd__log(r->reg->c, ZKD_LOG_WARN, "%s was removed by another client; not re-creating it",
+                 r->path);
+        r->evicted = 1;
+        r->owner = 0;
+        next_gen(r); /* whatever was in flight for it is moot */
+        answer_updates(r, 0, 1, 0, NULL);
+    }
+}
+
+/* Reads the node and leaves a watch on it (again). Tagged with the session
+ * that holds it, so the answer is judged against that. */
+static void check(zkd_registration *r)
+{
+    zkd__aget(r->reg->target, r->path, 1, r->path, (uint64_t)r->owner, on_checked);
+}
+
+static void on_node_watch(void *owner, int type, const char *path)
+{
+    zkd_registration *r = find_by_path(owner, path);
+    if (!r)
+        return;
+    r->armed = 0; /* watches fire once */
+    if (r->waiting && type == ZOO_DELETED_EVENT) {
+        r->waiting = 0; /* the stranger's node went: ours goes in now */
+        drive(r);
+    } else if (r->owner && !r->evicted) {
+        check(r);
+    }
+}
+
+/* ---- deregistrations: a queue of deletes (loop thread) -------------------- */
+
+static pending_delete *find_delete(registry *reg, uint64_t id)
+{
+    for (pending_delete *d = reg->deletes; d && id; d = d->next)
+        if (d->id == id)
+            return d;
+    return NULL;
+}
+
+static void delete_done(registry *reg, pending_delete *d, int rc)
+{
+    for (pending_delete **pp = &reg->deletes; *pp; pp = &(*pp)->next) {
+        if (*pp == d) {
+            *pp = d->next;
+            break;
+        }
+    }
+    zkd_error err = {0};
+    if (rc)
+        zkd__fail(&err, rc, "cannot delete %s: %s", d->path, zkd_strerror(rc));
+    answer(d->w, rc, &err);
+    free(d->path);
+    free(d);
+}
+
+/* The delete waits for the session; its caller has its answer now. */
+static void delete_queued(registry *reg, pending_delete *d, int rc)
+{
+    d->id = 0;
+    answer(d->w, 0, NULL);
+    d->w = NULL;
+    transient(reg, rc);
+}
+
+static void on_delete_sent(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+{
+    (void)tag, (void)st;
+    registry *reg = owner;
+    pending_delete *d = find_delete(reg, epoch);
+    if (!d)
+        return; /* cancelled by a new registration of the path */
+    d->id = 0;
+    if (rc == 0 || rc == ZKD_ENOTFOUND)
+        delete_done(reg, d, 0);
+    else if (rc == ZKD_ECONFLICT)
+        drive_delete(reg, d); /* changed meanwhile: look again */
+    else if (transient(reg, rc))
+        delete_queued(reg, d, rc);
+    else
+        delete_done(reg, d, rc);
+}
+
+static void on_delete_stat(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+{
+    (void)tag;
+    registry *reg = owner;
+    pending_delete *d = find_delete(reg, epoch);
+    if (!d)
+        return;
+    d->id = 0;
+    if (transient(reg, rc)) {
+        delete_queued(reg, d, rc);
+    } else if (rc == 0 && ours(reg, st->ephemeral_owner)) {
+        d->id = ++reg->next_id;
+        rc = zkd__awrite(reg->target, &(zkd_op){.kind = ZKD_OP_DELETE, .path = d->path, .version = st->version},
+                         NULL, d->id, on_delete_sent);
+        if (rc)
+            on_delete_sent(reg, NULL, d->id, rc, NULL);
+    } else {
+        /* Gone, or not ours (a new owner of the id): nothing to do. */
+        delete_done(reg, d, rc == ZKD_ENOTFOUND ? 0 : rc);
+    }
+}
+
+/* Stat, then delete with the version seen, only when one of our sessions
+ * holds the node. */
+static void drive_delete(registry *reg, pending_delete *d)
+{
+    if (d->id)
+        return;
+    if (!connected(reg)) {
+        delete_queued(reg, d, ZKD_ECONNLOSS);
+        return;
+    }
+    d->id = ++reg->next_id;
+    int rc = zkd__aexists(reg->target, d->path, 0, NULL, d->id, on_delete_stat);
+    if (rc)
+        on_delete_stat(reg, NULL, d->id, rc, NULL);
+}
+
+/* A new registration of the path takes over whatever is there. A delete
+ * already sent is ahead of its create on the same connection. */
+static void cancel_delete(registry *reg, const char *path)
 {
     for (pending_delete *d = reg->deletes, *next; d; d = next) {
         next = d->next;
-        free(d->path);
-        free(d);
-    }
-    reg->deletes = NULL;
-}
-
-/* Deletes our node at `path`, and only ours: a node that another session
- * put there after ours went (a new owner of the id) is left alone, and so is
- * one re-created between our stat and our delete. */
-static int delete_own(registry *reg, const char *path, zkd_error *err)
-{
-    zkd_stat st;
-    int rc = zkd_node_stat(reg->c, path, &st, err);
-    if (rc == 0 && st.ephemeral_owner != zkd_client_session_id(reg->c))
-        return 0;
-    if (rc == 0)
-        rc = zkd__call(reg->c, &(zkd_op){.kind = ZKD_OP_DELETE, .path = path, .version = st.version},
-                       NULL, err);
-    return rc == ZKD_ENOTFOUND || rc == ZKD_ECONFLICT ? 0 : rc;
-}
-
-static void retry_deletes(registry *reg)
-{
-    pending_delete **pp = &reg->deletes;
-    while (*pp) {
-        pending_delete *d = *pp;
-        int rc = delete_own(reg, d->path, NULL);
-        if (rc == ZKD_ECONNLOSS || rc == ZKD_ETIMEDOUT) {
-            pp = &d->next;
-            continue;
-        }
-        *pp = d->next;
-        free(d->path);
-        free(d);
+        if (!strcmp(d->path, path))
+            delete_done(reg, d, 0);
     }
 }
 
-static void restore_missing(registry *reg)
+/* ---- session events (loop thread) ----------------------------------------- */
+
+static void after_expiry(zkd_registration *r)
 {
-    for (zkd_registration *r = reg->list; r; r = r->next) {
-        if (!r->missing || r->evicted || r->creating)
-            continue; /* a creating registration is finished by its own thread */
-        zkd_error err;
-        int rc = put_node(reg, r, &err);
-        r->waiting = rc == ZKD_EEXISTS;
-        if (rc)
-            zkd__log(reg->c, ZKD_LOG_WARN, "cannot re-register %s yet: %s%s", r->path, err.message,
-                     r->waiting ? "; waiting for that node to go" : "");
-    }
+    remember_dead(r->reg, r->owner);
+    r->owner = 0;
+    next_gen(r);
+    r->unsure = r->waiting = r->armed = 0;
+    r->dirty = 0; /* re-created with the newest record on the new session */
+    answer_updates(r, 0, 1, 0, NULL);
 }
 
-static int write_keeping_enabled(registry *reg, zkd_registration *r, zkd_error *err);
-
-/* Updates made while disconnected, now that the session is back. */
-static void write_unsynced(registry *reg)
+/* Same session: the client re-armed the watches it holds, but a watch
+ * that fired and whose re-read was lost with the connection is gone (and
+ * with it, say, an operator's drain): read and watch again. A stranger's
+ * node is looked at again by the create. */
+static void after_reconnect(zkd_registration *r)
 {
-    for (zkd_registration *r = reg->list; r; r = r->next) {
-        if (!r->unsynced || r->missing || r->evicted || r->creating)
-            continue;
-        zkd_error err;
-        int rc = write_keeping_enabled(reg, r, &err);
-        if (rc == 0)
-            r->unsynced = 0;
-        else
-            zkd__log(reg->c, ZKD_LOG_WARN, "cannot write the update of %s yet: %s", r->path, err.message);
-    }
+    if (r->owner && !r->evicted && !r->armed)
+        check(r);
+    r->waiting = 0;
 }
 
 static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
 {
     (void)c;
     registry *reg = ctx;
-    pthread_mutex_lock(&reg->mu);
     if (ev == ZKD_SESSION_EXPIRED) {
-        pthread_mutex_lock(&reg->state_mu);
         remember_dead(reg, reg->session);
-        reg->expiries++;
-        pthread_mutex_unlock(&reg->state_mu);
-        for (zkd_registration *r = reg->list; r; r = r->next)
-            r->missing = 1;
-        drop_deletes(reg); /* their nodes went with the session */
-    } else if (ev == ZKD_SESSION_REESTABLISHED || ev == ZKD_SESSION_RECONNECTED) {
-        retry_deletes(reg);
-        restore_missing(reg);
-        write_unsynced(reg);
-    }
-    pthread_mutex_unlock(&reg->mu);
-}
-
-/* ---- operators' drains: keep the tree's "enabled" ----------------------- */
-
-static zkd_registration *find_by_path(registry *reg, const char *path)
-{
-    for (zkd_registration *r = reg->list; r; r = r->next)
-        if (!strcmp(r->path, path))
-            return r;
-    return NULL;
-}
-
-static void on_own_node_data(void *owner, const char *tag, uint64_t epoch, int rc,
-                             const char *data, int len, const zkd_stat *st)
-{
-    (void)epoch;
-    (void)st;
-    registry *reg = owner;
-    if (rc || !data)
-        return;
-    pthread_mutex_lock(&reg->mu);
-    zkd_registration *r = find_by_path(reg, tag);
-    zkd_instance *seen = NULL;
-    if (r && zkd_instance_parse(r->service, r->id, data, (size_t)len, &seen, NULL) == 0 &&
-        seen->enabled != r->inst->enabled) {
-        zkd_instance *next = zkd__record_with_enabled(r->inst, seen->enabled);
-        if (next) {
-            zkd__log(reg->c, ZKD_LOG_INFO, "%s was %s by an operator", r->path,
-                     seen->enabled ? "undrained" : "drained");
-            zkd_instance_unref(r->inst);
-            r->inst = next;
-        }
-    }
-    zkd_instance_unref(seen);
-    pthread_mutex_unlock(&reg->mu);
-}
-
-/* Our node is gone. The server also deletes it when our session expires,
- * and that deletion's event can arrive before we hear of the expiry, so the
- * node counts as removed by someone else only if the same session, still
- * alive, confirms it: a request on an expired session fails instead. */
-static int removed_by_someone(registry *reg, const char *path)
-{
-    int64_t session = zkd_client_session_id(reg->c);
-    int rc = zkd_node_stat(reg->c, path, NULL, NULL);
-    return rc == ZKD_ENOTFOUND && session != 0 && session == zkd_client_session_id(reg->c) &&
-           zkd_client_state(reg->c) == ZKD_STATE_CONNECTED;
-}
-
-static void on_own_node_watch(void *owner, int type, const char *path)
-{
-    registry *reg = owner;
-    if (type == ZOO_CHANGED_EVENT || type == ZOO_CREATED_EVENT) {
-        zkd__aget(reg->target, path, 1, path, 0, on_own_node_data);
-    } else if (type == ZOO_DELETED_EVENT) {
-        pthread_mutex_lock(&reg->mu);
-        zkd_registration *r = find_by_path(reg, path);
-        if (r && r->waiting) {
-            /* The other session's node is gone: ours goes in now. */
-            zkd_error err;
-            if (put_node(reg, r, &err))
-                zkd__log(reg->c, ZKD_LOG_WARN, "cannot register %s: %s", path, err.message);
-        } else if (r && !r->missing && !r->creating && removed_by_someone(reg, path)) {
-            /* An operator removed our live node: their call, not ours to undo
-             * (draining is the way to keep an instance registered but idle). */
-            r->evicted = 1;
-            zkd__log(reg->c, ZKD_LOG_WARN, "%s was removed by another client; not re-creating it",
-                     path);
-        }
-        pthread_mutex_unlock(&reg->mu);
+        for_each(reg, after_expiry);
+        for (pending_delete *d = reg->deletes; d; d = d->next)
+            d->id = 0; /* an expired session's node: removed if still there */
+    } else if (ev == ZKD_SESSION_RECONNECTED || ev == ZKD_SESSION_REESTABLISHED ||
+               ev == ZKD_SESSION_CONNECTED) {
+        note_session(reg);
+        reg->backoff_ms = 0;
+        for_each(reg, after_reconnect);
+        drive_all(reg);
     }
 }
 
-/* ---- the registry's life ------------------------------------------------- */
+/* ---- the registry's life ---------------------------------------------------- */
 
 static void registration_free(zkd_registration *r)
 {
+    zkd_client *c = r->reg->c;
     free(r->path);
     free(r->service);
     free(r->id);
     zkd_instance_unref(r->inst);
     free(r);
+    zkd__client_unref(c);
 }
 
-static void registry_free(void *arg)
+static void registry_free(registry *reg)
 {
-    registry *reg = arg;
-    for (zkd_registration *r = reg->list, *next; r; r = next) {
-        next = r->next;
-        registration_free(r);
+    for (pending_delete *d = reg->deletes, *next; d; d = next) {
+        next = d->next;
+        answer(d->w, 0, NULL); /* the session's end took the node */
+        free(d->path);
+        free(d);
     }
-    drop_deletes(reg);
+    free(reg->table);
     free(reg->dead);
     pthread_mutex_destroy(&reg->mu);
-    pthread_mutex_destroy(&reg->state_mu);
+    pthread_mutex_destroy(&reg->view_mu);
     free(reg);
+}
+
+/* Caller holds reg->mu: lets go of it and of one reference; the last frees
+ * the registry. */
+static void registry_unref_locked(registry *reg)
+{
+    int last = --reg->refs == 0;
+    pthread_mutex_unlock(&reg->mu);
+    if (last)
+        registry_free(reg);
+}
+
+/* Frees r, which nothing on the loop refers to. */
+static void registration_drop(zkd_registration *r)
+{
+    registry *reg = r->reg;
+    registration_free(r);
+    pthread_mutex_lock(&reg->mu);
+    registry_unref_locked(reg);
+}
+
+/* The client's teardown (its loop is gone; reg->mu held): callers still
+ * waiting are answered, registrations the user let go of are freed, the
+ * others stay the user's until zkd_deregister. */
+static void teardown_one(zkd_registration *r)
+{
+    registry *reg = r->reg;
+    answer_updates(r, 0, 1, ZKD_ECLOSED, NULL);
+    waiter *w = r->creator;
+    r->creator = NULL;
+    if (w && claim(w)) {
+        unlink_registration(reg, r);
+        answer(w, ZKD_ECLOSED, NULL); /* its caller frees it */
+        return;
+    }
+    waiter_unref(w);
+    if (r->released) {
+        unlink_registration(reg, r);
+        reg->refs--;
+        registration_free(r);
+    }
+}
+
+static void registry_teardown(void *arg)
+{
+    registry *reg = arg;
+    pthread_mutex_lock(&reg->mu);
+    reg->torn = 1;
+    for_each(reg, teardown_one);
+    registry_unref_locked(reg);
 }
 
 static void *registry_make(zkd_client *c)
@@ -384,17 +1009,16 @@ static void *registry_make(zkd_client *c)
     if (!reg)
         return NULL;
     reg->c = c;
+    reg->refs = 1;
     pthread_mutex_init(&reg->mu, NULL);
-    pthread_mutex_init(&reg->state_mu, NULL);
-    reg->target = zkd__target_new(c, reg, on_own_node_watch);
+    pthread_mutex_init(&reg->view_mu, NULL);
+    reg->target = zkd__target_new(c, reg, on_node_watch);
     if (!reg->target || zkd_session_subscribe(c, on_session, reg, NULL, NULL) != 0 ||
-        zkd__at_teardown(c, registry_free, reg) != 0) {
+        zkd__at_teardown(c, registry_teardown, reg) != 0) {
         /* The target, if any, is freed at teardown; it points at nothing. */
         if (reg->target)
             zkd__target_cancel(reg->target);
-        pthread_mutex_destroy(&reg->mu);
-        pthread_mutex_destroy(&reg->state_mu);
-        free(reg);
+        registry_free(reg);
         return NULL;
     }
     return reg;
@@ -408,30 +1032,170 @@ static registry *registry_of(zkd_client *c, zkd_error *err)
     return reg;
 }
 
-/* Caller holds reg->mu. */
-static void unlink_registration(registry *reg, zkd_registration *r)
+/* ---- commands: posted by callers, run on the loop ------------------------ */
+
+typedef enum { CMD_REGISTER, CMD_UPDATE, CMD_DEREGISTER, CMD_MARK_DEAD } cmd_kind;
+
+typedef struct command {
+    cmd_kind kind;
+    registry *reg;
+    zkd_registration *r;
+    zkd_instance *next; /* CMD_UPDATE */
+    int64_t session;    /* CMD_MARK_DEAD */
+    waiter *w;
+} command;
+
+static void cmd_register(command *cmd)
 {
-    for (zkd_registration **pp = &reg->list; *pp; pp = &(*pp)->next) {
-        if (*pp == r) {
-            *pp = r->next;
-            return;
+    registry *reg = cmd->reg;
+    zkd_registration *r = cmd->r;
+    note_session(reg);
+    zkd_error err = {0};
+    int rc = find_by_path(reg, r->path)
+                 ? zkd__fail(&err, ZKD_EEXISTS, "%s is already registered by this client", r->path)
+             : link_registration(reg, r) ? zkd__fail(&err, ZKD_ENOMEM, "out of memory")
+                                         : 0;
+    if (rc) {
+        if (claim(cmd->w))
+            answer(cmd->w, rc, &err);
+        else {
+            waiter_unref(cmd->w);
+            r->inert = 1; /* its caller gave up before hearing: it holds r, which does nothing */
         }
+        return;
     }
+    r->gen = ++reg->next_id;
+    cancel_delete(reg, r->path);
+    if (connected(reg)) {
+        r->creator = cmd->w; /* answered when the node is there */
+    } else {
+        answer(cmd->w, 0, NULL); /* created when the session allows */
+    }
+    drive(r);
 }
 
-static void forget_pending_delete(registry *reg, const char *path)
+static void cmd_update(command *cmd)
 {
-    for (pending_delete **pp = &reg->deletes; *pp;) {
-        pending_delete *d = *pp;
-        if (!strcmp(d->path, path)) {
-            *pp = d->next;
-            free(d->path);
-            free(d);
-        } else {
-            pp = &d->next;
+    zkd_registration *r = cmd->r;
+    zkd_instance *next = cmd->next;
+    cmd->next = NULL;
+    if (next->enabled != r->inst->enabled) { /* a drain learnt meanwhile */
+        zkd_instance *kept = zkd__record_with_enabled(next, r->inst->enabled);
+        if (kept) {
+            zkd_instance_unref(next);
+            next = kept;
         }
     }
+    set_inst(r, next);
+    r->seq++;
+    r->dirty = 1;
+    update_wait *u = malloc(sizeof *u);
+    if (!u || !r->owner || r->evicted || r->inert || !connected(r->reg)) {
+        /* Nothing to wait for: written with the node when the session allows. */
+        free(u);
+        answer(cmd->w, 0, NULL);
+    } else {
+        *u = (update_wait){.next = r->updates, .w = cmd->w, .seq = r->seq};
+        r->updates = u;
+    }
+    drive(r);
 }
+
+static void cmd_deregister(command *cmd)
+{
+    registry *reg = cmd->reg;
+    zkd_registration *r = cmd->r;
+    pending_delete *d = r->inert ? NULL : calloc(1, sizeof *d);
+    quiet(r);
+    answer(r->creator, 0, NULL); /* a caller that gave up: nobody hears */
+    r->creator = NULL;
+    answer_updates(r, 0, 1, 0, NULL);
+    if (d) {
+        d->path = r->path; /* the node may be there whatever r knew: look */
+        r->path = NULL;
+        d->w = cmd->w;
+        d->next = reg->deletes;
+        reg->deletes = d;
+    } else {
+        answer(cmd->w, r->inert ? 0 : ZKD_ENOMEM, NULL);
+    }
+    registration_drop(r);
+    if (d)
+        drive_delete(reg, d);
+}
+
+static void run_command(void *arg)
+{
+    command *cmd = arg;
+    switch (cmd->kind) {
+    case CMD_REGISTER: cmd_register(cmd); break;
+    case CMD_UPDATE: cmd_update(cmd); break;
+    case CMD_DEREGISTER: cmd_deregister(cmd); break;
+    case CMD_MARK_DEAD:
+        remember_dead(cmd->reg, cmd->session);
+        answer(cmd->w, 0, NULL);
+        break;
+    }
+    zkd_instance_unref(cmd->next);
+    free(cmd);
+}
+
+/* The loop has stopped (the client is closing), on whatever thread: the
+ * session's end removes our nodes, nothing reaches the tree any more. */
+static void drop_command(void *arg)
+{
+    command *cmd = arg;
+    registry *reg = cmd->reg;
+    if (cmd->kind == CMD_DEREGISTER) {
+        zkd_registration *r = cmd->r;
+        pthread_mutex_lock(&reg->mu);
+        int now = reg->torn || !r->linked;
+        if (now) { /* else the loop may be finishing a job of r's: teardown frees it */
+            unlink_registration(reg, r);
+            reg->refs--;
+        }
+        r->released = 1;
+        pthread_mutex_unlock(&reg->mu);
+        if (now)
+            registration_free(r);
+        answer(cmd->w, 0, NULL);
+    } else {
+        answer(cmd->w, ZKD_ECLOSED, NULL);
+    }
+    zkd_instance_unref(cmd->next);
+    free(cmd);
+}
+
+/* Runs cmd on the loop and waits for its answer up to the request timeout
+ * (on the loop thread itself: runs it at once and takes what answer there
+ * is). `late` is the result when no answer came in time. */
+static int submit(zkd_client *c, command *cmd, int late, zkd_error *err)
+{
+    waiter *w = cmd->w;
+    int timeout = zkd__request_timeout_ms(c);
+    if (zkd__on_dispatch_thread(c)) {
+        run_command(cmd);
+        timeout = 0;
+    } else {
+        zkd__post(c, run_command, drop_command, cmd);
+    }
+    return await(w, timeout, late, err);
+}
+
+static command *command_new(cmd_kind kind, registry *reg, zkd_registration *r, zkd_error *err)
+{
+    command *cmd = calloc(1, sizeof *cmd);
+    waiter *w = cmd ? waiter_new() : NULL;
+    if (!w) {
+        free(cmd);
+        zkd__fail(err, ZKD_ENOMEM, "out of memory");
+        return NULL;
+    }
+    *cmd = (command){.kind = kind, .reg = reg, .r = r, .w = w};
+    return cmd;
+}
+
+/* ---- the API ---------------------------------------------------------------- */
 
 /* Tests only: treat `session` as one of this client's dead sessions, to
  * stage the "old node still there" race. */
@@ -439,11 +1203,34 @@ void zkd__registry_mark_dead(zkd_client *c, int64_t session);
 void zkd__registry_mark_dead(zkd_client *c, int64_t session)
 {
     registry *reg = registry_of(c, NULL);
-    if (!reg)
-        return;
-    pthread_mutex_lock(&reg->state_mu);
-    remember_dead(reg, session);
-    pthread_mutex_unlock(&reg->state_mu);
+    command *cmd = reg ? command_new(CMD_MARK_DEAD, reg, NULL, NULL) : NULL;
+    if (cmd) {
+        cmd->session = session;
+        submit(c, cmd, 0, NULL);
+    }
+}
+
+static int registration_new(registry *reg, const zkd_instance_spec *spec, zkd_registration **out,
+                            zkd_error *err)
+{
+    zkd_registration *r = calloc(1, sizeof *r);
+    if (!r)
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    r->reg = reg;
+    zkd__client_ref(reg->c);
+    pthread_mutex_lock(&reg->mu);
+    reg->refs++;
+    pthread_mutex_unlock(&reg->mu);
+    int rc = zkd__record_from_spec(spec, NULL, &r->inst, err);
+    if (!rc && (!(r->path = zkd__instance_path(reg->c, r->inst->service, r->inst->id)) ||
+                !(r->service = strdup(r->inst->service)) || !(r->id = strdup(r->inst->id))))
+        rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    if (rc) {
+        registration_drop(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
 }
 
 int zkd_register(zkd_client *c, const zkd_instance_spec *spec, zkd_registration **out,
@@ -454,50 +1241,17 @@ int zkd_register(zkd_client *c, const zkd_instance_spec *spec, zkd_registration 
     registry *reg = registry_of(c, err);
     if (!reg)
         return ZKD_ENOMEM;
-    zkd_registration *r = calloc(1, sizeof *r);
-    if (!r)
-        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    int rc = zkd__record_from_spec(spec, NULL, &r->inst, err);
-    if (!rc && (!(r->path = zkd__instance_path(c, r->inst->service, r->inst->id)) ||
-                !(r->service = strdup(r->inst->service)) || !(r->id = strdup(r->inst->id))))
-        rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    if (rc) {
-        registration_free(r);
-        return rc;
-    }
-    r->reg = reg;
-    /* In the list first (so a duplicate is refused), marked as creating so
-     * session events leave it to us; the create itself runs without the
-     * list lock. */
-    pthread_mutex_lock(&reg->mu);
-    if (find_by_path(reg, r->path)) {
-        rc = zkd__fail(err, ZKD_EEXISTS, "%s is already registered by this client", r->path);
-    } else {
-        forget_pending_delete(reg, r->path);
-        r->creating = r->missing = 1;
-        r->next = reg->list;
-        reg->list = r;
-    }
-    pthread_mutex_unlock(&reg->mu);
-    if (rc) {
-        registration_free(r);
-        return rc;
-    }
-    unsigned before = expiries(reg);
-    rc = put_node(reg, r, err);
-    pthread_mutex_lock(&reg->mu);
-    /* An expiry during the create may have taken the new node along, after
-     * the restore pass skipped it: create it again, now under the lock. */
-    if (!rc && expiries(reg) != before)
-        rc = put_node(reg, r, err);
-    r->creating = 0;
+    zkd_registration *r = NULL;
+    int rc = registration_new(reg, spec, &r, err);
     if (rc)
-        unlink_registration(reg, r);
-    pthread_mutex_unlock(&reg->mu);
+        return rc;
+    command *cmd = command_new(CMD_REGISTER, reg, r, err);
+    rc = cmd ? submit(c, cmd, 0, err) : ZKD_ENOMEM;
     if (rc) {
-        registration_free(r);
+        registration_drop(r);
         return rc;
     }
+    zkd_error_clear(err);
     *out = r;
     return 0;
 }
@@ -506,75 +1260,32 @@ const char *zkd_registration_id(const zkd_registration *r) { return r->id; }
 
 zkd_instance *zkd_registration_instance(const zkd_registration *r)
 {
-    pthread_mutex_lock(&r->reg->mu);
+    pthread_mutex_lock(&r->reg->view_mu);
     zkd_instance *i = zkd_instance_ref(r->inst);
-    pthread_mutex_unlock(&r->reg->mu);
+    pthread_mutex_unlock(&r->reg->view_mu);
     return i;
-}
-
-/* Writes r's record over the node, keeping the tree's "enabled" (an
- * operator's drain wins over the process's own idea). Caller holds reg->mu. */
-static int write_keeping_enabled(registry *reg, zkd_registration *r, zkd_error *err)
-{
-    for (int attempt = 0; attempt < 10; attempt++) {
-        zkd_result cur = {0};
-        int rc = zkd__call(reg->c, &(zkd_op){.kind = ZKD_OP_GET, .path = r->path}, &cur, err);
-        if (rc == ZKD_ENOTFOUND) {
-            r->missing = 1; /* re-created with the new record when the session allows */
-            return 0;
-        }
-        if (rc)
-            return rc;
-        zkd_instance *seen = NULL;
-        if (cur.data && zkd_instance_parse(r->service, r->id, cur.data, (size_t)cur.len,
-                                           &seen, NULL) == 0 && seen->enabled != r->inst->enabled) {
-            zkd_instance *next = zkd__record_with_enabled(r->inst, seen->enabled);
-            if (next) {
-                zkd_instance_unref(r->inst);
-                r->inst = next;
-            }
-        }
-        zkd_instance_unref(seen);
-        char *json = zkd_instance_to_json(r->inst);
-        rc = json ? zkd__call(reg->c, &(zkd_op){.kind = ZKD_OP_SET, .path = r->path, .data = json,
-                                                .len = (int)strlen(json), .version = cur.stat.version},
-                              NULL, err)
-                  : zkd__fail(err, ZKD_ENOMEM, "out of memory");
-        free(json);
-        zkd__result_clear(&cur);
-        if (rc != ZKD_ECONFLICT)
-            return rc;
-    }
-    return zkd__fail(err, ZKD_ECONFLICT, "%s kept changing under the update; try again", r->path);
 }
 
 int zkd_registration_update(zkd_registration *r, const zkd_instance_spec *spec, zkd_error *err)
 {
-    registry *reg = r->reg;
-    if ((spec->service && strcmp(spec->service, r->service)) ||
-        (spec->id && strcmp(spec->id, r->id)))
+    if (!r || !spec)
+        return zkd__fail(err, ZKD_EINVAL, "no registration or spec");
+    if ((spec->service && strcmp(spec->service, r->service)) || (spec->id && strcmp(spec->id, r->id)))
         return zkd__fail(err, ZKD_EINVAL, "an update cannot change the service or id of %s", r->path);
-    pthread_mutex_lock(&reg->mu);
-    zkd_instance *next;
-    int rc = zkd__record_from_spec(spec, r->inst, &next, err);
-    if (!rc && zkd_client_state(reg->c) != ZKD_STATE_CONNECTED) {
-        /* Written when the connection is back (or with the node on a new
-         * session), rather than holding the registry while we wait. */
-        zkd_instance_unref(r->inst);
-        r->inst = next;
-        r->unsynced = 1;
-    } else if (!rc) {
-        zkd_instance *prev = r->inst;
-        r->inst = next;
-        rc = write_keeping_enabled(reg, r, err);
-        if (rc) { /* the tree still holds the old record */
-            zkd_instance_unref(r->inst);
-            r->inst = prev;
-        } else {
-            zkd_instance_unref(prev);
-        }
+    zkd_instance *cur = zkd_registration_instance(r), *next = NULL;
+    int rc = zkd__record_from_spec(spec, cur, &next, err);
+    zkd_instance_unref(cur);
+    if (rc)
+        return rc;
+    command *cmd = command_new(CMD_UPDATE, r->reg, r, err);
+    if (!cmd) {
+        zkd_instance_unref(next);
+        return ZKD_ENOMEM;
     }
-    pthread_mutex_unlock(&reg->mu);
+    cmd->next = next;
+    rc = submit(r->reg->c, cmd, 0, err);
+    if (!rc)
+        zkd_error_clear(err);
     return rc;
 }
 
@@ -582,27 +1293,12 @@ int zkd_deregister(zkd_registration *r, zkd_error *err)
 {
     if (!r)
         return 0;
-    registry *reg = r->reg;
-    pthread_mutex_lock(&reg->mu);
-    unlink_registration(reg, r);
-    /* Disconnected: queue the delete at once instead of waiting the request
-     * timeout with the registry held. */
-    int rc = zkd_client_state(reg->c) == ZKD_STATE_CONNECTED ? delete_own(reg, r->path, err)
-                                                              : ZKD_ECONNLOSS;
-    if (rc == ZKD_ECONNLOSS || rc == ZKD_ETIMEDOUT) {
-        pending_delete *d = malloc(sizeof *d);
-        if (d) {
-            *d = (pending_delete){.next = reg->deletes, .path = r->path};
-            reg->deletes = d;
-            r->path = NULL;
-            rc = 0;
-        }
-    } else if (rc == ZKD_EEXPIRED) {
-        rc = 0; /* going with the session */
-    }
+    zkd_client *c = r->reg->c;
+    command *cmd = command_new(CMD_DEREGISTER, r->reg, r, err);
+    if (!cmd)
+        return ZKD_ENOMEM;
+    int rc = submit(c, cmd, 0, err); /* r is freed by now, or at the client's teardown */
     if (!rc)
         zkd_error_clear(err);
-    pthread_mutex_unlock(&reg->mu);
-    registration_free(r);
     return rc;
 }
