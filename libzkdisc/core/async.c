@@ -1,6 +1,8 @@
 /* Asynchronous reads and watches delivered on the dispatch thread (async.h). */
 #include "async.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zookeeper/zookeeper.h>
@@ -12,14 +14,36 @@
 
 struct zkd_target {
     zkd_client *c;
-    void *owner; /* NULL once cancelled; read and written on the dispatch thread */
-    zkd_watch_handler on_watch;
+    _Atomic(void *) owner; /* NULL once cancelled */
+    zkd_watch_handler on_watch; /* never changes: a target is reused only with the same one */
+    _Atomic uint64_t gen; /* bumped on reuse, before the owner is set: replies meant for an
+                             older owner are dropped */
+    struct zkd_target *spare; /* next cancelled target waiting for reuse (under spares_mu) */
+    int is_spare;
 };
+
+/* Cancelled targets, kept for the next owner on the same client: ZooKeeper
+ * may still hold watches that point at one, so it cannot be freed before
+ * the client's teardown, but reusing it keeps a client's memory flat over
+ * any number of open/close cycles. */
+static pthread_mutex_t spares_mu = PTHREAD_MUTEX_INITIALIZER;
+static zkd_target *spares;
+
+static void spare_unlink(zkd_target *t)
+{
+    for (zkd_target **p = &spares; *p; p = &(*p)->spare)
+        if (*p == t) {
+            *p = t->spare;
+            t->is_spare = 0;
+            return;
+        }
+}
 
 typedef enum { R_DATA, R_CHILDREN, R_STAT } reply_kind;
 
 typedef struct reply {
     zkd_target *t;
+    uint64_t gen;
     reply_kind kind;
     void *fn;
     char *tag;
@@ -38,13 +62,44 @@ typedef struct fired {
     char *path;
 } fired;
 
+static void target_free(void *arg)
+{
+    zkd_target *t = arg;
+    pthread_mutex_lock(&spares_mu);
+    if (t->is_spare)
+        spare_unlink(t);
+    pthread_mutex_unlock(&spares_mu);
+    free(t);
+}
+
+static zkd_target *spare_take(zkd_client *c, zkd_watch_handler on_watch)
+{
+    pthread_mutex_lock(&spares_mu);
+    zkd_target *t = spares;
+    while (t && (t->c != c || t->on_watch != on_watch))
+        t = t->spare;
+    if (t)
+        spare_unlink(t);
+    pthread_mutex_unlock(&spares_mu);
+    return t;
+}
+
 zkd_target *zkd__target_new(zkd_client *c, void *owner, zkd_watch_handler on_watch)
 {
-    zkd_target *t = calloc(1, sizeof *t);
+    zkd_target *t = spare_take(c, on_watch);
+    if (t) {
+        atomic_fetch_add(&t->gen, 1);
+        atomic_store(&t->owner, owner);
+        return t;
+    }
+    t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    *t = (zkd_target){.c = c, .owner = owner, .on_watch = on_watch};
-    if (zkd__at_teardown(c, free, t) != 0) {
+    t->c = c;
+    t->on_watch = on_watch;
+    atomic_init(&t->gen, 0);
+    atomic_init(&t->owner, owner);
+    if (zkd__at_teardown(c, target_free, t) != 0) {
         free(t);
         return NULL;
     }
@@ -53,7 +108,14 @@ zkd_target *zkd__target_new(zkd_client *c, void *owner, zkd_watch_handler on_wat
 
 void zkd__target_cancel(zkd_target *t)
 {
-    t->owner = NULL;
+    atomic_store(&t->owner, NULL);
+    if (zkd__closing(t->c))
+        return; /* the teardown frees it */
+    pthread_mutex_lock(&spares_mu);
+    t->spare = spares;
+    spares = t;
+    t->is_spare = 1;
+    pthread_mutex_unlock(&spares_mu);
 }
 
 /* ---- results ------------------------------------------------------------ */
@@ -70,7 +132,10 @@ static void reply_free(void *arg)
 static void reply_run(void *arg)
 {
     reply *r = arg;
-    void *owner = r->t->owner;
+    /* The owner first: a new owner is set only after the generation moved. */
+    void *owner = atomic_load(&r->t->owner);
+    if (atomic_load(&r->t->gen) != r->gen)
+        owner = NULL;
     if (owner) {
         int rc = r->zrc != ZOK ? zkd__from_zk(r->zrc) : r->nomem ? ZKD_ENOMEM : 0;
         if (r->kind == R_DATA)
@@ -139,8 +204,9 @@ static void fired_free(void *arg)
 static void fired_run(void *arg)
 {
     fired *f = arg;
-    if (f->t->owner)
-        f->t->on_watch(f->t->owner, f->type, f->path);
+    void *owner = atomic_load(&f->t->owner);
+    if (owner)
+        f->t->on_watch(owner, f->type, f->path);
     fired_free(f);
 }
 
@@ -172,7 +238,7 @@ static reply *reply_new(zkd_target *t, reply_kind kind, void *fn, const char *ta
     reply *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    *r = (reply){.t = t, .kind = kind, .fn = fn, .epoch = epoch, .len = -1};
+    *r = (reply){.t = t, .gen = atomic_load(&t->gen), .kind = kind, .fn = fn, .epoch = epoch, .len = -1};
     if (tag && !(r->tag = strdup(tag))) {
         free(r);
         return NULL;
@@ -209,6 +275,18 @@ static int issue(zkd_target *t, reply *r, const char *path, int watch)
         return zkd__from_zk(zrc);
     }
     return 0;
+}
+
+int zkd__target_forget(zkd_target *t, const char *path)
+{
+    zhandle_t *zh = zkd__zh_acquire(t->c);
+    if (!zh)
+        return ZKD_ECONNLOSS;
+    /* The synchronous call: with `local` it never waits for the server (and
+     * the asynchronous one mistakes its data for a synchronous completion). */
+    int zrc = zoo_remove_watches(zh, path, ZWATCHTYPE_ANY, target_watcher, t, 1);
+    zkd__zh_release(t->c);
+    return zrc == ZOK || zrc == ZNOWATCHER ? 0 : zkd__from_zk(zrc);
 }
 
 int zkd__aget(zkd_target *t, const char *path, int watch, const char *tag, uint64_t epoch,

@@ -30,11 +30,21 @@ typedef void (*zkd_children_handler)(void *owner, const char *tag, uint64_t epoc
 typedef void (*zkd_stat_handler)(void *owner, const char *tag, uint64_t epoch, int rc,
                                  const zkd_stat *st);
 
-/* A target for `owner`; freed at client teardown. NULL when out of memory. */
+/* A target for `owner`; freed at client teardown. NULL when out of memory.
+ * A cancelled target is reused by the client's next zkd__target_new, so
+ * open/close cycles keep memory flat; replies meant for an earlier owner
+ * are dropped, but a watch it left armed may still fire to the new owner
+ * (an event on a path it does not know: ignore it). Forget watches before
+ * cancelling to keep that rare. */
 zkd_target *zkd__target_new(zkd_client *c, void *owner, zkd_watch_handler on_watch);
 
 /* Dispatch thread only: from now on nothing reaches the owner. */
 void zkd__target_cancel(zkd_target *t);
+
+/* Removes, locally and without asking the server, the watches this target
+ * holds on `path` (data, exists and child), so the ZooKeeper client no
+ * longer re-sends them after a reconnect. 0 also when there were none. */
+int zkd__target_forget(zkd_target *t, const char *path);
 
 /* Issue a request; `watch` leaves a watch that reports to the target's
  * on_watch. Returns 0, or a ZKD_E* code when the request could not be sent
