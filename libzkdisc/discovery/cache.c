@@ -41,6 +41,13 @@
  * changed, with no read at all. */
 #define KEEP_WATCHES_MAX 1000
 
+/* Reads in flight at most: enough to keep the connection busy, few enough
+ * that a load of 100,000 does not hold 100,000 requests and replies in
+ * memory at once (the peak is what a process must be sized for). */
+#define WINDOW 2000
+
+enum { W_NONE = 0, W_CHECK = 1, W_READ = 2 };
+
 /* How often, at most, the last state is written to the snapshot directory. */
 #define STORE_EVERY_MS 1000
 
@@ -50,6 +57,7 @@ typedef struct member {
     int64_t mzxid;      /* of the data last read (0: unknown) */
     unsigned malformed : 1;
     unsigned reading : 1; /* a read for it is in flight in this epoch */
+    unsigned want : 2;    /* a read waits for room in the window: W_CHECK or W_READ */
 } member;
 
 typedef struct delta_buf {
@@ -69,7 +77,9 @@ struct zkd_cache {
     member *members; /* sorted by name */
     size_t nmembers, capmembers;
     uint64_t epoch;  /* bumped on rebuild: older results are ignored */
-    size_t reading;  /* getData requests in flight this epoch */
+    size_t reading;  /* members with a read in flight this epoch */
+    size_t wanted;   /* members whose read waits for the window */
+    size_t cursor;   /* no member before this one waits */
     int stale;
     delta_buf pending; /* deltas of the step in progress */
     int resync;        /* a request failed: re-read on reconnect */
@@ -95,6 +105,7 @@ struct zkd_cache {
 
 static void request_children(zkd_cache *k);
 static void store_soon(zkd_cache *k);
+static void pump(zkd_cache *k);
 
 /* ---- members (sorted array, binary search) ------------------------------ */
 
@@ -144,6 +155,8 @@ static member *member_insert(zkd_cache *k, const char *name)
     memmove(&k->members[at + 1], &k->members[at], (k->nmembers - at) * sizeof *k->members);
     k->members[at] = (member){.name = copy};
     k->nmembers++;
+    if (at < k->cursor)
+        k->cursor++;
     return &k->members[at];
 }
 
@@ -204,7 +217,7 @@ static zkd_snapshot *build_snapshot(zkd_cache *k)
 
 static void maybe_publish(zkd_cache *k)
 {
-    int complete = !k->reading && !(k->rebuilding && !k->listed);
+    int complete = !k->reading && !k->wanted && !(k->rebuilding && !k->listed);
     if (!complete && (k->rebuilding || zkd__now_ms() - k->published_at < PUBLISH_EVERY_MS))
         return;
     if (complete && k->rebuilding) { /* every read of the rebuild has answered */
@@ -259,6 +272,7 @@ static void on_data(void *owner, const char *name, uint64_t epoch, int rc, const
         m->reading = 0;
         k->reading--;
     }
+    pump(k);
     if (!m) {
         maybe_publish(k);
         return;
@@ -281,9 +295,9 @@ static void on_data(void *owner, const char *name, uint64_t epoch, int rc, const
 
 static void on_check(void *owner, const char *name, uint64_t epoch, int rc, const zkd_stat *st);
 
-/* Reads a member's data (`check`: only its stat, when its data is known)
- * and arms its data watch either way. */
-static void request_member(zkd_cache *k, member *m, int check)
+/* Sends a member's read: its data, or (`check`, when its data is known)
+ * only its stat; either arms its data watch. */
+static void issue(zkd_cache *k, member *m, int check)
 {
     char *path = zkd__path_join(k->path, m->name);
     if (!path) {
@@ -302,6 +316,37 @@ static void request_member(zkd_cache *k, member *m, int check)
     free(path);
 }
 
+/* Sends what waits, in member order, while the window has room. */
+static void pump(zkd_cache *k)
+{
+    for (int wrapped = 0; k->wanted && k->reading < WINDOW;) {
+        if (k->cursor >= k->nmembers) {
+            if (wrapped++) /* cannot happen: no want lies before the cursor */
+                break;
+            k->cursor = 0;
+        }
+        member *m = &k->members[k->cursor++];
+        if (!m->want)
+            continue;
+        int check = m->want == W_CHECK;
+        m->want = W_NONE;
+        k->wanted--;
+        issue(k, m, check);
+    }
+}
+
+static void request_member(zkd_cache *k, member *m, int check)
+{
+    if (!m->want)
+        k->wanted++;
+    if (m->want != W_READ)
+        m->want = check ? W_CHECK : W_READ;
+    size_t at = (size_t)(m - k->members);
+    if (at < k->cursor)
+        k->cursor = at;
+    pump(k);
+}
+
 static void read_member(zkd_cache *k, member *m)
 {
     request_member(k, m, 0);
@@ -318,6 +363,7 @@ static void on_check(void *owner, const char *name, uint64_t epoch, int rc, cons
         m->reading = 0;
         k->reading--;
     }
+    pump(k);
     if (m && rc == 0 && (st->mzxid != m->mzxid || (!m->inst && !m->malformed)))
         read_member(k, m);
     else if (m && rc == ZKD_ENOTFOUND)
@@ -351,6 +397,10 @@ static void drop_member(zkd_cache *k, size_t at)
     set_member(k, m, NULL, 0);
     if (m->reading)
         k->reading--;
+    if (m->want)
+        k->wanted--;
+    if (at < k->cursor)
+        k->cursor--;
     free(m->name);
     memmove(&k->members[at], &k->members[at + 1], (k->nmembers - at - 1) * sizeof *m);
     k->nmembers--;
@@ -381,7 +431,7 @@ static void on_children(void *owner, const char *tag, uint64_t epoch, int rc, zk
             drop_member(k, i);
     for (size_t i = 0; i < kids->count; i++) {
         member *m = member_find(k, kids->items[i]);
-        if (m && (m->inst || m->malformed || m->reading))
+        if (m && (m->inst || m->malformed || m->reading || m->want))
             continue; /* known: its data watch reports changes */
         /* New, or seen gone by an earlier read and now back. */
         if (!m)
@@ -444,12 +494,16 @@ static void rebuild(zkd_cache *k)
 {
     k->epoch++;
     k->reading = 0;
+    k->wanted = 0;
+    k->cursor = 0;
     k->resync = 0;
     k->forgot = 0;
     k->rebuilding = 1;
     k->listed = 0;
-    for (size_t i = 0; i < k->nmembers; i++)
+    for (size_t i = 0; i < k->nmembers; i++) {
         k->members[i].reading = 0;
+        k->members[i].want = W_NONE;
+    }
     request_children(k);
     for (size_t i = 0; i < k->nmembers; i++) {
         member *m = &k->members[i];
