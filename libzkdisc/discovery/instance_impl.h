@@ -8,6 +8,7 @@
 
 struct zkd_instance {
     _Atomic int refs;
+    unsigned char packed; /* strings and arrays live in `blob`: one allocation */
     zkd_format format;
     char *service, *id, *address;
     int port, ssl_port;   /* -1 for null */
@@ -20,10 +21,16 @@ struct zkd_instance {
     char *uri_spec;       /* compact JSON or NULL */
     size_t nmeta;
     char **meta_keys, **meta_values;
+    char blob[]; /* packed records only */
 };
 
 /* An empty record with one reference, or NULL. */
 zkd_instance *zkd__instance_new(void);
+
+/* The same record in one allocation (strings packed behind the fields), so
+ * that a cache of many instances costs little more than their data; `i`'s
+ * reference is consumed. NULL when out of memory (`i` is released too). */
+zkd_instance *zkd__instance_pack(zkd_instance *i);
 
 /* Two records say the same thing (their JSON would be equal). */
 int zkd__instance_equal(const zkd_instance *a, const zkd_instance *b);
