@@ -44,7 +44,7 @@
 /* Reads in flight at most: enough to keep the connection busy, few enough
  * that a load of 100,000 does not hold 100,000 requests and replies in
  * memory at once (the peak is what a process must be sized for). */
-#define WINDOW 2000
+#define WINDOW 500
 
 enum { W_NONE = 0, W_CHECK = 1, W_READ = 2 };
 
@@ -52,9 +52,10 @@ enum { W_NONE = 0, W_CHECK = 1, W_READ = 2 };
 #define STORE_EVERY_MS 1000
 
 typedef struct member {
-    char *name;
+    char *name;         /* the znode's; inst's id when they are equal (not owned) */
     zkd_instance *inst; /* NULL while unread, malformed or not live */
     int64_t mzxid;      /* of the data last read (0: unknown) */
+    unsigned name_owned : 1;
     unsigned malformed : 1;
     unsigned reading : 1; /* a read for it is in flight in this epoch */
     unsigned want : 2;    /* a read waits for room in the window: W_CHECK or W_READ */
@@ -135,25 +136,31 @@ static member *member_find(zkd_cache *k, const char *name)
     return found ? &k->members[at] : NULL;
 }
 
+static int member_reserve(zkd_cache *k, size_t cap)
+{
+    if (cap <= k->capmembers)
+        return 0;
+    member *grown = realloc(k->members, cap * sizeof *grown);
+    if (!grown)
+        return ZKD_ENOMEM;
+    k->members = grown;
+    k->capmembers = cap;
+    return 0;
+}
+
 static member *member_insert(zkd_cache *k, const char *name)
 {
     int found;
     size_t at = member_pos(k, name, &found);
     if (found)
         return &k->members[at];
-    if (k->nmembers == k->capmembers) {
-        size_t cap = k->capmembers ? k->capmembers * 2 : 16;
-        member *grown = realloc(k->members, cap * sizeof *grown);
-        if (!grown)
-            return NULL;
-        k->members = grown;
-        k->capmembers = cap;
-    }
+    if (k->nmembers == k->capmembers && member_reserve(k, k->capmembers ? k->capmembers * 2 : 16))
+        return NULL;
     char *copy = strdup(name);
     if (!copy)
         return NULL;
     memmove(&k->members[at + 1], &k->members[at], (k->nmembers - at) * sizeof *k->members);
-    k->members[at] = (member){.name = copy};
+    k->members[at] = (member){.name = copy, .name_owned = 1};
     k->nmembers++;
     if (at < k->cursor)
         k->cursor++;
@@ -257,6 +264,22 @@ static void set_member(zkd_cache *k, member *m, zkd_instance *inst, int malforme
         zkd_instance_unref(inst);
         return;
     }
+    /* The name is kept in the record when the record's id is the same: a
+     * large cache then holds each name once. */
+    int borrow = inst && !strcmp(inst->id, m->name);
+    if (borrow && m->name_owned)
+        free(m->name);
+    else if (!borrow && !m->name_owned) {
+        char *copy = strdup(m->name);
+        if (!copy) { /* keep the old record, and with it the name */
+            zkd_instance_unref(inst);
+            return;
+        }
+        m->name = copy;
+    }
+    if (borrow)
+        m->name = inst->id;
+    m->name_owned = !borrow;
     zkd_instance_unref(m->inst);
     m->inst = inst;
 }
@@ -401,7 +424,8 @@ static void drop_member(zkd_cache *k, size_t at)
         k->wanted--;
     if (at < k->cursor)
         k->cursor--;
-    free(m->name);
+    if (m->name_owned)
+        free(m->name);
     memmove(&k->members[at], &k->members[at + 1], (k->nmembers - at - 1) * sizeof *m);
     k->nmembers--;
 }
@@ -429,6 +453,7 @@ static void on_children(void *owner, const char *tag, uint64_t epoch, int rc, zk
     for (size_t i = k->nmembers; i-- > 0;)
         if (!in_sorted(kids, k->members[i].name))
             drop_member(k, i);
+    member_reserve(k, kids->count); /* a load: exactly as many as there are */
     for (size_t i = 0; i < kids->count; i++) {
         member *m = member_find(k, kids->items[i]);
         if (m && (m->inst || m->malformed || m->reading || m->want))
@@ -655,7 +680,8 @@ static int store_load(zkd_cache *k)
 static void cache_free(zkd_cache *k)
 {
     for (size_t i = 0; i < k->nmembers; i++) {
-        free(k->members[i].name);
+        if (k->members[i].name_owned)
+            free(k->members[i].name);
         zkd_instance_unref(k->members[i].inst);
     }
     for (size_t i = 0; i < k->pending.n; i++) {
