@@ -202,16 +202,12 @@ static void swap_snapshot(zkd_cache *k, zkd_snapshot *next, int loaded)
 
 static zkd_snapshot *build_snapshot(zkd_cache *k)
 {
-    const zkd_instance **live = malloc((k->nmembers ? k->nmembers : 1) * sizeof *live);
-    if (!live)
-        return NULL;
+    zkd_snapshot *s = zkd__snapshot_alloc(k->nmembers, k->stale);
     size_t n = 0;
-    for (size_t i = 0; i < k->nmembers; i++)
+    for (size_t i = 0; s && i < k->nmembers; i++)
         if (k->members[i].inst)
-            live[n++] = k->members[i].inst;
-    zkd_snapshot *s = zkd__snapshot_new(live, n, k->stale);
-    free(live);
-    return s;
+            zkd__snapshot_set(s, n++, k->members[i].inst);
+    return s ? zkd__snapshot_seal(s, n) : NULL;
 }
 
 /* Ends a step: when no read of it is still in flight, publish the new

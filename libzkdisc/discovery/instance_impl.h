@@ -6,20 +6,20 @@
 #include <stdatomic.h>
 #include <zkdisc/instance.h>
 
-struct zkd_instance {
+struct zkd_instance { /* ordered so that nothing is padding: a cache holds many */
     _Atomic int refs;
-    unsigned char packed; /* strings and arrays live in `blob`: one allocation */
     zkd_format format;
-    char *service, *id, *address;
     int port, ssl_port;   /* -1 for null */
-    int64_t registration_time;
     int enabled;
     int weight;
+    unsigned char packed; /* strings and arrays live in `blob`: one allocation */
+    unsigned nmeta;
+    int64_t registration_time;
+    char *service, *id, *address;
     char *zone, *version; /* from the payload, or NULL */
     char *payload;        /* compact JSON, "null" when none */
     char *service_type;   /* Curator's serviceType; NULL means DYNAMIC */
     char *uri_spec;       /* compact JSON or NULL */
-    size_t nmeta;
     char **meta_keys, **meta_values;
     char blob[]; /* packed records only */
 };

@@ -495,14 +495,19 @@ static long max_rss_kb(void)
     return ru.ru_maxrss;
 }
 
-/* In a process of its own (zkdisc-bench --memory-child SERVICE N): the max
+/* In a process of its own (zkdisc-bench --memory-child SERVICE:N): the max
  * RSS growth of loading a cache of N instances, per instance, on stdout. */
 static int memory_child(const char *zk, const char *service, int n)
 {
     zkd_client *c = zkd_open(zk);
-    long before = max_rss_kb();
     zkd_cache *k;
     zkd_error err;
+    /* A small cache first, so that the measure is of instances, not of the
+     * code and libraries a first load pages in. */
+    if (zkd_cache_open(c, "cache-warm", NULL, NULL, &k, &err) || zkd_cache_wait_ready(k, 60000, &err))
+        die("cache", err.message);
+    zkd_cache_close(k);
+    long before = max_rss_kb();
     if (zkd_cache_open(c, service, NULL, NULL, &k, &err) || zkd_cache_wait_ready(k, 600000, &err))
         die("cache", err.message);
     zkd_snapshot *s = zkd_cache_snapshot(k);
@@ -558,6 +563,7 @@ static void bench_cache_sizes(const bench *b, zhandle_t *zh)
     }
     double record = total / 1000;
     add_row("cache", "record size (average)", record, "B", 0);
+    raw_fill(zh, "cache-warm", "i-", 200);
     for (int s = 0; s < 2; s++) {
         char what[96];
         raw_fill(zh, names[s], "i-", sizes[s]);
