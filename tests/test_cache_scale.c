@@ -150,15 +150,6 @@ static int is_fresh(void *arg)
     return ok;
 }
 
-static int is_stale(void *arg)
-{
-    fresh *f = arg;
-    zkd_snapshot *s = zkd_cache_snapshot(f->k);
-    int stale = zkd_snapshot_stale(s);
-    zkd_snapshot_release(s);
-    return stale;
-}
-
 /* After a recovery the data watches work again: a change reaches the cache. */
 static void change_is_seen(zkd_cache *k, int i, int port)
 {
@@ -188,12 +179,16 @@ static void test_recovers(void)
     CU_ASSERT_EQUAL_FATAL(zkd_cache_wait_ready(k, 120000, NULL), 0);
     fresh all = {k, (size_t)n_instances, NULL, 0};
     CU_ASSERT_FATAL(tu_wait_until(is_fresh, &all, 30000));
-    printf("\n    cold load of %d: %lld ms\n", n_instances, (long long)(tu_now_ms() - t0));
+    int64_t load_ms = tu_now_ms() - t0;
+    printf("\n    cold load of %d: %lld ms\n", n_instances, (long long)load_ms);
+    /* Recovery reads about as much as a load: allow three loads' time on a
+     * slow machine (a flapping client never gets there at all). */
+    int recover_ms = (int)(load_ms * 3 > 30000 ? load_ms * 3 : 30000);
 
     /* 1. The server restarts inside the session timeout. */
     CU_ASSERT_EQUAL_FATAL(zkh_restart_server(zk, 0), 0);
     int64_t back = tu_now_ms();
-    CU_ASSERT(tu_wait_until(is_fresh, &all, 30000));
+    CU_ASSERT(tu_wait_until(is_fresh, &all, recover_ms));
     printf("    fresh %lld ms after the server was back (same session)\n",
            (long long)(tu_now_ms() - back));
     CU_ASSERT_EQUAL(tu_events_get(&ev, ZKD_SESSION_EXPIRED), 0);
@@ -205,9 +200,8 @@ static void test_recovers(void)
 
     /* 2. The session expires: a new one, every watch gone. */
     int64_t gone = tu_now_ms();
-    CU_ASSERT_EQUAL_FATAL(tu_expire(c, zkh_connect_string(zk), 15000), 0);
-    CU_ASSERT(tu_wait_until(is_stale, &all, 100) || 1); /* may already be fresh again */
-    CU_ASSERT(tu_wait_until(is_fresh, &all, 30000));
+    CU_ASSERT_EQUAL_FATAL(tu_expire(c, zkh_connect_string(zk), 30000), 0);
+    CU_ASSERT(tu_wait_until(is_fresh, &all, recover_ms));
     printf("    fresh %lld ms after the expiry was forced (new session)\n",
            (long long)(tu_now_ms() - gone));
     change_is_seen(k, 8, 9002);
