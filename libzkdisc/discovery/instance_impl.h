@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <zkdisc/instance.h>
 
+/* A string or array added here must be packed too: see zkd__instance_pack
+ * (instance.c), which copies the struct and then each of them. */
 struct zkd_instance { /* ordered so that nothing is padding: a cache holds many */
     _Atomic int refs;
     zkd_format format;
