@@ -171,6 +171,8 @@ static member *member_insert(zkd_cache *k, const char *name)
 
 static void delta_add(zkd_cache *k, zkd_delta_kind kind, zkd_instance *before, zkd_instance *now)
 {
+    if (!k->fn)
+        return; /* nobody to tell: a load of 100,000 need not list them */
     delta_buf *d = &k->pending;
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
