@@ -42,10 +42,15 @@ static void created(int rc, const char *value, const void *data)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Ids shaped like Curator's (UUIDs), so paths are as long as in real trees
+ * (about 60 bytes): over about 16,000 of them the watches no longer fit one
+ * SetWatches packet. */
+#define ID_FMT "00000000-0000-4000-8000-%012d"
+
 static void record(char *buf, size_t len, int i, int port)
 {
     snprintf(buf, len,
-             "{\"name\":\"scale\",\"id\":\"i-%06d\",\"address\":\"10.%d.%d.%d\",\"port\":%d,"
+             "{\"name\":\"scale\",\"id\":\"" ID_FMT "\",\"address\":\"10.%d.%d.%d\",\"port\":%d,"
              "\"sslPort\":null,\"payload\":{\"weight\":100},\"registrationTimeUTC\":1732456789000,"
              "\"serviceType\":\"DYNAMIC\",\"uriSpec\":null}",
              i, (i >> 16) & 255, (i >> 8) & 255, i & 255, port);
@@ -65,7 +70,7 @@ static int create_all(void)
             pthread_cond_wait(&w.cv, &w.mu);
         w.inflight++;
         pthread_mutex_unlock(&w.mu);
-        snprintf(path, sizeof path, "/zkdisc/services/scale/i-%06d", i);
+        snprintf(path, sizeof path, "/zkdisc/services/scale/" ID_FMT, i);
         record(data, sizeof data, i, 8080);
         if (zoo_acreate(raw, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, created, &w) != ZOK)
             created(ZSYSTEMERROR, NULL, &w);
@@ -153,9 +158,9 @@ static int is_fresh(void *arg)
 /* After a recovery the data watches work again: a change reaches the cache. */
 static void change_is_seen(zkd_cache *k, int i, int port)
 {
-    char path[128], data[512], id[32];
-    snprintf(path, sizeof path, "/zkdisc/services/scale/i-%06d", i);
-    snprintf(id, sizeof id, "i-%06d", i);
+    char path[128], data[512], id[64];
+    snprintf(path, sizeof path, "/zkdisc/services/scale/" ID_FMT, i);
+    snprintf(id, sizeof id, ID_FMT, i);
     record(data, sizeof data, i, port);
     CU_ASSERT(tu_wait_int(&raw_up, 1, 30000));
     int rc = ZCONNECTIONLOSS;
