@@ -541,14 +541,15 @@ static void forget_watches(zkd_cache *k)
     if (k->nmembers <= KEEP_WATCHES_MAX)
         return;
     k->forgot = 1;
+    int64_t t0 = zkd__now_ms();
     for (size_t i = 0; i < k->nmembers; i++) {
         char *path = zkd__path_join(k->path, k->members[i].name);
         if (path)
             zkd__target_forget(k->target, path);
         free(path);
     }
-    zkd__log(k->c, ZKD_LOG_INFO, "cache %s: dropped %zu data watches for the reconnect",
-             k->service, k->nmembers);
+    zkd__log(k->c, ZKD_LOG_INFO, "cache %s: dropped %zu data watches for the reconnect in %lld ms",
+             k->service, k->nmembers, (long long)(zkd__now_ms() - t0));
 }
 
 static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
