@@ -12,7 +12,7 @@
  *
  * Large caches: the ZooKeeper C client re-sends every watch after a
  * reconnect in one packet, which the server refuses over 1 MB (about 16,000
- * watches). A cache of more than 1,000 instances therefore drops its data
+ * watches). A cache whose watches would fill more than 256 KB of it drops its data
  * watches on a connection loss and, once back, checks every instance with
  * pipelined exists requests (re-reading only what changed); it is stale
  * until that pass is done.
