@@ -92,6 +92,7 @@ struct zkd_cache {
     char *store_name;     /* the file in the snapshot directory, or NULL */
     zkd_timer *store_timer;
     int64_t stored_at;
+    int64_t store_took_ms; /* how long the last write kept the loop busy */
 
     _Atomic int refs;     /* the user's handle and the client's teardown hook */
 
@@ -629,15 +630,18 @@ static void store_now(void *arg)
         zkd__log(k->c, ZKD_LOG_WARN, "cannot write the snapshot of service %s: %s", k->service,
                  err.message);
     free(text);
+    k->store_took_ms = zkd__now_ms() - k->stored_at;
 }
 
 /* Writes the state soon, at most every STORE_EVERY_MS (a burst of changes
- * costs one write). */
+ * costs one write), and never more than a tenth of the loop's time: the
+ * write of a large cache runs on the dispatch thread. */
 static void store_soon(zkd_cache *k)
 {
     if (!k->store_name || k->store_timer || k->closed)
         return;
-    int64_t wait = k->stored_at + STORE_EVERY_MS - zkd__now_ms();
+    int64_t every = k->store_took_ms * 10 > STORE_EVERY_MS ? k->store_took_ms * 10 : STORE_EVERY_MS;
+    int64_t wait = k->stored_at + every - zkd__now_ms();
     k->store_timer = zkd__after(k->c, wait > 0 ? wait : 0, store_now, NULL, k);
 }
 
