@@ -6,7 +6,21 @@
  * Readers take an immutable snapshot (no network, no long lock). While the
  * connection is down the last state is served, flagged stale; after a session
  * expiry the cache rebuilds on the new session and reports only the true
- * differences.
+ * differences. A cache opened before the client's first session exists
+ * (connect_in_background) is stale and empty until the session comes, then
+ * loads.
+ *
+ * Large caches: the ZooKeeper C client re-sends every watch after a
+ * reconnect in one packet, which the server refuses over 1 MB (about 16,000
+ * watches). A cache whose watches would fill more than 256 KB of it drops its data
+ * watches on a connection loss and, once back, checks every instance with
+ * pipelined exists requests (re-reading only what changed); it is stale
+ * until that pass is done.
+ *
+ * Snapshot directory (zkd_options.snapshot_dir): each cache writes its last
+ * fresh state to <dir>/service.<service>.<8 hex>.json (atomically, at most
+ * once a second), and a cache opened while ZooKeeper is unreachable starts
+ * from that file, stale, until ZooKeeper answers.
  *
  * A znode that is not a readable record (empty, binary, truncated, a JSON
  * array, over ZKD_INSTANCE_MAX_BYTES) is skipped and counted, never fatal. */
@@ -48,12 +62,14 @@ typedef void (*zkd_cache_fn)(zkd_cache *cache, const zkd_delta *deltas, size_t n
 
 /* Opens a cache on `service` (a valid name). The initial load runs in the
  * background; see zkd_cache_wait_ready. `fn` may be NULL. *out owns the
- * cache; release it with zkd_cache_close. */
+ * cache; release it with zkd_cache_close, before or after zkd_close of its
+ * client (the cache keeps the client's memory until then; after zkd_close
+ * it serves its last snapshot, stale, and calls `fn` no more). */
 ZKD_EXPORT int zkd_cache_open(zkd_client *c, const char *service, zkd_cache_fn fn, void *ctx,
                               zkd_cache **out, zkd_error *err);
 
-/* Waits until the initial load is done (0) or timeout_ms passes
- * (ZKD_ETIMEDOUT). Not from a zkdisc callback. */
+/* Waits until the initial load is done, or the snapshot file was loaded
+ * (0), or timeout_ms passes (ZKD_ETIMEDOUT). Not from a zkdisc callback. */
 ZKD_EXPORT int zkd_cache_wait_ready(zkd_cache *cache, int timeout_ms, zkd_error *err);
 
 /* The current instances: a new reference to an immutable snapshot. Never
@@ -66,8 +82,9 @@ ZKD_EXPORT uint64_t zkd_cache_malformed(zkd_cache *cache);
 /* The service name (owned by the cache). */
 ZKD_EXPORT const char *zkd_cache_service(const zkd_cache *cache);
 
-/* Stops the watches' effects and frees the cache. From any thread,
- * including a zkdisc callback. NULL is ignored. */
+/* Stops the watches' effects and frees the cache, exactly once. From any
+ * thread, including a zkdisc callback, before or after zkd_close of the
+ * client. NULL is ignored. */
 ZKD_EXPORT void zkd_cache_close(zkd_cache *cache);
 
 /* ---- snapshots: immutable, reference-counted, safe from any thread ------ */

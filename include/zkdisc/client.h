@@ -59,8 +59,8 @@ typedef struct zkd_options {
      * (caches and config watches serve their snapshots meanwhile). */
     int connect_in_background;
     /* A directory where the library keeps the last state it saw (config
-     * versions of watched apps) to serve while ZooKeeper is unreachable;
-     * NULL: none. */
+     * versions of watched apps, instances of cached services) to serve
+     * while ZooKeeper is unreachable; NULL: none. "" is refused. */
     const char *snapshot_dir;
 } zkd_options;
 

@@ -24,7 +24,6 @@
 #include "paths.h"
 #include "request.h"
 #include "session.h"
-#include "sha.h"
 #include "snapshot_store.h"
 
 struct zkd_config_watch {
@@ -82,25 +81,7 @@ static void set_disconnected(zkd_config_watch *w, int disconnected)
 
 static char *snapshot_name(zkd_client *c, const char *app)
 {
-    /* Trees with another chroot or root get another file. */
-    const char *connect = zkd_client_connect_string(c);
-    const char *chroot = strchr(connect, '/');
-    const char *root = zkd_client_root(c);
-    size_t n = strlen(root) + (chroot ? strlen(chroot) : 0) + 2;
-    char *key = malloc(n);
-    if (!key)
-        return NULL;
-    snprintf(key, n, "%s\n%s", chroot ? chroot : "", root);
-    unsigned char h[ZKD_SHA256_LEN];
-    zkd__sha256(key, strlen(key), h);
-    free(key);
-    char hex[2 * ZKD_SHA256_LEN + 1];
-    zkd__hex(h, sizeof h, hex);
-    size_t m = strlen(app) + 32;
-    char *name = malloc(m);
-    if (name)
-        snprintf(name, m, "config.%s.%.8s.json", app, hex);
-    return name;
+    return zkd__store_name(c, "config", app);
 }
 
 static void snapshot_write(zkd_config_watch *w, const zkd_config_version *v)

@@ -100,5 +100,10 @@ int zkd__options_check(const zkd_options *opts, zkd_error *err)
     if (opts->log_level < ZKD_LOG_OFF || opts->log_level > ZKD_LOG_DEBUG ||
         opts->zk_log_level < ZKD_LOG_OFF || opts->zk_log_level > ZKD_LOG_DEBUG)
         return zkd__fail(err, ZKD_EINVAL, "log level out of range");
+    /* An empty directory would mean the current one to some calls and the
+     * filesystem root to others: refuse it rather than guess. */
+    if (opts->snapshot_dir && !*opts->snapshot_dir)
+        return zkd__fail(err, ZKD_EINVAL,
+                         "snapshot_dir is empty: give a directory, or leave it unset for none");
     return 0;
 }

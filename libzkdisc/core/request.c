@@ -415,6 +415,37 @@ static void arm(engine *e, zkd_req *r)
     g->kinds |= kind;
 }
 
+static void engine_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
+
+int zkd__target_forget(zkd_target *t, const char *path)
+{
+    engine *e = t->e;
+    wreg *mine = NULL;
+    int others = 0;
+    pthread_mutex_lock(&e->mu);
+    wpath **pp = path_slot(e, path);
+    for (wreg *g = pp && *pp ? (*pp)->regs : NULL; g; g = g->pnext) {
+        if (g->t == t)
+            mine = g;
+        else
+            others = 1;
+    }
+    if (mine)
+        reg_unlink(e, mine);
+    pthread_mutex_unlock(&e->mu);
+    if (!mine || others)
+        return 0; /* another object still needs ZooKeeper's watch there */
+    zhandle_t *zh = zkd__zh_acquire(e->c);
+    if (!zh)
+        return ZKD_ECONNLOSS;
+    /* The synchronous call: with `local` it never waits for the server (and
+     * the 3.8 client's asynchronous one mistakes its data for a synchronous
+     * completion's). */
+    int zrc = zoo_remove_watches(zh, path, ZWATCHTYPE_ANY, engine_watcher, e, 1);
+    zkd__zh_release(e->c);
+    return zrc == ZOK || zrc == ZNOWATCHER ? 0 : zkd__from_zk(zrc);
+}
+
 static void forget_all_watches(engine *e)
 {
     for (size_t i = 0; i < e->nbuckets; i++)

@@ -150,6 +150,12 @@ zkd_target *zkd__target_new(zkd_client *c, void *owner, zkd_watch_handler on_wat
  * Loop thread, or any thread once the client's loop is gone. Once. */
 void zkd__target_cancel(zkd_target *t);
 
+/* Removes, locally and without asking the server, the watches this target
+ * holds on `path` (data, exists and child), so the ZooKeeper client no
+ * longer re-sends them after a reconnect (unless another object on this
+ * client still watches that path). 0 also when there were none. */
+int zkd__target_forget(zkd_target *t, const char *path);
+
 /* Queue a request; `watch` leaves a watch that reports to the target's
  * on_watch. Returns 0 (the handler will be called exactly once, unless the
  * target is cancelled first) or a ZKD_E* code when the request cannot be

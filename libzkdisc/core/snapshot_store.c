@@ -10,9 +10,34 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "sha.h"
 
-static int check_name(const char *name, zkd_error *err)
+char *zkd__store_name(zkd_client *c, const char *kind, const char *name)
 {
+    const char *connect = zkd_client_connect_string(c);
+    const char *chroot = strchr(connect, '/');
+    const char *root = zkd_client_root(c);
+    size_t n = strlen(root) + (chroot ? strlen(chroot) : 0) + 2;
+    char *key = malloc(n);
+    if (!key)
+        return NULL;
+    snprintf(key, n, "%s\n%s", chroot ? chroot : "", root);
+    unsigned char h[ZKD_SHA256_LEN];
+    zkd__sha256(key, strlen(key), h);
+    free(key);
+    char hex[2 * ZKD_SHA256_LEN + 1];
+    zkd__hex(h, sizeof h, hex);
+    size_t m = strlen(kind) + strlen(name) + 16;
+    char *out = malloc(m);
+    if (out)
+        snprintf(out, m, "%s.%s.%.8s.json", kind, name, hex);
+    return out;
+}
+
+static int check_name(const char *dir, const char *name, zkd_error *err)
+{
+    if (!dir || !*dir)
+        return zkd__fail(err, ZKD_EINVAL, "no snapshot directory given");
     if (!name || !*name || name[0] == '.' || strchr(name, '/'))
         return zkd__fail(err, ZKD_EINVAL, "\"%s\" is not a plain file name", name ? name : "");
     return 0;
@@ -30,6 +55,8 @@ static char *join(const char *dir, const char *name)
 /* mkdir -p */
 static int make_dirs(const char *dir, zkd_error *err)
 {
+    if (!*dir)
+        return zkd__fail(err, ZKD_EINVAL, "the snapshot directory is empty");
     char *p = strdup(dir);
     if (!p)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
@@ -69,7 +96,7 @@ static int write_all(int fd, const char *buf, size_t len)
 int zkd__store_write(const char *dir, const char *name, const void *data, size_t len,
                      zkd_error *err)
 {
-    int rc = check_name(name, err);
+    int rc = check_name(dir, name, err);
     if (rc)
         return rc;
     struct stat st;
@@ -116,7 +143,7 @@ out:
 int zkd__store_read(const char *dir, const char *name, size_t max, char **data_out,
                     size_t *len_out, zkd_error *err)
 {
-    int rc = check_name(name, err);
+    int rc = check_name(dir, name, err);
     if (rc)
         return rc;
     char *path = join(dir, name);
@@ -170,7 +197,7 @@ out:
 
 int zkd__store_remove(const char *dir, const char *name, zkd_error *err)
 {
-    int rc = check_name(name, err);
+    int rc = check_name(dir, name, err);
     if (rc)
         return rc;
     char *path = join(dir, name);

@@ -1,6 +1,6 @@
-/* Internal: small files written atomically, for state a process keeps on
- * disk to serve while ZooKeeper is unreachable (config versions now, the
- * agent's service snapshots later).
+/* Internal: files written atomically, for state a process keeps on disk to
+ * serve while ZooKeeper is unreachable: the versions of watched config apps
+ * and the instances of cached services.
  *
  * A write goes to a temporary file in the same directory, is fsync'd, then
  * renamed over the target, and the directory is fsync'd: a reader (or a
@@ -11,7 +11,13 @@
 #define ZKD_INTERNAL_SNAPSHOT_STORE_H
 
 #include <stddef.h>
+#include <zkdisc/client.h>
 #include <zkdisc/error.h>
+
+/* The file name for `kind` ("config", "service") and `name` on this
+ * client: "<kind>.<name>.<8 hex>.json", the hex telling apart trees with
+ * another chroot or root. malloc'd; NULL when out of memory. */
+char *zkd__store_name(zkd_client *c, const char *kind, const char *name);
 
 /* Writes data[0..len) as dir/name. Creates dir (and its parents, mode
  * 0755) when missing; the file gets mode 0644. ZKD_EINVAL for a bad name,

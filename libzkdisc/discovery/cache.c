@@ -8,7 +8,16 @@
  * Costs: a children change reads the child list once and getData only for
  * new children; an update arrives through that instance's data watch and
  * costs one getData. A load or rebuild issues every getData before waiting
- * for any (they are pipelined on the one connection). */
+ * for any (they are pipelined on the one connection).
+ *
+ * At scale: after a reconnect the ZooKeeper C client re-sends every watch
+ * it holds in one SetWatches packet, which the server refuses over its 1 MB
+ * jute.maxbuffer (about 16,000 watches): the client would reconnect forever.
+ * So a cache of more than KEEP_WATCHES_MAX instances forgets its data
+ * watches locally when the connection drops, and on the way back checks
+ * every instance with a pipelined exists (a small reply that re-arms the
+ * watch), reading the data again only where mzxid moved. The same check
+ * rebuilds a cache after a session expiry. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -24,12 +33,32 @@
 #include "paths.h"
 #include "session.h"
 #include "snapshot.h"
+#include "snapshot_store.h"
+
+/* Above this many instances a cache drops its data watches on a connection
+ * loss instead of leaving them for the ZooKeeper client to re-send (see
+ * above). Small caches keep them: the server then reports only what
+ * changed, with no read at all. */
+#define KEEP_WATCHES_MAX 1000
+
+/* Reads in flight at most: enough to keep the connection busy, few enough
+ * that a load of 100,000 does not hold 100,000 requests and replies in
+ * memory at once (the peak is what a process must be sized for). */
+#define WINDOW 500
+
+enum { W_NONE = 0, W_CHECK = 1, W_READ = 2 };
+
+/* How often, at most, the last state is written to the snapshot directory. */
+#define STORE_EVERY_MS 1000
 
 typedef struct member {
-    char *name;
+    char *name;         /* the znode's; inst's id when they are equal (not owned) */
     zkd_instance *inst; /* NULL while unread, malformed or not live */
-    int malformed;
-    int reading;        /* a getData for it is in flight in this epoch */
+    int64_t mzxid;      /* of the data last read (0: unknown) */
+    unsigned name_owned : 1;
+    unsigned malformed : 1;
+    unsigned reading : 1; /* a read for it is in flight in this epoch */
+    unsigned want : 2;    /* a read waits for room in the window: W_CHECK or W_READ */
 } member;
 
 typedef struct delta_buf {
@@ -49,13 +78,23 @@ struct zkd_cache {
     member *members; /* sorted by name */
     size_t nmembers, capmembers;
     uint64_t epoch;  /* bumped on rebuild: older results are ignored */
-    size_t reading;  /* getData requests in flight this epoch */
+    size_t reading;  /* members with a read in flight this epoch */
+    size_t wanted;   /* members whose read waits for the window */
+    size_t cursor;   /* no member before this one waits */
     int stale;
     delta_buf pending; /* deltas of the step in progress */
     int resync;        /* a request failed: re-read on reconnect */
     int rebuilding;    /* a full re-read is in flight: stay stale until it is done */
     int listed;        /* the rebuild's children list has answered */
+    int loading;       /* a load is under way or wanted (not yet complete) */
+    int forgot;        /* the data watches were dropped: check everything on return */
     int64_t published_at; /* when the last snapshot was swapped in (monotonic ms) */
+    char *store_name;     /* the file in the snapshot directory, or NULL */
+    zkd_timer *store_timer;
+    int64_t stored_at;
+    int64_t store_took_ms; /* how long the last write kept the loop busy */
+
+    _Atomic int refs;     /* the user's handle and the client's teardown hook */
 
     _Atomic uint64_t malformed;
 
@@ -64,10 +103,12 @@ struct zkd_cache {
     zkd_snapshot *snap;
     _Atomic uint64_t swaps; /* bumped after each swap of snap; read without mu */
     int ready;
-    int closed;
+    _Atomic int closed;
 };
 
 static void request_children(zkd_cache *k);
+static void store_soon(zkd_cache *k);
+static void pump(zkd_cache *k);
 
 /* ---- members (sorted array, binary search) ------------------------------ */
 
@@ -97,26 +138,34 @@ static member *member_find(zkd_cache *k, const char *name)
     return found ? &k->members[at] : NULL;
 }
 
+static int member_reserve(zkd_cache *k, size_t cap)
+{
+    if (cap <= k->capmembers)
+        return 0;
+    member *grown = realloc(k->members, cap * sizeof *grown);
+    if (!grown)
+        return ZKD_ENOMEM;
+    k->members = grown;
+    k->capmembers = cap;
+    return 0;
+}
+
 static member *member_insert(zkd_cache *k, const char *name)
 {
     int found;
     size_t at = member_pos(k, name, &found);
     if (found)
         return &k->members[at];
-    if (k->nmembers == k->capmembers) {
-        size_t cap = k->capmembers ? k->capmembers * 2 : 16;
-        member *grown = realloc(k->members, cap * sizeof *grown);
-        if (!grown)
-            return NULL;
-        k->members = grown;
-        k->capmembers = cap;
-    }
+    if (k->nmembers == k->capmembers && member_reserve(k, k->capmembers ? k->capmembers * 2 : 16))
+        return NULL;
     char *copy = strdup(name);
     if (!copy)
         return NULL;
     memmove(&k->members[at + 1], &k->members[at], (k->nmembers - at) * sizeof *k->members);
-    k->members[at] = (member){.name = copy};
+    k->members[at] = (member){.name = copy, .name_owned = 1};
     k->nmembers++;
+    if (at < k->cursor)
+        k->cursor++;
     return &k->members[at];
 }
 
@@ -124,6 +173,8 @@ static member *member_insert(zkd_cache *k, const char *name)
 
 static void delta_add(zkd_cache *k, zkd_delta_kind kind, zkd_instance *before, zkd_instance *now)
 {
+    if (!k->fn)
+        return; /* nobody to tell: a load of 100,000 need not list them */
     delta_buf *d = &k->pending;
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
@@ -156,16 +207,12 @@ static void swap_snapshot(zkd_cache *k, zkd_snapshot *next, int loaded)
 
 static zkd_snapshot *build_snapshot(zkd_cache *k)
 {
-    const zkd_instance **live = malloc((k->nmembers ? k->nmembers : 1) * sizeof *live);
-    if (!live)
-        return NULL;
+    zkd_snapshot *s = zkd__snapshot_alloc(k->nmembers, k->stale);
     size_t n = 0;
-    for (size_t i = 0; i < k->nmembers; i++)
+    for (size_t i = 0; s && i < k->nmembers; i++)
         if (k->members[i].inst)
-            live[n++] = k->members[i].inst;
-    zkd_snapshot *s = zkd__snapshot_new(live, n, k->stale);
-    free(live);
-    return s;
+            zkd__snapshot_set(s, n++, k->members[i].inst);
+    return s ? zkd__snapshot_seal(s, n) : NULL;
 }
 
 /* Ends a step: when no read of it is still in flight, publish the new
@@ -178,15 +225,18 @@ static zkd_snapshot *build_snapshot(zkd_cache *k)
 
 static void maybe_publish(zkd_cache *k)
 {
-    int complete = !k->reading && !(k->rebuilding && !k->listed);
+    int complete = !k->reading && !k->wanted && !(k->rebuilding && !k->listed);
     if (!complete && (k->rebuilding || zkd__now_ms() - k->published_at < PUBLISH_EVERY_MS))
         return;
     if (complete && k->rebuilding) { /* every read of the rebuild has answered */
         k->rebuilding = 0;
-        k->stale = 0;
+        k->loading = 0;
+        k->stale = k->resync || zkd_client_state(k->c) != ZKD_STATE_CONNECTED;
     }
     k->published_at = zkd__now_ms();
-    swap_snapshot(k, build_snapshot(k), complete);
+    swap_snapshot(k, build_snapshot(k), complete && !k->loading);
+    if (!k->stale)
+        store_soon(k);
     delta_buf d = k->pending;
     k->pending = (delta_buf){0};
     if (d.n && k->fn)
@@ -215,6 +265,22 @@ static void set_member(zkd_cache *k, member *m, zkd_instance *inst, int malforme
         zkd_instance_unref(inst);
         return;
     }
+    /* The name is kept in the record when the record's id is the same: a
+     * large cache then holds each name once. */
+    int borrow = inst && !strcmp(inst->id, m->name);
+    if (borrow && m->name_owned)
+        free(m->name);
+    else if (!borrow && !m->name_owned) {
+        char *copy = strdup(m->name);
+        if (!copy) { /* keep the old record, and with it the name */
+            zkd_instance_unref(inst);
+            return;
+        }
+        m->name = copy;
+    }
+    if (borrow)
+        m->name = inst->id;
+    m->name_owned = !borrow;
     zkd_instance_unref(m->inst);
     m->inst = inst;
 }
@@ -222,7 +288,6 @@ static void set_member(zkd_cache *k, member *m, zkd_instance *inst, int malforme
 static void on_data(void *owner, const char *name, uint64_t epoch, int rc, const char *data,
                     int len, const zkd_stat *st)
 {
-    (void)st;
     zkd_cache *k = owner;
     if (epoch != k->epoch)
         return;
@@ -231,6 +296,7 @@ static void on_data(void *owner, const char *name, uint64_t epoch, int rc, const
         m->reading = 0;
         k->reading--;
     }
+    pump(k);
     if (!m) {
         maybe_publish(k);
         return;
@@ -242,6 +308,7 @@ static void on_data(void *owner, const char *name, uint64_t epoch, int rc, const
     } else {
         zkd_instance *inst = NULL;
         zkd_error err;
+        m->mzxid = st->mzxid;
         int prc = zkd_instance_parse(k->service, name, data, len > 0 ? (size_t)len : 0, &inst, &err);
         if (prc == ZKD_EBADDATA)
             zkd__log(k->c, ZKD_LOG_DEBUG, "skipping %s/%s: %s", k->path, name, err.message);
@@ -250,12 +317,20 @@ static void on_data(void *owner, const char *name, uint64_t epoch, int rc, const
     maybe_publish(k);
 }
 
-static void read_member(zkd_cache *k, member *m)
+static void on_check(void *owner, const char *name, uint64_t epoch, int rc, const zkd_stat *st);
+
+/* Sends a member's read: its data, or (`check`, when its data is known)
+ * only its stat; either arms its data watch. */
+static void issue(zkd_cache *k, member *m, int check)
 {
     char *path = zkd__path_join(k->path, m->name);
-    if (!path)
+    if (!path) {
+        k->resync = 1;
         return;
-    if (zkd__aget(k->target, path, 1, m->name, k->epoch, on_data) == 0) {
+    }
+    int rc = check ? zkd__aexists(k->target, path, 1, m->name, k->epoch, on_check)
+                   : zkd__aget(k->target, path, 1, m->name, k->epoch, on_data);
+    if (rc == 0) {
         if (!m->reading)
             k->reading++;
         m->reading = 1;
@@ -263,6 +338,63 @@ static void read_member(zkd_cache *k, member *m)
         k->resync = 1;
     }
     free(path);
+}
+
+/* Sends what waits, in member order, while the window has room. */
+static void pump(zkd_cache *k)
+{
+    for (int wrapped = 0; k->wanted && k->reading < WINDOW;) {
+        if (k->cursor >= k->nmembers) {
+            if (wrapped++) /* cannot happen: no want lies before the cursor */
+                break;
+            k->cursor = 0;
+        }
+        member *m = &k->members[k->cursor++];
+        if (!m->want)
+            continue;
+        int check = m->want == W_CHECK;
+        m->want = W_NONE;
+        k->wanted--;
+        issue(k, m, check);
+    }
+}
+
+static void request_member(zkd_cache *k, member *m, int check)
+{
+    if (!m->want)
+        k->wanted++;
+    if (m->want != W_READ)
+        m->want = check ? W_CHECK : W_READ;
+    size_t at = (size_t)(m - k->members);
+    if (at < k->cursor)
+        k->cursor = at;
+    pump(k);
+}
+
+static void read_member(zkd_cache *k, member *m)
+{
+    request_member(k, m, 0);
+}
+
+/* A check's answer: the data is read only when it changed since we read it. */
+static void on_check(void *owner, const char *name, uint64_t epoch, int rc, const zkd_stat *st)
+{
+    zkd_cache *k = owner;
+    if (epoch != k->epoch)
+        return;
+    member *m = member_find(k, name);
+    if (m && m->reading) {
+        m->reading = 0;
+        k->reading--;
+    }
+    pump(k);
+    if (m && rc == 0 && (st->mzxid != m->mzxid || (!m->inst && !m->malformed)))
+        read_member(k, m);
+    else if (m && rc == ZKD_ENOTFOUND)
+        set_member(k, m, NULL, 0); /* gone; the children say so too */
+    else if (m && rc)
+        k->resync = 1;
+    maybe_publish(k);
 }
 
 /* ---- the children --------------------------------------------------------- */
@@ -289,7 +421,12 @@ static void drop_member(zkd_cache *k, size_t at)
     set_member(k, m, NULL, 0);
     if (m->reading)
         k->reading--;
-    free(m->name);
+    if (m->want)
+        k->wanted--;
+    if (at < k->cursor)
+        k->cursor--;
+    if (m->name_owned)
+        free(m->name);
     memmove(&k->members[at], &k->members[at + 1], (k->nmembers - at - 1) * sizeof *m);
     k->nmembers--;
 }
@@ -317,9 +454,10 @@ static void on_children(void *owner, const char *tag, uint64_t epoch, int rc, zk
     for (size_t i = k->nmembers; i-- > 0;)
         if (!in_sorted(kids, k->members[i].name))
             drop_member(k, i);
+    member_reserve(k, kids->count); /* a load: exactly as many as there are */
     for (size_t i = 0; i < kids->count; i++) {
         member *m = member_find(k, kids->items[i]);
-        if (m && (m->inst || m->malformed || m->reading))
+        if (m && (m->inst || m->malformed || m->reading || m->want))
             continue; /* known: its data watch reports changes */
         /* New, or seen gone by an earlier read and now back. */
         if (!m)
@@ -358,7 +496,7 @@ static void on_watch(void *owner, int type, const char *path)
     /* A deleted child is read again too: if it was re-created at once (a
      * re-registration), the children may look unchanged, and this read is
      * what re-arms its data watch; if it is gone, the read says so. */
-    if (m && (type == ZOO_CHANGED_EVENT || type == ZOO_DELETED_EVENT))
+    if (m && (type == ZOO_CHANGED_EVENT || type == ZOO_DELETED_EVENT || type == ZOO_CREATED_EVENT))
         read_member(k, m);
 }
 
@@ -375,20 +513,46 @@ static void set_stale(zkd_cache *k, int stale)
     swap_snapshot(k, next, 0);
 }
 
-/* Reads everything again on a new session (the old one's watches are gone)
- * and reports only what really differs from what we served. */
+/* Reads everything again (a new session, a first load, or watches that
+ * were dropped) and reports only what really differs from what we served.
+ * Members whose data we know are only checked (see on_check). */
 static void rebuild(zkd_cache *k)
 {
     k->epoch++;
     k->reading = 0;
+    k->wanted = 0;
+    k->cursor = 0;
     k->resync = 0;
+    k->forgot = 0;
     k->rebuilding = 1;
     k->listed = 0;
-    for (size_t i = 0; i < k->nmembers; i++)
+    for (size_t i = 0; i < k->nmembers; i++) {
         k->members[i].reading = 0;
+        k->members[i].want = W_NONE;
+    }
     request_children(k);
-    for (size_t i = 0; i < k->nmembers; i++)
-        read_member(k, &k->members[i]);
+    for (size_t i = 0; i < k->nmembers; i++) {
+        member *m = &k->members[i];
+        request_member(k, m, (m->inst || m->malformed) && m->mzxid);
+    }
+}
+
+/* Drops the data watches locally, so that the ZooKeeper client's
+ * SetWatches after the reconnect stays small (see the top of the file). */
+static void forget_watches(zkd_cache *k)
+{
+    if (k->nmembers <= KEEP_WATCHES_MAX)
+        return;
+    k->forgot = 1;
+    int64_t t0 = zkd__now_ms();
+    for (size_t i = 0; i < k->nmembers; i++) {
+        char *path = zkd__path_join(k->path, k->members[i].name);
+        if (path)
+            zkd__target_forget(k->target, path);
+        free(path);
+    }
+    zkd__log(k->c, ZKD_LOG_INFO, "cache %s: dropped %zu data watches for the reconnect in %lld ms",
+             k->service, k->nmembers, (long long)(zkd__now_ms() - t0));
 }
 
 static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
@@ -397,13 +561,21 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
     zkd_cache *k = ctx;
     switch (ev) {
     case ZKD_SESSION_SUSPENDED:
+        set_stale(k, 1);
+        forget_watches(k);
+        break;
     case ZKD_SESSION_EXPIRED:
         set_stale(k, 1);
         break;
+    case ZKD_SESSION_CONNECTED:
+        if (k->rebuilding && !k->resync)
+            break; /* the load started as the session came */
+        /* fall through */
     case ZKD_SESSION_RECONNECTED:
-        /* Same session: the client re-armed our watches and will report what
-         * changed meanwhile. Only a request that failed needs redoing. */
-        if (k->resync)
+        /* Same session: the client re-armed the watches we kept and will
+         * report what changed meanwhile. A load that never got through, a
+         * failed request or dropped watches need a pass over everything. */
+        if (k->loading || k->resync || k->forgot)
             rebuild(k); /* fresh again once its reads have answered */
         else
             set_stale(k, 0);
@@ -416,19 +588,105 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
     }
 }
 
-/* ---- opening and closing ---------------------------------------------------- */
+/* ---- the snapshot directory ------------------------------------------------ */
 
-static void start(void *arg)
+/* One line per instance: the znode's name, a tab, the record's JSON. */
+static char *snapshot_text(const member *members, size_t n, size_t *len)
+{
+    size_t cap = 4096, used = 0;
+    char *buf = malloc(cap);
+    for (size_t i = 0; buf && i < n; i++) {
+        if (!members[i].inst)
+            continue;
+        char *json = zkd_instance_to_json(members[i].inst);
+        size_t need = strlen(members[i].name) + (json ? strlen(json) : 0) + 3;
+        if (json && used + need > cap) {
+            while (used + need > cap)
+                cap *= 2;
+            char *grown = realloc(buf, cap);
+            if (!grown) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = grown;
+        }
+        if (json && buf)
+            used += (size_t)sprintf(buf + used, "%s\t%s\n", members[i].name, json);
+        free(json);
+    }
+    *len = used;
+    return buf;
+}
+
+static void store_now(void *arg)
 {
     zkd_cache *k = arg;
-    if (!k->closed)
-        rebuild(k);
+    k->store_timer = NULL;
+    k->stored_at = zkd__now_ms();
+    size_t len = 0;
+    char *text = snapshot_text(k->members, k->nmembers, &len);
+    zkd_error err;
+    if (!text)
+        zkd__log(k->c, ZKD_LOG_WARN, "out of memory writing the snapshot of service %s", k->service);
+    else if (zkd__store_write(zkd__snapshot_dir(k->c), k->store_name, text, len, &err))
+        zkd__log(k->c, ZKD_LOG_WARN, "cannot write the snapshot of service %s: %s", k->service,
+                 err.message);
+    free(text);
+    k->store_took_ms = zkd__now_ms() - k->stored_at;
 }
+
+/* Writes the state soon, at most every STORE_EVERY_MS (a burst of changes
+ * costs one write), and never more than a tenth of the loop's time: the
+ * write of a large cache runs on the dispatch thread. */
+static void store_soon(zkd_cache *k)
+{
+    if (!k->store_name || k->store_timer || k->closed)
+        return;
+    int64_t every = k->store_took_ms * 10 > STORE_EVERY_MS ? k->store_took_ms * 10 : STORE_EVERY_MS;
+    int64_t wait = k->stored_at + every - zkd__now_ms();
+    k->store_timer = zkd__after(k->c, wait > 0 ? wait : 0, store_now, NULL, k);
+}
+
+/* The instances of the snapshot file become the members, served stale
+ * until ZooKeeper answers. 1 when there was a snapshot. */
+static int store_load(zkd_cache *k)
+{
+    char *text = NULL;
+    size_t len = 0;
+    zkd_error err;
+    int rc = zkd__store_read(zkd__snapshot_dir(k->c), k->store_name, (size_t)1 << 30, &text,
+                             &len, &err);
+    if (rc) {
+        if (rc != ZKD_ENOTFOUND)
+            zkd__log(k->c, ZKD_LOG_WARN, "ignoring the snapshot of service %s: %s", k->service,
+                     err.message);
+        return 0;
+    }
+    for (char *line = text, *end; line < text + len; line = end + 1) {
+        end = strchr(line, '\n');
+        if (!end)
+            break;
+        char *tab = memchr(line, '\t', (size_t)(end - line));
+        zkd_instance *inst = NULL;
+        if (!tab)
+            continue;
+        *tab = '\0';
+        member *m = zkd_validate_name("instance id", line, NULL) ? NULL : member_insert(k, line);
+        if (m && !m->inst &&
+            zkd_instance_parse(k->service, line, tab + 1, (size_t)(end - tab - 1), &inst, NULL) == 0)
+            set_member(k, m, inst, 0);
+    }
+    free(text);
+    return 1;
+}
+
+/* ---- opening and closing ---------------------------------------------------- */
 
 static void cache_free(zkd_cache *k)
 {
     for (size_t i = 0; i < k->nmembers; i++) {
-        free(k->members[i].name);
+        if (k->members[i].name_owned)
+            free(k->members[i].name);
         zkd_instance_unref(k->members[i].inst);
     }
     for (size_t i = 0; i < k->pending.n; i++) {
@@ -440,14 +698,60 @@ static void cache_free(zkd_cache *k)
     zkd_snapshot_release(k->snap);
     free(k->service);
     free(k->path);
+    free(k->store_name);
     pthread_mutex_destroy(&k->mu);
     pthread_cond_destroy(&k->cv);
+    zkd_client *c = k->c;
     free(k);
+    zkd__client_unref(c);
+}
+
+static void cache_unref(zkd_cache *k)
+{
+    if (atomic_fetch_sub(&k->refs, 1) == 1)
+        cache_free(k);
+}
+
+/* The client's teardown: its ZooKeeper handle is closed and the target is
+ * about to be freed; the cache's memory waits for zkd_cache_close. */
+static void at_teardown(void *arg)
+{
+    zkd_cache *k = arg;
+    k->target = NULL;
+    cache_unref(k);
+}
+
+static void start(void *arg)
+{
+    zkd_cache *k = arg;
+    if (k->closed)
+        return;
+    if (k->nmembers) { /* from the snapshot file: tell the listener */
+        atomic_fetch_add(&k->refs, 1); /* it may close the cache */
+        maybe_publish(k);
+        int closed = k->closed;
+        cache_unref(k);
+        if (closed)
+            return;
+    }
+    /* Not connected yet (connect_in_background): the session event starts
+     * the load. */
+    if (zkd_client_state(k->c) == ZKD_STATE_CONNECTED && !k->rebuilding)
+        rebuild(k);
+}
+
+static int open_fail(zkd_cache *k, int rc, zkd_error *err)
+{
+    zkd_cache_close(k);
+    return zkd__fail(err, rc, rc == ZKD_ENOMEM ? "out of memory opening a cache"
+                                               : "cannot start the cache: the client is closed");
 }
 
 int zkd_cache_open(zkd_client *c, const char *service, zkd_cache_fn fn, void *ctx,
                    zkd_cache **out, zkd_error *err)
 {
+    if (!c || !out)
+        return zkd__fail(err, ZKD_EINVAL, "no client or place for the cache given");
     int rc = zkd_validate_name("service", service, err);
     if (rc)
         return rc;
@@ -456,36 +760,74 @@ int zkd_cache_open(zkd_client *c, const char *service, zkd_cache_fn fn, void *ct
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
     pthread_mutex_init(&k->mu, NULL);
     zkd__cond_init(&k->cv);
+    zkd__client_ref(c);
+    atomic_init(&k->refs, 1);
     k->c = c;
     k->fn = fn;
     k->ctx = ctx;
+    k->sub_id = -1;
+    k->loading = 1;
+    k->stale = zkd_client_state(c) != ZKD_STATE_CONNECTED;
     k->service = strdup(service);
     k->path = zkd__service_path(c, service);
-    k->snap = zkd__snapshot_new(NULL, 0, 0);
-    k->target = zkd__target_new(c, k, on_watch);
-    if (!k->service || !k->path || !k->snap || !k->target) {
-        if (k->target)
-            zkd__target_cancel(k->target);
-        cache_free(k);
-        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    k->snap = zkd__snapshot_new(NULL, 0, k->stale);
+    if (!k->service || !k->path || !k->snap)
+        return open_fail(k, ZKD_ENOMEM, err);
+    if (zkd__snapshot_dir(c)) {
+        if (!(k->store_name = zkd__store_name(c, "service", service)))
+            return open_fail(k, ZKD_ENOMEM, err);
+        if (store_load(k)) {
+            k->stale = 1; /* until ZooKeeper confirms it */
+            swap_snapshot(k, build_snapshot(k), 1);
+        }
     }
-    if ((rc = zkd_session_subscribe(c, on_session, k, &k->sub_id, err)) != 0 ||
-        (rc = zkd__post(c, start, NULL, k)) != 0) {
-        zkd_cache_close(k);
-        return zkd__fail(err, rc, "cannot start the cache for %s", service);
-    }
+    if (zkd__at_teardown(c, at_teardown, k) != 0)
+        return open_fail(k, ZKD_ENOMEM, err);
+    atomic_fetch_add(&k->refs, 1); /* the hook's */
+    if (!(k->target = zkd__target_new(c, k, on_watch)))
+        return open_fail(k, ZKD_ENOMEM, err);
+    if ((rc = zkd_session_subscribe(c, on_session, k, &k->sub_id, err)) != 0)
+        return open_fail(k, rc, err);
+    if ((rc = zkd__post(c, start, NULL, k)) != 0)
+        return open_fail(k, rc, err);
     *out = k;
     return 0;
 }
 
 /* On the dispatch thread: nothing of ours runs concurrently, so cutting the
- * target and the subscription here makes the close final. */
+ * target, the timer and the subscription here makes the close final. */
 static void close_on_dispatch(void *arg)
 {
     zkd_cache *k = arg;
-    zkd__target_cancel(k->target);
-    zkd_session_unsubscribe(k->c, k->sub_id);
-    cache_free(k);
+    if (k->store_timer)
+        zkd__cancel(k->c, k->store_timer);
+    if (k->target) {
+        for (size_t i = 0; i < k->nmembers; i++) {
+            char *path = zkd__path_join(k->path, k->members[i].name);
+            if (path)
+                zkd__target_forget(k->target, path);
+            free(path);
+        }
+        zkd__target_forget(k->target, k->path);
+        zkd__target_cancel(k->target);
+    }
+    if (k->sub_id >= 0)
+        zkd_session_unsubscribe(k->c, k->sub_id);
+    if (zkd__teardown_cancel(k->c, at_teardown, k))
+        cache_unref(k); /* the hook's reference */
+    cache_unref(k);
+}
+
+/* The client is closing and its loop is gone: its teardown owns the target
+ * and timers. Only the hook (if it has not run) and our reference remain. */
+static void close_dropped(void *arg)
+{
+    zkd_cache *k = arg;
+    if (k->sub_id >= 0)
+        zkd_session_unsubscribe(k->c, k->sub_id);
+    if (zkd__teardown_cancel(k->c, at_teardown, k))
+        cache_unref(k);
+    cache_unref(k);
 }
 
 void zkd_cache_close(zkd_cache *k)
@@ -493,9 +835,7 @@ void zkd_cache_close(zkd_cache *k)
     if (!k)
         return;
     k->closed = 1;
-    /* If the client is closing and the job is dropped, the close runs here
-     * instead: the dispatch thread runs nothing of ours any more. */
-    zkd__run_on_dispatch(k->c, close_on_dispatch, close_on_dispatch, k);
+    zkd__run_on_dispatch(k->c, close_on_dispatch, close_dropped, k);
 }
 
 int zkd_cache_wait_ready(zkd_cache *k, int timeout_ms, zkd_error *err)

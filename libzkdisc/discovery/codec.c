@@ -95,7 +95,9 @@ static int parse_curator(zkd_instance *i, json_t *o, const char *service, const 
     i->service = strdup(name ? name : service);
     i->id = strdup(id ? id : node);
     i->address = strdup(address);
-    i->service_type = dup_or_null(str_field(o, "serviceType"));
+    const char *type = str_field(o, "serviceType");
+    /* DYNAMIC, the usual, is kept as NULL (and written back as DYNAMIC). */
+    i->service_type = type && strcmp(type, "DYNAMIC") ? strdup(type) : NULL;
     json_t *uri = json_object_get(o, "uriSpec");
     if (uri && !json_is_null(uri))
         i->uri_spec = json_dumps(uri, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -198,7 +200,8 @@ int zkd_instance_parse(const char *service, const char *node_name, const char *d
         zkd_instance_unref(i);
         return rc;
     }
-    *out = i;
+    if (!(*out = zkd__instance_pack(i)))
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory parsing a record");
     return 0;
 }
 

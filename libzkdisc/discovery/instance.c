@@ -31,6 +31,10 @@ void zkd_instance_unref(const zkd_instance *ci)
     zkd_instance *i = (zkd_instance *)ci;
     if (!i || atomic_fetch_sub(&i->refs, 1) != 1)
         return;
+    if (i->packed) {
+        free(i);
+        return;
+    }
     free(i->service);
     free(i->id);
     free(i->address);
@@ -47,6 +51,60 @@ void zkd_instance_unref(const zkd_instance *ci)
     free(i->meta_keys);
     free(i->meta_values);
     free(i);
+}
+
+static size_t str_size(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+/* Copies s to *at (moving it on); NULL stays NULL. */
+static char *put(char **at, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *p = memcpy(*at, s, n);
+    *at += n;
+    return p;
+}
+
+zkd_instance *zkd__instance_pack(zkd_instance *i)
+{
+    if (!i || i->packed)
+        return i;
+    size_t strings = str_size(i->service) + str_size(i->id) + str_size(i->address) +
+                     str_size(i->zone) + str_size(i->version) + str_size(i->payload) +
+                     str_size(i->service_type) + str_size(i->uri_spec) + str_size(i->znode);
+    for (size_t k = 0; k < i->nmeta; k++)
+        strings += str_size(i->meta_keys[k]) + str_size(i->meta_values[k]);
+    size_t arrays = 2 * i->nmeta * sizeof(char *);
+    zkd_instance *p = malloc(sizeof *p + arrays + strings);
+    if (!p) {
+        zkd_instance_unref(i);
+        return NULL;
+    }
+    memcpy(p, i, sizeof *p);
+    atomic_init(&p->refs, 1);
+    p->packed = 1;
+    p->meta_keys = i->nmeta ? (char **)(void *)p->blob : NULL;
+    p->meta_values = i->nmeta ? p->meta_keys + i->nmeta : NULL;
+    char *at = p->blob + arrays;
+    p->service = put(&at, i->service);
+    p->id = put(&at, i->id);
+    p->address = put(&at, i->address);
+    p->zone = put(&at, i->zone);
+    p->version = put(&at, i->version);
+    p->payload = put(&at, i->payload);
+    p->service_type = put(&at, i->service_type);
+    p->uri_spec = put(&at, i->uri_spec);
+    p->znode = put(&at, i->znode);
+    for (size_t k = 0; k < i->nmeta; k++) {
+        p->meta_keys[k] = put(&at, i->meta_keys[k]);
+        p->meta_values[k] = put(&at, i->meta_values[k]);
+    }
+    zkd_instance_unref(i);
+    return p;
 }
 
 static int str_eq(const char *a, const char *b)

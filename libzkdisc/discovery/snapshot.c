@@ -18,18 +18,43 @@ static int by_id(const void *a, const void *b)
                   zkd_instance_id(*(const zkd_instance *const *)b));
 }
 
-zkd_snapshot *zkd__snapshot_new(const zkd_instance *const *items, size_t n, int stale)
+zkd_snapshot *zkd__snapshot_alloc(size_t n, int stale)
 {
-    zkd_snapshot *s = malloc(sizeof *s + n * sizeof *items);
+    zkd_snapshot *s = malloc(sizeof *s + n * sizeof s->items[0]);
     if (!s)
         return NULL;
     atomic_init(&s->refs, 1);
     s->stale = stale;
     s->n = n;
-    for (size_t i = 0; i < n; i++)
-        s->items[i] = zkd_instance_ref(items[i]);
-    qsort(s->items, n, sizeof *items, by_id);
     return s;
+}
+
+void zkd__snapshot_set(zkd_snapshot *s, size_t i, const zkd_instance *inst)
+{
+    s->items[i] = zkd_instance_ref(inst);
+}
+
+zkd_snapshot *zkd__snapshot_seal(zkd_snapshot *s, size_t n)
+{
+    s->n = n;
+    /* Usually already in order (ids are the node names the cache sorts
+     * by): then no sort, and no sort's buffer. */
+    for (size_t i = 1; i < n; i++)
+        if (by_id(&s->items[i - 1], &s->items[i]) > 0) {
+            qsort(s->items, n, sizeof s->items[0], by_id);
+            break;
+        }
+    return s;
+}
+
+zkd_snapshot *zkd__snapshot_new(const zkd_instance *const *items, size_t n, int stale)
+{
+    zkd_snapshot *s = zkd__snapshot_alloc(n, stale);
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        zkd__snapshot_set(s, i, items[i]);
+    return zkd__snapshot_seal(s, n);
 }
 
 zkd_snapshot *zkd__snapshot_restale(const zkd_snapshot *s, int stale)

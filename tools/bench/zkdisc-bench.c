@@ -14,9 +14,15 @@
  *   - zkd_balancer_select over a cache of N instances with 100 ids marked
  *     down, from 1 and 2 threads, against an O(1) pick (an array indexed by
  *     an atomic counter, with the same reference taken and dropped).
+ *   - caches (bench_cache): memory per cached instance in a separate process
+ *     (max RSS growth / N at 10,000 and 50,000), cold load of 10,000 and
+ *     50,000 against raw pipelined getData, change-to-listener against a
+ *     raw children watch that then reads the new child's data, and the time
+ *     a cache of 100,000 takes to be fresh after a server restart.
  * Without --zk it starts its own standalone server on a free loopback port. */
 #include <getopt.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +38,9 @@ typedef struct bench {
     int n;       /* instances */
     int changes; /* watch latency samples */
     int json;
+    const char *only;  /* "cache": just bench_cache */
+    int recovery;      /* instances for the recovery measure (0: skip) */
+    zks_server *srv;   /* our own server, or NULL with --zk */
 } bench;
 
 static double now_s(void)
@@ -130,7 +139,7 @@ typedef struct row {
     double baseline;
 } row;
 
-static row rows[32];
+static row rows[64];
 static int nrows;
 
 static void add_row(const char *group, const char *what, double value, const char *unit, double baseline)
@@ -611,9 +620,248 @@ static void bench_select(const bench *b)
     zookeeper_close(zh);
 }
 
+/* ---- 5. caches ------------------------------------------------------------------------ */
+
+/* Pipelined creates, at most 2,000 in flight. */
+static void raw_fill(zhandle_t *zh, const char *service, const char *prefix, int n)
+{
+    char path[256], data[512];
+    counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    raw_prepare(zh, service);
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_lock(&c.mu);
+        while (c.left >= 2000)
+            pthread_cond_wait(&c.cv, &c.mu);
+        c.left++;
+        pthread_mutex_unlock(&c.mu);
+        snprintf(path, sizeof path, "/zkdisc/services/%s/%s%06d", service, prefix, i);
+        record_json(data, sizeof data, service, i);
+        zoo_acreate(zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, on_created, &c);
+    }
+    wait_zero(&c);
+}
+
+static long max_rss_kb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* In a process of its own (zkdisc-bench --memory-child SERVICE:N): the max
+ * RSS growth of loading a cache of N instances, per instance, on stdout. */
+static int memory_child(const char *zk, const char *service, int n)
+{
+    zkd_client *c = zkd_open(zk);
+    zkd_cache *k;
+    zkd_error err;
+    /* A small cache first, so that the measure is of instances, not of the
+     * code and libraries a first load pages in. */
+    if (zkd_cache_open(c, "cache-warm", NULL, NULL, &k, &err) || zkd_cache_wait_ready(k, 60000, &err))
+        die("cache", err.message);
+    zkd_cache_close(k);
+    long before = max_rss_kb();
+    if (zkd_cache_open(c, service, NULL, NULL, &k, &err) || zkd_cache_wait_ready(k, 600000, &err))
+        die("cache", err.message);
+    zkd_snapshot *s = zkd_cache_snapshot(k);
+    if ((int)zkd_snapshot_count(s) != n)
+        die("cache", "did not load every instance");
+    zkd_snapshot_release(s);
+    printf("%.1f\n", (double)(max_rss_kb() - before) * 1024.0 / n);
+    zkd_cache_close(k);
+    zkd_close(c);
+    return 0;
+}
+
+static double memory_in_child(const bench *b, const char *service, int n)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "/proc/%d/exe --zk '%s' --memory-child %s:%d", (int)getpid(), b->zk,
+             service, n);
+    FILE *f = popen(cmd, "r");
+    double per = -1;
+    if (!f || fscanf(f, "%lf", &per) != 1)
+        die("memory child", "no answer");
+    pclose(f);
+    return per;
+}
+
+static double zkd_cold_load(const char *zk, const char *service, int n)
+{
+    zkd_client *c = zkd_open(zk);
+    double t0 = now_s();
+    zkd_cache *k;
+    zkd_error err;
+    if (zkd_cache_open(c, service, NULL, NULL, &k, &err) || zkd_cache_wait_ready(k, 600000, &err))
+        die("cache", err.message);
+    double took = now_s() - t0;
+    zkd_snapshot *s = zkd_cache_snapshot(k);
+    if ((int)zkd_snapshot_count(s) != n)
+        die("cache", "did not load every instance");
+    zkd_snapshot_release(s);
+    zkd_cache_close(k);
+    zkd_close(c);
+    return took;
+}
+
+static void bench_cache_sizes(const bench *b, zhandle_t *zh)
+{
+    static const int sizes[] = {10000, 50000};
+    static const char *names[] = {"cache-10k", "cache-50k"};
+    char rec[512];
+    double total = 0;
+    for (int i = 0; i < 1000; i++) {
+        record_json(rec, sizeof rec, "cache-10k", i);
+        total += (double)strlen(rec);
+    }
+    double record = total / 1000;
+    add_row("cache", "record size (average)", record, "B", 0);
+    raw_fill(zh, "cache-warm", "i-", 200);
+    for (int s = 0; s < 2; s++) {
+        char what[96];
+        raw_fill(zh, names[s], "i-", sizes[s]);
+        double raw = 0, zkd = 0;
+        for (int rep = 0; rep < 2; rep++) { /* interleaved pairs: take the better of each */
+            double r = raw_async_reads(zh, names[s]);
+            double z = zkd_cold_load(b->zk, names[s], sizes[s]);
+            raw = rep == 0 || r < raw ? r : raw;
+            zkd = rep == 0 || z < zkd ? z : zkd;
+        }
+        snprintf(what, sizeof what, "raw pipelined getData, %d", sizes[s]);
+        add_row("cache", strdup(what), raw, "s", raw);
+        snprintf(what, sizeof what, "cache cold load, %d", sizes[s]);
+        add_row("cache", strdup(what), zkd, "s", raw);
+        double per = memory_in_child(b, names[s], sizes[s]);
+        snprintf(what, sizeof what, "max RSS growth per instance, %d", sizes[s]);
+        add_row("cache", strdup(what), per, "B", 0);
+        snprintf(what, sizeof what, "  that / the record's size, %d", sizes[s]);
+        add_row("cache", strdup(what), per / record, "x", 0);
+    }
+}
+
+/* The fair raw baseline for a cache delta: the children watch, then a read
+ * of the new child's data, reported when that read answers. */
+static void raw_child_data(int rc, const char *value, int len, const struct Stat *st, const void *data)
+{
+    (void)value, (void)len, (void)st;
+    latency *l = (latency *)data;
+    if (rc != ZOK)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->seen++;
+    l->at = now_s();
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void raw_children_then_data(int rc, const struct String_vector *sv, const void *data);
+
+static void raw_child_data_watch(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)state;
+    if (type == ZOO_CHILD_EVENT)
+        zoo_awget_children(zh, path, raw_child_data_watch, ctx, raw_children_then_data, ctx);
+}
+
+static zhandle_t *raw_data_zh;
+
+static void raw_children_then_data(int rc, const struct String_vector *sv, const void *data)
+{
+    latency *l = (latency *)data;
+    if (rc != ZOK)
+        return;
+    /* The children are w-000000, w-000001, ... in order of creation. */
+    for (; l->known < sv->count; l->known++) {
+        char path[256];
+        snprintf(path, sizeof path, "/zkdisc/services/lat-raw/w-%06d", l->known);
+        zoo_aget(raw_data_zh, path, 0, raw_child_data, l);
+    }
+}
+
+static void bench_cache_latency(const bench *b, zhandle_t *writer)
+{
+    enum { N = 1000 };
+    raw_prepare(writer, "lat-raw");
+    raw_prepare(writer, "lat-zkd");
+    double rp50, rp99, zp50, zp99;
+    raw_data_zh = raw_connect(b->zk);
+    latency raw = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    struct String_vector kids;
+    zoo_wget_children(raw_data_zh, "/zkdisc/services/lat-raw", raw_child_data_watch, &raw, &kids);
+    raw.known = kids.count;
+    deallocate_String_vector(&kids);
+    measure(writer, "lat-raw", &raw, N, &rp50, &rp99);
+    zookeeper_close(raw_data_zh);
+
+    zkd_client *c = zkd_open(b->zk);
+    latency zl = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
+    zkd_cache *k;
+    zkd_error err;
+    if (zkd_cache_open(c, "lat-zkd", delta_seen, &zl, &k, &err) || zkd_cache_wait_ready(k, 30000, &err))
+        die("cache", err.message);
+    measure(writer, "lat-zkd", &zl, N, &zp50, &zp99);
+    zkd_cache_close(k);
+    zkd_close(c);
+    add_row("cache", "raw children watch + getData, 1,000, p50", rp50, "ms", rp50);
+    add_row("cache", "cache delta, 1,000 creates, p50", zp50, "ms", rp50);
+    add_row("cache", "raw children watch + getData, 1,000, p99", rp99, "ms", rp99);
+    add_row("cache", "cache delta, 1,000 creates, p99", zp99, "ms", rp99);
+}
+
+static int is_fresh_n(zkd_cache *k, int n)
+{
+    zkd_snapshot *s = zkd_cache_snapshot(k);
+    int ok = !zkd_snapshot_stale(s) && (int)zkd_snapshot_count(s) == n;
+    zkd_snapshot_release(s);
+    return ok;
+}
+
+/* A cache of b->recovery instances, our server restarted inside the
+ * session timeout: the time from the server serving again to the cache
+ * being fresh (not stale, every instance there). */
+static void bench_cache_recovery(const bench *b, zhandle_t *zh)
+{
+    if (!b->srv || b->recovery <= 0)
+        return;
+    raw_fill(zh, "recover", "i-", b->recovery);
+    double raw = raw_async_reads(zh, "recover");
+    zkd_client *c = zkd_open(b->zk);
+    zkd_cache *k;
+    zkd_error err;
+    if (zkd_cache_open(c, "recover", NULL, NULL, &k, &err) || zkd_cache_wait_ready(k, 600000, &err))
+        die("cache", err.message);
+    char e[2048];
+    if (zks_stop(b->srv, 30000, e, sizeof e) || zks_spawn(b->srv, ZKS_SPAWN_PDEATHSIG, e, sizeof e) ||
+        zks_wait_serving(b->srv, 0, 120000, e, sizeof e))
+        die("restart", e);
+    double back = now_s();
+    while (!is_fresh_n(k, b->recovery)) {
+        if (now_s() - back > 300)
+            die("recovery", "not fresh within 300 s");
+        usleep(5000);
+    }
+    double took = now_s() - back;
+    char what[96];
+    snprintf(what, sizeof what, "raw pipelined getData, %d", b->recovery);
+    add_row("cache", strdup(what), raw, "s", raw);
+    snprintf(what, sizeof what, "fresh after a server restart, %d", b->recovery);
+    add_row("cache", strdup(what), took, "s", raw);
+    zkd_cache_close(k);
+    zkd_close(c);
+}
+
+static void bench_cache(const bench *b)
+{
+    zhandle_t *zh = raw_connect(b->zk);
+    bench_cache_sizes(b, zh);
+    bench_cache_latency(b, zh);
+    bench_cache_recovery(b, zh);
+    zookeeper_close(zh);
+}
+
 /* ---- main ------------------------------------------------------------------------------ */
 
-/* ---- 4. the request layer -------------------------------------------------------- */
+/* ---- 6. the request layer -------------------------------------------------------- */
 
 static int count_node(const zkd_walk_node *n, void *ctx)
 {
@@ -695,16 +943,23 @@ static void usage(FILE *out)
                  "is started on a free loopback port (needs java and the zookeeper package).\n"
                  "  --instances N  instances to register and read (default 10000)\n"
                  "  --changes N    samples for the watch latency (default 500)\n"
+                 "  --only cache   run only the cache measures\n"
+                 "  --recovery N   instances for the recovery measure (default 100000, 0: skip;\n"
+                 "                 needs the bench's own server, which it restarts)\n"
                  "The ZooKeeper server should be idle: other load skews the ratios.\n");
 }
 
 int main(int argc, char **argv)
 {
-    bench b = {.n = 10000, .changes = 500};
+    bench b = {.n = 10000, .changes = 500, .recovery = 100000};
+    const char *memory_child_arg = NULL;
     static const struct option lo[] = {{"zk", required_argument, NULL, 'z'},
                                        {"instances", required_argument, NULL, 'n'},
                                        {"changes", required_argument, NULL, 'c'},
                                        {"output", required_argument, NULL, 'o'},
+                                       {"only", required_argument, NULL, 'O'},
+                                       {"recovery", required_argument, NULL, 'r'},
+                                       {"memory-child", required_argument, NULL, 'M'},
                                        {"help", no_argument, NULL, 'h'},
                                        {0}};
     int opt;
@@ -714,6 +969,9 @@ int main(int argc, char **argv)
         case 'n': b.n = atoi(optarg); break;
         case 'c': b.changes = atoi(optarg); break;
         case 'o': b.json = !strcmp(optarg, "json"); break;
+        case 'O': b.only = optarg; break;
+        case 'r': b.recovery = atoi(optarg); break;
+        case 'M': memory_child_arg = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -723,6 +981,14 @@ int main(int argc, char **argv)
         return 2;
     }
     zoo_set_debug_level(0);
+    if (memory_child_arg) { /* SERVICE:N, against --zk */
+        const char *colon = strchr(memory_child_arg, ':');
+        char service[128];
+        if (!b.zk || !colon || (size_t)(colon - memory_child_arg) >= sizeof service)
+            return 2;
+        snprintf(service, sizeof service, "%.*s", (int)(colon - memory_child_arg), memory_child_arg);
+        return memory_child(b.zk, service, atoi(colon + 1));
+    }
     zks_server srv = {.exit_status = -1};
     char err[2048], connect[64];
     if (!b.zk) {
@@ -733,14 +999,21 @@ int main(int argc, char **argv)
             die("local ZooKeeper", err);
         snprintf(connect, sizeof connect, "127.0.0.1:%d", srv.client_port);
         b.zk = connect;
+        b.srv = &srv;
         if (!b.json)
             fprintf(stderr, "zkdisc-bench: local ZooKeeper at %s\n", connect);
     }
-    bench_register(&b);
-    bench_read(&b);
-    bench_watch(&b);
-    bench_select(&b);
-    bench_request(&b);
+    if (!b.only) {
+        bench_register(&b);
+        bench_read(&b);
+        bench_watch(&b);
+    }
+    if (!b.only || !strcmp(b.only, "select"))
+        bench_select(&b);
+    if (!b.only || !strcmp(b.only, "request"))
+        bench_request(&b);
+    if (!b.only || !strcmp(b.only, "cache"))
+        bench_cache(&b);
     print_rows(&b);
     if (srv.pid > 0) {
         zks_stop(&srv, 10000, NULL, 0);
