@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "call.h"
+#include "request.h"
 #include "config_impl.h"
 #include "testutil.h"
 #include "zkh.h"

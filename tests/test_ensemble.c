@@ -5,7 +5,7 @@
 #include <string.h>
 #include <zookeeper/zookeeper.h>
 
-#include "call.h"
+#include "request.h"
 #include "testutil.h"
 #include "zkh.h"
 

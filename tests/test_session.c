@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <zookeeper/zookeeper.h>
 
-#include "call.h"
+#include "request.h"
 #include "session.h"
 #include "testutil.h"
 #include "zkh.h"

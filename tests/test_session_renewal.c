@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <zookeeper/zookeeper.h>
 
-#include "call.h"
+#include "request.h"
 #include "testutil.h"
 #include "zkh.h"
 

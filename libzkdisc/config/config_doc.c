@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <zkdisc/node.h>
 
-#include "call.h"
+#include "request.h"
 #include "config_impl.h"
 #include "errors.h"
 #include "paths.h"

@@ -8,7 +8,7 @@
 #include <zkdisc/names.h>
 #include <zkdisc/node.h>
 
-#include "call.h"
+#include "request.h"
 #include "config_impl.h"
 #include "config_txn.h"
 #include "errors.h"

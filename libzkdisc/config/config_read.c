@@ -6,7 +6,7 @@
 #include <zkdisc/names.h>
 #include <zkdisc/node.h>
 
-#include "call.h"
+#include "request.h"
 #include "config_impl.h"
 #include "errors.h"
 #include "paths.h"

@@ -27,7 +27,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include "clock.h"
-#include "async.h"
+#include "request.h"
 #include "errors.h"
 #include "instance_impl.h"
 #include "paths.h"

@@ -5,7 +5,7 @@
 #include <zkdisc/names.h>
 #include <zkdisc/registry.h>
 
-#include "call.h"
+#include "request.h"
 #include "errors.h"
 #include "paths.h"
 

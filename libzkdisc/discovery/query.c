@@ -6,7 +6,7 @@
 #include <zkdisc/cache.h>
 #include <zkdisc/names.h>
 
-#include "call.h"
+#include "request.h"
 #include "errors.h"
 #include "paths.h"
 #include "snapshot.h"

@@ -29,8 +29,7 @@
 #include <zkdisc/registry.h>
 #include <zookeeper/zookeeper.h>
 
-#include "async.h"
-#include "call.h"
+#include "request.h"
 #include "clock.h"
 #include "errors.h"
 #include "instance_impl.h"
