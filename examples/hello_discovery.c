@@ -83,9 +83,9 @@ int main(int argc, char **argv)
             printf("picked %s:%d\n", zkd_instance_address(picked), zkd_instance_port(picked));
             zkd_instance_unref(picked);
         }
-        zkd_balancer_free(balancer);
+        zkd_balancer_close(balancer);
     }
-    zkd_deregister(reg, NULL);
+    zkd_registration_close(reg, NULL);
     zkd_cache_close(cache);
     zkd_close(client);
     return found ? 0 : 1;

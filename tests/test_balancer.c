@@ -83,8 +83,8 @@ static void test_round_robin_even(void)
     tally(b, s, 400, counts, 4);
     for (int i = 0; i < 4; i++)
         CU_ASSERT_EQUAL(counts[i], 100);
-    zkd_balancer_free(b);
-    zkd_snapshot_release(s);
+    zkd_balancer_close(b);
+    zkd_snapshot_unref(s);
 }
 
 static void test_round_robin_past_int_max(void)
@@ -100,8 +100,8 @@ static void test_round_robin_past_int_max(void)
     tally(b, s, 400, counts, 4);
     for (int i = 0; i < 4; i++)
         CU_ASSERT(counts[i] >= 99 && counts[i] <= 101);
-    zkd_balancer_free(b);
-    zkd_snapshot_release(s);
+    zkd_balancer_close(b);
+    zkd_snapshot_unref(s);
 }
 
 static void test_random_spread(void)
@@ -112,8 +112,8 @@ static void test_random_spread(void)
     tally(b, s, 40000, counts, 4);
     for (int i = 0; i < 4; i++) /* 10000 expected; 5% is > 8 standard deviations */
         CU_ASSERT(counts[i] > 9500 && counts[i] < 10500);
-    zkd_balancer_free(b);
-    zkd_snapshot_release(s);
+    zkd_balancer_close(b);
+    zkd_snapshot_unref(s);
 }
 
 /* Weights 100:300:600 → 10%:30%:60%, within ±2 percentage points over 50,000
@@ -130,8 +130,8 @@ static void test_weighted_ratios(void)
     CU_ASSERT(counts[1] > 14000 && counts[1] < 16000);
     CU_ASSERT(counts[2] > 29000 && counts[2] < 31000);
     CU_ASSERT_EQUAL(counts[3], 0); /* weight 0 is never picked */
-    zkd_balancer_free(b);
-    zkd_snapshot_release(s);
+    zkd_balancer_close(b);
+    zkd_snapshot_unref(s);
 }
 
 static void test_sticky_until_it_leaves(void)
@@ -158,9 +158,9 @@ static void test_sticky_until_it_leaves(void)
         holders += counts[i] == 50;
     CU_ASSERT_EQUAL(holders, 1);
     zkd_instance_unref(first);
-    zkd_balancer_free(b);
-    zkd_snapshot_release(s);
-    zkd_snapshot_release(s2);
+    zkd_balancer_close(b);
+    zkd_snapshot_unref(s);
+    zkd_snapshot_unref(s2);
 }
 
 static void test_filters_and_drained(void)
@@ -176,19 +176,19 @@ static void test_filters_and_drained(void)
     CU_ASSERT_EQUAL(counts[0], 50);
     CU_ASSERT_EQUAL(counts[1], 50);
     CU_ASSERT_EQUAL(counts[2] + counts[3], 0); /* other zone; drained */
-    zkd_balancer_free(b);
+    zkd_balancer_close(b);
     const char *gold[] = {"tier=gold", NULL};
     b = balancer(ZKD_PICK_RANDOM, "eu-1", gold);
     tally(b, s, 100, counts, 4);
     CU_ASSERT_EQUAL(counts[0], 100);
-    zkd_balancer_free(b);
+    zkd_balancer_close(b);
     const char *none[] = {"tier=platinum", NULL};
     b = balancer(ZKD_PICK_ROUND_ROBIN, NULL, none);
     zkd_instance *got = NULL;
     zkd_error err;
     CU_ASSERT_EQUAL(zkd_balancer_select_from(b, s, &got, &err), ZKD_ENOTFOUND);
-    zkd_balancer_free(b);
-    zkd_snapshot_release(s);
+    zkd_balancer_close(b);
+    zkd_snapshot_unref(s);
 }
 
 static int64_t fake_now;
@@ -248,8 +248,8 @@ static void test_down_policy(void)
     tally(b, s, 400, counts, 4);
     for (int i = 0; i < 4; i++)
         CU_ASSERT_EQUAL(counts[i], 100);
-    zkd_balancer_free(b);
-    zkd_snapshot_release(s);
+    zkd_balancer_close(b);
+    zkd_snapshot_unref(s);
 }
 
 /* Ids that failed long ago are forgotten: the table holds only ids with a
@@ -283,7 +283,7 @@ static void test_down_table_is_bounded(void)
         zkd_balancer_report_error(b, id);
     }
     CU_ASSERT(zkd__balancer_tracked(b) <= 128);
-    zkd_balancer_free(b);
+    zkd_balancer_close(b);
 }
 
 
@@ -340,8 +340,8 @@ static void test_weights_honoured_with_down(void)
             zkd_balancer_report_error(b, "n00009");
         }
     }
-    zkd_balancer_free(b);
-    zkd_snapshot_release(s);
+    zkd_balancer_close(b);
+    zkd_snapshot_unref(s);
 }
 
 /* 10,000 instances, every 100th marked down (100 ids in the table): no
@@ -386,9 +386,9 @@ static void test_down_skipped_at_scale(void)
                 most = counts[i] > most ? counts[i] : most;
             CU_ASSERT(most <= 3); /* 1 each, plus 100 re-drawn picks spread at random */
         }
-        zkd_balancer_free(b);
+        zkd_balancer_close(b);
     }
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
 }
 
 /* The table grows and shrinks under lookups: 5,000 ids down at once are
@@ -421,7 +421,7 @@ static void test_down_table_grows_and_sweeps(void)
     zkd_balancer_report_error(b, "fresh");
     CU_ASSERT_EQUAL(zkd__balancer_tracked(b), 1);
     CU_ASSERT_TRUE(zkd_balancer_is_down(b, "fresh"));
-    zkd_balancer_free(b);
+    zkd_balancer_close(b);
 }
 
 /* The balancer keeps only the snapshot it picks from: once it has moved to
@@ -437,13 +437,13 @@ static void test_old_snapshot_let_go(void)
     zkd_instance *got = NULL;
     CU_ASSERT_EQUAL_FATAL(zkd_balancer_select_from(b, s1, &got, NULL), 0);
     zkd_instance_unref(got);
-    zkd_snapshot_release(s1); /* now the balancer's view holds it */
+    zkd_snapshot_unref(s1); /* now the balancer's view holds it */
     CU_ASSERT_EQUAL(atomic_load(&only_old->refs), 2);
     CU_ASSERT_EQUAL_FATAL(zkd_balancer_select_from(b, s2, &got, NULL), 0);
     zkd_instance_unref(got);
     CU_ASSERT_EQUAL(atomic_load(&only_old->refs), 1); /* ours alone: s1 is gone */
-    zkd_balancer_free(b);
-    zkd_snapshot_release(s2);
+    zkd_balancer_close(b);
+    zkd_snapshot_unref(s2);
     zkd_instance_unref(only_old);
     zkd_instance_unref(both);
 }
@@ -543,10 +543,10 @@ static void test_two_threads(void)
         CU_ASSERT_EQUAL(r1.picks + r2.picks, 40000);
         CU_ASSERT_EQUAL(r1.wrong + r2.wrong, 0);
         CU_ASSERT(zkd__balancer_tracked(r1.b) < 2000); /* swept as it went */
-        zkd_balancer_free(r1.b);
+        zkd_balancer_close(r1.b);
     }
-    zkd_snapshot_release(a);
-    zkd_snapshot_release(s2);
+    zkd_snapshot_unref(a);
+    zkd_snapshot_unref(s2);
 }
 
 /* ---- over a live cache ------------------------------------------------------ */
@@ -577,7 +577,7 @@ static int cache_shows(void *arg)
     zkd_snapshot *s = zkd_cache_snapshot(st->k);
     const zkd_instance *d = st->drained ? zkd_snapshot_find(s, st->drained) : NULL;
     int ok = (!st->gone || !zkd_snapshot_find(s, st->gone)) && (!st->drained || (d && !zkd_instance_enabled(d)));
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     return ok;
 }
 
@@ -632,7 +632,7 @@ static void test_select_follows_the_cache(void)
     if (drained == gone)
         drained = 0;
     CU_ASSERT_EQUAL(picks_include(rr, 40, ids[gone], last, sizeof last), 1); /* present before */
-    CU_ASSERT_EQUAL_FATAL(zkd_deregister(regs[gone], NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkd_registration_close(regs[gone], NULL), 0);
     regs[gone] = NULL;
     st.gone = ids[gone];
     CU_ASSERT_TRUE_FATAL(tu_wait_until(cache_shows, &st, 15000));
@@ -647,12 +647,12 @@ static void test_select_follows_the_cache(void)
     CU_ASSERT_EQUAL(picks_include(sticky, 50, ids[drained], last, sizeof last), 0);
     CU_ASSERT_STRING_EQUAL(last, kept);
 
-    zkd_balancer_free(rr);
-    zkd_balancer_free(sticky);
+    zkd_balancer_close(rr);
+    zkd_balancer_close(sticky);
     zkd_cache_close(st.k);
     for (int i = 0; i < 4; i++)
         if (regs[i])
-            zkd_deregister(regs[i], NULL);
+            zkd_registration_close(regs[i], NULL);
     zkd_close(reader);
     zkd_close(writer);
 }

@@ -151,7 +151,7 @@ static int is_fresh(void *arg)
         const zkd_instance *i = zkd_snapshot_find(s, f->id);
         ok = i && zkd_instance_port(i) == f->port;
     }
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     return ok;
 }
 

@@ -83,7 +83,7 @@ static int cache_is(void *arg)
     want *w = arg;
     zkd_snapshot *s = zkd_cache_snapshot(w->k);
     int ok = zkd_snapshot_count(s) == w->n && zkd_snapshot_stale(s) == w->stale;
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     return ok;
 }
 
@@ -99,7 +99,7 @@ static void test_open_before_server(void)
     zkd_snapshot *s = zkd_cache_snapshot(k);
     CU_ASSERT_EQUAL(zkd_snapshot_count(s), 0);
     CU_ASSERT(zkd_snapshot_stale(s));
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     CU_ASSERT_EQUAL(zkd_cache_wait_ready(k, 200, NULL), ZKD_ETIMEDOUT);
 
     CU_ASSERT_EQUAL_FATAL(zkh_restart_server(zk, 0), 0);
@@ -184,7 +184,7 @@ static void test_snapshot_served_while_down(void)
     CU_ASSERT(zkd_snapshot_stale(s));
     const zkd_instance *i = zkd_snapshot_find(s, "i-1");
     CU_ASSERT(i && !strcmp(zkd_instance_address(i), "10.0.0.2") && zkd_instance_port(i) == 8080);
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
 
     CU_ASSERT_EQUAL_FATAL(zkh_restart_server(zk, 0), 0);
     want w = {k, 3, 0};
@@ -209,7 +209,7 @@ static void test_close_after_client(void)
     zkd_close(c);
     zkd_snapshot *s = zkd_cache_snapshot(loaded);
     CU_ASSERT_EQUAL(zkd_snapshot_count(s), 2);
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     zkd_cache_close(fresh);
     zkd_cache_close(loaded);
 }

@@ -55,7 +55,7 @@ static void *selector(void *arg)
         for (size_t x = 0; x < zkd_snapshot_count(snap); x++)
             if (!zkd_instance_address(zkd_snapshot_at(snap, x)))
                 __atomic_add_fetch(&s->bad, 1, __ATOMIC_SEQ_CST);
-        zkd_snapshot_release(snap);
+        zkd_snapshot_unref(snap);
     }
     return NULL;
 }
@@ -77,7 +77,7 @@ static int holds_exactly(void *arg)
         snprintf(id, sizeof id, "c-%04d", i);
         ok = zkd_snapshot_find(s, id) != NULL;
     }
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     return ok;
 }
 
@@ -112,7 +112,7 @@ static void test_select_while_churning(void)
         spec.weight = 1 + i % 7;
         CU_ASSERT_EQUAL_FATAL(zkd_register(writer, &spec, &regs[i], NULL), 0);
         if (i >= LIVE) {
-            CU_ASSERT_EQUAL(zkd_deregister(regs[i - LIVE], NULL), 0);
+            CU_ASSERT_EQUAL(zkd_registration_close(regs[i - LIVE], NULL), 0);
             regs[i - LIVE] = NULL;
         }
     }
@@ -126,10 +126,10 @@ static void test_select_while_churning(void)
     fprintf(stderr, "  %ld picks, %ld empty\n", s.picks, s.empty);
 
     for (int i = N - LIVE; i < N; i++)
-        zkd_deregister(regs[i], NULL);
+        zkd_registration_close(regs[i], NULL);
     want.from = want.to = 0;
     CU_ASSERT_TRUE(tu_wait_until(holds_exactly, &want, 20000));
-    zkd_balancer_free(s.b);
+    zkd_balancer_close(s.b);
     zkd_cache_close(s.k);
     zkd_close(writer);
     zkd_close(reader);
@@ -163,7 +163,7 @@ static void test_close_paths(void)
     CU_ASSERT_EQUAL(zkd_cache_open(reader, "closing", NULL, NULL, &left_open, NULL), 0);
     CU_ASSERT_EQUAL(zkd_cache_wait_ready(left_open, 15000, NULL), 0);
     zkd_cache_close(left_open);
-    zkd_deregister(r, NULL);
+    zkd_registration_close(r, NULL);
     zkd_close(writer);
     zkd_close(reader);
 }

@@ -136,7 +136,7 @@ static void test_publish_history_get(void)
         int64_t big = 0;
         CU_ASSERT_EQUAL(zkd_config_int(v, "big", &big, NULL), 0);
         CU_ASSERT_EQUAL(big, 9007199254740993LL);
-        zkd_config_version_release(v);
+        zkd_config_version_unref(v);
     }
     /* the checksum is SHA-256 of the canonical document */
     json_t *doc = json_loads(docs[2], 0, NULL);
@@ -151,7 +151,7 @@ static void test_publish_history_get(void)
     CU_ASSERT_EQUAL_FATAL(zkd_config_get(c, "history-app", 0, &cur, NULL), 0);
     CU_ASSERT_EQUAL(zkd_config_version_number(cur), N);
     CU_ASSERT_TRUE(same_json(zkd_config_version_json(cur), docs[N - 1]));
-    zkd_config_version_release(cur);
+    zkd_config_version_unref(cur);
     zkd_error err;
     CU_ASSERT_EQUAL(zkd_config_get(c, "history-app", N + 1, &cur, &err), ZKD_ENOTFOUND);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no version 7"));
@@ -183,7 +183,7 @@ static void test_compare_and_set(void)
     zkd_config_version *v;
     CU_ASSERT_EQUAL_FATAL(zkd_config_get(c, "cas-app", 0, &v, NULL), 0);
     CU_ASSERT_TRUE(same_json(zkd_config_version_json(v), "{\"a\":2}"));
-    zkd_config_version_release(v);
+    zkd_config_version_unref(v);
 }
 
 enum { WRITERS = 4, EACH = 8 };
@@ -211,7 +211,7 @@ static void *write_loop(void *arg)
             if (wr->compare_and_set) {
                 int rc = zkd_config_get(c, app, 0, &cur, NULL);
                 expect = rc == 0 ? zkd_config_version_number(cur) : 0;
-                zkd_config_version_release(cur);
+                zkd_config_version_unref(cur);
             }
             zkd_error err;
             int64_t v = publish(c, app, doc, NULL, expect, &err);
@@ -261,7 +261,7 @@ static void race(int compare_and_set)
         zkd_config_int(v, "seq", &k, NULL);
         CU_ASSERT_FATAL(w >= 0 && w < WRITERS && k >= 0 && k < EACH);
         seen[w][k]++;
-        zkd_config_version_release(v);
+        zkd_config_version_unref(v);
     }
     for (int w = 0; w < WRITERS; w++)
         for (int k = 0; k < EACH; k++)
@@ -294,8 +294,8 @@ static void test_rollback(void)
     CU_ASSERT_STRING_EQUAL(zkd_config_version_json(v3), zkd_config_version_json(v1));
     CU_ASSERT_STRING_EQUAL(zkd_config_version_checksum(v3), zkd_config_version_checksum(v1));
     CU_ASSERT_STRING_EQUAL(zkd_config_version_message(v3), "rollback to version 1");
-    zkd_config_version_release(v1);
-    zkd_config_version_release(v3);
+    zkd_config_version_unref(v1);
+    zkd_config_version_unref(v3);
     CU_ASSERT_EQUAL(history_len(c, "rollback-app"), 3); /* history is not rewritten */
     CU_ASSERT_EQUAL(zkd_config_rollback(c, "rollback-app", 9, &o, &v, &err), ZKD_ENOTFOUND);
     o.if_version = 2;
@@ -334,7 +334,7 @@ static void test_retention(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "pruned"));
     CU_ASSERT_EQUAL_FATAL(zkd_config_get(c, "retain-app", 4, &v, NULL), 0);
     CU_ASSERT_TRUE(same_json(zkd_config_version_json(v), "{\"i\":4}"));
-    zkd_config_version_release(v);
+    zkd_config_version_unref(v);
 
     /* The default keeps 100; lowering the limit prunes more than one
      * transaction holds (32 inside, the rest right after). */
@@ -397,7 +397,7 @@ static void test_refused(void)
     zkd_config_version *got;
     CU_ASSERT_EQUAL_FATAL(zkd_config_get(c, "big-app", 1, &got, NULL), 0);
     CU_ASSERT_STRING_EQUAL(zkd_config_version_json(got), big);
-    zkd_config_version_release(got);
+    zkd_config_version_unref(got);
     free(big);
 }
 
@@ -477,7 +477,7 @@ static void test_lock(void)
     zkd_config_version *v;
     CU_ASSERT_EQUAL_FATAL(zkd_config_get(anon, "locked-app", 0, &v, NULL), 0); /* reads stay open */
     CU_ASSERT_EQUAL(zkd_config_version_number(v), 1);
-    zkd_config_version_release(v);
+    zkd_config_version_unref(v);
     /* version nodes cannot be rewritten by anyone */
     CU_ASSERT_EQUAL(zkd__call(alice, &(zkd_op){.kind = ZKD_OP_SET,
                                                .path = "/zkdisc/config/locked-app/versions/0000000001",
@@ -533,7 +533,7 @@ static void test_root_slash(void)
     CU_ASSERT_EQUAL(zkd_config_get(c, "slash", 0, &v, &err), 0);
     if (v)
         CU_ASSERT_STRING_EQUAL(zkd_config_version_json(v), "{\"a\":1}");
-    zkd_config_version_release(v);
+    zkd_config_version_unref(v);
     zkd_close(c);
 }
 

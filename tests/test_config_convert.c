@@ -463,7 +463,7 @@ static void test_getters(void)
     CU_ASSERT_EQUAL(zkd_config_type_of(v, "servers"), ZKD_CONFIG_ARRAY);
     CU_ASSERT_EQUAL(zkd_config_type_of(v, "nothing"), ZKD_CONFIG_NULL);
     CU_ASSERT_EQUAL(zkd_config_type_of(v, "nope"), ZKD_CONFIG_MISSING);
-    zkd_config_version_release(v);
+    zkd_config_version_unref(v);
 }
 
 /* A tampered envelope is refused: the checksum covers the document. */

@@ -221,7 +221,7 @@ static void test_expiry_and_restart(void)
     int64_t pool = 0;
     CU_ASSERT_EQUAL(zkd_config_int(cur, "db.pool", &pool, NULL), 0);
     CU_ASSERT_EQUAL(pool, 70);
-    zkd_config_version_release(cur);
+    zkd_config_version_unref(cur);
     zkd_config_watch_close(w);
     zkd_close(c);
     zkd_close(pub);
@@ -317,7 +317,7 @@ static void test_snapshot_fallback(void)
     int64_t n = 0;
     CU_ASSERT_EQUAL(zkd_config_int(cur, "n", &n, NULL), 0);
     CU_ASSERT_EQUAL(n, 2);
-    zkd_config_version_release(cur);
+    zkd_config_version_unref(cur);
     CU_ASSERT_TRUE(zkd_config_watch_stale(w));
     int one = 1;
     void *args[2] = {&r, &one};
@@ -345,7 +345,7 @@ static void test_snapshot_fallback(void)
     cur = zkd_config_watch_current(w);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cur);
     CU_ASSERT_EQUAL(zkd_config_version_number(cur), 4);
-    zkd_config_version_release(cur);
+    zkd_config_version_unref(cur);
     zkd_config_watch_close(w);
     zkd_close(d);
     char cmd[256];
@@ -443,7 +443,7 @@ static void test_close_after_client(void)
      * memory all go now. */
     zkd_config_version *v = zkd_config_watch_current(w);
     CU_ASSERT_PTR_NOT_NULL(v);
-    zkd_config_version_release(v);
+    zkd_config_version_unref(v);
     zkd_config_watch_close(w);
     zkd_config_watch_close(idle);
     CU_ASSERT_EQUAL(zkd__live_clients(), 1); /* pub */

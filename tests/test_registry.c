@@ -115,7 +115,7 @@ static int snapshot_count_is(void *arg)
     count_is *w = arg;
     zkd_snapshot *s = zkd_cache_snapshot(w->k);
     int ok = zkd_snapshot_count(s) == w->n;
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     return ok;
 }
 
@@ -183,7 +183,7 @@ static void test_round_trip(void)
     spec.meta = meta;
     zkd_registration *r = NULL;
     CU_ASSERT_EQUAL_FATAL(zkd_register(a, &spec, &r, NULL), 0);
-    char id[64]; /* a copy: the registration is freed by zkd_deregister */
+    char id[64]; /* a copy: the registration is freed by zkd_registration_close */
     snprintf(id, sizeof id, "%s", zkd_registration_id(r));
     CU_ASSERT_EQUAL(strlen(id), 36);
     CU_ASSERT_TRUE(wait_count(k, 1));
@@ -205,7 +205,7 @@ static void test_round_trip(void)
     CU_ASSERT_EQUAL(zkd_instance_registration_time(i), zkd_instance_registration_time(mine));
     zkd_instance_unref(mine);
     CU_ASSERT_FALSE(zkd_snapshot_stale(s));
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
 
     /* The node is ephemeral, owned by a's session. */
     zkd_stat st;
@@ -220,7 +220,7 @@ static void test_round_trip(void)
     CU_ASSERT_EQUAL(zkd_instances_query(b, "payments", &q, &bad, NULL), 0);
     CU_ASSERT_EQUAL(zkd_snapshot_count(q), 1);
     CU_ASSERT_EQUAL(bad, 0);
-    zkd_snapshot_release(q);
+    zkd_snapshot_unref(q);
     zkd_service_info *list = NULL;
     size_t n = 0;
     CU_ASSERT_EQUAL(zkd_services_list(b, &list, &n, NULL), 0);
@@ -230,7 +230,7 @@ static void test_round_trip(void)
     CU_ASSERT(found);
     zkd_services_free(list, n);
 
-    CU_ASSERT_EQUAL(zkd_deregister(r, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
     CU_ASSERT_TRUE(wait_count(k, 0));
     char log[4096];
     recorder_log(&rec, log, sizeof log);
@@ -291,7 +291,7 @@ static void test_expiry_recreates(void)
         fprintf(stderr, "deltas: %s\n", log);
     CU_ASSERT_TRUE(wait_count(k, 1));
     zkd_cache_close(k);
-    CU_ASSERT_EQUAL(zkd_deregister(r, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
     zkd_close(a);
     zkd_close(b);
 }
@@ -310,7 +310,7 @@ static void test_old_node_still_there(void)
     CU_ASSERT_EQUAL(zkd_node_stat(a, "/zkdisc/services/race/x", &st, NULL), 0);
     CU_ASSERT_EQUAL(st.ephemeral_owner, zkd_client_session_id(a));
     CU_ASSERT_EQUAL(count_children(a, "/zkdisc/services/race"), 1);
-    CU_ASSERT_EQUAL(zkd_deregister(g, NULL), 0); /* ghost's node is long gone: still success */
+    CU_ASSERT_EQUAL(zkd_registration_close(g, NULL), 0); /* ghost's node is long gone: still success */
 
     zkd_client *stranger = tu_connect(zkh_connect_string(zk), 10000);
     zkd_instance_spec spec;
@@ -324,7 +324,7 @@ static void test_old_node_still_there(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "already registered"));
     CU_ASSERT_EQUAL(zkd_node_stat(a, "/zkdisc/services/race/x", &st, NULL), 0);
     CU_ASSERT_EQUAL(st.ephemeral_owner, zkd_client_session_id(a));
-    CU_ASSERT_EQUAL(zkd_deregister(r, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
     zkd_close(a);
     zkd_close(ghost);
     zkd_close(stranger);
@@ -334,7 +334,7 @@ static int not_stale(void *arg)
 {
     zkd_snapshot *s = zkd_cache_snapshot(arg);
     int ok = !zkd_snapshot_stale(s) && zkd_snapshot_count(s) == 1;
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     return ok;
 }
 
@@ -342,7 +342,7 @@ static int is_stale(void *arg)
 {
     zkd_snapshot *s = zkd_cache_snapshot(arg);
     int ok = zkd_snapshot_stale(s) && zkd_snapshot_count(s) == 1;
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     return ok;
 }
 
@@ -379,8 +379,8 @@ static void test_reconnect_no_flicker(void)
     recorder_log(&rec, log, sizeof log);
     CU_ASSERT_STRING_EQUAL(log, "A:s-2 ");
     zkd_cache_close(k);
-    CU_ASSERT_EQUAL(zkd_deregister(r, NULL), 0);
-    CU_ASSERT_EQUAL(zkd_deregister(r2, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r2, NULL), 0);
     zkd_close(a);
     zkd_close(b);
 }
@@ -482,7 +482,7 @@ static void test_malformed_skipped_and_counted(void)
     zkd_snapshot *s = zkd_cache_snapshot(k);
     CU_ASSERT_PTR_NOT_NULL(zkd_snapshot_find(s, "good1"));
     CU_ASSERT_PTR_NOT_NULL(zkd_snapshot_find(s, "good2"));
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
 
     /* Repaired by its writer: served, and no longer counted. */
     CU_ASSERT_EQUAL(zkd__call(w, &(zkd_op){.kind = ZKD_OP_SET, .path = "/zkdisc/services/messy/array",
@@ -497,7 +497,7 @@ static void test_malformed_skipped_and_counted(void)
     CU_ASSERT_EQUAL(zkd_instances_query(b, "messy", &q, &bad, NULL), 0);
     CU_ASSERT_EQUAL(zkd_snapshot_count(q), 3);
     CU_ASSERT_EQUAL(bad, 4);
-    zkd_snapshot_release(q);
+    zkd_snapshot_unref(q);
     zkd_cache_close(k);
     zkd_close(w);
     zkd_close(b);
@@ -534,7 +534,7 @@ static void test_three_formats(void)
     CU_ASSERT_EQUAL(zkd_instance_format(nv), ZKD_FORMAT_NERVE);
     CU_ASSERT_EQUAL(zkd_instance_weight(nv), 10);
     CU_ASSERT_EQUAL(zkd_instance_port(nv), 8080);
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     CU_ASSERT_EQUAL(zkd_cache_malformed(k), 0);
     zkd_cache_close(k);
     zkd_close(w);
@@ -580,7 +580,7 @@ static void test_drain_is_kept(void)
     CU_ASSERT_TRUE(tu_wait_int(&rec.n, 1, 20000)); /* UPDATED, now disabled */
     zkd_snapshot *s = zkd_cache_snapshot(k);
     CU_ASSERT_EQUAL(zkd_instance_enabled(zkd_snapshot_find(s, "d-1")), 0);
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     /* The id stays valid while the registry swaps its record (ASan would
      * catch a read of the freed one). */
     const char *id = zkd_registration_id(r);
@@ -607,7 +607,7 @@ static void test_drain_is_kept(void)
     CU_ASSERT_TRUE(tu_wait_until(tree_enabled_is, &e, 1000));
     CU_ASSERT_EQUAL(zkd_instance_set_enabled(op, "drain", "nope", 0, NULL), ZKD_ENOTFOUND);
     zkd_cache_close(k);
-    CU_ASSERT_EQUAL(zkd_deregister(r, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
     zkd_close(a);
     zkd_close(op);
 }
@@ -635,11 +635,11 @@ static void test_update_in_place(void)
     CU_ASSERT_EQUAL(after.version, before.version + 1);
     zkd_snapshot *s = zkd_cache_snapshot(k);
     CU_ASSERT_EQUAL(zkd_instance_port(zkd_snapshot_find(s, "u-1")), 1001);
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     spec.service = "other";
     CU_ASSERT_EQUAL(zkd_registration_update(r, &spec, NULL), ZKD_EINVAL);
     zkd_cache_close(k);
-    CU_ASSERT_EQUAL(zkd_deregister(r, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
     zkd_close(a);
     zkd_close(b);
 }
@@ -694,7 +694,7 @@ static void test_deregister_while_disconnected(void)
     CU_ASSERT_EQUAL_FATAL(zkh_stop_server(zk, 0), 0);
     CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_SUSPENDED], 1, 15000));
     int64_t t0 = tu_now_ms();
-    CU_ASSERT_EQUAL(zkd_deregister(r, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
     zkd_instance_spec spec;
     zkd_instance_spec_init(&spec);
     spec.port = 3;
@@ -708,7 +708,7 @@ static void test_deregister_while_disconnected(void)
     port_is p = {b, "/zkdisc/services/leaving/l-2", 3};
     CU_ASSERT_TRUE(tu_wait_until(node_port_is, &p, 15000));
     CU_ASSERT_EQUAL(tu_events_get(&ev, ZKD_SESSION_EXPIRED), 0);
-    CU_ASSERT_EQUAL(zkd_deregister(stays, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(stays, NULL), 0);
     zkd_close(a);
     zkd_close(b);
 }
@@ -729,7 +729,7 @@ static void test_cache_session_expiry(void)
 
     CU_ASSERT_EQUAL_FATAL(tu_expire(b, zkh_connect_string(zk), 15000), 0);
     CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_EXPIRED], 1, 20000));
-    CU_ASSERT_EQUAL(zkd_deregister(r2, NULL), 0); /* changes while b has no session */
+    CU_ASSERT_EQUAL(zkd_registration_close(r2, NULL), 0); /* changes while b has no session */
     zkd_registration *r3 = reg(a, "rebuilt", "k-3", 3);
     CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_REESTABLISHED], 1, 20000));
     CU_ASSERT_TRUE(tu_wait_int(&rec.n, 2, 20000));
@@ -738,7 +738,7 @@ static void test_cache_session_expiry(void)
     CU_ASSERT_PTR_NOT_NULL(zkd_snapshot_find(s, "k-1"));
     CU_ASSERT_PTR_NOT_NULL(zkd_snapshot_find(s, "k-3"));
     CU_ASSERT_FALSE(zkd_snapshot_stale(s));
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     char log[4096];
     recorder_log(&rec, log, sizeof log);
     /* k-1 did not change: no delta for it. */
@@ -758,9 +758,9 @@ static void test_cache_session_expiry(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(log, "U:k-1 "));
     CU_ASSERT_PTR_NOT_NULL(strstr(log, "A:k-4 "));
     zkd_cache_close(k);
-    CU_ASSERT_EQUAL(zkd_deregister(r1, NULL), 0);
-    CU_ASSERT_EQUAL(zkd_deregister(r3, NULL), 0);
-    CU_ASSERT_EQUAL(zkd_deregister(r4, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r1, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r3, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r4, NULL), 0);
     zkd_close(a);
     zkd_close(b);
 }
@@ -789,7 +789,7 @@ static void test_bad_names_refused(void)
     zkd_registration *first = NULL;
     CU_ASSERT_EQUAL(zkd_register(a, &spec, &first, NULL), 0);
     CU_ASSERT_EQUAL(zkd_register(a, &spec, &r, &err), ZKD_EEXISTS);
-    CU_ASSERT_EQUAL(zkd_deregister(first, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(first, NULL), 0);
     zkd_close(a);
 }
 

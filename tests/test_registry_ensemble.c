@@ -41,7 +41,7 @@ static void *churn_loop(void *arg)
         zkd_error err;
         int rc;
         if (ch->regs[i]) {
-            rc = zkd_deregister(ch->regs[i], &err);
+            rc = zkd_registration_close(ch->regs[i], &err);
             ch->regs[i] = NULL;
         } else {
             char id[16];
@@ -151,7 +151,7 @@ static void test_churn_across_leader_kill(void)
     tree_matches tm = {&ch, reader};
     CU_ASSERT_TRUE(tu_wait_until(matches, &tm, 30000));
     for (int i = 0; i < IDS; i++)
-        CU_ASSERT_EQUAL(zkd_deregister(ch.regs[i], NULL), 0);
+        CU_ASSERT_EQUAL(zkd_registration_close(ch.regs[i], NULL), 0);
     memset(ch.regs, 0, sizeof ch.regs);
     CU_ASSERT_TRUE(tu_wait_until(matches, &tm, 30000)); /* and now none */
     zkd_close(ch.c);

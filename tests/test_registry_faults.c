@@ -430,7 +430,7 @@ static void test_reconnect_not_held_by_updates(void)
     zkd_client *b = connect_to(zkh_connect_string(zk), 10000, 15000);
     node_check n = {b, a, "/zkdisc/services/busy/b-1", __atomic_load_n(&u.port, __ATOMIC_SEQ_CST)};
     CU_ASSERT_TRUE(tu_wait_until(held, &n, 15000));
-    CU_ASSERT_EQUAL(zkd_deregister(r, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
     zkd_close(a);
     zkd_close(b);
     proxy_stop(&p);
@@ -455,7 +455,7 @@ static void test_lost_create_reply(void)
     CU_ASSERT_TRUE(tu_wait_until(held, &n, 15000));
     CU_ASSERT_EQUAL(count_children(b, "/zkdisc/services/lost"), 1);
     if (r) {
-        CU_ASSERT_EQUAL(zkd_deregister(r, NULL), 0);
+        CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
         CU_ASSERT_TRUE(tu_wait_until(gone, &n, 15000));
     }
     zkd_close(a);
@@ -477,7 +477,7 @@ static void test_reregister_while_disconnected(void)
     CU_ASSERT_EQUAL_FATAL(zkh_stop_server(zk, 0), 0);
     CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_SUSPENDED], 1, 20000));
     int64_t t0 = tu_now_ms();
-    CU_ASSERT_EQUAL(zkd_deregister(first, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(first, NULL), 0);
     CU_ASSERT_EQUAL(register_as(a, "again", "x-1", 2, &second), 0);
     CU_ASSERT(tu_now_ms() - t0 < 1000);
     CU_ASSERT_EQUAL_FATAL(zkh_restart_server(zk, 0), 0);
@@ -496,7 +496,7 @@ static void test_reregister_while_disconnected(void)
         CU_ASSERT_EQUAL(zkd_registration_update(second, &spec, NULL), 0);
         n.port = 3;
         CU_ASSERT_TRUE(tu_wait_until(held, &n, 15000));
-        CU_ASSERT_EQUAL(zkd_deregister(second, NULL), 0);
+        CU_ASSERT_EQUAL(zkd_registration_close(second, NULL), 0);
         CU_ASSERT_TRUE(tu_wait_until(gone, &n, 15000));
     }
     CU_ASSERT_EQUAL(tu_events_get(&ev, ZKD_SESSION_EXPIRED), 0);
@@ -553,7 +553,7 @@ static void test_drain_across_drop_and_expiry(void)
     CU_ASSERT_TRUE(tu_wait_until(held, &n, 20000));
     CU_ASSERT_EQUAL(enabled_in_tree(op, n.path), 0);
     CU_ASSERT_EQUAL(count_children(op, "/zkdisc/services/drained"), 1);
-    CU_ASSERT_EQUAL(zkd_deregister(r, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
     zkd_close(a);
     zkd_close(op);
     proxy_stop(&p);

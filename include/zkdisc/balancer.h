@@ -82,7 +82,7 @@ ZKD_EXPORT void zkd_balancer_report_success(zkd_balancer *b, const char *id);
 ZKD_EXPORT int zkd_balancer_is_down(zkd_balancer *b, const char *id);
 
 /* Frees the balancer. No other call on it may be running or start. */
-ZKD_EXPORT void zkd_balancer_free(zkd_balancer *b);
+ZKD_EXPORT void zkd_balancer_close(zkd_balancer *b);
 
 #ifdef __cplusplus
 }

@@ -73,7 +73,7 @@ ZKD_EXPORT int zkd_cache_open(zkd_client *c, const char *service, zkd_cache_fn f
 ZKD_EXPORT int zkd_cache_wait_ready(zkd_cache *cache, int timeout_ms, zkd_error *err);
 
 /* The current instances: a new reference to an immutable snapshot. Never
- * NULL (empty before the first load). Release with zkd_snapshot_release. */
+ * NULL (empty before the first load). Release with zkd_snapshot_unref. */
 ZKD_EXPORT zkd_snapshot *zkd_cache_snapshot(zkd_cache *cache);
 
 /* How many of the service's znodes are currently skipped as malformed. */
@@ -97,7 +97,7 @@ ZKD_EXPORT const zkd_instance *zkd_snapshot_find(const zkd_snapshot *s, const ch
  * expired and not yet rebuilt). */
 ZKD_EXPORT int zkd_snapshot_stale(const zkd_snapshot *s);
 ZKD_EXPORT zkd_snapshot *zkd_snapshot_ref(zkd_snapshot *s);
-ZKD_EXPORT void zkd_snapshot_release(zkd_snapshot *s);
+ZKD_EXPORT void zkd_snapshot_unref(zkd_snapshot *s);
 
 /* ---- without a cache --------------------------------------------------- */
 

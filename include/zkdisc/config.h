@@ -159,7 +159,7 @@ ZKD_EXPORT int zkd_config_delete(zkd_client *c, const char *app, int64_t if_vers
 typedef struct zkd_config_version zkd_config_version;
 
 /* Reads version `version` of the app (0: the current one). *out holds a new
- * reference (zkd_config_version_release). ZKD_ENOTFOUND, with a message
+ * reference (zkd_config_version_unref). ZKD_ENOTFOUND, with a message
  * saying which, when the app or that version does not exist (pruned
  * versions are gone); ZKD_EBADDATA when the node is not a readable envelope
  * or its checksum does not match its document. */
@@ -167,7 +167,7 @@ ZKD_EXPORT int zkd_config_get(zkd_client *c, const char *app, int64_t version,
                               zkd_config_version **out, zkd_error *err);
 
 ZKD_EXPORT zkd_config_version *zkd_config_version_ref(zkd_config_version *v);
-ZKD_EXPORT void zkd_config_version_release(zkd_config_version *v);
+ZKD_EXPORT void zkd_config_version_unref(zkd_config_version *v);
 
 /* Metadata; strings are owned by v. */
 ZKD_EXPORT const char *zkd_config_version_app(const zkd_config_version *v);

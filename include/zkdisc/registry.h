@@ -54,7 +54,7 @@ ZKD_EXPORT void zkd_instance_spec_init(zkd_instance_spec *spec);
 
 /* Creates the ephemeral node (and its parents; the service node is a
  * container, so it disappears when its last instance goes). *out owns the
- * registration until zkd_deregister. Errors: ZKD_EINVAL (a bad spec, before
+ * registration until zkd_registration_close. Errors: ZKD_EINVAL (a bad spec, before
  * any request), ZKD_EEXISTS when another client's live session holds the
  * same service/id or this client registered it already, a refusal of the
  * server (ZKD_ENOAUTH, ...), ZKD_ECLOSED.
@@ -89,7 +89,7 @@ ZKD_EXPORT zkd_instance *zkd_registration_instance(const zkd_registration *r);
  * there. A new registration of the same id takes the queued removal's place.
  * r is freed either way; after zkd_close it only frees r (the session's end
  * removed the node). */
-ZKD_EXPORT int zkd_deregister(zkd_registration *r, zkd_error *err);
+ZKD_EXPORT int zkd_registration_close(zkd_registration *r, zkd_error *err);
 
 /* Operator actions on any instance (not only this process's). */
 ZKD_EXPORT int zkd_instance_remove(zkd_client *c, const char *service, const char *id,

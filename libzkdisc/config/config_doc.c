@@ -302,7 +302,7 @@ zkd_config_version *zkd_config_version_ref(zkd_config_version *v)
     return v;
 }
 
-void zkd_config_version_release(zkd_config_version *v)
+void zkd_config_version_unref(zkd_config_version *v)
 {
     if (v && atomic_fetch_sub(&v->refs, 1) == 1)
         version_free(v);

@@ -97,7 +97,7 @@ static int read_state(zkd_client *c, const char *app, const char *app_path,
     s->exists = 1;
     s->version = v->version;
     s->stat_version = res[0].stat.version;
-    zkd_config_version_release(v);
+    zkd_config_version_unref(v);
     s->versions_missing = rcs[1] == ZKD_ENOTFOUND;
     if (!s->versions_missing && !(s->versions = version_numbers(&res[1].children, &s->nversions)))
         rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
@@ -357,7 +357,7 @@ int zkd_config_rollback(zkd_client *c, const char *app, int64_t version,
     char message[64];
     snprintf(message, sizeof message, "rollback to version %" PRId64, version);
     rc = publish_doc(c, app, old->doc, opts, message, version_out, err);
-    zkd_config_version_release(old);
+    zkd_config_version_unref(old);
     return rc;
 }
 
@@ -398,7 +398,7 @@ int zkd_config_delete(zkd_client *c, const char *app, int64_t if_version, zkd_er
                                            &cur, err);
             if (!rc && cur->version != if_version)
                 rc = conflict_message(app, cur->version, if_version, err);
-            zkd_config_version_release(cur);
+            zkd_config_version_unref(cur);
         }
         if (rc) {
             zkd__result_clear(&res[0]);

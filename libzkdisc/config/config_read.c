@@ -49,7 +49,7 @@ int zkd_config_get(zkd_client *c, const char *app, int64_t version, zkd_config_v
     if (!rc && version && v->version != version) {
         rc = zkd__fail(err, ZKD_EBADDATA, "%s holds version %" PRId64 ", not %" PRId64, path,
                        v->version, version);
-        zkd_config_version_release(v);
+        zkd_config_version_unref(v);
     } else if (!rc) {
         v->czxid = version ? 0 : res.stat.czxid;
         *out = v;
@@ -144,7 +144,7 @@ int zkd_config_history(zkd_client *c, const char *app, zkd_config_meta **out, si
                 break;
             if (meta_from(&list[n++], v))
                 rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
-            zkd_config_version_release(v);
+            zkd_config_version_unref(v);
         }
         for (size_t i = 0; i < m; i++) {
             zkd__result_clear(&res[i]);
@@ -218,7 +218,7 @@ int zkd_config_list(zkd_client *c, zkd_config_app **out, size_t *n_out, zkd_erro
                 a->version = v->version;
                 a->time_ms = v->time_ms;
                 a->author = strdup(v->author);
-                zkd_config_version_release(v);
+                zkd_config_version_unref(v);
             } else {
                 a->author = strdup("");
             }

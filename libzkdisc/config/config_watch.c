@@ -65,7 +65,7 @@ static void serve(zkd_config_watch *w, zkd_config_version *v, int unconfirmed)
     w->stale = w->unconfirmed || w->disconnected;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    zkd_config_version_release(old);
+    zkd_config_version_unref(old);
 }
 
 static void set_disconnected(zkd_config_watch *w, int disconnected)
@@ -133,7 +133,7 @@ static zkd_config_version *snapshot_read(zkd_config_watch *w)
             v = zkd__config_version_restale(parsed, 1);
             if (v)
                 v->czxid = czxid;
-            zkd_config_version_release(parsed);
+            zkd_config_version_unref(parsed);
         } else {
             zkd__log(w->c, ZKD_LOG_WARN, "ignoring the snapshot of app %s: %s", w->app,
                      err.message);
@@ -150,7 +150,7 @@ static zkd_config_version *snapshot_read(zkd_config_watch *w)
 
 static void watch_free(zkd_config_watch *w)
 {
-    zkd_config_version_release(w->current);
+    zkd_config_version_unref(w->current);
     free(w->app);
     free(w->path);
     free(w->snap_name);
@@ -261,7 +261,7 @@ static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const 
     if (w->last > 0 && w->last_czxid && v->czxid != w->last_czxid) {
         /* Deleted and published again while we were not looking. */
         if (deliver_deleted(w)) {
-            zkd_config_version_release(v);
+            zkd_config_version_unref(v);
             return;
         }
     }
@@ -271,7 +271,7 @@ static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const 
         serve(w, zkd_config_version_ref(v), 0); /* the snapshot was current */
         w->last_czxid = v->czxid;
     }
-    zkd_config_version_release(v); /* w may be freed here: v is ours, not w's */
+    zkd_config_version_unref(v); /* w may be freed here: v is ours, not w's */
 }
 
 static void on_watch(void *owner, int type, const char *path)
@@ -329,7 +329,7 @@ static void start(void *arg)
         w->snap_pending = 0;
         zkd_config_version *v = zkd_config_watch_current(w);
         int freed = v ? call_listener(w, v, 0) : 0;
-        zkd_config_version_release(v);
+        zkd_config_version_unref(v);
         if (freed)
             return;
     }

@@ -166,7 +166,7 @@ static int build_alias(view *v)
 static void view_free(zkd__retired *node)
 {
     view *v = (view *)node;
-    zkd_snapshot_release(v->snap);
+    zkd_snapshot_unref(v->snap);
     free(v->c);
     free(v->hash);
     free(v->prob);
@@ -264,7 +264,7 @@ static view *cache_view(zkd_balancer *b, zkd_error *err)
     if (!fresh(v, swaps)) {
         zkd_snapshot *s = zkd_cache_snapshot(b->cache); /* at least as new as `swaps` */
         v = install(b, s, swaps, 1, err);
-        zkd_snapshot_release(s);
+        zkd_snapshot_unref(s);
     }
     pthread_mutex_unlock(&b->build_mu);
     return v;
@@ -469,7 +469,7 @@ int zkd_balancer_new(zkd_cache *cache, const zkd_balancer_options *opts, zkd_bal
         b->o.clock = mono_ms;
     int rc = copy_filters(b, opts, err);
     if (rc) {
-        zkd_balancer_free(b);
+        zkd_balancer_close(b);
         return rc;
     }
     uint64_t seed = opts->seed;
@@ -480,7 +480,7 @@ int zkd_balancer_new(zkd_cache *cache, const zkd_balancer_options *opts, zkd_bal
     return 0;
 }
 
-void zkd_balancer_free(zkd_balancer *b)
+void zkd_balancer_close(zkd_balancer *b)
 {
     if (!b)
         return;

@@ -202,7 +202,7 @@ static void swap_snapshot(zkd_cache *k, zkd_snapshot *next, int loaded)
         pthread_cond_broadcast(&k->cv);
     }
     pthread_mutex_unlock(&k->mu);
-    zkd_snapshot_release(old);
+    zkd_snapshot_unref(old);
 }
 
 static zkd_snapshot *build_snapshot(zkd_cache *k)
@@ -695,7 +695,7 @@ static void cache_free(zkd_cache *k)
     }
     free(k->pending.items);
     free(k->members);
-    zkd_snapshot_release(k->snap);
+    zkd_snapshot_unref(k->snap);
     free(k->service);
     free(k->path);
     free(k->store_name);

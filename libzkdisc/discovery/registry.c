@@ -2,7 +2,7 @@
  * client's loop thread.
  *
  * A registration's state is read and written on the loop thread only.
- * zkd_register, zkd_registration_update and zkd_deregister post a command
+ * zkd_register, zkd_registration_update and zkd_registration_close post a command
  * and wait for its answer on their own thread (at most the request
  * timeout), holding nothing the loop needs. Requests are asynchronous and
  * their results are jobs; retries are a timer. Nothing here ever makes the
@@ -86,7 +86,7 @@ typedef struct pending_delete {
     struct pending_delete *next;
     char *path;
     uint64_t id;  /* the epoch of its request in flight; 0 when none */
-    waiter *w;    /* zkd_deregister's caller, until its answer */
+    waiter *w;    /* zkd_registration_close's caller, until its answer */
 } pending_delete;
 
 struct registry {
@@ -973,7 +973,7 @@ static void registration_drop(zkd_registration *r)
 
 /* The client's teardown (its loop is gone; reg->mu held): callers still
  * waiting are answered, registrations the user let go of are freed, the
- * others stay the user's until zkd_deregister. */
+ * others stay the user's until zkd_registration_close. */
 static void teardown_one(zkd_registration *r)
 {
     registry *reg = r->reg;
@@ -1288,7 +1288,7 @@ int zkd_registration_update(zkd_registration *r, const zkd_instance_spec *spec, 
     return rc;
 }
 
-int zkd_deregister(zkd_registration *r, zkd_error *err)
+int zkd_registration_close(zkd_registration *r, zkd_error *err)
 {
     if (!r)
         return 0;

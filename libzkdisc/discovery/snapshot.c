@@ -69,7 +69,7 @@ zkd_snapshot *zkd_snapshot_ref(zkd_snapshot *s)
     return s;
 }
 
-void zkd_snapshot_release(zkd_snapshot *s)
+void zkd_snapshot_unref(zkd_snapshot *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;

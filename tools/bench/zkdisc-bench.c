@@ -370,14 +370,14 @@ static void bench_read(const bench *b)
     zkd_snapshot *s = zkd_cache_snapshot(k);
     if ((int)zkd_snapshot_count(s) != b->n)
         die("cache", "did not load every instance");
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     add_row("read", "zkdisc cache, cold load (with watches)", load, "s", base);
     t0 = now_s();
     zkd_snapshot *q;
     if (zkd_instances_query(c, "read", &q, NULL, &err))
         die("query", err.message);
     add_row("read", "zkd_instances_query (one-shot)", now_s() - t0, "s", base);
-    zkd_snapshot_release(q);
+    zkd_snapshot_unref(q);
     add_row("memory", "cache RSS growth per instance", (double)(rss1 - rss0) * 1024.0 / b->n, "B", 0);
     zkd_cache_close(k);
     zkd_close(c);
@@ -612,9 +612,9 @@ static void bench_select(const bench *b)
     add_row("select", "O(1) pick: array[atomic counter], 2 threads", b2, "ns", b2);
     add_row("select", "zkd_balancer_select, round-robin, 2 threads", median5(sel2), "ns", b2);
     free(arr);
-    zkd_snapshot_release(s);
-    zkd_balancer_free(rr);
-    zkd_balancer_free(weighted);
+    zkd_snapshot_unref(s);
+    zkd_balancer_close(rr);
+    zkd_balancer_close(weighted);
     zkd_cache_close(k);
     zkd_close(c);
     zookeeper_close(zh);
@@ -666,7 +666,7 @@ static int memory_child(const char *zk, const char *service, int n)
     zkd_snapshot *s = zkd_cache_snapshot(k);
     if ((int)zkd_snapshot_count(s) != n)
         die("cache", "did not load every instance");
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     printf("%.1f\n", (double)(max_rss_kb() - before) * 1024.0 / n);
     zkd_cache_close(k);
     zkd_close(c);
@@ -698,7 +698,7 @@ static double zkd_cold_load(const char *zk, const char *service, int n)
     zkd_snapshot *s = zkd_cache_snapshot(k);
     if ((int)zkd_snapshot_count(s) != n)
         die("cache", "did not load every instance");
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     zkd_cache_close(k);
     zkd_close(c);
     return took;
@@ -812,7 +812,7 @@ static int is_fresh_n(zkd_cache *k, int n)
 {
     zkd_snapshot *s = zkd_cache_snapshot(k);
     int ok = !zkd_snapshot_stale(s) && (int)zkd_snapshot_count(s) == n;
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     return ok;
 }
 

@@ -193,13 +193,13 @@ static void apply(cfile *f)
     f->waiting_logged = 0;
     int64_t num = zkd_config_version_number(v);
     if (num == f->applied) {
-        zkd_config_version_release(v);
+        zkd_config_version_unref(v);
         return;
     }
     char err[512];
     size_t len = 0;
     char *text = render(f, zkd_config_version_json(v), &len, err, sizeof err);
-    zkd_config_version_release(v);
+    zkd_config_version_unref(v);
     f->applied = num;
     if (!text) {
         f->owner->failures++;

@@ -193,7 +193,7 @@ static int converge(publisher *p, entry *e, const regspec *spec, publish_want wa
 {
     int rc = 0;
     if (e->reg && (want == WANT_ABSENT || strcmp(e->reg_service, spec->name))) {
-        rc = zkd_deregister(e->reg, err);
+        rc = zkd_registration_close(e->reg, err);
         e->reg = NULL; /* freed either way */
         free(e->reg_service);
         e->reg_service = NULL;

@@ -144,7 +144,7 @@ void watch_set_refresh(watch_set *ws, int force)
     /* Before the first load (ZooKeeper down at start) nothing is written:
      * the files of the previous run are better than an empty set. */
     if (!ws->loaded && zkd_cache_wait_ready(ws->cache, 0, NULL) != 0) {
-        zkd_snapshot_release(s);
+        zkd_snapshot_unref(s);
         return;
     }
     size_t total = zkd_snapshot_count(s), n = 0, usable = 0;
@@ -163,12 +163,12 @@ void watch_set_refresh(watch_set *ws, int force)
                 ws->outs[o]->ops->update(ws->outs[o], &ws->view);
         }
         free(inst);
-        zkd_snapshot_release(s);
+        zkd_snapshot_unref(s);
         return;
     }
     int membership = !ws->loaded || n != ws->view.n || (n && memcmp(inst, ws->inst, n * sizeof *inst));
     free(ws->inst);
-    zkd_snapshot_release(ws->snap);
+    zkd_snapshot_unref(ws->snap);
     ws->inst = inst;
     ws->snap = s;
     ws->view.inst = inst;
@@ -279,6 +279,6 @@ void watch_set_close(watch_set *ws)
         ws->outs[o]->ops->close(ws->outs[o]);
     free(ws->outs);
     free(ws->inst);
-    zkd_snapshot_release(ws->snap);
+    zkd_snapshot_unref(ws->snap);
     free(ws);
 }

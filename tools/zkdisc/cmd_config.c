@@ -382,7 +382,7 @@ static int run_get(cli *ctx, int argc, char **argv)
             fputs(out, stdout);
         zkd_free(out);
     }
-    zkd_config_version_release(v);
+    zkd_config_version_unref(v);
     return rc;
 }
 

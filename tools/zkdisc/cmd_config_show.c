@@ -246,7 +246,7 @@ static int run_diff(cli *ctx, int argc, char **argv)
     zkd_config_version *a = NULL, *b = NULL;
     json_t *da = NULL, *db = NULL;
     if ((rc = load_version(ctx, app, v1, &a, &da)) || (rc = load_version(ctx, app, v2, &b, &db))) {
-        zkd_config_version_release(a);
+        zkd_config_version_unref(a);
         json_decref(da);
         return rc;
     }
@@ -278,8 +278,8 @@ static int run_diff(cli *ctx, int argc, char **argv)
     free(cs.items);
     json_decref(da);
     json_decref(db);
-    zkd_config_version_release(a);
-    zkd_config_version_release(b);
+    zkd_config_version_unref(a);
+    zkd_config_version_unref(b);
     return 0;
 }
 

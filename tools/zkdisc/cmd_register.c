@@ -198,7 +198,7 @@ static void announce(cli *ctx, zkd_registration *r)
 static int leave(cli *ctx, zkd_registration *r)
 {
     zkd_error err;
-    int rc = zkd_deregister(r, &err);
+    int rc = zkd_registration_close(r, &err);
     if (rc)
         return cli_fail(ctx, rc, &err);
     return 0;
@@ -222,7 +222,7 @@ static int run_register(cli *ctx, int argc, char **argv)
     sigwait(&set, &sig);
     if (sig == SIGUSR1) {
         rc = removed_by_operator(ctx, r);
-        zkd_deregister(r, NULL);
+        zkd_registration_close(r, NULL);
     } else {
         rc = leave(ctx, r);
     }
@@ -340,7 +340,7 @@ static int run_run(cli *ctx, int argc, char **argv)
     int status = supervise(child, &set, &evicted);
     if (evicted) {
         status = removed_by_operator(ctx, r);
-        zkd_deregister(r, NULL);
+        zkd_registration_close(r, NULL);
     } else {
         leave(ctx, r);
     }

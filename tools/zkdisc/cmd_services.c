@@ -382,14 +382,14 @@ static int run_instances(cli *ctx, int argc, char **argv)
     /* Exit 4 for a service that is not there, as pick does; an existing
      * service with no instance is an empty table. */
     if (zkd_snapshot_count(s) == 0 && malformed == 0 && !node_exists(ctx, args[0], NULL)) {
-        zkd_snapshot_release(s);
+        zkd_snapshot_unref(s);
         return cli_error(ctx, EXIT_NOTFOUND, "no service %s", args[0]);
     }
     print_instances(ctx, args[0], s, a.ssl);
     if (malformed)
         fprintf(stderr, "zkdisc instances: skipped %llu malformed record%s under %s\n",
                 (unsigned long long)malformed, malformed == 1 ? "" : "s", args[0]);
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     return 0;
 }
 
@@ -469,9 +469,9 @@ static int run_pick(cli *ctx, int argc, char **argv)
         return cli_fail(ctx, rc, &err);
     if ((rc = zkd_balancer_new(NULL, &p.o, &b, &err)) == 0) {
         rc = zkd_balancer_select_from(b, s, &chosen, &err);
-        zkd_balancer_free(b);
+        zkd_balancer_close(b);
     }
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     if (rc == ZKD_ENOTFOUND)
         return cli_error(ctx, EXIT_NOTFOUND, "no instance of %s matches", args[0]);
     if (rc)
@@ -531,7 +531,7 @@ static int resolve_znode(cli *ctx, const char *service, const char *id, char *bu
         rc = cli_error(ctx, EXIT_USAGE,
                        "%zu znodes of %s carry the record id %s; name one by its znode "
                        "(zkdisc instances %s shows them)", found, service, id, service);
-    zkd_snapshot_release(s);
+    zkd_snapshot_unref(s);
     return rc;
 }
 
