@@ -15,16 +15,6 @@
 
 void zkd__registry_mark_dead(zkd_client *c, int64_t session);
 
-/* ThreadSanitizer only (unused elsewhere): the IO threads of two ZooKeeper
- * handles sprintf endpoint text into one static buffer inside
- * libzookeeper_mt when both reconnect at once (the restart test). A race in
- * the C client between its own threads; zkdisc calls no sprintf. */
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void)
-{
-    return "race:__sprintf_chk\n";
-}
-
 static zkh *zk;
 
 static int suite_init(void)
