@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what zkdisc needs to build, run and test on Debian 12: the
 # compiler and CMake, the ZooKeeper C client, jansson, libconfig, CUnit, and
-# the ZooKeeper server (Java) that `zkdisc dev` and the test harness start.
+# the ZooKeeper server (Java) that `zkdisc dev` and the test harness start;
+# for zkdisc-agent libevent, libcurl and libsystemd, and for its tests curl
+# and prometheus (promtool and a real scrape).
 # Does nothing when everything is already installed.
 set -euo pipefail
 
@@ -10,6 +12,7 @@ packages=(
     libzookeeper-mt-dev libjansson-dev libconfig-dev libcunit1-dev
     zookeeper default-jre-headless
     python3 python3-yaml procps netcat-openbsd tmux
+    libevent-dev libcurl4-openssl-dev libsystemd-dev curl prometheus
 )
 
 missing=()
