@@ -163,4 +163,5 @@ wait "$AGENT_PID"; rc=$?
 AGENT_PID=
 check "SIGTERM: exit 0 (got $rc)" [ "$rc" -eq 0 ]
 for s in web late extra; do check "$s gone" has_count "$s" 0; done
+check "no sanitizer reports in the agent's log" no_sanitizer_reports "$OUT/agent.log"
 finish
