@@ -4,7 +4,8 @@
 # SIGHUP make-before-break (a watcher sees no delta for an unchanged
 # service) and a broken file refused, /metrics through promtool and a real
 # Prometheus scrape, a 20 s ZooKeeper outage with checks flipping during
-# it, and SIGTERM: drained, then deregistered, exit 0.
+# it, and SIGTERM: drained, then deregistered, exit 0; sd_notify's READY,
+# RELOADING and STOPPING on a notify socket.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "${ZKH_SH:?ZKH_SH must name tests/harness/harness.sh}"
@@ -31,7 +32,7 @@ services = (
 );
 alerts = (
   { name = "hook"; on = [ "check_critical", "check_recovered", "service_deregistered" ];
-    webhook = "http://127.0.0.1:$HTTP_PORT/hook"; retries = 3; },
+    webhook = "http://127.0.0.1:$HTTP_PORT/hook"; retries = 5; },
   { name = "script"; on = "*"; exec = [ "$H/hook.sh", "$OUT/exec-hook.log" ]; }
 );
 CONF
@@ -59,7 +60,7 @@ touch "$OUT/www/healthy"
 within "web up: registered" 3 has_count web 1
 check "webhook: the failed attempt was made" wait_until 5 grep -q '"event":"check_recovered"' "$OUT/www/hooks.attempts"
 rm "$OUT/www/hook-fail"
-check "webhook: check_recovered delivered by a retry, once" wait_until 8 hooked check_recovered 1
+check "webhook: check_recovered delivered by a retry, once" wait_until 40 hooked check_recovered 1
 check "  (after 2 or more attempts)" [ "$(grep -c '"event":"check_recovered"' "$OUT/www/hooks.attempts")" -ge 2 ]
 rm "$OUT/www/healthy"
 within "web down again" 3 has_count web 0
@@ -79,7 +80,11 @@ check "exec hook: maintenance event" wait_until 5 grep -q "maintenance web-1" "$
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID"; rc=$?
 check "SIGTERM: exit 0 (got $rc)" [ "$rc" -eq 0 ]
 within "stopped agent: deregistered" 1 has_count web 0
-start_agent "$OUT/agent.conf" "$OUT/agent.log"
+# This start has a notify socket, as under systemd (Type=notify).
+"$PY" "$H/notify.py" "$OUT/notify.sock" "$OUT/notify.log" & HELPER_PIDS+=($!)
+wait_until 10 test -S "$OUT/notify.sock"
+NOTIFY_SOCKET=$OUT/notify.sock start_agent "$OUT/agent.conf" "$OUT/agent.log"
+check "sd_notify: READY=1" wait_until 10 grep -qx "READY=1" "$OUT/notify.log"
 within "restarted: registered again" 8 has_count web 1
 within "restarted: still in maintenance" 2 is_drained web
 expect_exit 0 maint-off "$A" maint web-1 off --api "127.0.0.1:$API_PORT"
@@ -97,6 +102,7 @@ before=$("$ZKDISC" -o json instances web | grep -o '"registrationTimeUTC":[0-9]*
 write_conf ', { name = "extra"; id = "extra-1"; port = 1; checks = ( { type = "tcp"; target = "127.0.0.1:'"$HTTP_PORT"'"; interval = "1s"; rise = 1; } ); }'
 kill -HUP "$AGENT_PID"
 within "reload added a service" 3 has_count extra 1
+check "sd_notify: RELOADING=1 then READY=1" sh -c "grep -x -e READY=1 -e RELOADING=1 '$OUT/notify.log' | tr '\n' ' ' | grep -q 'READY=1 RELOADING=1 READY=1'"
 check "web untouched: no delta seen by the watcher" [ "$(wc -l <"$OUT/watch2.out")" -eq 1 ]
 check "web untouched: same registration" [ "$("$ZKDISC" -o json instances web | grep -o '"registrationTimeUTC":[0-9]*')" = "$before" ]
 check "reload logged" grep -q "reloaded: 2 services unchanged, 0 changed, 1 added, 0 removed" "$OUT/agent.log"
@@ -117,7 +123,7 @@ for m in zkdisc_agent_check_status zkdisc_agent_check_duration_seconds_bucket zk
     zkdisc_agent_publish_seconds_bucket zkdisc_agent_zookeeper_connected; do
     check "metrics has $m" grep -q "^$m" "$OUT/metrics.txt"
 done
-check "alerts sent counted" grep -q 'zkdisc_agent_alerts_sent_total{hook="hook"} [1-9]' "$OUT/metrics.txt"
+check "alerts sent counted (the exec hook, since the restart)" grep -q 'zkdisc_agent_alerts_sent_total{hook="script"} [1-9]' "$OUT/metrics.txt"
 PROM_PORT=$(free_port)
 cat >"$OUT/prometheus.yml" <<YML
 global: { scrape_interval: 1s, evaluation_interval: 1s }
@@ -162,6 +168,7 @@ check "watcher saw UPDATED before REMOVED" sh -c "grep -E 'UPDATED|REMOVED' '$OU
 wait "$AGENT_PID"; rc=$?
 AGENT_PID=
 check "SIGTERM: exit 0 (got $rc)" [ "$rc" -eq 0 ]
+check "sd_notify: STOPPING=1" grep -qx "STOPPING=1" "$OUT/notify.log"
 for s in web late extra; do check "$s gone" has_count "$s" 0; done
 check "no sanitizer reports in the agent's log" no_sanitizer_reports "$OUT/agent.log"
 finish
