@@ -99,9 +99,11 @@ stop_helpers() {
     wait 2>/dev/null
 }
 
+# AGENT_LOG_COPY=FILE keeps the agent's log of a run (the rest goes with $OUT).
 agent_cleanup() {
     local rc=$?
     stop_helpers
+    [ -n "${AGENT_LOG_COPY:-}" ] && cat "$OUT/agent.log" >>"$AGENT_LOG_COPY" 2>/dev/null
     zkh_down
     rm -rf "$OUT"
     exit "$rc"

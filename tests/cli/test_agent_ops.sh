@@ -33,13 +33,15 @@ services = (
 alerts = (
   { name = "hook"; on = [ "check_critical", "check_recovered", "service_deregistered" ];
     webhook = "http://127.0.0.1:$HTTP_PORT/hook"; retries = 5; },
-  { name = "script"; on = "*"; exec = [ "$H/hook.sh", "$OUT/exec-hook.log" ]; }
+  { name = "script"; on = "*"; exec = [ "$H/hook.sh", "$OUT/exec-hook.log" ]; },
+  { name = "zk"; on = [ "zookeeper_unreachable", "session_expired" ]; after = "3s";
+    exec = [ "$H/hook.sh", "$OUT/zk-hook.log" ]; }
 );
 CONF
 }
 write_conf
 expect_exit 0 conf "$A" check-config -c "$OUT/agent.conf"
-expect_in conf out "(2 services, 2 checks, 2 alert hooks)"
+expect_in conf out "(2 services, 2 checks, 3 alert hooks)"
 start_agent "$OUT/agent.conf" "$OUT/agent.log"
 within "web registered" 8 has_count web 1
 check "late (nothing listening) not registered" has_count late 0
@@ -150,10 +152,13 @@ check "outage: web critical while ZooKeeper is down" wait_until 5 check_is web-1
 check "outage: late passing while ZooKeeper is down" wait_until 5 check_is late-1 tcp passing
 check "outage: the agent notices" wait_until 10 sh -c "curl -s http://127.0.0.1:$API_PORT/v1/agent | grep -qv '\"state\":\"connected\"'"
 sleep $(( 20 - ($(date +%s) - outage) )) # the outage lasts 20 s (the scenario, not a wait)
+check "zookeeper_unreachable raised after 3 s, once" sh -c "grep -c zookeeper_unreachable '$OUT/zk-hook.log' | grep -qx 1"
 zkh_restart 0
 within "after the outage: web absent (its latest state)" 20 has_count web 0
 within "after the outage: late registered (its latest state)" 20 has_count late 1
 check "agent reconnected" wait_until 20 sh -c "curl -s http://127.0.0.1:$API_PORT/v1/agent | grep -q '\"state\":\"connected\"'"
+# (No session_expired here: ZooKeeper keeps sessions across its own restart,
+# so the client reconnects into the same session once the server is back.)
 touch "$OUT/www/healthy"
 within "web back after the outage" 3 has_count web 1
 
