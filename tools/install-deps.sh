@@ -2,8 +2,9 @@
 # Installs what zkdisc needs to build, run and test on Debian 12: the
 # compiler and CMake, the ZooKeeper C client, jansson, libconfig, CUnit, and
 # the ZooKeeper server (Java) that `zkdisc dev` and the test harness start;
-# for zkdisc-agent's consumers, libevent and ldns, and HAProxy, nginx, dig.
-# scdoc for the man pages, zsh to check the zsh completion script.
+# for zkdisc-agent libevent, libcurl, libsystemd and ldns; the real peers the
+# tests drive (Curator, kazoo, HAProxy, nginx, dig, Prometheus); clang for
+# the fuzz targets; scdoc for the man pages, zsh to check its completion.
 # Does nothing when everything is already installed.
 set -euo pipefail
 
@@ -19,6 +20,9 @@ packages=(
     # and the real HAProxy, nginx, dig and curl its tests drive
     libevent-dev libldns-dev haproxy nginx-light dnsutils curl
     scdoc zsh
+    # zkdisc-agent: libcurl (http checks, webhooks), libsystemd (sd_notify);
+    # prometheus for promtool and a real scrape in its tests
+    libcurl4-openssl-dev libsystemd-dev prometheus
 )
 
 missing=()

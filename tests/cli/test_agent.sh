@@ -178,4 +178,5 @@ assert lines and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", l["
 assert any("web-1" in l["msg"] and l["level"] == "WARN" for l in lines)
 ' "$OUT/agent.log"
 check "agent still running" kill -0 "$AGENT_PID"
+check "no sanitizer reports in the agent's log" no_sanitizer_reports "$OUT/agent.log"
 finish

@@ -287,7 +287,7 @@ void alerts_unreachable(int64_t ms)
             hs->unreachable_sent = 0;
         } else if (!hs->unreachable_sent && ms >= ac->after_ms) {
             hs->unreachable_sent = 1;
-            json_t *ev = json_pack("{ssssssssI}", "event", "zookeeper_unreachable", "subject",
+            json_t *ev = json_pack("{sssssssssI}", "event", "zookeeper_unreachable", "subject",
                                    aconf->zk_connect ? aconf->zk_connect : "127.0.0.1:2181", "time",
                                    "", "host", hostname, "unreachable_ms", (json_int_t)ms);
             char ts[40];

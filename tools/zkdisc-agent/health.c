@@ -22,6 +22,7 @@ struct check {
     double started;
     check_status status;
     int ok_streak, fail_streak;
+    int failed_once; /* a critical result seen: recovering is news */
     char note[PROC_NOTE_MAX + 1];
     int64_t last_run_ms; /* realtime, 0 before the first result */
     double last_duration;
@@ -110,6 +111,7 @@ void check_done(check *c, check_status result, const char *note)
     snprintf(c->note, sizeof c->note, "%s", note ? note : "");
     check_status before = c->status;
     c->status = apply(c, result);
+    c->failed_once |= result == CHECK_CRITICAL;
     if (c->conf->kind->passive) {
         arm(c->deadline, (double)check_ttl_period(c->conf) / 1000.0);
     } else {
@@ -125,7 +127,8 @@ void check_done(check *c, check_status result, const char *note)
     agent_log(c->status == CHECK_CRITICAL ? AGENT_WARN : AGENT_INFO,
               "check %s/%s: %s -> %s (%s)", sc->id, c->conf->name, check_status_name(before),
               check_status_name(c->status), c->note);
-    if (c->status == CHECK_CRITICAL || before == CHECK_CRITICAL)
+    /* Leaving the initial critical state at start-up is no recovery. */
+    if (c->status == CHECK_CRITICAL || (before == CHECK_CRITICAL && c->failed_once))
         agent_alert(c->status == CHECK_CRITICAL ? "check_critical" : "check_recovered", sc->id,
                     json_pack("{ssssssssss}", "service", sc->name, "check", c->conf->name,
                               "status", check_status_name(c->status), "previous",
@@ -233,6 +236,7 @@ service *service_replace(const service *old, const service_conf *sc)
                 c->status = o->status;
                 c->ok_streak = o->ok_streak;
                 c->fail_streak = o->fail_streak;
+                c->failed_once = o->failed_once;
                 c->last_run_ms = o->last_run_ms;
                 memcpy(c->note, o->note, sizeof c->note);
             }

@@ -336,7 +336,6 @@ static void setup_events(void)
     event_add(sig_term, NULL);
     event_add(sig_int, NULL);
     event_add(sig_hup, NULL);
-    session_ev = event_new(rt.base, -1, 0, on_session_loop, NULL);
     tick_ev = event_new(rt.base, -1, EV_PERSIST, on_tick, NULL);
     struct timeval second = {1, 0};
     event_add(tick_ev, &second);
@@ -411,7 +410,9 @@ int main(int argc, char **argv)
     rt.base = event_base_new();
     rt.started_ms = now_realtime_ms();
     rt.maint = state_load(rt.conf->state_dir);
-    if (!rt.base || proc_init(rt.base) != 0 || curlev_init(rt.base) != 0 || connect_zk() != 0) {
+    /* Before the client exists: its first session event may come at once. */
+    session_ev = rt.base ? event_new(rt.base, -1, 0, on_session_loop, NULL) : NULL;
+    if (!session_ev || proc_init(rt.base) != 0 || curlev_init(rt.base) != 0 || connect_zk() != 0) {
         agent_log(AGENT_ERROR, "cannot start");
         return 1;
     }

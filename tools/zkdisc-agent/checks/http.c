@@ -121,7 +121,9 @@ static void on_done(CURL *easy, CURLcode result, void *ctx)
     check_status st = CHECK_CRITICAL;
     long code = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-    if (result != CURLE_OK)
+    if (result == CURLE_OPERATION_TIMEDOUT) /* the backstop won a race with health's deadline */
+        snprintf(note, sizeof note, "timed out after %lldms", (long long)check_get_conf(c)->timeout_ms);
+    else if (result != CURLE_OK)
         snprintf(note, sizeof note, "%s: %s", h->url, curl_easy_strerror(result));
     else if (code < h->status_lo || code > h->status_hi)
         snprintf(note, sizeof note, "%s: HTTP %ld, expected %d-%d", h->url, code, h->status_lo,
