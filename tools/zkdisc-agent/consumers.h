@@ -6,6 +6,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <jansson.h>
 #include <libconfig.h>
 #include <zkdisc/zkdisc.h>
 
