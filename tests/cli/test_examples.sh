@@ -30,6 +30,8 @@ rp=$(runpath "$prefix/bin/zkdisc")
 if [ "$rp" = '$ORIGIN/../lib' ]; then pass "zkdisc RUNPATH is \$ORIGIN/../lib"; else fail "zkdisc RUNPATH: '$rp'"; fi
 expect_exit 0 installed-version env -u LD_LIBRARY_PATH "$prefix/bin/zkdisc" --version
 expect_in installed-version out "zkdisc "
+expect_exit 0 installed-agent-version env -u LD_LIBRARY_PATH "$prefix/bin/zkdisc-agent" --version
+check "the agent's systemd unit installed" test -f "$prefix/lib/systemd/system/zkdisc-agent.service"
 # The tree still works after it is moved: the runtime path is relative.
 cp -a "$prefix" "$OUT/moved"
 expect_exit 0 moved-version env -u LD_LIBRARY_PATH "$OUT/moved/bin/zkdisc" version
@@ -53,7 +55,7 @@ multiarch=$(gcc -print-multiarch)
 usrbuild=$OUT/build-usr
 root=$OUT/root
 expect_exit 0 configure-usr cmake -S "$top" -B "$usrbuild" -DCMAKE_INSTALL_PREFIX=/usr -DZKDISC_TESTS=OFF
-targets=(zkdisc zkdisc_static zkdisc-cli completion)
+targets=(zkdisc zkdisc_static zkdisc-cli zkdisc-agent completion)
 command -v scdoc >/dev/null && targets+=(man)
 expect_exit 0 build-usr cmake --build "$usrbuild" -j2 --target "${targets[@]}"
 expect_exit 0 install-usr env DESTDIR="$root" cmake --install "$usrbuild"
