@@ -996,7 +996,11 @@ static void teardown_one(zkd_registration *r)
 static void registry_teardown(void *arg)
 {
     registry *reg = arg;
+    /* The session is closed: no reply or event can reach the target now,
+     * and nothing sends through it once `torn` is set. */
+    zkd__target_cancel(reg->target);
     pthread_mutex_lock(&reg->mu);
+    reg->target = NULL;
     reg->torn = 1;
     for_each(reg, teardown_one);
     registry_unref_locked(reg);
