@@ -148,14 +148,18 @@ static void *loop_main(void *arg)
     }
     job *rest = l->head;
     l->head = l->tail = NULL;
+    int self_stop = l->self_stop;
+    pthread_mutex_unlock(&l->mu);
+
+    /* Jobs first, timers after: a dropped job (an object's close) may still
+     * cancel its timers, which must be in the heap then. */
+    drop_jobs(rest);
+    pthread_mutex_lock(&l->mu);
     zkd_timer **timers = l->heap;
     size_t ntimers = l->nheap;
     l->heap = NULL;
     l->nheap = l->capheap = 0;
-    int self_stop = l->self_stop;
     pthread_mutex_unlock(&l->mu);
-
-    drop_jobs(rest);
     for (size_t i = 0; i < ntimers; i++) {
         if (timers[i]->drop)
             timers[i]->drop(timers[i]->arg);
@@ -172,7 +176,7 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-int zkd__loop_start(zkd_loop **out, zkd_job_fn on_exit, void *ctx)
+int zkd__loop_start(zkd_loop **out, zkd_job_fn on_exit, void *ctx, pthread_t *thread_out)
 {
     zkd_loop *l = calloc(1, sizeof *l);
     if (!l)
@@ -187,6 +191,7 @@ int zkd__loop_start(zkd_loop **out, zkd_job_fn on_exit, void *ctx)
         free(l);
         return ZKD_ENOMEM;
     }
+    *thread_out = l->thread;
     *out = l;
     return 0;
 }
@@ -194,16 +199,13 @@ int zkd__loop_start(zkd_loop **out, zkd_job_fn on_exit, void *ctx)
 int zkd__loop_post(zkd_loop *l, zkd_job_fn fn, zkd_job_fn drop, void *arg)
 {
     job *j = malloc(sizeof *j);
-    if (!j) {
-        if (drop)
-            drop(arg);
+    if (!j)
         return ZKD_ENOMEM;
-    }
     *j = (job){.fn = fn, .drop = drop, .arg = arg};
     pthread_mutex_lock(&l->mu);
     if (l->stopping) {
         pthread_mutex_unlock(&l->mu);
-        drop_jobs(j);
+        free(j);
         return ZKD_ECLOSED;
     }
     if (l->tail)
@@ -232,8 +234,6 @@ zkd_timer *zkd__loop_after(zkd_loop *l, int64_t delay_ms, zkd_job_fn fn, zkd_job
     if (!t || l->stopping || l->nheap == l->capheap) {
         pthread_mutex_unlock(&l->mu);
         free(t);
-        if (drop)
-            drop(arg);
         return NULL;
     }
     *t = (zkd_timer){.at = zkd__now_ms() + (delay_ms > 0 ? delay_ms : 0), .seq = l->seq++,

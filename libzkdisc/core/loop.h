@@ -7,25 +7,28 @@
 #ifndef ZKD_INTERNAL_LOOP_H
 #define ZKD_INTERNAL_LOOP_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 typedef struct zkd_loop zkd_loop;
 typedef struct zkd_timer zkd_timer;
 typedef void (*zkd_job_fn)(void *arg);
 
-/* Starts the thread. `on_exit(ctx)` runs on the thread as its last act,
- * after the queue is stopped, whichever thread asked for the stop. */
-int zkd__loop_start(zkd_loop **out, zkd_job_fn on_exit, void *ctx);
+/* Starts the thread (its id in *thread_out). `on_exit(ctx)` runs on the
+ * thread as its last act, after the queue is stopped, whichever thread
+ * asked for the stop. */
+int zkd__loop_start(zkd_loop **out, zkd_job_fn on_exit, void *ctx, pthread_t *thread_out);
 
-/* Queues fn(arg). If the loop is stopped, `drop(arg)` (when not NULL) is
- * called at once instead and ZKD_ECLOSED returned; a job still queued when
- * the thread stops is dropped the same way. Never blocks. */
+/* Queues fn(arg). ZKD_ECLOSED when the loop is stopped, ZKD_ENOMEM: then
+ * nothing is called (the caller drops, outside its own locks). A job still
+ * queued when the thread stops is dropped on the thread: drop(arg) runs
+ * (when not NULL). Never blocks. */
 int zkd__loop_post(zkd_loop *l, zkd_job_fn fn, zkd_job_fn drop, void *arg);
 
 /* Runs fn(arg) on the loop thread `delay_ms` from now (0: after the jobs
  * already queued). A timer still pending when the loop stops is dropped:
- * drop(arg) runs. Returns the timer, or NULL when the loop is stopped or
- * memory ran out (drop(arg) has run then). Any thread. */
+ * drop(arg) runs on the thread. Returns the timer, or NULL when the loop is
+ * stopped or memory ran out (nothing is called then). Any thread. */
 zkd_timer *zkd__loop_after(zkd_loop *l, int64_t delay_ms, zkd_job_fn fn, zkd_job_fn drop,
                            void *arg);
 

@@ -61,6 +61,8 @@ struct zkd_client {
     zkd_timer *renew_timer;  /* dispatch thread only: the next try to open a session */
     int renew_delay_ms;      /* dispatch thread only: its backoff */
     int torn_down;           /* under mu: the loop is gone, posts are dropped */
+    int torn_done;           /* under mu, broadcast on cv: teardown has finished */
+    pthread_t loop_thread;   /* the loop's thread, also once the loop is gone */
     _Atomic int refs;        /* the user's reference plus one per open object */
 
     /* Session events, coalesced: the newest state of the newest handle and
@@ -166,6 +168,8 @@ void *zkd__slot(zkd_client *c, zkd_slot which, void *(*make)(zkd_client *c))
     return v;
 }
 
+static int post_raw(zkd_client *c, zkd_job_fn fn, zkd_job_fn drop, void *arg);
+
 typedef struct dispatch_wait {
     zkd_job_fn fn, dropped;
     void *arg;
@@ -189,12 +193,25 @@ static void dispatch_wait_run(void *arg)
     dispatch_wait_end(w);
 }
 
+/* Dropped: queued when the loop stopped. This runs on the loop thread,
+ * before the teardown, where nothing of the object can run concurrently:
+ * the close itself can run as if the client were open. */
 static void dispatch_wait_drop(void *arg)
 {
     dispatch_wait *w = arg;
-    if (w->dropped)
-        w->dropped(w->arg);
+    w->fn(w->arg);
     dispatch_wait_end(w);
+}
+
+/* Waits until the client's teardown has finished (any thread but the
+ * loop's), so that a close refused by a stopping loop never runs beside the
+ * object's last job or the teardown hooks. */
+static void wait_torn_down(zkd_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    while (!c->torn_done)
+        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
 }
 
 void zkd__run_on_dispatch(zkd_client *c, zkd_job_fn fn, zkd_job_fn dropped, void *arg)
@@ -206,7 +223,17 @@ void zkd__run_on_dispatch(zkd_client *c, zkd_job_fn fn, zkd_job_fn dropped, void
     dispatch_wait w = {.fn = fn, .dropped = dropped, .arg = arg};
     pthread_mutex_init(&w.mu, NULL);
     zkd__cond_init(&w.cv);
-    zkd__post(c, dispatch_wait_run, dispatch_wait_drop, &w);
+    if (post_raw(c, dispatch_wait_run, dispatch_wait_drop, &w) != 0) {
+        /* The loop is stopping or gone: the object's close runs here once
+         * the teardown is over (on the loop thread itself, at once). */
+        pthread_mutex_destroy(&w.mu);
+        pthread_cond_destroy(&w.cv);
+        if (!pthread_equal(pthread_self(), c->loop_thread))
+            wait_torn_down(c);
+        if (dropped)
+            dropped(arg);
+        return;
+    }
     pthread_mutex_lock(&w.mu);
     while (!w.done)
         pthread_cond_wait(&w.cv, &w.mu);
@@ -243,24 +270,29 @@ int zkd__teardown_cancel(zkd_client *c, zkd_job_fn fn, void *arg)
     return 0;
 }
 
-int zkd__post(zkd_client *c, zkd_job_fn fn, zkd_job_fn drop, void *arg)
+/* Queues; on refusal nothing is called. */
+static int post_raw(zkd_client *c, zkd_job_fn fn, zkd_job_fn drop, void *arg)
 {
     pthread_mutex_lock(&c->mu);
-    int gone = c->torn_down;
-    int rc = gone ? ZKD_ECLOSED : zkd__loop_post(c->loop, fn, drop, arg);
+    int rc = c->torn_down ? ZKD_ECLOSED : zkd__loop_post(c->loop, fn, drop, arg);
     pthread_mutex_unlock(&c->mu);
-    if (gone && drop)
-        drop(arg);
+    return rc;
+}
+
+int zkd__post(zkd_client *c, zkd_job_fn fn, zkd_job_fn drop, void *arg)
+{
+    int rc = post_raw(c, fn, drop, arg);
+    if (rc && drop)
+        drop(arg); /* outside c->mu: drop functions may unsubscribe */
     return rc;
 }
 
 zkd_timer *zkd__after(zkd_client *c, int64_t delay_ms, zkd_job_fn fn, zkd_job_fn drop, void *arg)
 {
     pthread_mutex_lock(&c->mu);
-    int gone = c->torn_down;
-    zkd_timer *t = gone ? NULL : zkd__loop_after(c->loop, delay_ms, fn, drop, arg);
+    zkd_timer *t = c->torn_down ? NULL : zkd__loop_after(c->loop, delay_ms, fn, drop, arg);
     pthread_mutex_unlock(&c->mu);
-    if (gone && drop)
+    if (!t && drop)
         drop(arg);
     return t;
 }
@@ -628,6 +660,10 @@ static void teardown(void *arg)
         free(h);
     }
     atomic_fetch_sub(&live_clients, 1);
+    pthread_mutex_lock(&c->mu);
+    c->torn_done = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
     zkd__client_unref(c);
 }
 
@@ -749,7 +785,7 @@ int zkd_connect(const zkd_options *opts, zkd_client **out, zkd_error *err)
     zkd_client *c = client_new(opts);
     if (!c)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory creating a client");
-    if (zkd__loop_start(&c->loop, teardown, c) != 0) {
+    if (zkd__loop_start(&c->loop, teardown, c, &c->loop_thread) != 0) {
         teardown(c);
         return zkd__fail(err, ZKD_ENOMEM, "cannot start the dispatch thread");
     }

@@ -712,12 +712,15 @@ static void cache_unref(zkd_cache *k)
         cache_free(k);
 }
 
-/* The client's teardown: its ZooKeeper handle is closed and the target is
- * about to be freed; the cache's memory waits for zkd_cache_close. */
+/* The client's teardown: its ZooKeeper handle is closed, so no reply or
+ * event can reach the target any more; cancelling it returns its memory.
+ * The cache's own memory waits for zkd_cache_close. */
 static void at_teardown(void *arg)
 {
     zkd_cache *k = arg;
+    zkd__target_cancel(k->target);
     k->target = NULL;
+    k->store_timer = NULL; /* the stopped loop dropped it */
     cache_unref(k);
 }
 
@@ -818,8 +821,9 @@ static void close_on_dispatch(void *arg)
     cache_unref(k);
 }
 
-/* The client is closing and its loop is gone: its teardown owns the target
- * and timers. Only the hook (if it has not run) and our reference remain. */
+/* The client's teardown has finished (zkd__run_on_dispatch waits for it):
+ * the hook cancelled the target and the loop dropped the timers. Only the
+ * subscription and our reference remain. */
 static void close_dropped(void *arg)
 {
     zkd_cache *k = arg;
