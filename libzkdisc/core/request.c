@@ -48,6 +48,7 @@ struct zkd_req {
     void *fn;
     uint64_t epoch;
     int ev_type; /* H_EVENT */
+    wpath *wp;   /* a watched read in flight: counted in wp->inflight */
     zkd_early_fn early; /* zkd__awrite_early: told on the completion thread */
     void *early_arg;
     int zrc, nomem;
@@ -77,6 +78,7 @@ struct wreg { /* one target's armed watches on one path */
 struct wpath {
     wpath *hnext;
     wreg *regs;
+    int inflight; /* watched reads of this path sent and not yet answered */
     char path[];
 };
 
@@ -217,6 +219,8 @@ static void target_unref(zkd_target *t);
 /* Frees a request and lets go of its batch or target. Not under e->mu. */
 static void req_release(zkd_req *r)
 {
+    if (r->early) /* never completed (dropped on expiry, close, cancel): say so */
+        r->early(r->early_arg, ZKD_ECLOSED);
     zkd__result_clear(&r->res);
     free(r->own_path);
     free(r->own_data);
@@ -353,6 +357,37 @@ static void grow_paths(engine *e)
     e->nbuckets = n;
 }
 
+/* The path's entry, made when missing; NULL when out of memory. */
+static wpath *path_get(engine *e, const char *path)
+{
+    if (e->npaths >= e->nbuckets)
+        grow_paths(e);
+    wpath **pp = path_slot(e, path);
+    if (!pp)
+        return NULL;
+    if (!*pp) {
+        size_t n = strlen(path) + 1;
+        wpath *p = calloc(1, sizeof *p + n);
+        if (!p)
+            return NULL;
+        memcpy(p->path, path, n);
+        *pp = p;
+        e->npaths++;
+    }
+    return *pp;
+}
+
+/* Frees the path's entry once nothing is armed or in flight there. */
+static void path_put(engine *e, wpath *p)
+{
+    if (p->regs || p->inflight)
+        return;
+    wpath **pp = path_slot(e, p->path);
+    *pp = p->hnext;
+    e->npaths--;
+    free(p);
+}
+
 static void reg_unlink(engine *e, wreg *g)
 {
     *g->tprev = g->tnext;
@@ -364,42 +399,22 @@ static void reg_unlink(engine *e, wreg *g)
         rp = &(*rp)->pnext;
     *rp = g->pnext;
     free(g);
-    if (!p->regs) {
-        wpath **pp = path_slot(e, p->path);
-        *pp = p->hnext;
-        e->npaths--;
-        free(p);
-    }
+    path_put(e, p);
 }
 
 /* A watched read came back well: its target hears of the next event there. */
 static void arm(engine *e, zkd_req *r)
 {
     unsigned kind = r->op.kind == ZKD_OP_CHILDREN ? W_CHILD : W_DATA;
-    if (e->npaths >= e->nbuckets)
-        grow_paths(e);
-    wpath **pp = path_slot(e, r->op.path);
-    if (!pp)
+    wpath *p = path_get(e, r->op.path);
+    if (!p)
         return;
-    wpath *p = *pp;
-    if (!p) {
-        size_t n = strlen(r->op.path) + 1;
-        if (!(p = calloc(1, sizeof *p + n)))
-            return;
-        memcpy(p->path, r->op.path, n);
-        *pp = p;
-        e->npaths++;
-    }
     wreg *g = p->regs;
     while (g && g->t != r->t)
         g = g->pnext;
     if (!g) {
         if (!(g = calloc(1, sizeof *g))) {
-            if (!p->regs) {
-                *pp = p->hnext;
-                e->npaths--;
-                free(p);
-            }
+            path_put(e, p);
             return;
         }
         g->p = p;
@@ -424,6 +439,10 @@ int zkd__target_forget(zkd_target *t, const char *path)
     int others = 0;
     pthread_mutex_lock(&e->mu);
     wpath **pp = path_slot(e, path);
+    /* A watched read in flight has its watch in the C client already (it
+     * is turned on before the completion runs): it counts as another user. */
+    if (pp && *pp && (*pp)->inflight)
+        others = 1;
     for (wreg *g = pp && *pp ? (*pp)->regs : NULL; g; g = g->pnext) {
         if (g->t == t)
             mine = g;
@@ -448,9 +467,20 @@ int zkd__target_forget(zkd_target *t, const char *path)
 
 static void forget_all_watches(engine *e)
 {
-    for (size_t i = 0; i < e->nbuckets; i++)
-        while (e->buckets[i])
-            reg_unlink(e, e->buckets[i]->regs);
+    for (size_t i = 0; i < e->nbuckets; i++) {
+        wpath *p = e->buckets[i];
+        while (p) {
+            wpath *next = p->hnext;
+            size_t n = 0;
+            for (wreg *g = p->regs; g; g = g->pnext)
+                n++;
+            /* The last unlink frees p, unless a watched read is in flight
+             * (its request points at p): do not read p after it. */
+            while (n--)
+                reg_unlink(e, p->regs);
+            p = next;
+        }
+    }
 }
 
 /* ---- delivering --------------------------------------------------------------------- */
@@ -521,9 +551,10 @@ static void complete(zkd_req *r, int zrc)
 {
     engine *e = r->e;
     zkd_req *failed = NULL;
-    zkd_early_fn early = r->early;
-    void *early_arg = r->early_arg;
     pthread_mutex_lock(&e->mu);
+    zkd_early_fn early = r->early; /* told here, not again at release */
+    void *early_arg = r->early_arg;
+    r->early = NULL;
     e->inflight--;
     r->zrc = zrc;
     int stale = r->sink == SINK_TARGET && r->gen != e->gen;
@@ -531,9 +562,15 @@ static void complete(zkd_req *r, int zrc)
                 !e->dead && !sink_gone(r);
     if (stale && (zrc == ZCONNECTIONLOSS || zrc == ZOPERATIONTIMEOUT))
         r->zrc = ZSESSIONEXPIRED;
+    wpath *wp = r->wp;
+    r->wp = NULL;
+    if (wp)
+        wp->inflight--;
     if (r->watch && !stale && !sink_gone(r) &&
         (zrc == ZOK || (zrc == ZNONODE && r->op.kind == ZKD_OP_EXISTS)))
         arm(e, r);
+    if (wp)
+        path_put(e, wp);
     pump_locked(e, &failed);
     int final = r->zrc;
     pthread_mutex_unlock(&e->mu);
@@ -780,7 +817,14 @@ static void pump_locked(engine *e, zkd_req **failed)
         r->queued = 0;
         r->next = NULL;
         e->inflight++; /* the completion may run as soon as it is sent */
+        if (r->watch && (r->wp = path_get(e, r->op.path)))
+            r->wp->inflight++;
         int zrc = issue(e, zh, r);
+        if (zrc != ZOK && r->wp) {
+            r->wp->inflight--;
+            path_put(e, r->wp);
+            r->wp = NULL;
+        }
         if (zrc == ZOK) {
             if (e->inflight > e->max_inflight)
                 e->max_inflight = e->inflight;
@@ -1037,6 +1081,18 @@ void zkd__request_set_window(zkd_client *c, int n)
     pthread_mutex_unlock(&e->mu);
     pump(e);
     engine_unref(e);
+}
+
+size_t zkd__watched_paths(zkd_client *c)
+{
+    engine *e = engine_get(c);
+    if (!e)
+        return 0;
+    pthread_mutex_lock(&e->mu);
+    size_t n = e->npaths;
+    pthread_mutex_unlock(&e->mu);
+    engine_unref(e);
+    return n;
 }
 
 void zkd__request_stats(zkd_client *c, int *max_inflight, int *inflight, int *queued)

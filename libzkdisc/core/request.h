@@ -156,6 +156,10 @@ void zkd__target_cancel(zkd_target *t);
  * client still watches that path). 0 also when there were none. */
 int zkd__target_forget(zkd_target *t, const char *path);
 
+/* How many paths this client holds watches on (what its ZooKeeper client
+ * would re-send in one SetWatches after a reconnect). */
+size_t zkd__watched_paths(zkd_client *c);
+
 /* Queue a request; `watch` leaves a watch that reports to the target's
  * on_watch. Returns 0 (the handler will be called exactly once, unless the
  * target is cancelled first) or a ZKD_E* code when the request cannot be

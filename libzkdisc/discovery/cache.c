@@ -13,8 +13,10 @@
  * At scale: after a reconnect the ZooKeeper C client re-sends every watch
  * it holds in one SetWatches packet, which the server refuses over its 1 MB
  * jute.maxbuffer (about 16,000 watches): the client would reconnect forever.
- * So a cache of more than KEEP_WATCHES_MAX instances forgets its data
- * watches locally when the connection drops, and on the way back checks
+ * So when the client holds watches on more than KEEP_WATCHES_MAX paths
+ * (all its caches, watches and registrations together: the packet is the
+ * connection's), a cache forgets its data watches locally when the
+ * connection drops, and on the way back checks
  * every instance with a pipelined exists (a small reply that re-arms the
  * watch), reading the data again only where mzxid moved. The same check
  * rebuilds a cache after a session expiry. */
@@ -35,10 +37,11 @@
 #include "snapshot.h"
 #include "snapshot_store.h"
 
-/* Above this many instances a cache drops its data watches on a connection
- * loss instead of leaving them for the ZooKeeper client to re-send (see
- * above). Small caches keep them: the server then reports only what
- * changed, with no read at all. */
+/* Above this many watched paths on the client, caches drop their data
+ * watches on a connection loss instead of leaving them for the ZooKeeper
+ * client to re-send (see above): about 100 to 250 KB of SetWatches. Below
+ * it they keep them: the server then reports only what changed, with no
+ * read at all. */
 #define KEEP_WATCHES_MAX 1000
 
 /* Reads in flight at most: enough to keep the connection busy, few enough
@@ -541,7 +544,7 @@ static void rebuild(zkd_cache *k)
  * SetWatches after the reconnect stays small (see the top of the file). */
 static void forget_watches(zkd_cache *k)
 {
-    if (k->nmembers <= KEEP_WATCHES_MAX)
+    if (!k->nmembers || zkd__watched_paths(k->c) <= KEEP_WATCHES_MAX)
         return;
     k->forgot = 1;
     int64_t t0 = zkd__now_ms();
