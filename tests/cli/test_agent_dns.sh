@@ -87,4 +87,5 @@ stop_pid "$pb"
 check "b gone after deregistration" wait_until 10 a_is web.service.zkdisc "127.0.0.1 "
 
 stop_pid "$AGENT_PID"
+check "no sanitizer report from the agent" sh -c "! grep -q Sanitizer '$OUT/agent.log'"
 finish

@@ -127,5 +127,6 @@ check "fell back to a reload" wait_until 10 sh -c "[ \$(wc -l <'$OUT/reloads.log
 check "c drained after the reload" wait_until 20 reaches "a b"
 
 stop_pid "$AGENT_PID"
+check "no sanitizer report from the agent" sh -c "! grep -q Sanitizer '$OUT/agent.log'"
 stop_pid "$HAP"
 finish
