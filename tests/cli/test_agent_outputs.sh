@@ -135,5 +135,5 @@ check "burst of 11 changes in ${secs}s coalesced into $n runs" [ "$n" -le $(( se
 
 stop_pid "$AGENT_PID"
 check "no sanitizer report from the agent" sh -c "! grep -q Sanitizer '$OUT/agent.log'"
-check "agent log has no error" sh -c "! grep -q ' error ' '$OUT/agent.log'"
+check "agent log has no error but the refused reload" sh -c "! grep ' error ' '$OUT/agent.log' | grep -v 'reload refused'"
 finish

@@ -134,7 +134,7 @@ int consumers_reload(consumers *cs, const consumers_conf *cc, struct evbuffer *e
         if (cc->dns.enabled && !(dns = dns_start(cs->base, cs->zk, cs->wake[1], &cc->dns, sets, cc->nwatches, errors)))
             agent_log(AGENT_ERROR, "dns: not serving after the reload");
     } else if (dns) {
-        dns_set_watches(dns, sets, cc->nwatches);
+        dns_set_watches(dns, &cc->dns, sets, cc->nwatches);
     }
     watch_sets_wait_ready(sets, cc->nwatches, 2000);
     close_sets(cs->sets, cs->nsets);

@@ -526,8 +526,9 @@ dns_server *dns_start(struct event_base *base, zkd_client *zk, int wake_fd, cons
     return d;
 }
 
-void dns_set_watches(dns_server *d, watch_set *const *sets, int n)
+void dns_set_watches(dns_server *d, const dns_conf *c, watch_set *const *sets, int n)
 {
+    d->conf = c;
     d->sets = sets;
     d->nsets = n;
 }

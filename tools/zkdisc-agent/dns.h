@@ -17,9 +17,10 @@ typedef struct dns_server dns_server;
 dns_server *dns_start(struct event_base *base, zkd_client *zk, int wake_fd, const dns_conf *c,
                       watch_set *const *sets, int n, struct evbuffer *errors);
 
-/* The services it answers for from now on (borrowed until the next call or
+/* The configuration (equal to the running one in what the sockets need)
+ * and services it answers for from now on (borrowed until the next call or
  * dns_stop). */
-void dns_set_watches(dns_server *d, watch_set *const *sets, int n);
+void dns_set_watches(dns_server *d, const dns_conf *c, watch_set *const *sets, int n);
 
 void dns_metrics(const dns_server *d, struct evbuffer *out);
 void dns_stop(dns_server *d);
