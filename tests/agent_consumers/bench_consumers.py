@@ -43,7 +43,7 @@ def hap_ports_up():
     up = set()
     for line in lines[1:]:
         f = line.split(",")
-        if len(f) > ad and f[0] == svc and f[1].startswith("zkd") and f[st] == "UP":
+        if len(f) > ad and f[0] == svc and f[1].startswith("zkd") and f[st] in ("UP", "no check"):
             up.add(f[ad])
     return up
 
