@@ -14,6 +14,7 @@ packages=(
     # zkdisc-agent's consumer side (issue 10): its loop and DNS wire format,
     # and the real HAProxy, nginx, dig and curl its tests drive
     libevent-dev libldns-dev haproxy nginx-light dnsutils curl
+    dnsperf # tests/agent_consumers/bench.sh
 )
 
 missing=()
