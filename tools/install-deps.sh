@@ -23,6 +23,7 @@ packages=(
     # zkdisc-agent: libcurl (http checks, webhooks), libsystemd (sd_notify);
     # prometheus for promtool and a real scrape in its tests
     libcurl4-openssl-dev libsystemd-dev prometheus
+    dnsperf # tests/agent_consumers/bench.sh
 )
 
 missing=()

@@ -180,8 +180,13 @@ int main(int argc, char **argv)
         return 2;
     }
     int rc = load(d.file, &d.cfg, &d.cc);
-    if (rc || check)
+    if (rc)
         return rc;
+    if (check) {
+        consumers_conf_free(d.cc);
+        config_destroy(&d.cfg);
+        return 0;
+    }
     signal(SIGPIPE, SIG_IGN);
     zkd_options o;
     zkd_options_init(&o);

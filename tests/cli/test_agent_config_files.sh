@@ -96,4 +96,5 @@ echo '{"ready": true}' >"$OUT/later.in.json"
 check "later written once it exists" wait_until 15 jis "$OUT/later.json" ready true
 
 stop_pid "$AGENT_PID"
+check "no sanitizer report from the agent" sh -c "! grep -q Sanitizer '$OUT/agent.log'"
 finish

@@ -3,7 +3,8 @@
 # TCP: A, SRV with the targets' addresses in the additional section, zone
 # names, instance names, NXDOMAIN, an empty NOERROR, REFUSED outside the
 # domain, TC over UDP for 40 instances then all 40 over TCP, FORMERR on
-# garbage with the server still serving, and a removed instance gone.
+# garbage with the server still serving, all_services (a cache opened on
+# the first query, closed when idle), and a removed instance gone.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "${ZKH_SH:?ZKH_SH must name tests/harness/harness.sh}"
@@ -15,7 +16,7 @@ trap 'cleanup_bg; zkh_down; rm -rf "$OUT"' EXIT
 PORT=$(free_port)
 cat >"$OUT/agent.conf" <<CONF
 watch = ( { service = "web"; }, { service = "empty"; allow_empty = true; }, { service = "big"; } );
-dns = { listen = "127.0.0.1:$PORT"; domain = "zkdisc."; ttl = 7; };
+dns = { listen = "127.0.0.1:$PORT"; domain = "zkdisc."; ttl = 7; all_services = true; idle_close = "2s"; };
 CONF
 expect_exit 0 check-conf "$AGENT_DRIVER" check -c "$OUT/agent.conf"
 
@@ -82,9 +83,18 @@ FORMERR same-id
 none" ]; then pass "garbage answered as expected"; else fail "garbage: $(cat "$OUT/garbage.out")"; fi
 check "still serving after garbage" a_is web.service.zkdisc "127.0.0.1 127.0.0.2 "
 
+# all_services: a service no watch names is answered from a cache opened on the first query.
+register other x 9009 --address 127.0.0.9
+check "unwatched service answered (all_services)" wait_until 10 a_is other.service.zkdisc "127.0.0.9 "
+run nx2 "${D[@]}" nosuch2.service.zkdisc A
+expect_in nx2 out "status: NXDOMAIN"
+check "its cache closed when idle" wait_until 15 grep -q 'dns: closing the idle cache of other' "$OUT/agent.log"
+check "answered again after the close" wait_until 10 a_is other.service.zkdisc "127.0.0.9 "
+
 # A removed instance leaves the answers.
 stop_pid "$pb"
 check "b gone after deregistration" wait_until 10 a_is web.service.zkdisc "127.0.0.1 "
 
 stop_pid "$AGENT_PID"
+check "no sanitizer report from the agent" sh -c "! grep -q Sanitizer '$OUT/agent.log'"
 finish

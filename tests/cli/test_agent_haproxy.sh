@@ -112,6 +112,19 @@ else fail "rolling restart: $summary"; fi
 check "rolling restart reloaded at most once ($(( $(reloads) - r0 )))" [ "$(( $(reloads) - r0 ))" -le 1 ]
 check "all three serve after it" wait_until 15 reaches "a b c"
 
+# An agent restart takes its slots back from the file: no reload, nothing moves.
+r0=$(reloads)
+cp "$OUT/backend.cfg" "$OUT/backend.before"
+stop_pid "$AGENT_PID"
+start_agent "$OUT/agent.conf" --api "$API"
+check "restarted agent serves its api" wait_until 15 curl -sf "http://$API/v1/watch/web" -o /dev/null
+"$ZKDISC" drain web a
+check "drain after an agent restart" wait_until 15 reaches "b c"
+"$ZKDISC" undrain web a
+check "undrain after an agent restart" wait_until 15 reaches "a b c"
+check "same file after the agent restart" cmp -s "$OUT/backend.cfg" "$OUT/backend.before"
+check "no reload for the agent restart" [ "$(reloads)" -eq "$r0" ]
+
 # Unsafe records are skipped for this output and counted.
 "$ZKDISC" create -p /zkdisc/services/web/evil '{"name":"web","id":"evil","address":"1.2.3.4 #","port":80,"payload":{"weight":1000}}' >/dev/null
 check "unsafe record counted" wait_until 10 sh -c "curl -sf http://$API/metrics | grep -q 'zkdisc_agent_output_skipped_records_total{service=\"web\",output=\"haproxy\",index=\"0\"} [1-9]'"
@@ -127,5 +140,6 @@ check "fell back to a reload" wait_until 10 sh -c "[ \$(wc -l <'$OUT/reloads.log
 check "c drained after the reload" wait_until 20 reaches "a b"
 
 stop_pid "$AGENT_PID"
+check "no sanitizer report from the agent" sh -c "! grep -q Sanitizer '$OUT/agent.log'"
 stop_pid "$HAP"
 finish

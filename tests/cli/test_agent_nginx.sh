@@ -87,5 +87,6 @@ r=$(( $(wc -l <"$OUT/reloads.log") - r0 ))
 echo "burst of 7 changes: $r reloads"
 
 stop_pid "$AGENT_PID"
+check "no sanitizer report from the agent" sh -c "! grep -q Sanitizer '$OUT/agent.log'"
 stop_pid "$NGX"
 finish

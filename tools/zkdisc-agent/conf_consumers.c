@@ -350,7 +350,7 @@ static void parse_watch(parser *p, const config_setting_t *g, watch_conf *w)
 
 static void parse_dns(parser *p, const config_setting_t *g, dns_conf *d)
 {
-    static const char *const known[] = {"listen", "domain", "ttl", NULL};
+    static const char *const known[] = {"listen", "domain", "ttl", "all_services", "idle_close", NULL};
     if (!config_setting_is_group(g)) {
         bad(p, g, "dns", "must be a group: dns = { listen = \"127.0.0.1:8600\"; }");
         return;
@@ -380,6 +380,8 @@ static void parse_dns(parser *p, const config_setting_t *g, dns_conf *d)
     if (!n)
         bad(p, config_setting_get_member(g, "domain"), "domain", "must not be empty");
     d->ttl = get_int(p, g, "ttl", 5, 0, 86400);
+    d->all_services = get_bool(p, g, "all_services", 0);
+    d->idle_close_ms = get_duration(p, g, "idle_close", 300000);
 }
 
 static void parse_file(parser *p, const config_setting_t *g, cfile_conf *f)

@@ -48,6 +48,8 @@ typedef struct dns_conf {
     int listen_port;     /* default 8600 */
     char *domain;        /* lower case, no trailing dot, default "zkdisc" */
     int ttl;             /* seconds, default 5 */
+    int all_services;    /* answer for every service under the root, not only watched ones */
+    int idle_close_ms;   /* all_services: a cache unused this long is closed, default 5 min */
 } dns_conf;
 
 typedef enum cfile_format { CFILE_JSON, CFILE_LIBCONFIG, CFILE_ENV } cfile_format;

@@ -95,7 +95,7 @@ consumers *consumers_start(struct event_base *base, zkd_client *zk, const consum
     if (!(cs->sets = open_sets(cs, cc, errors)))
         goto fail;
     cs->nsets = cc->nwatches;
-    if (cc->dns.enabled && !(cs->dns = dns_start(base, &cc->dns, cs->sets, cs->nsets, errors)))
+    if (cc->dns.enabled && !(cs->dns = dns_start(base, zk, cs->wake[1], &cc->dns, cs->sets, cs->nsets, errors)))
         goto fail;
     if (!(cs->files = cfiles_start(base, zk, cc->files, cc->nfiles, cs->wake[1], errors)))
         goto fail;
@@ -110,7 +110,8 @@ static int same_dns(const dns_conf *a, const dns_conf *b)
 {
     return a->enabled == b->enabled &&
            (!a->enabled || (a->listen_port == b->listen_port && !strcmp(a->listen_host, b->listen_host) &&
-                            !strcmp(a->domain, b->domain) && a->ttl == b->ttl));
+                            !strcmp(a->domain, b->domain) && a->ttl == b->ttl &&
+                            a->all_services == b->all_services && a->idle_close_ms == b->idle_close_ms));
 }
 
 /* Make-before-break: the new watches and files are opened (their caches
@@ -130,10 +131,10 @@ int consumers_reload(consumers *cs, const consumers_conf *cc, struct evbuffer *e
     if (!same_dns(&cs->conf->dns, &cc->dns)) {
         dns_stop(cs->dns);
         cs->dns = NULL;
-        if (cc->dns.enabled && !(dns = dns_start(cs->base, &cc->dns, sets, cc->nwatches, errors)))
+        if (cc->dns.enabled && !(dns = dns_start(cs->base, cs->zk, cs->wake[1], &cc->dns, sets, cc->nwatches, errors)))
             agent_log(AGENT_ERROR, "dns: not serving after the reload");
     } else if (dns) {
-        dns_set_watches(dns, sets, cc->nwatches);
+        dns_set_watches(dns, &cc->dns, sets, cc->nwatches);
     }
     watch_sets_wait_ready(sets, cc->nwatches, 2000);
     close_sets(cs->sets, cs->nsets);

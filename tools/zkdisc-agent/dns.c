@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -37,8 +38,23 @@ enum { RC_NOERROR, RC_FORMERR, RC_SERVFAIL, RC_NXDOMAIN, RC_NOTIMP, RC_REFUSED, 
 static const char *qt_names[QT_N] = {"A", "AAAA", "SRV", "other"};
 static const char *rc_names[RC_N] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
 
+/* A service answered with dns.all_services that no watch covers: a cache
+ * of its own, opened on the first query and closed after idle_close. */
+typedef struct adhoc {
+    watch_conf wc;
+    watch_set *ws;
+    struct timeval used;
+} adhoc;
+
+#define ADHOC_MAX 256
+
 struct dns_server {
     struct event_base *base;
+    zkd_client *zk;
+    int wake_fd;
+    adhoc adhoc[ADHOC_MAX];
+    int nadhoc;
+    struct event *idle;
     const dns_conf *conf;
     watch_set *const *sets;
     int nsets;
@@ -70,8 +86,73 @@ static void conn_close(conn *c)
 
 /* ---- names -------------------------------------------------------------------- */
 
-static watch_set *find_service(const dns_server *d, const char *name, size_t len)
+static int elapsed_ms(const struct timeval *since)
 {
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    return (int)((now.tv_sec - since->tv_sec) * 1000 + (now.tv_usec - since->tv_usec) / 1000);
+}
+
+/* The ad-hoc cache of `name`, opened now if need be (waiting up to 200 ms
+ * for its first load, on the first query only); NULL when the service has
+ * no instance node (so NXDOMAIN: a service with none is not told apart
+ * from a missing one), is not a valid name, or too many are open. */
+static watch_set *adhoc_find(dns_server *d, const char *name, size_t len)
+{
+    for (int i = 0; i < d->nadhoc; i++)
+        if (strlen(d->adhoc[i].wc.service) == len && !strncmp(d->adhoc[i].wc.service, name, len)) {
+            gettimeofday(&d->adhoc[i].used, NULL);
+            watch_set_refresh(d->adhoc[i].ws, 1);
+            const watch_view *v = watch_set_view(d->adhoc[i].ws);
+            /* Not loaded yet: answered SERVFAIL (nothing a resolver caches). */
+            return !v || v->n ? d->adhoc[i].ws : NULL;
+        }
+    char svc[129];
+    if (len >= sizeof svc || d->nadhoc == ADHOC_MAX)
+        return NULL;
+    memcpy(svc, name, len);
+    svc[len] = '\0';
+    if (zkd_validate_name("service", svc, NULL))
+        return NULL;
+    adhoc *a = &d->adhoc[d->nadhoc];
+    memset(a, 0, sizeof *a);
+    a->wc.service = strdup(svc);
+    struct evbuffer *errors = evbuffer_new();
+    a->ws = watch_set_open(d->base, d->zk, &a->wc, d->wake_fd, errors);
+    evbuffer_free(errors);
+    if (!a->ws) {
+        free(a->wc.service);
+        return NULL;
+    }
+    d->nadhoc++;
+    watch_sets_wait_ready(&a->ws, 1, 200);
+    return adhoc_find(d, name, len);
+}
+
+static void adhoc_close(dns_server *d, int i)
+{
+    agent_log(AGENT_INFO, "dns: closing the idle cache of %s", d->adhoc[i].wc.service);
+    watch_set_close(d->adhoc[i].ws);
+    free(d->adhoc[i].wc.service);
+    d->adhoc[i] = d->adhoc[--d->nadhoc];
+}
+
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    dns_server *d = arg;
+    for (int i = d->nadhoc - 1; i >= 0; i--)
+        if (elapsed_ms(&d->adhoc[i].used) > d->conf->idle_close_ms)
+            adhoc_close(d, i);
+}
+
+/* A watched service by name (any case); with `open` (dns.all_services),
+ * any service under the root. */
+static watch_set *find_service(dns_server *d, const char *name, size_t len, int open)
+{
+    if (open)
+        return adhoc_find(d, name, len);
     for (int i = 0; i < d->nsets; i++) {
         const char *s = watch_set_conf(d->sets[i])->service;
         if (strlen(s) == len && !strncasecmp(s, name, len))
@@ -87,27 +168,28 @@ typedef struct target {
 } target;
 
 /* Resolves `rel` (the query name without ".DOMAIN", lower case) into a
- * target; 0 when nothing is known by that name. */
-static int resolve(const dns_server *d, const char *rel, target *t)
+ * target among the watched services (open 0) or any service (open 1); 0
+ * when nothing is known by that name. */
+static int resolve_in(dns_server *d, const char *rel, target *t, int open)
 {
     memset(t, 0, sizeof *t);
     size_t len = strlen(rel);
     static const char svc_sfx[] = ".service", inst_sfx[] = ".instance";
     if (len > sizeof svc_sfx - 1 && !strcmp(rel + len - (sizeof svc_sfx - 1), svc_sfx)) {
         len -= sizeof svc_sfx - 1;
-        if ((t->ws = find_service(d, rel, len)))
+        if ((t->ws = find_service(d, rel, len, open)))
             return 1;
         const char *dot = memchr(rel, '.', len);
         if (!dot || dot - rel >= (long)sizeof t->zone)
             return 0;
         memcpy(t->zone, rel, (size_t)(dot - rel));
-        return (t->ws = find_service(d, dot + 1, len - (size_t)(dot - rel) - 1)) != NULL;
+        return (t->ws = find_service(d, dot + 1, len - (size_t)(dot - rel) - 1, open)) != NULL;
     }
     if (len > sizeof inst_sfx - 1 && !strcmp(rel + len - (sizeof inst_sfx - 1), inst_sfx)) {
         len -= sizeof inst_sfx - 1;
         /* ID.SERVICE: ids and services may hold dots, so try each split. */
         for (const char *dot = memchr(rel, '.', len); dot; dot = memchr(dot + 1, '.', len - (size_t)(dot + 1 - rel))) {
-            watch_set *ws = find_service(d, dot + 1, len - (size_t)(dot - rel) - 1);
+            watch_set *ws = find_service(d, dot + 1, len - (size_t)(dot - rel) - 1, open);
             const watch_view *v = ws ? watch_set_view(ws) : NULL;
             for (size_t k = 0; v && k < v->n; k++) {
                 const char *id = zkd_instance_id(v->inst[k]);
@@ -120,6 +202,11 @@ static int resolve(const dns_server *d, const char *rel, target *t)
         }
     }
     return 0;
+}
+
+static int resolve(dns_server *d, const char *rel, target *t)
+{
+    return resolve_in(d, rel, t, 0) || (d->conf->all_services && resolve_in(d, rel, t, 1));
 }
 
 /* ---- answers ---------------------------------------------------------------- */
@@ -396,8 +483,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
-dns_server *dns_start(struct event_base *base, const dns_conf *c, watch_set *const *sets, int n,
-                      struct evbuffer *errors)
+dns_server *dns_start(struct event_base *base, zkd_client *zk, int wake_fd, const dns_conf *c,
+                      watch_set *const *sets, int n, struct evbuffer *errors)
 {
     struct sockaddr_storage ss;
     int sslen = sizeof ss;
@@ -410,6 +497,8 @@ dns_server *dns_start(struct event_base *base, const dns_conf *c, watch_set *con
     }
     dns_server *d = calloc(1, sizeof *d);
     d->base = base;
+    d->zk = zk;
+    d->wake_fd = wake_fd;
     d->conf = c;
     d->sets = sets;
     d->nsets = n;
@@ -430,12 +519,16 @@ dns_server *dns_start(struct event_base *base, const dns_conf *c, watch_set *con
         dns_stop(d);
         return NULL;
     }
+    d->idle = event_new(base, -1, EV_PERSIST, on_idle, d);
+    struct timeval second = {1, 0};
+    event_add(d->idle, &second);
     agent_log(AGENT_INFO, "dns: answering for %s. on %s (udp and tcp)", c->domain, spec);
     return d;
 }
 
-void dns_set_watches(dns_server *d, watch_set *const *sets, int n)
+void dns_set_watches(dns_server *d, const dns_conf *c, watch_set *const *sets, int n)
 {
+    d->conf = c;
     d->sets = sets;
     d->nsets = n;
 }
@@ -466,5 +559,9 @@ void dns_stop(dns_server *d)
         evconnlistener_free(d->tcp);
     while (d->conns)
         conn_close(d->conns);
+    while (d->nadhoc)
+        adhoc_close(d, 0);
+    if (d->idle)
+        event_free(d->idle);
     free(d);
 }

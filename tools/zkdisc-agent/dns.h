@@ -11,13 +11,16 @@
 typedef struct dns_server dns_server;
 
 /* Binds UDP and TCP on c->listen_host:listen_port. NULL with a message in
- * `errors` when it cannot. `sets` is borrowed (see dns_set_watches). */
-dns_server *dns_start(struct event_base *base, const dns_conf *c, watch_set *const *sets, int n,
-                      struct evbuffer *errors);
+ * `errors` when it cannot. `sets` is borrowed (see dns_set_watches). With
+ * c->all_services, other services get caches of their own on `zk` (their
+ * callbacks wake the loop through `wake_fd`). */
+dns_server *dns_start(struct event_base *base, zkd_client *zk, int wake_fd, const dns_conf *c,
+                      watch_set *const *sets, int n, struct evbuffer *errors);
 
-/* The services it answers for from now on (borrowed until the next call or
+/* The configuration (equal to the running one in what the sockets need)
+ * and services it answers for from now on (borrowed until the next call or
  * dns_stop). */
-void dns_set_watches(dns_server *d, watch_set *const *sets, int n);
+void dns_set_watches(dns_server *d, const dns_conf *c, watch_set *const *sets, int n);
 
 void dns_metrics(const dns_server *d, struct evbuffer *out);
 void dns_stop(dns_server *d);

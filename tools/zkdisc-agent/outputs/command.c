@@ -19,13 +19,6 @@ typedef struct command_out {
     int64_t last_start_ms;
 } command_out;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void schedule(command_out *c);
 
 static void on_done(int status, const char *why, void *arg)
@@ -50,7 +43,7 @@ static void on_done(int status, const char *why, void *arg)
 static void run_now(command_out *c)
 {
     output *o = &c->base;
-    c->last_start_ms = mono_ms();
+    c->last_start_ms = output_mono_ms();
     free(c->delivered);
     c->delivered = c->pending;
     c->pending = NULL;
@@ -72,7 +65,7 @@ static void schedule(command_out *c)
 {
     if (!c->pending || c->job || evtimer_pending(c->timer, NULL))
         return;
-    int64_t wait = c->last_start_ms + c->base.conf->min_interval_ms - mono_ms();
+    int64_t wait = c->last_start_ms + c->base.conf->min_interval_ms - output_mono_ms();
     if (c->last_start_ms == 0 || wait <= 0) {
         run_now(c);
         return;

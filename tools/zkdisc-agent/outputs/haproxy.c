@@ -59,6 +59,45 @@ static void after_reload(output *o, int ok)
         h->running = h->nslots;
 }
 
+/* Takes the slots back from the file a previous run wrote (an agent
+ * restart or a SIGHUP), so that instances keep their slots and HAProxy,
+ * which loaded that file, needs no reload. The number of slots found. */
+static int recover(haproxy_out *h)
+{
+    char *text = NULL;
+    if (atomic_file_read(h->base.conf->path, 16 << 20, &text) < 0)
+        return 0;
+    int n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        int k, weight;
+        char addr[64], tail[300];
+        if (sscanf(line, "    server zkd%d %63s %299[^\n]", &k, addr, tail) != 3 || k != n + 1)
+            continue;
+        n++;
+        if (n > h->nslots) {
+            h->slots = realloc(h->slots, (size_t)n * sizeof *h->slots);
+            memset(&h->slots[n - 1], 0, sizeof *h->slots);
+            h->nslots = n;
+        }
+        char id[256];
+        char *colon = strrchr(addr, ':');
+        if (!colon || sscanf(tail, "weight %d # %255s", &weight, id) != 2)
+            continue; /* a free slot */
+        slot *s = &h->slots[n - 1];
+        *colon = '\0';
+        memcpy(s->addr, addr[0] == '[' ? addr + 1 : addr, sizeof s->addr - 1);
+        if (s->addr[0] && s->addr[strlen(s->addr) - 1] == ']')
+            s->addr[strlen(s->addr) - 1] = '\0';
+        s->port = atoi(colon + 1);
+        s->enabled = !strstr(tail, "(drained)");
+        s->weight = s->enabled ? weight : 0; /* a drained weight is not in the file */
+        s->id = strdup(id);
+    }
+    free(text);
+    return n;
+}
+
 static output *haproxy_open(struct event_base *base, const watch_conf *w, const out_conf *c)
 {
     haproxy_out *h = calloc(1, sizeof *h);
@@ -68,6 +107,12 @@ static output *haproxy_open(struct event_base *base, const watch_conf *w, const 
     h->nslots = c->slots;
     h->running = c->slots; /* as if HAProxy loaded a file of ours; the first write tells */
     h->slots = calloc((size_t)h->nslots, sizeof *h->slots);
+    int found = recover(h);
+    if (found) {
+        h->running = found;
+        h->synced = 1;
+        agent_log(AGENT_INFO, "watch %s: haproxy slots taken back from %s", w->service, c->path);
+    }
     return &h->base;
 }
 

@@ -15,18 +15,11 @@ typedef struct json_out {
     int stale_alerted;
 } json_out;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static output *json_open(struct event_base *base, const watch_conf *w, const out_conf *c)
 {
     json_out *j = calloc(1, sizeof *j);
     output_init(&j->base, &output_json_ops, base, w, c);
-    j->fresh_ms = mono_ms();
+    j->fresh_ms = output_mono_ms();
     return &j->base;
 }
 
@@ -57,7 +50,7 @@ static void json_tick(output *o, const watch_view *v)
     json_out *j = (json_out *)o;
     if (j->failing)
         json_update(o, v);
-    int64_t now = mono_ms();
+    int64_t now = output_mono_ms();
     if (!v->stale) {
         j->fresh_ms = now;
         j->stale_alerted = 0;

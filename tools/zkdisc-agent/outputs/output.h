@@ -91,6 +91,7 @@ void reloader_init(reloader *r, output *o);
 void reloader_request(reloader *r);
 void reloader_close(reloader *r);
 
+/* Milliseconds on the monotonic clock. */
 int64_t output_mono_ms(void);
 
 #endif
