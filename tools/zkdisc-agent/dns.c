@@ -468,3 +468,8 @@ void dns_stop(dns_server *d)
         conn_close(d->conns);
     free(d);
 }
+
+void dns_set_conf(dns_server *d, const dns_conf *c)
+{
+    d->conf = c;
+}

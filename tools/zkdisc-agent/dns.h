@@ -18,6 +18,8 @@ dns_server *dns_start(struct event_base *base, const dns_conf *c, watch_set *con
 /* The services it answers for from now on (borrowed until the next call or
  * dns_stop). */
 void dns_set_watches(dns_server *d, watch_set *const *sets, int n);
+/* An identical configuration (a reload) that outlives the one it started with. */
+void dns_set_conf(dns_server *d, const dns_conf *c);
 
 void dns_metrics(const dns_server *d, struct evbuffer *out);
 void dns_stop(dns_server *d);
