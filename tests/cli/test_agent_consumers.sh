@@ -100,6 +100,14 @@ applied() { api GET /metrics | grep -q 'zkdisc_agent_reloads_total{result="appli
 check "SIGHUP applied" wait_until 10 applied
 check "SIGHUP: web.json untouched (inode, mtime)" [ "$(stat -c '%i %Y %y' "$OUT/web.json")" = "$before" ]
 check "SIGHUP: still both" ids_are "$OUT/web.json" "web-1 web-2"
+check "SIGHUP: DNS answers (kept, on the new config)" a_is web.service.zkdisc "127.0.0.1 127.0.0.2 "
+# A changed watch (one more output) is re-opened: the new file appears.
+sed -i "s|stale_after = \"1s\"; }|stale_after = \"1s\"; }, { type = \"json\"; path = \"$OUT/web-b.json\"; }|" "$OUT/agent.conf"
+kill -HUP "$AGENT_PID"
+applied2() { api GET /metrics | grep -q 'zkdisc_agent_reloads_total{result="applied"} 2'; }
+check "SIGHUP (changed watch) applied" wait_until 10 applied2
+check "changed watch: the new output is written" wait_until 10 ids_are "$OUT/web-b.json" "web-1 web-2"
+check "changed watch: DNS still answers" a_is web.service.zkdisc "127.0.0.1 127.0.0.2 "
 
 # --- restarted in maintenance: the node is created drained (spec.enabled),
 # so a watcher sees web-1 ADDED and never an UPDATED (no enabled flicker) ---
