@@ -46,13 +46,22 @@ test "$(command -v zkdisc)" = /usr/bin/zkdisc
 man -w zkdisc >/dev/null && man -w zkdisc-agent.conf >/dev/null
 test -f /usr/share/bash-completion/completions/zkdisc
 test -f /usr/share/zsh/vendor-completions/_zkdisc
+# The agent: binary, systemd unit (skipped until /etc/zkdisc/agent.conf
+# exists), the example config (a conffile) that it accepts.
+zkdisc-agent --version
+test "$(command -v zkdisc-agent)" = /usr/bin/zkdisc-agent
+test -f /usr/lib/systemd/system/zkdisc-agent.service
+grep -q '^ExecStart=/usr/bin/zkdisc-agent' /usr/lib/systemd/system/zkdisc-agent.service
+grep -q '^ConditionPathExists=/etc/zkdisc/agent.conf' /usr/lib/systemd/system/zkdisc-agent.service
+dpkg-query -W -f='${Conffiles}\n' zkdisc | grep -q ' /etc/zkdisc/agent.conf.example '
+zkdisc-agent check-config -c /etc/zkdisc/agent.conf.example
 
 echo "debian: building examples/ against libzkdisc-dev"
 cmake -S "$top/examples" -B "$work/examples" >/dev/null
 cmake --build "$work/examples"
 cc -o "$work/hello_pc" "$top/examples/hello_discovery.c" $(pkg-config --cflags --libs zkdisc) -lpthread
 # Both find the library through the system paths: no RUNPATH, no LD_LIBRARY_PATH.
-for exe in "$work/examples/hello_discovery" "$work/hello_pc" /usr/bin/zkdisc; do
+for exe in "$work/examples/hello_discovery" "$work/hello_pc" /usr/bin/zkdisc /usr/bin/zkdisc-agent; do
     ! readelf -d "$exe" | grep -q RUNPATH || { echo "debian: $exe has a RUNPATH" >&2; exit 1; }
     ldd "$exe" | grep -Eq "libzkdisc.so.0 => (/usr)?/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/" ||
         { echo "debian: $exe does not find the packaged libzkdisc.so.0: $(ldd "$exe" | grep zkdisc)" >&2; exit 1; }

@@ -604,6 +604,36 @@ static void test_drain_is_kept(void)
 
 /* An update is a setData on the same node (same czxid), seen as UPDATED
  * with the old and the new record. */
+/* spec.enabled = 0: the node is created drained, never seen enabled (the
+ * agent registers a service in maintenance this way). */
+static void test_created_drained(void)
+{
+    zkd_client *a = tu_connect(zkh_connect_string(zk), 10000);
+    zkd_instance_spec spec;
+    zkd_instance_spec_init(&spec);
+    CU_ASSERT_EQUAL(spec.enabled, 1);
+    spec.service = "drain";
+    spec.id = "d-2";
+    spec.address = "10.9.8.7";
+    spec.port = 102;
+    spec.enabled = 0;
+    zkd_registration *r = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_register(a, &spec, &r, NULL), 0);
+    zkd_instance *mine = zkd_registration_instance(r);
+    CU_ASSERT_EQUAL(zkd_instance_enabled(mine), 0);
+    zkd_instance_unref(mine);
+    /* zkd_register has waited for the create: its first write says false. */
+    CU_ASSERT_EQUAL(enabled_in_tree(a, "/zkdisc/services/drain/d-2"), 0);
+    /* An update keeps the tree's flag, whatever the spec says. */
+    zkd_instance_spec up;
+    zkd_instance_spec_init(&up);
+    up.port = 103;
+    CU_ASSERT_EQUAL(zkd_registration_update(r, &up, NULL), 0);
+    CU_ASSERT_EQUAL(enabled_in_tree(a, "/zkdisc/services/drain/d-2"), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
+    zkd_close(a);
+}
+
 static void test_update_in_place(void)
 {
     zkd_client *a = tu_connect(zkh_connect_string(zk), 10000);
@@ -794,6 +824,7 @@ int main(void)
         {"malformed children skipped and counted", test_malformed_skipped_and_counted},
         {"Curator, ServerSet and Nerve nodes", test_three_formats},
         {"a drain survives update and re-creation", test_drain_is_kept},
+        {"spec.enabled = 0: created drained", test_created_drained},
         {"update in place", test_update_in_place},
         {"deregister while disconnected", test_deregister_while_disconnected},
         {"the cache's own expiry: rebuild reports true differences", test_cache_session_expiry},

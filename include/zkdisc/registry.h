@@ -47,9 +47,11 @@ typedef struct zkd_instance_spec {
     const char *zone;     /* NULL: not written */
     const char *version;  /* NULL: not written */
     const char *const *meta; /* NULL-terminated "key=value" strings, into payload.metadata */
+    int enabled;          /* 0: created drained ("enabled": false) from its first write;
+                           * zkd_registration_update ignores it (the tree's flag is kept) */
 } zkd_instance_spec;
 
-/* Fills `spec` with the defaults (ports -1, everything else empty). */
+/* Fills `spec` with the defaults (ports -1, enabled 1, everything else empty). */
 ZKD_EXPORT void zkd_instance_spec_init(zkd_instance_spec *spec);
 
 /* Creates the ephemeral node (and its parents; the service node is a

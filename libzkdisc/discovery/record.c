@@ -22,6 +22,7 @@ void zkd_instance_spec_init(zkd_instance_spec *spec)
     memset(spec, 0, sizeof *spec);
     spec->port = -1;
     spec->ssl_port = -1;
+    spec->enabled = 1;
 }
 
 int zkd_default_address(char *buf, size_t len, zkd_error *err)
@@ -186,7 +187,7 @@ int zkd__record_from_spec(const zkd_instance_spec *spec, const zkd_instance *pre
     i->weight = spec->weight > 0 ? spec->weight : ZKD_DEFAULT_WEIGHT;
     i->zone = spec->zone ? strdup(spec->zone) : NULL;
     i->version = spec->version ? strdup(spec->version) : NULL;
-    i->enabled = prev ? prev->enabled : 1;
+    i->enabled = prev ? prev->enabled : spec->enabled != 0;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     i->registration_time = prev ? prev->registration_time

@@ -22,9 +22,14 @@ free_port() {
 }
 
 # count SERVICE: how many instances the tree holds (from outside, the CLI).
+# A service that is not there at all (never registered, or its container
+# node gone with its last instance) exits 4: none.
 count() {
-    local json
-    json=$("$ZKDISC" -o json instances "$1" 2>/dev/null) || { echo error; return; }
+    local json rc
+    json=$("$ZKDISC" -o json instances "$1" 2>/dev/null)
+    rc=$?
+    [ "$rc" -eq 4 ] && { echo 0; return; }
+    [ "$rc" -eq 0 ] || { echo error; return; }
     printf '%s' "$json" | grep -o '"serviceType"' | wc -l
 }
 has_count() { [ "$(count "$1")" = "$2" ]; }

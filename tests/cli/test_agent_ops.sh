@@ -169,7 +169,7 @@ check "third watcher sees web" wait_until 10 grep -q "ADDED web-1" "$OUT/watch3.
 kill -TERM "$AGENT_PID"
 within "SIGTERM: drained first" 1 is_drained web
 check "SIGTERM: then removed" wait_until 6 grep -q "REMOVED web-1" "$OUT/watch3.out"
-check "watcher saw UPDATED before REMOVED" sh -c "grep -E 'UPDATED|REMOVED' '$OUT/watch3.out' | head -2 | tr '\n' ' ' | grep -q '^UPDATED web-1.*REMOVED web-1'"
+check "watcher saw UPDATED before REMOVED" sh -c "awk '\$2 == \"UPDATED\" || \$2 == \"REMOVED\" { print \$2, \$3 }' '$OUT/watch3.out' | head -2 | tr '\n' ' ' | grep -q '^UPDATED web-1 REMOVED web-1'"
 wait "$AGENT_PID"; rc=$?
 AGENT_PID=
 check "SIGTERM: exit 0 (got $rc)" [ "$rc" -eq 0 ]

@@ -73,6 +73,19 @@ check "the web example serves a real page and a health file" bash -c \
     "grep -qi '<html' '$top/docker/web/index.html' && test -s '$top/docker/web/health'"
 check "lb starts HAProxy with its config and hands over to the agent" bash -c \
     "grep -q 'haproxy -W -D -f /etc/zkdisc/haproxy.cfg' '$top/docker/lb/start.sh' && grep -q '^exec zkdisc-agent -c /etc/zkdisc/lb.conf' '$top/docker/lb/start.sh'"
+# Each agent config the image carries passes the agent's own check-config
+# (when the agent is built), with the image's /var/lib/zkdisc (whose
+# directories check-config wants writable) moved under $OUT.
+agent=${ZKDISC_AGENT:-$(dirname "$ZKDISC")/../zkdisc-agent/zkdisc-agent}
+if [ -x "$agent" ]; then
+    mkdir -p "$OUT/varlib/haproxy"
+    for conf in "$top"/docker/agent/*.conf; do
+        name=$(basename "$conf" .conf)
+        sed "s|/var/lib/zkdisc|$OUT/varlib|g" "$conf" >"$OUT/agent-$name.conf"
+        expect_exit 0 "agent-check-$name" "$agent" check-config -c "$OUT/agent-$name.conf"
+        expect_in "agent-check-$name" out ": ok ("
+    done
+fi
 if command -v haproxy >/dev/null; then
     printf 'backend web\n' >"$OUT/web.cfg"
     sed "s|/var/lib/zkdisc/haproxy|$OUT|g" "$top/docker/lb/haproxy.cfg" >"$OUT/haproxy.cfg"

@@ -501,3 +501,44 @@ void consumers_conf_free(consumers_conf *cc)
     free(cc->files);
     free(cc);
 }
+
+static int str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static int argv_eq(char *const *a, char *const *b)
+{
+    if (!a || !b)
+        return a == b;
+    for (; *a && *b; a++, b++)
+        if (strcmp(*a, *b))
+            return 0;
+    return !*a && !*b;
+}
+
+static int out_conf_equal(const out_conf *a, const out_conf *b)
+{
+    return a->type == b->type && str_eq(a->path, b->path) && a->mode == b->mode &&
+           a->owner.uid == b->owner.uid && a->owner.gid == b->owner.gid &&
+           a->stale_after_ms == b->stale_after_ms && argv_eq(a->argv, b->argv) &&
+           a->min_interval_ms == b->min_interval_ms && a->timeout_ms == b->timeout_ms &&
+           str_eq(a->backend, b->backend) && str_eq(a->socket, b->socket) && a->slots == b->slots &&
+           argv_eq(a->reload, b->reload) && a->min_reload_interval_ms == b->min_reload_interval_ms &&
+           argv_eq(a->options, b->options);
+}
+
+int watch_conf_equal(const watch_conf *a, const watch_conf *b)
+{
+    if (!str_eq(a->service, b->service) || !str_eq(a->zone, b->zone) || a->nmeta != b->nmeta ||
+        a->min_instances != b->min_instances || a->allow_empty != b->allow_empty ||
+        a->nouts != b->nouts)
+        return 0;
+    for (int i = 0; i < a->nmeta; i++)
+        if (!str_eq(a->meta_keys[i], b->meta_keys[i]) || !str_eq(a->meta_vals[i], b->meta_vals[i]))
+            return 0;
+    for (int i = 0; i < a->nouts; i++)
+        if (!out_conf_equal(&a->outs[i], &b->outs[i]))
+            return 0;
+    return 1;
+}

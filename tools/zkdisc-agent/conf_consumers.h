@@ -76,4 +76,8 @@ struct consumers_conf {
  * milliseconds; -1 when it is none of these. */
 long conf_duration_ms(const char *text);
 
+/* Whether two watches are configured identically (a reload keeps such a
+ * watch running: same cache, same outputs, nothing rewritten). */
+int watch_conf_equal(const watch_conf *a, const watch_conf *b);
+
 #endif

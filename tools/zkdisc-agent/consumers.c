@@ -115,18 +115,42 @@ static int same_dns(const dns_conf *a, const dns_conf *b)
 }
 
 /* Make-before-break: the new watches and files are opened (their caches
- * load) before the old ones close; files they write are change-only, so a
- * watch whose set did not change rewrites nothing. */
+ * load) before the old ones close; files they write are change-only. A
+ * watch configured exactly as before is kept as it is (its cache, its
+ * outputs and their state, such as the json output's "updated"), so an
+ * unchanged file rewrites nothing and restarts nothing. */
 int consumers_reload(consumers *cs, const consumers_conf *cc, struct evbuffer *errors)
 {
-    watch_set **sets = open_sets(cs, cc, errors);
-    if (!sets)
-        return -1;
-    cfiles *files = cfiles_start(cs->base, cs->zk, cc->files, cc->nfiles, cs->wake[1], errors);
+    watch_set **sets = calloc((size_t)cc->nwatches + 1, sizeof *sets);
+    int *keep = calloc((size_t)cc->nwatches + 1, sizeof *keep);
+    char *taken = calloc((size_t)cs->nsets + 1, 1);
+    int failed = 0;
+    for (int i = 0; i < cc->nwatches && !failed; i++) {
+        keep[i] = -1;
+        for (int j = 0; j < cs->nsets && keep[i] < 0; j++)
+            if (!taken[j] && watch_conf_equal(watch_set_conf(cs->sets[j]), &cc->watches[i])) {
+                keep[i] = j;
+                taken[j] = 1;
+            }
+        if (keep[i] < 0 && !(sets[i] = watch_set_open(cs->base, cs->zk, &cc->watches[i], cs->wake[1], errors)))
+            failed = 1;
+    }
+    cfiles *files = failed ? NULL : cfiles_start(cs->base, cs->zk, cc->files, cc->nfiles, cs->wake[1], errors);
     if (!files) {
-        close_sets(sets, cc->nwatches);
+        for (int i = 0; i < cc->nwatches; i++)
+            watch_set_close(sets[i]); /* only the new ones: kept ones are still NULL */
+        free(sets);
+        free(keep);
+        free(taken);
         return -1;
     }
+    /* Committed: the kept sets move over to the new configuration. */
+    for (int i = 0; i < cc->nwatches; i++)
+        if (keep[i] >= 0) {
+            sets[i] = cs->sets[keep[i]];
+            cs->sets[keep[i]] = NULL;
+            watch_set_rebind(sets[i], &cc->watches[i]);
+        }
     dns_server *dns = cs->dns;
     if (!same_dns(&cs->conf->dns, &cc->dns)) {
         dns_stop(cs->dns);
@@ -137,13 +161,15 @@ int consumers_reload(consumers *cs, const consumers_conf *cc, struct evbuffer *e
         dns_set_watches(dns, &cc->dns, sets, cc->nwatches);
     }
     watch_sets_wait_ready(sets, cc->nwatches, 2000);
-    close_sets(cs->sets, cs->nsets);
+    close_sets(cs->sets, cs->nsets); /* what is left: watches no longer configured so */
     cfiles_stop(cs->files);
     cs->sets = sets;
     cs->nsets = cc->nwatches;
     cs->files = files;
     cs->dns = dns;
     cs->conf = cc;
+    free(keep);
+    free(taken);
     refresh_all(cs, 1);
     return 0;
 }

@@ -318,6 +318,10 @@ static int connect_zk(void)
     o.session_timeout_ms = (int)rt.conf->session_timeout_ms;
     o.request_timeout_ms = 5000;
     o.connect_in_background = 1; /* start, and keep checking, while ZooKeeper is down */
+    /* Caches and config watches keep their last view there, so the outputs
+     * and config files serve (marked stale) when the agent starts while
+     * ZooKeeper is down. */
+    o.snapshot_dir = rt.conf->state_dir;
     o.log_level = ZKD_LOG_WARN;
     o.log_fn = on_library_log;
     zkd_error err;

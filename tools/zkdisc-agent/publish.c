@@ -207,6 +207,8 @@ static int converge(publisher *p, entry *e, const regspec *spec, publish_want wa
     zkd_instance_spec is;
     to_instance_spec(spec, &is);
     if (!e->reg) {
+        /* A service in maintenance is created drained: never seen enabled. */
+        is.enabled = want == WANT_ENABLED;
         if ((rc = zkd_register(p->zk, &is, &e->reg, err)) != 0)
             return rc;
         e->reg_service = strdup(spec->name);

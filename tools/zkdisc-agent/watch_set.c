@@ -282,3 +282,13 @@ void watch_set_close(watch_set *ws)
     zkd_snapshot_unref(ws->snap);
     free(ws);
 }
+
+void watch_set_rebind(watch_set *ws, const watch_conf *wc)
+{
+    ws->conf = wc;
+    ws->view.service = wc->service;
+    for (int o = 0; o < ws->nouts; o++) {
+        ws->outs[o]->watch = wc;
+        ws->outs[o]->conf = &wc->outs[o];
+    }
+}

@@ -44,5 +44,8 @@ void watch_set_output_metric(const watch_set *ws, struct evbuffer *out, const ch
                              size_t offset);
 
 void watch_set_close(watch_set *ws);
+/* A reload kept this watch (watch_conf_equal): from now on it and its
+ * outputs read `wc`, an identical configuration that outlives the old one. */
+void watch_set_rebind(watch_set *ws, const watch_conf *wc);
 
 #endif
