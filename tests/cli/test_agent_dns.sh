@@ -49,6 +49,9 @@ run nx "${D[@]}" nosuch.service.zkdisc A
 expect_in nx out "status: NXDOMAIN"
 run nxzone "${D[@]}" mars.web.service.zkdisc A
 expect_in nxzone out "status: NXDOMAIN"
+# A service with no node loads without a delta: the set is loaded at the
+# next refresh (at most a second); until then it is SERVFAIL, never cached.
+check "empty service loaded" wait_until 10 sh -c "$(printf '%q ' "${D[@]}") empty.service.zkdisc A | grep -q 'status: NOERROR'"
 run empty "${D[@]}" empty.service.zkdisc A
 expect_in empty out "status: NOERROR"
 expect_in empty out "ANSWER: 0"
