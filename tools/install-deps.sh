@@ -15,7 +15,8 @@ packages=(
     python3 python3-yaml procps netcat-openbsd tmux
     # cli_interop's real peers (Curator 5.4 compiled with javac, kazoo) and
     # the fuzz targets (libFuzzer)
-    default-jdk-headless libcurator-discovery-java libcurator-recipes-java python3-kazoo clang
+    default-jdk-headless libcurator-discovery-java libcurator-recipes-java python3-kazoo
+    clang libclang-rt-14-dev
     # zkdisc-agent's consumer side (issue 10): its loop and DNS wire format,
     # and the real HAProxy, nginx, dig and curl its tests drive
     libevent-dev libldns-dev haproxy nginx-light dnsutils curl
