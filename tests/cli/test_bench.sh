@@ -14,7 +14,7 @@ check "every group reported, with ratios" python3 - "$OUT/bench-small.out" <<'PY
 import json, sys
 doc = json.load(open(sys.argv[1]))
 groups = {r["group"] for r in doc["results"]}
-assert groups == {"register", "read", "watch", "memory", "select"}, groups
+assert groups == {"register", "read", "watch", "memory", "select", "request", "cache"}, groups
 assert doc["instances"] == 300
 for r in doc["results"]:
     assert r["value"] > 0 or r["group"] == "memory", r

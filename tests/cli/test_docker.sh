@@ -98,7 +98,7 @@ fi
 check "the build stage installs through tools/install-deps.sh" grep -q '^RUN /tmp/install-deps.sh' "$dockerfile"
 runtime=$(awk '/^FROM .* AS zkdisc/ {on = 1; next} /^FROM / {on = 0} on' "$dockerfile" |
     tr ' \\' '\n\n' | grep -E '^lib[a-z0-9.+-]+$' | sort -u)
-devs=$(sed -n '/^packages=(/,/^)/p' "$top/tools/install-deps.sh" | tr ' ' '\n' | grep -E -- '-dev$' | grep -v '^libcunit')
+devs=$(sed -n '/^packages=(/,/^)/p' "$top/tools/install-deps.sh" | tr ' ' '\n' | grep -E -- '-dev$' | grep -v -e '^libcunit' -e '^libclang-rt')
 for dev in $devs; do
     CHECKS=$((CHECKS + 1))
     libs=$(apt-cache depends --no-recommends --no-suggests "$dev" 2>/dev/null | sed -n 's/^ *Depends: \(lib[^ ]*\)$/\1/p' | grep -v -- '-dev$')
