@@ -531,19 +531,6 @@ static void test_three_formats(void)
     zkd_close(b);
 }
 
-static int enabled_in_tree(zkd_client *c, const char *path)
-{
-    char *data = NULL;
-    size_t len = 0;
-    if (zkd_node_get(c, path, &data, &len, NULL, NULL) != 0)
-        return -1;
-    zkd_instance *i = NULL;
-    int e = zkd_instance_parse("drain", "d-1", data, len, &i, NULL) == 0 ? zkd_instance_enabled(i) : -1;
-    zkd_instance_unref(i);
-    zkd_free(data);
-    return e;
-}
-
 typedef struct enabled_is {
     zkd_client *c;
     int want;
@@ -552,7 +539,7 @@ typedef struct enabled_is {
 static int tree_enabled_is(void *arg)
 {
     enabled_is *e = arg;
-    return enabled_in_tree(e->c, "/zkdisc/services/drain/d-1") == e->want;
+    return tu_enabled_in_tree(e->c, "/zkdisc/services/drain/d-1") == e->want;
 }
 
 /* An operator's drain survives the process's own update and a re-creation. */
@@ -590,7 +577,7 @@ static void test_drain_is_kept(void)
     CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_REESTABLISHED], 1, 20000));
     owned_by o = {op, a, "/zkdisc/services/drain/d-1"};
     CU_ASSERT_TRUE(tu_wait_until(node_owned_by, &o, 20000));
-    CU_ASSERT_EQUAL(enabled_in_tree(op, "/zkdisc/services/drain/d-1"), 0);
+    CU_ASSERT_EQUAL(tu_enabled_in_tree(op, "/zkdisc/services/drain/d-1"), 0);
     /* Undrain. */
     CU_ASSERT_EQUAL(zkd_instance_set_enabled(op, "drain", "d-1", 1, NULL), 0);
     e.want = 1;
@@ -623,13 +610,13 @@ static void test_created_drained(void)
     CU_ASSERT_EQUAL(zkd_instance_enabled(mine), 0);
     zkd_instance_unref(mine);
     /* zkd_register has waited for the create: its first write says false. */
-    CU_ASSERT_EQUAL(enabled_in_tree(a, "/zkdisc/services/drain/d-2"), 0);
+    CU_ASSERT_EQUAL(tu_enabled_in_tree(a, "/zkdisc/services/drain/d-2"), 0);
     /* An update keeps the tree's flag, whatever the spec says. */
     zkd_instance_spec up;
     zkd_instance_spec_init(&up);
     up.port = 103;
     CU_ASSERT_EQUAL(zkd_registration_update(r, &up, NULL), 0);
-    CU_ASSERT_EQUAL(enabled_in_tree(a, "/zkdisc/services/drain/d-2"), 0);
+    CU_ASSERT_EQUAL(tu_enabled_in_tree(a, "/zkdisc/services/drain/d-2"), 0);
     CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
     zkd_close(a);
 }

@@ -506,19 +506,6 @@ static void test_reregister_while_disconnected(void)
 
 /* ---- a drain across a drop and an expiry -------------------------------------- */
 
-static int enabled_in_tree(zkd_client *c, const char *path)
-{
-    char *data = NULL;
-    size_t len = 0;
-    if (zkd_node_get(c, path, &data, &len, NULL, NULL) != 0)
-        return -1;
-    zkd_instance *i = NULL;
-    int e = zkd_instance_parse("x", "y", data, len, &i, NULL) == 0 ? zkd_instance_enabled(i) : -1;
-    zkd_instance_unref(i);
-    zkd_free(data);
-    return e;
-}
-
 static int registry_knows_drained(void *arg)
 {
     zkd_instance *i = zkd_registration_instance(arg);
@@ -551,7 +538,7 @@ static void test_drain_across_drop_and_expiry(void)
     CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_REESTABLISHED], 1, 20000));
     node_check n = {op, a, "/zkdisc/services/drained/d-1", 7};
     CU_ASSERT_TRUE(tu_wait_until(held, &n, 20000));
-    CU_ASSERT_EQUAL(enabled_in_tree(op, n.path), 0);
+    CU_ASSERT_EQUAL(tu_enabled_in_tree(op, n.path), 0);
     CU_ASSERT_EQUAL(count_children(op, "/zkdisc/services/drained"), 1);
     CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
     zkd_close(a);

@@ -3,6 +3,8 @@
 #ifndef ZKD_INTERNAL_PATHS_H
 #define ZKD_INTERNAL_PATHS_H
 
+#include <stddef.h>
+
 #include <zkdisc/client.h>
 
 char *zkd__services_path(zkd_client *c);                                   /* <root>/services */
@@ -13,5 +15,9 @@ char *zkd__config_path(zkd_client *c, const char *app);                    /* ..
 
 /* Joins parent and a child name with '/', handling parent "/". */
 char *zkd__path_join(const char *parent, const char *child);
+
+/* FNV-1a of a path, for the tables keyed by path (armed watches, a watch's
+ * nodes). */
+size_t zkd__path_hash(const char *path);
 
 #endif

@@ -6,6 +6,7 @@
  * mutex (held by zkd__post/zkd__after while they may run a drop function)
  * comes before e->mu, so nothing here posts, sets a timer or asks the
  * client anything that locks while holding e->mu. */
+#include "paths.h"
 #include "request.h"
 
 #include <errno.h>
@@ -321,19 +322,12 @@ static zkd_req *queue_take(engine *e, int (*drop)(const zkd_req *r, const void *
 
 /* ---- the table of armed watches (under e->mu) --------------------------------- */
 
-static size_t hash(const char *s)
-{
-    size_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 static wpath **path_slot(engine *e, const char *path)
 {
     if (!e->nbuckets)
         return NULL;
-    wpath **pp = &e->buckets[hash(path) & (e->nbuckets - 1)];
+    wpath **pp = &e->buckets[zkd__path_hash(path) & (e->nbuckets - 1)];
     while (*pp && strcmp((*pp)->path, path))
         pp = &(*pp)->hnext;
     return pp;
@@ -348,7 +342,7 @@ static void grow_paths(engine *e)
     for (size_t i = 0; i < e->nbuckets; i++)
         for (wpath *p = e->buckets[i], *next; p; p = next) {
             next = p->hnext;
-            size_t j = hash(p->path) & (n - 1);
+            size_t j = zkd__path_hash(p->path) & (n - 1);
             p->hnext = b[j];
             b[j] = p;
         }

@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "errors.h"
 #include "request.h"
+#include "paths.h"
 #include "session.h"
 
 typedef enum { K_DATA = 0, K_KIDS = 1, K_EXISTS = 2, K_COUNT } kind;
@@ -89,19 +90,12 @@ const char *zkd_watch_event_name(zkd_watch_event_type t)
 
 /* ---- entries ------------------------------------------------------------ */
 
-static size_t hash(const char *s)
-{
-    size_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 static entry *lookup(zkd_watch *w, const char *path)
 {
     if (!w->nbuckets)
         return NULL;
-    for (entry *e = w->buckets[hash(path) & (w->nbuckets - 1)]; e; e = e->hnext)
+    for (entry *e = w->buckets[zkd__path_hash(path) & (w->nbuckets - 1)]; e; e = e->hnext)
         if (!strcmp(e->path, path))
             return e;
     return NULL;
@@ -116,7 +110,7 @@ static int grow(zkd_watch *w)
     for (size_t i = 0; i < w->nbuckets; i++)
         for (entry *e = w->buckets[i], *next; e; e = next) {
             next = e->hnext;
-            size_t j = hash(e->path) & (n - 1);
+            size_t j = zkd__path_hash(e->path) & (n - 1);
             e->hnext = b[j];
             b[j] = e;
         }
@@ -139,7 +133,7 @@ static entry *entry_add(zkd_watch *w, const char *path, int announce)
     e->announce = announce;
     e->kids_wanted = (w->flags & ZKD_WATCH_RECURSIVE) ||
                      ((w->flags & ZKD_WATCH_CHILDREN) && !strcmp(path, w->root));
-    size_t j = hash(path) & (w->nbuckets - 1);
+    size_t j = zkd__path_hash(path) & (w->nbuckets - 1);
     e->hnext = w->buckets[j];
     w->buckets[j] = e;
     w->nentries++;
@@ -155,7 +149,7 @@ static void entry_free(entry *e)
 
 static void entry_unlink(zkd_watch *w, entry *e)
 {
-    entry **pp = &w->buckets[hash(e->path) & (w->nbuckets - 1)];
+    entry **pp = &w->buckets[zkd__path_hash(e->path) & (w->nbuckets - 1)];
     while (*pp && *pp != e)
         pp = &(*pp)->hnext;
     if (*pp)

@@ -143,6 +143,22 @@ int tu_expire(zkd_client *c, const char *connect, int timeout_ms)
     return -1;
 }
 
+int tu_enabled_in_tree(zkd_client *c, const char *path)
+{
+    char *data = NULL;
+    size_t len = 0;
+    if (zkd_node_get(c, path, &data, &len, NULL, NULL) != 0)
+        return -1;
+    const char *name = strrchr(path, '/');
+    zkd_instance *i = NULL;
+    int e = zkd_instance_parse("service", name ? name + 1 : path, data, len, &i, NULL) == 0
+                ? zkd_instance_enabled(i)
+                : -1;
+    zkd_instance_unref(i);
+    zkd_free(data);
+    return e;
+}
+
 zkd_client *tu_connect(const char *connect, int session_timeout_ms)
 {
     zkd_options o;

@@ -46,6 +46,10 @@ int tu_force_expiry(zkd_client *c, const char *connect, int timeout_ms);
  * survives its expiry (not one closed from its EXPIRED callback). */
 int tu_expire(zkd_client *c, const char *connect, int timeout_ms);
 
+/* The `enabled` flag of the instance record at `path`, read from the tree:
+ * 1 or 0, or -1 when the node is missing or holds no record. */
+int tu_enabled_in_tree(zkd_client *c, const char *path);
+
 /* Connects to `connect` with the given session timeout; aborts the test on failure. */
 zkd_client *tu_connect(const char *connect, int session_timeout_ms);
 #endif
