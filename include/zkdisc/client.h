@@ -47,6 +47,7 @@ typedef struct zkd_options {
     int connect_timeout_ms;  /* how long zkd_connect waits for a session; default 5000 */
     int request_timeout_ms;  /* how long a synchronous call waits for its answer; default 10000 */
     const char *auth;        /* digest credentials "user:password", or NULL; never logged */
+    const char *auth_file;   /* or a file holding them (zkd_auth_file_read); not with auth */
     zkd_log_level log_level; /* default ZKD_LOG_WARN */
     zkd_log_fn log_fn;       /* NULL: lines go to stderr prefixed "zkdisc: " */
     void *log_ctx;
@@ -63,6 +64,13 @@ typedef struct zkd_options {
      * while ZooKeeper is unreachable; NULL: none. "" is refused. */
     const char *snapshot_dir;
 } zkd_options;
+
+/* Reads digest credentials "user:password" from the first line of `path`
+ * into *out (malloc'd; wipe and free it). The file must be a regular file
+ * that neither group nor others may read or write (mode 0600 or 0400):
+ * ZKD_EINVAL with a message naming the file and its mode otherwise; ZKD_EIO
+ * when it cannot be read. Messages never quote the file's content. */
+ZKD_EXPORT int zkd_auth_file_read(const char *path, char **out, zkd_error *err);
 
 /* Fills `opts` with the defaults above. Call it before setting fields. */
 ZKD_EXPORT void zkd_options_init(zkd_options *opts);

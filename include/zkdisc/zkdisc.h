@@ -8,6 +8,7 @@
 #include <zkdisc/names.h>
 #include <zkdisc/client.h>
 #include <zkdisc/node.h>
+#include <zkdisc/acl.h>
 #include <zkdisc/walk.h>
 #include <zkdisc/watch.h>
 #include <zkdisc/counters.h>

@@ -3,6 +3,7 @@
  * message, and the buffers that held them are wiped. */
 #include <stdlib.h>
 #include <string.h>
+#include <zkdisc/acl.h>
 #include <zkdisc/names.h>
 #include <zookeeper/zookeeper.h>
 
@@ -41,29 +42,9 @@ int zkd_config_digest_id(const char *user_password, char *buf, size_t len, zkd_e
 /* The id ZooKeeper matches, "user:BASE64", from one --allow entry. */
 static int allow_id(const char *entry, size_t index, char **out, zkd_error *err)
 {
-    if (!entry || !*entry)
-        return zkd__fail(err, ZKD_EINVAL, "allowed identity %zu is empty", index + 1);
-    if (!strncmp(entry, "digest:", 7)) {
-        const char *id = entry + 7;
-        const char *colon = strchr(id, ':');
-        /* a base64 SHA-1 is 28 characters */
-        if (!colon || colon == id || strlen(colon + 1) != 28)
-            return zkd__fail(err, ZKD_EINVAL,
-                             "allowed identity %zu: a precomputed id is digest:USER:BASE64HASH "
-                             "(28 characters of hash)",
-                             index + 1);
-        return (*out = strdup(id)) ? 0 : zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    }
-    char id[512];
-    int rc = zkd_config_digest_id(entry, id, sizeof id, NULL);
-    if (rc == ZKD_EINVAL) /* the message must not echo what may be a password */
-        return zkd__fail(err, ZKD_EINVAL,
-                         "allowed identity %zu is neither user:password nor digest:user:hash",
-                         index + 1);
-    if (rc)
-        return zkd__fail(err, rc, "allowed identity %zu is too long", index + 1);
-    rc = (*out = strdup(id)) ? 0 : zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    return rc;
+    zkd_error e;
+    int rc = zkd_digest_identity(entry, out, &e);
+    return rc ? zkd__fail(err, rc, "allowed identity %zu: %s", index + 1, e.message) : 0;
 }
 
 static int set_both(zkd_client *c, const char *app, const struct ACL_vector *acl,

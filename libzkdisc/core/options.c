@@ -95,6 +95,8 @@ int zkd__options_check(const zkd_options *opts, zkd_error *err)
     if (opts->session_timeout_ms <= 0 || opts->connect_timeout_ms <= 0 ||
         opts->request_timeout_ms <= 0)
         return zkd__fail(err, ZKD_EINVAL, "timeouts must be positive numbers of milliseconds");
+    if (opts->auth && opts->auth_file)
+        return zkd__fail(err, ZKD_EINVAL, "give credentials or a credentials file, not both");
     if (opts->auth && !strchr(opts->auth, ':'))
         return zkd__fail(err, ZKD_EINVAL, "credentials must be given as USER:PASSWORD");
     if (opts->log_level < ZKD_LOG_OFF || opts->log_level > ZKD_LOG_DEBUG ||

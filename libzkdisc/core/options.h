@@ -6,4 +6,7 @@
 
 int zkd__options_check(const zkd_options *opts, zkd_error *err);
 
+/* Zeroes and frees credentials (NULL is fine). */
+void zkd__auth_wipe(char *auth);
+
 #endif

@@ -35,6 +35,7 @@ struct zkd_req {
     engine *e;
     zkd_op op;
     char *own_path, *own_data, *own_tag; /* a target's request owns its strings */
+    struct ACL_vector own_acl;           /* and a CREATE's ACL (a deep copy) */
     int watch;
     int retry;    /* a read, re-sent after a connection loss */
     int nowait;   /* made on the loop thread: fail rather than wait for it */
@@ -165,19 +166,30 @@ void zkd__result_clear(zkd_result *res)
     free(res->created);
     free(res->op_zrcs);
     zkd_strings_free(&res->children);
+    zkd__acl_free(res->acl, res->acl_count);
     memset(res, 0, sizeof *res);
     res->failed = -1;
 }
 
+void zkd__acl_free(zkd_acl_entry *entries, size_t n)
+{
+    for (size_t i = 0; entries && i < n; i++) {
+        free((char *)entries[i].scheme);
+        free((char *)entries[i].id);
+    }
+    free(entries);
+}
+
 static int is_read(zkd_op_kind k)
 {
-    return k == ZKD_OP_GET || k == ZKD_OP_CHILDREN || k == ZKD_OP_EXISTS;
+    return k == ZKD_OP_GET || k == ZKD_OP_CHILDREN || k == ZKD_OP_EXISTS || k == ZKD_OP_GET_ACL;
 }
 
 static const char *op_name(zkd_op_kind k)
 {
     static const char *names[] = {"get", "list children of", "stat", "create", "set", "delete",
-                                  "check", "commit a transaction on", "set the ACL of"};
+                                  "check", "commit a transaction on", "set the ACL of",
+                                  "get the ACL of"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "use";
 }
 
@@ -226,6 +238,8 @@ static void req_release(zkd_req *r)
     free(r->own_path);
     free(r->own_data);
     free(r->own_tag);
+    if (r->own_acl.data)
+        deallocate_ACL_vector(&r->own_acl);
     free(r->zres);
     free(r->zstats);
     for (int i = 0; r->zpaths && i < r->op.nops; i++)
@@ -607,6 +621,25 @@ static void on_children(int rc, const struct String_vector *sv, const struct Sta
     complete(r, rc);
 }
 
+static void on_acl(int rc, struct ACL_vector *acl, struct Stat *st, const void *data)
+{
+    zkd_req *r = (zkd_req *)data;
+    if (rc == ZOK && st)
+        zkd__stat_copy(&r->res.stat, st);
+    size_t n = rc == ZOK && acl && acl->count > 0 ? (size_t)acl->count : 0;
+    if (n && !(r->res.acl = calloc(n, sizeof *r->res.acl)))
+        r->nomem = 1;
+    for (size_t i = 0; r->res.acl && i < n; i++) {
+        zkd_acl_entry *e = &r->res.acl[r->res.acl_count++];
+        e->perms = acl->data[i].perms;
+        e->scheme = strdup(acl->data[i].id.scheme);
+        e->id = strdup(acl->data[i].id.id);
+        if (!e->scheme || !e->id)
+            r->nomem = 1;
+    }
+    complete(r, rc);
+}
+
 static void on_stat(int rc, const struct Stat *st, const void *data)
 {
     zkd_req *r = (zkd_req *)data;
@@ -765,7 +798,7 @@ static int issue(engine *e, zhandle_t *zh, zkd_req *r)
     const zkd_op *op = &r->op;
     watcher_fn w = r->watch ? engine_watcher : NULL;
     void *wctx = r->watch ? e : NULL;
-    if (op->kind != ZKD_OP_CHECK && op->kind != ZKD_OP_SET_ACL)
+    if (op->kind != ZKD_OP_CHECK && op->kind != ZKD_OP_SET_ACL && op->kind != ZKD_OP_GET_ACL)
         zkd__count(e->c, op_counter[op->kind], 1);
     uint64_t bytes = op->data && op->len > 0 ? (uint64_t)op->len : 0;
     for (int i = 0; op->kind == ZKD_OP_MULTI && i < op->nops; i++)
@@ -784,6 +817,7 @@ static int issue(engine *e, zhandle_t *zh, zkd_req *r)
     case ZKD_OP_DELETE: return zoo_adelete(zh, op->path, op->version, on_void, r);
     case ZKD_OP_SET_ACL:
         return zoo_aset_acl(zh, op->path, -1, (struct ACL_vector *)op->acl, on_void, r);
+    case ZKD_OP_GET_ACL: return zoo_aget_acl(zh, op->path, on_acl, r);
     case ZKD_OP_MULTI: return issue_multi(zh, r);
     case ZKD_OP_CHECK: break;
     }
@@ -1416,6 +1450,22 @@ static int target_submit_early(zkd_target *t, const zkd_op *op, const char *tag,
     return target_submit_req(t, r, op, 0, tag, epoch, H_STAT, fn);
 }
 
+/* A deep copy of an ACL for a request that outlives its caller's; 1 when
+ * out of memory (what was copied is freed with the request). */
+static int copy_acl(struct ACL_vector *dst, const struct ACL_vector *src)
+{
+    if (allocate_ACL_vector(dst, src->count) || (src->count && !dst->data))
+        return 1;
+    for (int32_t i = 0; i < src->count; i++) {
+        dst->data[i].perms = src->data[i].perms;
+        dst->data[i].id.scheme = strdup(src->data[i].id.scheme);
+        dst->data[i].id.id = strdup(src->data[i].id.id);
+        if (!dst->data[i].id.scheme || !dst->data[i].id.id)
+            return 1;
+    }
+    return 0;
+}
+
 /* Takes r (made by req_new for op) and queues it for t; on failure r is
  * freed and the handler will never run. */
 static int target_submit_req(zkd_target *t, zkd_req *r, const zkd_op *op, int watch,
@@ -1436,10 +1486,16 @@ static int target_submit_req(zkd_target *t, zkd_req *r, const zkd_op *op, int wa
         if (!oom)
             memcpy(r->own_data, op->data, (size_t)op->len);
     }
+    if (!oom && op->kind == ZKD_OP_CREATE && op->acl) {
+        oom = copy_acl(&r->own_acl, op->acl);
+        r->op.acl = &r->own_acl;
+    }
     if (oom) {
         free(r->own_path);
         free(r->own_tag);
         free(r->own_data);
+        if (r->own_acl.data)
+            deallocate_ACL_vector(&r->own_acl);
         free(r);
         return ZKD_ENOMEM;
     }
@@ -1458,6 +1514,8 @@ static int target_submit_req(zkd_target *t, zkd_req *r, const zkd_op *op, int wa
         free(r->own_path);
         free(r->own_tag);
         free(r->own_data);
+        if (r->own_acl.data)
+            deallocate_ACL_vector(&r->own_acl);
         free(r);
     }
     finish_list(failed);

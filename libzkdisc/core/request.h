@@ -37,7 +37,8 @@ typedef enum zkd_op_kind {
     ZKD_OP_DELETE,
     ZKD_OP_CHECK,   /* inside a MULTI only: the node has `version` */
     ZKD_OP_MULTI,   /* ops[0..nops): CREATE, SET, DELETE, CHECK; all or none */
-    ZKD_OP_SET_ACL  /* `acl` on `path`, any version */
+    ZKD_OP_SET_ACL, /* `acl` on `path`, any version */
+    ZKD_OP_GET_ACL  /* a read: the ACL and Stat of `path` into res->acl */
 } zkd_op_kind;
 
 typedef struct zkd_op {
@@ -61,6 +62,8 @@ typedef struct zkd_result {
     char *created;        /* CREATE: the path the server created */
     int *op_zrcs;         /* MULTI: each op's ZooKeeper code (nops of them) */
     int failed;           /* MULTI: index of the op that failed, -1 for none */
+    zkd_acl_entry *acl;   /* GET_ACL: acl_count entries, strings owned (zkd__acl_free) */
+    size_t acl_count;
 } zkd_result;
 
 /* ---- waiting callers ----------------------------------------------------- */
@@ -170,8 +173,8 @@ int zkd__achildren(zkd_target *t, const char *path, int watch, const char *tag, 
                    zkd_children_handler fn);
 int zkd__aexists(zkd_target *t, const char *path, int watch, const char *tag, uint64_t epoch,
                  zkd_stat_handler fn);
-/* Any single op, writes included (sent once). `path` and `data` are copied;
- * `acl` must outlive the request (a static ACL). */
+/* Any single op, writes included (sent once). `path`, `data` and a
+ * CREATE's `acl` are copied. */
 int zkd__arequest(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,
                   zkd_result_handler fn);
 
@@ -194,6 +197,9 @@ int zkd__awrite_early(zkd_target *t, const zkd_op *op, const char *tag, uint64_t
 /* ---- helpers and test hooks ----------------------------------------------- */
 
 void zkd__result_clear(zkd_result *res);
+
+/* Frees entries[0..n) and their strings (as GET_ACL's result holds them). */
+void zkd__acl_free(zkd_acl_entry *entries, size_t n);
 
 /* Copies ZooKeeper's Stat into ours. */
 void zkd__stat_copy(zkd_stat *dst, const struct Stat *src);

@@ -139,6 +139,7 @@ int64_t zkd_client_session_id(const zkd_client *c) { return atomic_load(&c->sess
 const char *zkd_client_root(const zkd_client *c) { return c->root; }
 const char *zkd_client_connect_string(const zkd_client *c) { return c->connect; }
 const char *zkd__snapshot_dir(const zkd_client *c) { return c->snapshot_dir; }
+int zkd__client_has_auth(const zkd_client *c) { return c->auth != NULL; }
 int zkd__closing(const zkd_client *c) { return atomic_load(&c->closing); }
 int zkd__request_timeout_ms(const zkd_client *c) { return c->request_timeout_ms; }
 
@@ -782,7 +783,13 @@ int zkd_connect(const zkd_options *opts, zkd_client **out, zkd_error *err)
     if (!out)
         return zkd__fail(err, ZKD_EINVAL, "no place to return the client");
     zoo_set_debug_level((ZooLogLevel)zk_level(opts->zk_log_level));
-    zkd_client *c = client_new(opts);
+    zkd_options with_file = *opts;
+    char *file_auth = NULL;
+    if (opts->auth_file && (rc = zkd_auth_file_read(opts->auth_file, &file_auth, err)))
+        return rc;
+    with_file.auth = file_auth ? file_auth : opts->auth;
+    zkd_client *c = client_new(&with_file);
+    zkd__auth_wipe(file_auth);
     if (!c)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory creating a client");
     if (zkd__loop_start(&c->loop, teardown, c, &c->loop_thread) != 0) {

@@ -60,6 +60,9 @@ int zkd__closing(const zkd_client *c);
 
 int zkd__request_timeout_ms(const zkd_client *c);
 
+/* 1 when the client authenticates with credentials. */
+int zkd__client_has_auth(const zkd_client *c);
+
 /* options.snapshot_dir (owned by the client), or NULL. */
 const char *zkd__snapshot_dir(const zkd_client *c);
 

@@ -571,8 +571,9 @@ static void early_created(void *arg, int rc)
 }
 
 /* The create, and an exists watch right behind it on the same connection:
- * one round trip, and the watch is armed as soon as the node is there. */
-static void create(zkd_registration *r)
+ * one round trip, and the watch is armed as soon as the node is there.
+ * `acl` NULL: open to everyone. */
+static void create_node(zkd_registration *r, const struct ACL_vector *acl)
 {
     char *json = zkd_instance_to_json(r->inst);
     waiter *w = r->creator;
@@ -583,7 +584,8 @@ static void create(zkd_registration *r)
     }
     int rc = json ? zkd__awrite_early(r->reg->target,
                                       &(zkd_op){.kind = ZKD_OP_CREATE, .path = r->path, .data = json,
-                                                .len = (int)strlen(json), .flags = ZOO_EPHEMERAL},
+                                                .len = (int)strlen(json), .flags = ZOO_EPHEMERAL,
+                                                .acl = acl},
                                       r->path, r->gen, on_created, w ? early_created : NULL, w)
                   : ZKD_ENOMEM;
     if (rc)
@@ -594,6 +596,60 @@ static void create(zkd_registration *r)
         r->dirty = 0;
         zkd__aexists(r->reg->target, r->path, 1, r->path, r->gen, on_armed);
     }
+}
+
+/* The service's ACL read: a locked service (world may not create) gets
+ * instances that everyone may read and only their creator and the
+ * service's admins (its digest entries with ADMIN) may change or delete. */
+static void on_service_acl(void *owner, const char *tag, uint64_t epoch, int rc, zkd_result *res)
+{
+    zkd_registration *r = addressed(owner, tag, epoch);
+    if (!r)
+        return;
+    r->busy = 0;
+    if (rc == ZKD_ENOTFOUND) {
+        create_parents(r);
+        return;
+    }
+    if (rc) {
+        if (!transient(r->reg, rc))
+            failed(r, rc, NULL);
+        return;
+    }
+    int open = 0;
+    for (size_t i = 0; i < res->acl_count; i++)
+        open |= !strcmp(res->acl[i].scheme, "world") && (res->acl[i].perms & ZKD_PERM_CREATE);
+    if (open) {
+        create_node(r, NULL);
+        return;
+    }
+    struct ACL items[2 + 64];
+    struct ACL_vector acl = {.count = 2, .data = items};
+    items[0] = (struct ACL){ZOO_PERM_READ, {"world", "anyone"}};
+    items[1] = (struct ACL){ZOO_PERM_ALL, {"auth", ""}};
+    for (size_t i = 0; i < res->acl_count && acl.count < 2 + 64; i++) {
+        const zkd_acl_entry *e = &res->acl[i];
+        if (!strcmp(e->scheme, "digest") && (e->perms & ZKD_PERM_ADMIN))
+            items[acl.count++] = (struct ACL){ZOO_PERM_ALL, {"digest", (char *)e->id}};
+    }
+    create_node(r, &acl);
+}
+
+/* With credentials, the service's ACL decides the instance's (one read
+ * more); without, a locked service refuses the create anyway and an open
+ * one gets an open instance, so nothing is read. */
+static void create(zkd_registration *r)
+{
+    if (!zkd__client_has_auth(r->reg->c)) {
+        create_node(r, NULL);
+        return;
+    }
+    char *svc = zkd__service_path(r->reg->c, r->service);
+    int rc = svc ? zkd__arequest(r->reg->target, &(zkd_op){.kind = ZKD_OP_GET_ACL, .path = svc},
+                                 r->path, r->gen, on_service_acl)
+                 : ZKD_ENOMEM;
+    free(svc);
+    issued(r, rc);
 }
 
 static void on_dead_removed(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
