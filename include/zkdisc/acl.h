@@ -44,18 +44,22 @@ ZKD_EXPORT int zkd_digest_identity(const char *entry, char **out, zkd_error *err
  *   each allowed  CREATE and DELETE  (register and deregister; ZooKeeper
  *                                     checks a delete against the parent)
  *   each admin    ALL                 (lock, unlock, drain, remove)
- * Identities are as zkd_digest_identity takes them; at least one in all,
- * at most 64 of each. Instances then registered with credentials are
- * created readable by everyone and writable by their creator and the
- * admins (see registry.h). A service whose container node still has
- * instances cannot be made persistent in place: ZKD_ECONFLICT, nothing
- * changed. Instances registered before the lock keep their ACL; *open_out
- * (optional) receives how many of them anyone may still change. */
+ * and the data {"admins": ["user:BASE64HASH", ...]}: ZooKeeper shows the
+ * hashes of an ACL only to its admins, so registrants read them there (see
+ * registry.h); anyone who may read the service sees them, so admins'
+ * passwords should be long and random. Identities are as
+ * zkd_digest_identity takes them; at least one in all, at most 64 of each.
+ * A service with instances is locked in place only when locked already:
+ * otherwise its node may be a container (ZooKeeper does not say), and
+ * ZKD_ECONFLICT leaves everything as it was. Re-locking needs an admin's
+ * credentials (ZKD_ENOAUTH). Instances registered before the lock keep
+ * their ACL; *open_out (optional) receives how many anyone may change. */
 ZKD_EXPORT int zkd_service_lock(zkd_client *c, const char *service, const char *const *allow,
                                 size_t n_allow, const char *const *admins, size_t n_admins,
                                 size_t *open_out, zkd_error *err);
 
-/* Opens the service node to everyone again (instances keep their ACL).
+/* Opens the service node to everyone again (instances keep their ACL, and
+ * later ones still name the admins: the data stays).
  * Needs an admin's credentials on a locked service (ZKD_ENOAUTH). */
 ZKD_EXPORT int zkd_service_unlock(zkd_client *c, const char *service, zkd_error *err);
 

@@ -20,7 +20,12 @@
  * (`zkdisc drain`); the registering process keeps that flag when it updates
  * or re-creates the record, also across connection losses and expiries. An
  * operator's removal of the node (while our session lives) is final: the
- * registry does not re-create it. */
+ * registry does not re-create it.
+ *
+ * A client with credentials reads the service node first: under a service
+ * `zkdisc service lock` locked (see acl.h), the node is created readable
+ * by everyone and writable only by this identity and the service's admins;
+ * otherwise, and without credentials, open to everyone as before. */
 #ifndef ZKDISC_REGISTRY_H
 #define ZKDISC_REGISTRY_H
 

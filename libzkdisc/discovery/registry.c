@@ -23,6 +23,7 @@
  * blindly. Deregistrations are a queue of deletes, each deleting a node only
  * while its owner is one of our sessions. */
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -598,11 +599,14 @@ static void create_node(zkd_registration *r, const struct ACL_vector *acl)
     }
 }
 
-/* The service's ACL read: a locked service (world may not create) gets
- * instances that everyone may read and only their creator and the
- * service's admins (its digest entries with ADMIN) may change or delete. */
-static void on_service_acl(void *owner, const char *tag, uint64_t epoch, int rc, zkd_result *res)
+/* The service node read: a locked service's node names its admins (see
+ * service_acl.c), and its instances are created readable by everyone and
+ * writable by their creator and those admins. A node naming none (not
+ * locked by zkdisc): an open instance, as without credentials. */
+static void on_service_node(void *owner, const char *tag, uint64_t epoch, int rc, const char *data,
+                           int len, const zkd_stat *st)
 {
+    (void)st;
     zkd_registration *r = addressed(owner, tag, epoch);
     if (!r)
         return;
@@ -616,10 +620,10 @@ static void on_service_acl(void *owner, const char *tag, uint64_t epoch, int rc,
             failed(r, rc, NULL);
         return;
     }
-    int open = 0;
-    for (size_t i = 0; i < res->acl_count; i++)
-        open |= !strcmp(res->acl[i].scheme, "world") && (res->acl[i].perms & ZKD_PERM_CREATE);
-    if (open) {
+    json_t *doc = data && len > 0 ? json_loadb(data, (size_t)len, 0, NULL) : NULL;
+    json_t *admins = json_object_get(doc, "admins");
+    if (!json_is_array(admins)) {
+        json_decref(doc);
         create_node(r, NULL);
         return;
     }
@@ -627,17 +631,17 @@ static void on_service_acl(void *owner, const char *tag, uint64_t epoch, int rc,
     struct ACL_vector acl = {.count = 2, .data = items};
     items[0] = (struct ACL){ZOO_PERM_READ, {"world", "anyone"}};
     items[1] = (struct ACL){ZOO_PERM_ALL, {"auth", ""}};
-    for (size_t i = 0; i < res->acl_count && acl.count < 2 + 64; i++) {
-        const zkd_acl_entry *e = &res->acl[i];
-        if (!strcmp(e->scheme, "digest") && (e->perms & ZKD_PERM_ADMIN))
-            items[acl.count++] = (struct ACL){ZOO_PERM_ALL, {"digest", (char *)e->id}};
-    }
+    for (size_t i = 0; i < json_array_size(admins) && acl.count < 2 + 64; i++)
+        if (json_is_string(json_array_get(admins, i)))
+            items[acl.count++] = (struct ACL){
+                ZOO_PERM_ALL, {"digest", (char *)json_string_value(json_array_get(admins, i))}};
     create_node(r, &acl);
+    json_decref(doc);
 }
 
-/* With credentials, the service's ACL decides the instance's (one read
- * more); without, a locked service refuses the create anyway and an open
- * one gets an open instance, so nothing is read. */
+/* With credentials, the service node's data decides the instance's ACL
+ * (one read more); without, a locked service refuses the create anyway and
+ * an open one gets an open instance, so nothing is read. */
 static void create(zkd_registration *r)
 {
     if (!zkd__client_has_auth(r->reg->c)) {
@@ -645,9 +649,7 @@ static void create(zkd_registration *r)
         return;
     }
     char *svc = zkd__service_path(r->reg->c, r->service);
-    int rc = svc ? zkd__arequest(r->reg->target, &(zkd_op){.kind = ZKD_OP_GET_ACL, .path = svc},
-                                 r->path, r->gen, on_service_acl)
-                 : ZKD_ENOMEM;
+    int rc = svc ? zkd__aget(r->reg->target, svc, 0, r->path, r->gen, on_service_node) : ZKD_ENOMEM;
     free(svc);
     issued(r, rc);
 }

@@ -1,8 +1,14 @@
 /* Locking a service (see acl.h): a persistent service node whose ACL lets
- * only named identities register into it. */
+ * only named identities register into it, holding the admins' digest ids.
+ *
+ * Why in its data: ZooKeeper shows a digest ACL's hashes only to an
+ * identity with ADMIN on the node ("ops:x" to everyone else), and a
+ * registrant must not have ADMIN on its service (it could unlock it). The
+ * registrant puts the admins in each instance's ACL, so it reads them from
+ * the service node, which only the admins may write once it is locked. */
 #include <zkdisc/acl.h>
 
-#include <stdint.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zkdisc/names.h>
@@ -14,25 +20,26 @@
 
 enum { MAX_IDS = 64 };
 
-/* ZooKeeper marks a container with this ephemeral owner. */
-#define CONTAINER_OWNER INT64_MIN
-
 typedef struct lock_acl {
-    struct ACL items[1 + 2 * MAX_IDS];
+    struct ACL svc_items[1 + 2 * MAX_IDS];
+    struct ACL_vector svc;
     char *ids[2 * MAX_IDS];
     size_t nids;
-    struct ACL_vector vec;
+    char *doc;      /* the service node's data: {"admins": [digest ids]} */
+    json_t *admins;
 } lock_acl;
 
 static void lock_acl_free(lock_acl *a)
 {
     for (size_t i = 0; i < a->nids; i++)
         free(a->ids[i]);
+    json_decref(a->admins);
+    free(a->doc);
 }
 
-static int add_ids(lock_acl *a, const char *const *list, size_t n, int perms, const char *what,
-                   zkd_error *err)
+static int add_ids(lock_acl *a, const char *const *list, size_t n, int admin, zkd_error *err)
 {
+    const char *what = admin ? "admin" : "allowed";
     if (n > MAX_IDS)
         return zkd__fail(err, ZKD_EINVAL, "at most %d %s identities", MAX_IDS, what);
     for (size_t i = 0; i < n; i++) {
@@ -40,7 +47,11 @@ static int add_ids(lock_acl *a, const char *const *list, size_t n, int perms, co
         int rc = zkd_digest_identity(list[i], &a->ids[a->nids], &e);
         if (rc)
             return zkd__fail(err, rc, "%s identity %zu: %s", what, i + 1, e.message);
-        a->items[a->vec.count++] = (struct ACL){perms, {"digest", a->ids[a->nids++]}};
+        char *id = a->ids[a->nids++];
+        int perms = admin ? ZOO_PERM_ALL : ZOO_PERM_CREATE | ZOO_PERM_DELETE;
+        a->svc_items[a->svc.count++] = (struct ACL){perms, {"digest", id}};
+        if (admin)
+            json_array_append_new(a->admins, json_string(id));
     }
     return 0;
 }
@@ -49,12 +60,21 @@ static int build(lock_acl *a, const char *const *allow, size_t n_allow, const ch
                  size_t n_admins, zkd_error *err)
 {
     memset(a, 0, sizeof *a);
-    a->vec.data = a->items;
-    a->items[a->vec.count++] = (struct ACL){ZOO_PERM_READ, {"world", "anyone"}};
+    a->svc.data = a->svc_items;
+    a->admins = json_array();
+    a->svc_items[a->svc.count++] = (struct ACL){ZOO_PERM_READ, {"world", "anyone"}};
+    if (!a->admins)
+        return zkd__fail(err, ZKD_ENOMEM, "out of memory");
     if (n_allow + n_admins == 0)
         return zkd__fail(err, ZKD_EINVAL, "locking needs at least one allowed or admin identity");
-    int rc = add_ids(a, allow, n_allow, ZOO_PERM_CREATE | ZOO_PERM_DELETE, "allowed", err);
-    return rc ? rc : add_ids(a, admins, n_admins, ZOO_PERM_ALL, "admin", err);
+    int rc = add_ids(a, allow, n_allow, 0, err);
+    if (!rc)
+        rc = add_ids(a, admins, n_admins, 1, err);
+    json_t *doc = rc ? NULL : json_pack("{s:O}", "admins", a->admins);
+    if (!rc && !(a->doc = json_dumps(doc, JSON_COMPACT)))
+        rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    json_decref(doc);
+    return rc;
 }
 
 /* Instances anyone may still change (world WRITE): registered before the lock. */
@@ -65,17 +85,14 @@ static size_t count_open(zkd_client *c, const char *svc)
     if (zkd__call(c, &(zkd_op){.kind = ZKD_OP_CHILDREN, .path = svc}, &res, NULL))
         return 0;
     for (size_t i = 0; i < res.children.count; i++) {
-        char *p = malloc(strlen(svc) + strlen(res.children.items[i]) + 2);
+        char *p = zkd__path_join(svc, res.children.items[i]);
         zkd_result a = {0};
-        if (p) {
-            sprintf(p, "%s/%s", svc, res.children.items[i]);
-            if (!zkd__call(c, &(zkd_op){.kind = ZKD_OP_GET_ACL, .path = p}, &a, NULL))
-                for (size_t k = 0; k < a.acl_count; k++)
-                    if (!strcmp(a.acl[k].scheme, "world") && (a.acl[k].perms & ZKD_PERM_WRITE)) {
-                        open++;
-                        break;
-                    }
-        }
+        if (p && !zkd__call(c, &(zkd_op){.kind = ZKD_OP_GET_ACL, .path = p}, &a, NULL))
+            for (size_t k = 0; k < a.acl_count; k++)
+                if (!strcmp(a.acl[k].scheme, "world") && (a.acl[k].perms & ZKD_PERM_WRITE)) {
+                    open++;
+                    break;
+                }
         zkd__result_clear(&a);
         free(p);
     }
@@ -83,52 +100,95 @@ static size_t count_open(zkd_client *c, const char *svc)
     return open;
 }
 
-/* The service node with `acl`, persistent: created (parents open, as a
- * registration makes them), replaced when it is an empty container, or its
- * ACL set. */
-static int apply(zkd_client *c, const char *service, const char *svc,
-                 const struct ACL_vector *acl, zkd_error *err)
+/* Creates `path` persistent with `acl` and `data`, and its missing
+ * ancestors (open, empty), pipelined. 0, ZKD_EEXISTS, or an error. */
+static int create_with_parents(zkd_client *c, const char *path, const struct ACL_vector *acl,
+                               const char *data, zkd_error *err)
 {
-    zkd_result st = {0};
-    int rc = zkd__call(c, &(zkd_op){.kind = ZKD_OP_EXISTS, .path = svc}, &st, err);
-    if (rc == ZKD_ENOTFOUND) {
-        char *services = zkd__services_path(c);
-        const char *root = zkd_client_root(c);
-        zkd_op ops[3] = {{.kind = ZKD_OP_CREATE, .path = root},
-                         {.kind = ZKD_OP_CREATE, .path = services},
-                         {.kind = ZKD_OP_CREATE, .path = svc, .acl = acl}};
-        zkd_result res[3];
-        memset(res, 0, sizeof res);
-        int rcs[3];
-        rc = services ? zkd__call_batch(c, ops, 3, res, rcs, err) : ZKD_ENOMEM;
-        for (int i = 0; i < 3; i++)
-            zkd__result_clear(&res[i]);
-        free(services);
-        if (!rc && rcs[2] == ZKD_EEXISTS) /* made meanwhile: decide again */
-            return apply(c, service, svc, acl, err);
-        if (!rc && rcs[2])
-            rc = zkd__fail(err, rcs[2], "cannot create %s: %s", svc, zkd_strerror(rcs[2]));
-        return rc;
+    zkd_op ops[8];
+    char *paths[8];
+    int n = 0;
+    for (const char *s = strchr(path + 1, '/'); s && n < 7; s = strchr(s + 1, '/')) {
+        paths[n] = strndup(path, (size_t)(s - path));
+        ops[n] = (zkd_op){.kind = ZKD_OP_CREATE, .path = paths[n]};
+        n++;
     }
-    if (rc)
-        return rc;
-    if (st.stat.ephemeral_owner == CONTAINER_OWNER) {
-        if (st.stat.num_children > 0)
-            return zkd__fail(err, ZKD_ECONFLICT,
-                             "service %s has %d instance%s under a container node, which ZooKeeper "
-                             "removes with its ACL once empty; lock it while no instance is "
-                             "registered (or before the first registers)",
-                             service, st.stat.num_children, st.stat.num_children == 1 ? "" : "s");
+    paths[n] = NULL;
+    ops[n++] = (zkd_op){.kind = ZKD_OP_CREATE, .path = path, .acl = acl, .data = data,
+                        .len = data ? (int)strlen(data) : 0};
+    zkd_result res[8];
+    int rcs[8];
+    memset(res, 0, sizeof res);
+    int rc = zkd__call_batch(c, ops, (size_t)n, res, rcs, err);
+    for (int i = 0; i < n; i++) {
+        zkd__result_clear(&res[i]);
+        free(paths[i]);
+    }
+    if (!rc && rcs[n - 1] && rcs[n - 1] != ZKD_EEXISTS)
+        rc = zkd__fail(err, rcs[n - 1], "cannot create %s: %s", path, zkd_strerror(rcs[n - 1]));
+    return rc ? rc : rcs[n - 1];
+}
+
+/* 1 when world may write `svc`: not locked (a container a registration
+ * made, or a node opened again). */
+static int world_writes(zkd_client *c, const char *svc)
+{
+    zkd_result a = {0};
+    int open = 1;
+    if (zkd__call(c, &(zkd_op){.kind = ZKD_OP_GET_ACL, .path = svc}, &a, NULL) == 0) {
+        open = 0;
+        for (size_t k = 0; k < a.acl_count; k++)
+            open |= !strcmp(a.acl[k].scheme, "world") && (a.acl[k].perms & ZKD_PERM_WRITE);
+    }
+    zkd__result_clear(&a);
+    return open;
+}
+
+/* The service node, persistent, with the lock's ACL and data: created;
+ * or, with no instance, deleted and created again in one transaction
+ * (ZooKeeper does not tell a client whether a node is a container, which
+ * it removes once empty, ACL and all); or, locked already (persistent
+ * since), its ACL and data set in place, which only an admin may. A node
+ * with instances that anyone may write may be a container: refused. */
+static int apply(zkd_client *c, const char *service, const char *svc, const lock_acl *a,
+                 zkd_error *err)
+{
+    int len = (int)strlen(a->doc);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        zkd_result st = {0};
+        int rc = zkd__call(c, &(zkd_op){.kind = ZKD_OP_EXISTS, .path = svc}, &st, err);
+        if (rc == ZKD_ENOTFOUND) {
+            rc = create_with_parents(c, svc, &a->svc, a->doc, err);
+            if (rc != ZKD_EEXISTS)
+                return rc;
+            continue; /* made meanwhile: decide again */
+        }
+        if (rc)
+            return rc;
+        if (st.stat.num_children > 0) {
+            if (world_writes(c, svc))
+                return zkd__fail(
+                    err, ZKD_ECONFLICT,
+                    "service %s has %d instance%s under a node a registration made, a container "
+                    "that ZooKeeper removes with its ACL once empty; lock it while none is "
+                    "registered (or before the first registers)",
+                    service, st.stat.num_children, st.stat.num_children == 1 ? "" : "s");
+            rc = zkd__call(c, &(zkd_op){.kind = ZKD_OP_SET, .path = svc, .data = a->doc, .len = len,
+                                        .version = -1},
+                           NULL, err);
+            return rc ? rc : zkd__call(c, &(zkd_op){.kind = ZKD_OP_SET_ACL, .path = svc, .acl = &a->svc},
+                                       NULL, err);
+        }
         zkd_op ops[2] = {{.kind = ZKD_OP_DELETE, .path = svc, .version = st.stat.version},
-                         {.kind = ZKD_OP_CREATE, .path = svc, .acl = acl}};
+                         {.kind = ZKD_OP_CREATE, .path = svc, .acl = &a->svc, .data = a->doc, .len = len}};
         zkd_result res = {0};
         rc = zkd__call(c, &(zkd_op){.kind = ZKD_OP_MULTI, .ops = ops, .nops = 2}, &res, err);
         zkd__result_clear(&res);
-        if (rc == ZKD_ECONFLICT || rc == ZKD_ENOTEMPTY || rc == ZKD_ENOTFOUND)
-            return apply(c, service, svc, acl, err); /* changed meanwhile */
-        return rc;
+        if (rc != ZKD_ECONFLICT && rc != ZKD_ENOTEMPTY && rc != ZKD_ENOTFOUND)
+            return rc;
+        /* changed meanwhile (an instance came, or the server removed it) */
     }
-    return zkd__call(c, &(zkd_op){.kind = ZKD_OP_SET_ACL, .path = svc, .acl = acl}, NULL, err);
+    return zkd__fail(err, ZKD_ECONFLICT, "%s keeps changing; try again", svc);
 }
 
 int zkd_service_lock(zkd_client *c, const char *service, const char *const *allow, size_t n_allow,
@@ -141,11 +201,11 @@ int zkd_service_lock(zkd_client *c, const char *service, const char *const *allo
         return rc;
     lock_acl a;
     rc = build(&a, allow, n_allow, admins, n_admins, err);
-    char *svc = rc ? NULL : zkd__service_path(c, service);
+    char *svc = zkd__service_path(c, service);
     if (!rc && !svc)
         rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
     if (!rc)
-        rc = apply(c, service, svc, &a.vec, err);
+        rc = apply(c, service, svc, &a, err);
     if (!rc && open_out)
         *open_out = count_open(c, svc);
     if (!rc)

@@ -560,7 +560,8 @@ static void alert_conf_clear(alert_conf *ac)
 
 static const char *const top_keys[] = {"zookeeper", "agent", "services", "alerts", "watch",
                                        "dns", "config_files", NULL};
-static const char *const zk_keys[] = {"connect", "root", "session_timeout", "auth", NULL};
+static const char *const zk_keys[] = {"connect", "root", "session_timeout", "auth", "auth_file",
+                                      NULL};
 static const char *const agent_keys[] = {"api", "api_allow_remote", "state_dir", "log_format",
                                          "drain_delay", NULL};
 
@@ -570,6 +571,11 @@ static int parse_zookeeper(const config_setting_t *g, agent_conf *c, struct evbu
     bad |= conf_string(g, "connect", &c->zk_connect, errors) < 0;
     bad |= conf_string(g, "root", &c->zk_root, errors) < 0;
     bad |= conf_string(g, "auth", &c->zk_auth, errors) < 0;
+    bad |= conf_string(g, "auth_file", &c->zk_auth_file, errors) < 0;
+    if (c->zk_auth && c->zk_auth_file) {
+        conf_error(errors, g, "auth_file", "give auth or auth_file, not both");
+        bad = 1;
+    }
     bad |= conf_duration(g, "session_timeout", &c->session_timeout_ms, errors) < 0;
     if (c->zk_root && c->zk_root[0] != '/') {
         conf_error(errors, g, "root", "must be an absolute path such as \"/zkdisc\"");
@@ -773,6 +779,7 @@ void conf_free(agent_conf *c)
     free(c->zk_connect);
     free(c->zk_root);
     free(c->zk_auth);
+    free(c->zk_auth_file);
     free(c->api_host);
     free(c->state_dir);
     for (size_t i = 0; i < c->nservices; i++)

@@ -53,6 +53,7 @@ typedef struct alert_conf {
 typedef struct agent_conf {
     char *path;
     char *zk_connect, *zk_root, *zk_auth;
+    char *zk_auth_file; /* credentials from a file only its owner may read */
     int64_t session_timeout_ms;
     char *api_host;
     int api_port;

@@ -315,6 +315,7 @@ static int connect_zk(void)
     if (rt.conf->zk_root)
         o.root = rt.conf->zk_root;
     o.auth = rt.conf->zk_auth;
+    o.auth_file = rt.conf->zk_auth_file;
     o.session_timeout_ms = (int)rt.conf->session_timeout_ms;
     o.request_timeout_ms = 5000;
     o.connect_in_background = 1; /* start, and keep checking, while ZooKeeper is down */

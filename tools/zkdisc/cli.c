@@ -101,7 +101,10 @@ static const char global_help[] =
     "                    (env ZKDISC_ZK, default 127.0.0.1:2181)\n"
     "  --root PATH       zkdisc's root path (env ZKDISC_ROOT, default /zkdisc)\n"
     "  --timeout MS      connect and request timeout (default 5000)\n"
-    "  --auth USER:PASS  digest credentials (env ZKDISC_AUTH)\n"
+    "  --auth-file FILE  digest credentials USER:PASSWORD from the first line of FILE,\n"
+    "                    which only its owner may read (env ZKDISC_AUTH_FILE)\n"
+    "  --auth USER:PASS  digest credentials (env ZKDISC_AUTH); visible to every local\n"
+    "                    user while the command starts: prefer --auth-file\n"
     "  -o text|json      output format (default text); JSON is compact when piped,\n"
     "                    indented on a terminal\n"
     "  --pretty          indented JSON even when piped\n"
@@ -223,7 +226,8 @@ static void log_line(zkd_log_level level, const char *message, void *ud)
 
 int cli_find_word(int argc, char **argv)
 {
-    static const char *const with_value[] = {"--zk", "--root", "--timeout", "--auth", "--output", "-o"};
+    static const char *const with_value[] = {"--zk",        "--root",   "--timeout", "--auth",
+                                             "--auth-file", "--output", "-o"};
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] != '-' || !strcmp(argv[i], "-"))
             return i;
@@ -280,4 +284,87 @@ int cli_connect(cli *ctx)
     zkd_options o;
     cli_options(ctx, &o);
     return cli_connect_with(ctx, &o);
+}
+
+/* --NAME VALUE or --NAME=VALUE at argv[i]: the value, and how many
+ * arguments the option took (0 when argv[i] is not it). */
+static char *option_value(int argc, char **argv, int i, const char *name, int *took)
+{
+    size_t n = strlen(name);
+    *took = 0;
+    if (strncmp(argv[i], name, n))
+        return NULL;
+    if (argv[i][n] == '=') {
+        *took = 1;
+        return argv[i] + n + 1;
+    }
+    if (argv[i][n] || i + 1 >= argc)
+        return NULL;
+    *took = 2;
+    return argv[i + 1];
+}
+
+static int read_auth_file(cli *ctx, const char *path)
+{
+    zkd_error err;
+    int rc = zkd_auth_file_read(path, &ctx->auth_owned, &err);
+    if (rc)
+        return cli_error(ctx, rc == ZKD_EINVAL ? EXIT_USAGE : EXIT_ERROR, "%s", err.message);
+    ctx->auth = ctx->auth_owned;
+    return 0;
+}
+
+int cli_take_credentials(cli *ctx, int *argc, char **argv)
+{
+    char *given = NULL, *file = NULL;
+    for (int i = 1; i < *argc && strcmp(argv[i], "--");) {
+        int took;
+        char *v = option_value(*argc, argv, i, "--auth", &took);
+        int is_file = !took;
+        if (is_file)
+            v = option_value(*argc, argv, i, "--auth-file", &took);
+        if (!took) {
+            i++;
+            continue;
+        }
+        if (is_file) {
+            file = v;
+        } else {
+            free(given);
+            given = strdup(v);
+            memset(v, 'x', strlen(v)); /* what /proc/PID/cmdline shows from now on */
+        }
+        memmove(&argv[i], &argv[i + took], (size_t)(*argc - i - took + 1) * sizeof *argv);
+        *argc -= took;
+    }
+    if (given && file) {
+        free(given);
+        return cli_error(ctx, EXIT_USAGE, "give --auth or --auth-file, not both");
+    }
+    if (given) {
+        fprintf(stderr, "zkdisc: warning: --auth puts the password where every local user can "
+                        "read it (ps, /proc/PID/cmdline); use --auth-file or ZKDISC_AUTH_FILE\n");
+        ctx->auth = ctx->auth_owned = given;
+        return 0;
+    }
+    if (file)
+        return read_auth_file(ctx, file);
+    const char *env = getenv("ZKDISC_AUTH");
+    if (env && *env) {
+        ctx->auth = env;
+        return 0;
+    }
+    env = getenv("ZKDISC_AUTH_FILE");
+    return env && *env ? read_auth_file(ctx, env) : 0;
+}
+
+void cli_forget_credentials(cli *ctx)
+{
+    if (ctx->auth_owned) {
+        volatile char *v = ctx->auth_owned;
+        while (*v)
+            *v++ = 0;
+        free(ctx->auth_owned);
+    }
+    ctx->auth = ctx->auth_owned = NULL;
 }

@@ -21,7 +21,8 @@ enum {
 typedef struct cli {
     const char *zk;   /* --zk / ZKDISC_ZK */
     const char *root; /* --root / ZKDISC_ROOT */
-    const char *auth; /* --auth / ZKDISC_AUTH */
+    const char *auth; /* --auth, --auth-file, ZKDISC_AUTH or ZKDISC_AUTH_FILE */
+    char *auth_owned; /* ctx->auth when it is a copy (wiped at exit) */
     int timeout_ms;   /* --timeout */
     int json;         /* -o json */
     int verbose;      /* -v: library log lines to stderr, timestamped */
@@ -49,6 +50,16 @@ int cli_parse(cli *ctx, const cli_command *cmd, int argc, char **argv,
 
 /* Checks the count of positional arguments; prints usage on error. */
 int cli_expect_args(cli *ctx, const cli_command *cmd, int have, int min, int max);
+
+/* Takes the credentials out of argv before anything else reads it:
+ * --auth USER:PASS (copied, its bytes in argv overwritten so that
+ * /proc/PID/cmdline no longer shows them, and a warning), --auth-file FILE,
+ * else ZKDISC_AUTH, else ZKDISC_AUTH_FILE. Removes those arguments from
+ * argv (*argc shrinks). Returns 0 or an exit code with a message. */
+int cli_take_credentials(cli *ctx, int *argc, char **argv);
+
+/* Wipes and frees the credentials cli_take_credentials copied. */
+void cli_forget_credentials(cli *ctx);
 
 /* Connects with the global options; on failure prints the error and returns
  * the exit code (3 when ZooKeeper cannot be reached). */
@@ -95,10 +106,20 @@ const cli_command *cli_lookup(cli *ctx, const cli_command *const *cmds, size_t n
 extern const cli_command *const cli_commands[];
 extern const size_t cli_ncommands;
 
+/* A write ZooKeeper refused (ZKD_ENOAUTH): prints "VERB TARGET: not
+ * allowed: identity digest:USER lacks PERM [on CHECKED] (ACL: ...)", with
+ * CHECKED's ACL read back, and returns EXIT_NOAUTH. CHECKED is the node
+ * whose ACL decides (a create's or delete's parent). */
+int acl_refused(cli *ctx, const char *verb, const char *target, const char *checked, int perm);
+
+/* One ACL SPEC (open, read-only, creator, SCHEME:ID:PERMS) into *e; *owned
+ * holds the strings to free. 0 or EXIT_USAGE with a message naming opt. */
+int acl_spec_parse(cli *ctx, const char *opt, const char *spec, zkd_acl_entry *e, char **owned);
+
 /* The commands. */
 extern const cli_command cmd_ls, cmd_get, cmd_stat, cmd_dev, cmd_help, cmd_version,
     cmd_completion;
-extern const cli_command cmd_config;
+extern const cli_command cmd_config, cmd_acl, cmd_service;
 extern const cli_command cmd_tree, cmd_find, cmd_grep, cmd_du, cmd_watch, cmd_create, cmd_set,
     cmd_rm, cmd_export, cmd_import, cmd_health;
 extern const cli_command cmd_services, cmd_instances, cmd_register, cmd_run, cmd_deregister,

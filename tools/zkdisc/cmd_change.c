@@ -18,48 +18,14 @@ typedef struct acl_spec {
     size_t n;
 } acl_spec;
 
-static int perms_of(const char *s)
-{
-    int p = 0;
-    for (; *s; s++) {
-        const char *at = strchr("rwcda", *s);
-        if (!at)
-            return -1;
-        p |= 1 << (at - "rwcda");
-    }
-    return p;
-}
-
-/* "open", "creator", "read-only" or SCHEME:ID:PERMS (PERMS of rwcda; the id
- * may contain ':' as digest ids do). */
+/* "open", "creator", "read-only" or SCHEME:ID:PERMS (acl_spec_parse). */
 static int acl_add(cli *ctx, acl_spec *a, const char *spec)
 {
     if (a->n == MAX_ACL)
         return cli_error(ctx, EXIT_USAGE, "at most %d --acl entries", MAX_ACL);
-    zkd_acl_entry *e = &a->e[a->n];
-    if (!strcmp(spec, "open")) {
-        *e = (zkd_acl_entry){ZKD_PERM_ALL, "world", "anyone"};
-    } else if (!strcmp(spec, "read-only")) {
-        *e = (zkd_acl_entry){ZKD_PERM_READ, "world", "anyone"};
-    } else if (!strcmp(spec, "creator")) {
-        *e = (zkd_acl_entry){ZKD_PERM_ALL, "auth", ""};
-    } else {
-        const char *c1 = strchr(spec, ':'), *c2 = strrchr(spec, ':');
-        int perms = c1 && c2 > c1 ? perms_of(c2 + 1) : -1;
-        if (perms <= 0)
-            return cli_error(ctx, EXIT_USAGE,
-                             "--acl takes open, read-only, creator or SCHEME:ID:PERMS "
-                             "(PERMS of rwcda), not \"%s\"", spec);
-        char *copy = strdup(spec);
-        if (!copy)
-            return cli_error(ctx, EXIT_ERROR, "out of memory");
-        copy[c1 - spec] = '\0';
-        copy[c2 - spec] = '\0';
-        a->owned[a->n] = copy;
-        *e = (zkd_acl_entry){perms, copy, copy + (c1 - spec) + 1};
-    }
-    a->n++;
-    return 0;
+    int rc = acl_spec_parse(ctx, "--acl", spec, &a->e[a->n], &a->owned[a->n]);
+    a->n += rc == 0;
+    return rc;
 }
 
 static void acl_free(acl_spec *a)
@@ -76,6 +42,13 @@ static int refuse_zookeeper(cli *ctx, const char *verb, const char *path)
         return 0;
     return cli_error(ctx, EXIT_USAGE, "refusing to %s %s: /zookeeper belongs to ZooKeeper", verb,
                      path);
+}
+
+/* The parent of `path`, whose ACL decides a create or a delete. */
+static void parent_of(const char *path, char *out, size_t len)
+{
+    size_t n = strrchr(path, '/') - path;
+    snprintf(out, len, "%.*s", n ? (int)n : 1, path);
 }
 
 /* ---- create ------------------------------------------------------------------ */
@@ -139,6 +112,10 @@ static int run_create(cli *ctx, int argc, char **argv)
     rc = zkd_node_create(ctx->client, path, data, len, &co, &created, &err);
     free(data);
     acl_free(&o.acl);
+    char parent[1024];
+    parent_of(path, parent, sizeof parent);
+    if (rc == ZKD_ENOAUTH)
+        return acl_refused(ctx, "create", path, parent, ZKD_PERM_CREATE);
     if (rc)
         return cu_fail(ctx, rc, &err);
     if (ctx->json)
@@ -198,6 +175,8 @@ static int run_set(cli *ctx, int argc, char **argv)
             return cli_error(ctx, EXIT_CONFLICT, "cannot set %s: its version is %d, not %d", path,
                              now.version, version);
     }
+    if (rc == ZKD_ENOAUTH)
+        return acl_refused(ctx, "set", path, path, ZKD_PERM_WRITE);
     if (rc)
         return cu_fail(ctx, rc, &err);
     if (ctx->json) {
@@ -306,6 +285,10 @@ static int run_rm(cli *ctx, int argc, char **argv)
             return cli_error(ctx, EXIT_CONFLICT, "cannot remove %s: its version is %d, not %d",
                              path, now.version, o.version);
     }
+    char parent[1024];
+    parent_of(path, parent, sizeof parent);
+    if (rc == ZKD_ENOAUTH && !o.recursive)
+        return acl_refused(ctx, "rm", path, parent, ZKD_PERM_DELETE);
     if (rc)
         return cu_fail(ctx, rc, &err);
     if (ctx->json)

@@ -178,6 +178,12 @@ static int connect_and_register(cli *ctx, reg_args *a, zkd_registration **r)
         return rc;
     zkd_error err;
     rc = zkd_register(ctx->client, &a->spec, r, &err);
+    if (rc == ZKD_ENOAUTH) {
+        const char *root = zkd_client_root(ctx->client);
+        char svc[1024];
+        snprintf(svc, sizeof svc, "%s/services/%s", strcmp(root, "/") ? root : "", a->spec.service);
+        return acl_refused(ctx, "register into", a->spec.service, svc, ZKD_PERM_CREATE);
+    }
     return rc ? cli_fail(ctx, rc, &err) : 0;
 }
 

@@ -547,6 +547,15 @@ static int operator_action(cli *ctx, const cli_command *cmd, int argc, char **ar
     zkd_error err;
     rc = what < 0 ? zkd_instance_remove(ctx->client, args[0], znode, &err)
                   : zkd_instance_set_enabled(ctx->client, args[0], znode, what, &err);
+    if (rc == ZKD_ENOAUTH) {
+        /* a drain writes the instance; a removal is checked on the service */
+        const char *root = zkd_client_root(ctx->client);
+        char svc[1024], inst[1300];
+        snprintf(svc, sizeof svc, "%s/services/%s", strcmp(root, "/") ? root : "", args[0]);
+        snprintf(inst, sizeof inst, "%s/%s", svc, znode);
+        return acl_refused(ctx, cmd->name, inst, what < 0 ? svc : inst,
+                           what < 0 ? ZKD_PERM_DELETE : ZKD_PERM_WRITE);
+    }
     return rc ? cli_fail(ctx, rc, &err) : 0;
 }
 

@@ -11,7 +11,7 @@ const cli_command *const cli_commands[] = {
     &cmd_export, &cmd_import, &cmd_health,
     &cmd_services, &cmd_instances, &cmd_register, &cmd_run, &cmd_deregister, &cmd_drain,
     &cmd_undrain, &cmd_pick,
-    &cmd_config,
+    &cmd_config, &cmd_service, &cmd_acl,
     &cmd_help, &cmd_version, &cmd_completion,
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
@@ -39,20 +39,22 @@ static int no_command(cli *ctx, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    cli ctx = {.zk = getenv("ZKDISC_ZK"), .root = getenv("ZKDISC_ROOT"),
-               .auth = getenv("ZKDISC_AUTH"), .timeout_ms = 5000};
+    cli ctx = {.zk = getenv("ZKDISC_ZK"), .root = getenv("ZKDISC_ROOT"), .timeout_ms = 5000};
     if (!ctx.zk || !*ctx.zk)
         ctx.zk = "127.0.0.1:2181";
-    if (!ctx.auth || !*ctx.auth)
-        ctx.auth = NULL;
+    int rc = cli_take_credentials(&ctx, &argc, argv);
+    if (rc)
+        return rc;
 
     int at = cli_find_word(argc, argv);
     if (at < 0) {
-        int rc = no_command(&ctx, argc, argv);
+        rc = no_command(&ctx, argc, argv);
+        cli_forget_credentials(&ctx);
         return rc < 0 ? EXIT_OK : rc;
     }
     const cli_command *cmd = cli_lookup(&ctx, cli_commands, cli_ncommands, 0, "command", argv[at]);
     if (!cmd) {
+        cli_forget_credentials(&ctx);
         fprintf(stderr, "Run 'zkdisc help' for the commands.\n");
         return EXIT_USAGE;
     }
@@ -60,7 +62,8 @@ int main(int argc, char **argv)
     /* The command sees argv without its own name; global options may sit on
      * either side of it. */
     memmove(&argv[at], &argv[at + 1], (size_t)(argc - at) * sizeof *argv);
-    int rc = cmd->run(&ctx, argc - 1, argv);
+    rc = cmd->run(&ctx, argc - 1, argv);
     zkd_close(ctx.client);
+    cli_forget_credentials(&ctx);
     return rc < 0 ? EXIT_OK : rc;
 }
