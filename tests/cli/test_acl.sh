@@ -122,6 +122,36 @@ check "registers again" wait_until 15 grep -qx web-2 "$OUT/reg2.out"
 expect_exit 0 admin-deregister "$Z" "${OPS[@]}" deregister web web-2
 kill -TERM $reg2; wait $reg2
 
+# --- the agent: the library's registry under the lock, with zookeeper.auth_file ------------------
+. "$here/../agent/lib.sh"
+agent_conf() { # AUTH_FILE API_PORT
+    cat <<CONF
+zookeeper = { connect = "$ZKDISC_ZK"; auth_file = "$1"; };
+agent = { api = "127.0.0.1:$2"; state_dir = "$OUT/state"; };
+services = ( { name = "web"; id = "web-agent"; address = "127.0.0.1"; port = 7001; } );
+CONF
+}
+agent_conf "$OUT/open.auth" "$(free_port)" >"$OUT/agent-open.conf"
+run agent-open timeout 20 "$AGENT" -c "$OUT/agent-open.conf"
+check "the agent refuses an auth_file others may read (exit $RC)" [ "$RC" -ne 0 ]
+expect_in agent-open err "group or others may access it"
+agent_conf "$OUT/alice.auth" "$(free_port)" >"$OUT/agent.conf"
+"$AGENT" -c "$OUT/agent.conf" >"$OUT/agent.log" 2>&1 &
+agent=$!
+agent_in() { "$Z" stat $SVC/web-agent >/dev/null 2>&1; }
+check "the agent registers into the locked service" wait_until 15 agent_in
+expect_exit 0 agent-inst-acl "$Z" -o json acl get $SVC/web-agent
+check "the agent's instance: its identity and the admin" python3 -c '
+import json,sys
+acl = {(e["scheme"], e["id"].split(":")[0]): e["perms"] for e in json.load(open(sys.argv[1]))["acl"]}
+assert acl == {("world","anyone"): "r", ("digest","alice"): "cdrwa", ("digest","ops"): "cdrwa"}, acl
+' "$OUT/agent-inst-acl.out"
+expect_exit 6 bob-drain-agent "$Z" --auth-file "$OUT/bob.auth" drain web web-agent
+expect_exit 0 admin-drain-agent "$Z" "${OPS[@]}" drain web web-agent
+kill -TERM $agent; wait $agent
+check "the agent deregistered on SIGTERM" bash -c "! '$Z' stat $SVC/web-agent >/dev/null 2>&1"
+check "the agent logged no password" bash -c "! grep -q pw-a '$OUT/agent.log' '$OUT/agent-open.err'"
+
 # --- a service with live instances under its container is not locked in place ---------------
 "$Z" register api --port 9000 --id api-1 >"$OUT/api.out" 2>&1 &
 api=$!

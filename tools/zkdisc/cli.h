@@ -120,6 +120,9 @@ int acl_spec_parse(cli *ctx, const char *opt, const char *spec, zkd_acl_entry *e
 extern const cli_command cmd_ls, cmd_get, cmd_stat, cmd_dev, cmd_help, cmd_version,
     cmd_completion;
 extern const cli_command cmd_config, cmd_acl, cmd_service;
+/* Their subcommands, for completion. */
+extern const cli_command *const acl_subs[], *const svc_subs[];
+extern const size_t acl_nsubs, svc_nsubs;
 extern const cli_command cmd_tree, cmd_find, cmd_grep, cmd_du, cmd_watch, cmd_create, cmd_set,
     cmd_rm, cmd_export, cmd_import, cmd_health;
 extern const cli_command cmd_services, cmd_instances, cmd_register, cmd_run, cmd_deregister,

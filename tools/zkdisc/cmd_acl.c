@@ -401,17 +401,19 @@ static int dispatch(cli *ctx, const char *group, const cli_command *const *subs,
     return sub->run(ctx, argc - 1, argv);
 }
 
-static const cli_command *const acl_subs[] = {&acl_get, &acl_set, &acl_digest};
-static const cli_command *const svc_subs[] = {&svc_lock, &svc_unlock};
+const cli_command *const acl_subs[] = {&acl_get, &acl_set, &acl_digest};
+const cli_command *const svc_subs[] = {&svc_lock, &svc_unlock};
+const size_t acl_nsubs = sizeof acl_subs / sizeof *acl_subs;
+const size_t svc_nsubs = sizeof svc_subs / sizeof *svc_subs;
 
 static int run_acl(cli *ctx, int argc, char **argv)
 {
-    return dispatch(ctx, "acl", acl_subs, sizeof acl_subs / sizeof *acl_subs, argc, argv);
+    return dispatch(ctx, "acl", acl_subs, acl_nsubs, argc, argv);
 }
 
 static int run_service(cli *ctx, int argc, char **argv)
 {
-    return dispatch(ctx, "service", svc_subs, sizeof svc_subs / sizeof *svc_subs, argc, argv);
+    return dispatch(ctx, "service", svc_subs, svc_nsubs, argc, argv);
 }
 
 const cli_command cmd_acl = {

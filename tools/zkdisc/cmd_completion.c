@@ -13,7 +13,8 @@
 /* Shell patterns: the commands whose argument is a path, or a service. */
 #define PATH_CMDS "ls|get|stat|tree|find|grep|du|watch|create|set|rm|export|import"
 #define SERVICE_CMDS "instances|pick|register|run|deregister|drain|undrain"
-static const char *const global_opts = "--zk --root --timeout --auth -o --output --pretty -v --verbose --help";
+static const char *const global_opts =
+    "--zk --root --timeout --auth --auth-file -o --output --pretty -v --verbose --help";
 
 /* The options a --help text names: "--long" words and "-X" flags, once each. */
 static void print_options(const char *text)
@@ -55,11 +56,21 @@ static void print_option_cases(const char *indent)
         print_options(cli_commands[i]->usage);
         printf("' ;;\n");
     }
-    for (size_t i = 0; i < NCONFIG; i++) {
-        printf("%s'%s') opts='", indent, config_subs[i]->name);
-        print_options(config_subs[i]->usage);
-        printf("' ;;\n");
-    }
+    const cli_command *const *groups[] = {config_subs, acl_subs, svc_subs};
+    size_t sizes[] = {NCONFIG, acl_nsubs, svc_nsubs};
+    for (size_t g = 0; g < 3; g++)
+        for (size_t i = 0; i < sizes[g]; i++) {
+            printf("%s'%s') opts='", indent, groups[g][i]->name);
+            print_options(groups[g][i]->usage);
+            printf("' ;;\n");
+        }
+}
+
+/* The subcommand names of acl or service, after "acl " or "service ". */
+static void print_sub_names(const cli_command *const *subs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        printf("%s%s", i ? " " : "", strchr(subs[i]->name, ' ') + 1);
 }
 
 static void print_names(void)
@@ -81,13 +92,13 @@ static void print_scan(const char *words, const char *first, const char *last)
     printf("    local cmd= sub= i\n"
            "    for ((i = %s; i < %s; i++)); do\n"
            "        case ${%s[i]} in\n"
-           "        --zk|--root|--timeout|--auth|-o|--output) ((i++)) ;;\n"
+           "        --zk|--root|--timeout|--auth|--auth-file|-o|--output) ((i++)) ;;\n"
            "        -*) ;;\n"
-           "        *) if [[ -z $cmd ]]; then cmd=${%s[i]}; elif [[ $cmd == config && -z $sub ]]; then sub=${%s[i]}; fi ;;\n"
+           "        *) if [[ -z $cmd ]]; then cmd=${%s[i]}; elif [[ ($cmd == config || $cmd == acl || $cmd == service) && -z $sub ]]; then sub=${%s[i]}; fi ;;\n"
            "        esac\n"
            "    done\n"
            "    local key=$cmd opts=\n"
-           "    [[ -n $sub ]] && key=\"config $sub\"\n"
+           "    [[ -n $sub ]] && key=\"$cmd $sub\"\n"
            "    case $key in\n",
            first, last, words, words, words);
     print_option_cases("    ");
@@ -105,6 +116,7 @@ static void print_bash(void)
     printf("    case $prev in\n"
            "    -o|--output) COMPREPLY=($(compgen -W 'text json' -- \"$cur\")); return ;;\n"
            "    --zk|--root|--timeout|--auth) return ;;\n"
+           "    --auth-file) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
            "    esac\n"
            "    if [[ $cur == -* ]]; then\n"
            "        COMPREPLY=($(compgen -W \"$opts %s\" -- \"$cur\")); return\n"
@@ -128,6 +140,22 @@ static void print_bash(void)
            "        else\n"
            "            [[ -n ${ZKDISC_ZK:-} ]] && mapfile -t live < <(zkdisc completion apps 2>/dev/null)\n"
            "            COMPREPLY=($(compgen -W \"${live[*]}\" -- \"$cur\"))\n"
+           "        fi ;;\n"
+           "    service)\n"
+           "        if [[ -z $sub ]]; then COMPREPLY=($(compgen -W '");
+    print_sub_names(svc_subs, svc_nsubs);
+    printf("' -- \"$cur\"))\n"
+           "        else\n"
+           "            [[ -n ${ZKDISC_ZK:-} ]] && mapfile -t live < <(zkdisc completion services 2>/dev/null)\n"
+           "            COMPREPLY=($(compgen -W \"${live[*]}\" -- \"$cur\"))\n"
+           "        fi ;;\n"
+           "    acl)\n"
+           "        if [[ -z $sub ]]; then COMPREPLY=($(compgen -W '");
+    print_sub_names(acl_subs, acl_nsubs);
+    printf("' -- \"$cur\"))\n"
+           "        else\n"
+           "            [[ -n ${ZKDISC_ZK:-} ]] && mapfile -t COMPREPLY < <(zkdisc completion paths \"${cur:-/}\" 2>/dev/null)\n"
+           "            compopt -o nospace 2>/dev/null\n"
            "        fi ;;\n"
            "    help) COMPREPLY=($(compgen -W 'global ");
     print_names();
@@ -170,6 +198,16 @@ static void print_zsh(void)
     print_config_names();
     printf("\n"
            "        elif [[ -n $ZKDISC_ZK ]]; then compadd -- ${(f)\"$(zkdisc completion apps 2>/dev/null)\"}; fi ;;\n"
+           "    service)\n"
+           "        if [[ -z $sub ]]; then compadd -- ");
+    print_sub_names(svc_subs, svc_nsubs);
+    printf("\n"
+           "        elif [[ -n $ZKDISC_ZK ]]; then compadd -- ${(f)\"$(zkdisc completion services 2>/dev/null)\"}; fi ;;\n"
+           "    acl)\n"
+           "        if [[ -z $sub ]]; then compadd -- ");
+    print_sub_names(acl_subs, acl_nsubs);
+    printf("\n"
+           "        elif [[ -n $ZKDISC_ZK ]]; then compadd -S '' -- ${(f)\"$(zkdisc completion paths ${PREFIX:-/} 2>/dev/null)\"}; fi ;;\n"
            "    help) compadd -- global ");
     print_names();
     printf(" ;;\n"
