@@ -187,6 +187,19 @@ static void test_locked_service(void)
     CU_ASSERT_EQUAL(zkd_instance_set_enabled(ops, "pay", "pay-1", 0, &err), 0);
     CU_ASSERT_EQUAL(tu_enabled_in_tree(ops, path), 0);
 
+    /* the admin re-locks in place, an instance live: another registrant */
+    const char *allow2[] = {"alice:pw-a", "carol:pw-c"};
+    CU_ASSERT_EQUAL(zkd_service_lock(ops, "pay", allow2, 2, admins, 1, &open, &err), 0);
+    CU_ASSERT_EQUAL(open, 0);
+    char *carol_id;
+    CU_ASSERT_EQUAL_FATAL(zkd_digest_identity("carol:pw-c", &carol_id, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkd_node_get_acl(ops, "/zkdisc/services/pay", &acl, &n, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(perms_of(acl, n, "digest", carol_id), ZKD_PERM_CREATE | ZKD_PERM_DELETE);
+    CU_ASSERT_EQUAL(perms_of(acl, n, "world", "anyone"), ZKD_PERM_READ);
+    zkd_acl_free(acl, n);
+    free(carol_id);
+    CU_ASSERT_EQUAL(zkd_node_stat(ops, path, NULL, NULL), 0); /* the instance stayed */
+
     /* after an expiry the registry re-creates the node with the same ACL */
     int64_t old = zkd_client_session_id(alice);
     CU_ASSERT_EQUAL_FATAL(tu_expire(alice, zkh_connect_string(zk), 15000), 0);
@@ -203,6 +216,16 @@ static void test_locked_service(void)
     CU_ASSERT_EQUAL(zkd_registration_close(r, &err), 0);
     CU_ASSERT_EQUAL(zkd_node_stat(ops, path, NULL, NULL), ZKD_ENOTFOUND);
     CU_ASSERT_EQUAL(zkd_node_stat(ops, "/zkdisc/services/pay", NULL, NULL), 0);
+
+    /* unlocked: open to everyone again */
+    CU_ASSERT_EQUAL(zkd_service_unlock(ops, "pay", &err), 0);
+    CU_ASSERT_EQUAL_FATAL(zkd_node_get_acl(anon, "/zkdisc/services/pay", &acl, &n, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(n, 1);
+    CU_ASSERT_EQUAL(perms_of(acl, n, "world", "anyone"), ZKD_PERM_ALL);
+    zkd_acl_free(acl, n);
+    spec.id = "after-unlock";
+    CU_ASSERT_EQUAL(zkd_register(anon, &spec, &rogue, &err), 0);
+    zkd_registration_close(rogue, NULL);
 
     free(alice_id);
     free(ops_id);
