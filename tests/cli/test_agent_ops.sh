@@ -41,7 +41,7 @@ CONF
 }
 write_conf
 expect_exit 0 conf "$A" check-config -c "$OUT/agent.conf"
-expect_in conf out "(2 services, 2 checks, 3 alert hooks)"
+expect_in conf out "(2 services, 2 checks, 3 alert hooks, 0 watches, 0 outputs, 0 config_files, no dns)"
 start_agent "$OUT/agent.conf" "$OUT/agent.log"
 within "web registered" 8 has_count web 1
 check "late (nothing listening) not registered" has_count late 0
