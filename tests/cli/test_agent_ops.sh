@@ -151,6 +151,7 @@ rm "$OUT/www/healthy"                                              # web goes cr
 check "outage: web critical while ZooKeeper is down" wait_until 5 check_is web-1 http critical
 check "outage: late passing while ZooKeeper is down" wait_until 5 check_is late-1 tcp passing
 check "outage: the agent notices" wait_until 10 sh -c "curl -s http://127.0.0.1:$API_PORT/v1/agent | grep -qv '\"state\":\"connected\"'"
+check "outage: the suspension logged as a warning" wait_until 10 grep -q " WARN zookeeper: suspended" "$OUT/agent.log"
 sleep $(( 20 - ($(date +%s) - outage) )) # the outage lasts 20 s (the scenario, not a wait)
 check "zookeeper_unreachable raised after 3 s, once" sh -c "grep -c zookeeper_unreachable '$OUT/zk-hook.log' | grep -qx 1"
 zkh_restart 0
