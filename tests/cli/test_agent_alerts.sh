@@ -3,7 +3,8 @@
 # cycles deliver three pairs of webhooks (also to a hook that listens to
 # check_critical only), maintenance on/off/on delivers both ons, a hook over
 # max_per_minute counts and logs its drops, a TTL check that expires at
-# start and then passes raises no check_recovered; a bad maintenance.json
+# start and then passes raises no check_recovered, a critical check changed
+# by a SIGHUP still has its recovery raised; a bad maintenance.json
 # entry is ignored; SIGHUP removing and restoring the dns block (run under
 # ASan: no report), an empty file refused, no blank line after an ERROR;
 # JSON log lines with the event's fields; `--api` before the subcommand;
@@ -24,7 +25,7 @@ touch "$OUT/www/healthy"
 API_PORT=$(free_port)
 DNS_PORT=$(free_port)
 LOG=$OUT/agent.log
-# write_conf LOG_FORMAT WITH_DNS(0|1)
+# write_conf LOG_FORMAT WITH_DNS(0|1) [WEB_INTERVAL]
 write_conf() {
     local dns=""
     [ "$2" = 1 ] && dns="dns = { listen = \"127.0.0.1:$DNS_PORT\"; domain = \"zkdisc\"; ttl = 1; };"
@@ -33,7 +34,7 @@ zookeeper = { connect = "$ZKDISC_ZK"; session_timeout = "6s"; };
 agent = { api = "127.0.0.1:$API_PORT"; state_dir = "$OUT/state"; drain_delay = "1s"; log_format = "$1"; };
 services = (
   { name = "web"; id = "web-1"; address = "127.0.0.1"; port = $HTTP_PORT;
-    checks = ( { type = "http"; url = "http://127.0.0.1:$HTTP_PORT/health"; interval = "1s"; rise = 1; fall = 1; } ); },
+    checks = ( { type = "http"; url = "http://127.0.0.1:$HTTP_PORT/health"; interval = "${3:-1s}"; rise = 1; fall = 1; } ); },
   { name = "hb"; id = "hb-1"; port = 1; checks = ( { type = "ttl"; name = "beat"; ttl = "2s"; } ); }
 );
 alerts = (
@@ -122,11 +123,25 @@ for line in open(sys.argv[1]):
         sys.exit(0)
 sys.exit(1)' "$LOG"
 
-# --- refused reloads: a broken file, then an empty one --------------------------------
+# --- a critical check changed by a SIGHUP: its recovery is still raised -----------------
 reloaded() { [ "$(grep -c "reloaded: " "$LOG")" -ge "$1" ]; }
+rm "$OUT/www/healthy"
+check "critical before the reload" wait_until 10 hooked www2 check_critical 4
+write_conf json 1 900ms
+kill -HUP "$AGENT_PID"
+check "reload with another interval" wait_until 10 reloaded 1
+touch "$OUT/www/healthy"
+check "the changed check's recovery raised" wait_until 10 hooked www2 check_recovered 4
+rm "$OUT/www/healthy"
+check "and its next failure" wait_until 10 hooked www2 check_critical 5
+touch "$OUT/www/healthy"
+check "and recovery" wait_until 10 hooked www2 check_recovered 5
+check "registered" wait_until 10 has_count web 1
+
+# --- refused reloads: a broken file, then an empty one --------------------------------
 write_conf text 1
 kill -HUP "$AGENT_PID"
-check "a reload to the text log" wait_until 10 reloaded 1
+check "a reload to the text log" wait_until 10 reloaded 2
 refused() { [ "$(api GET /metrics | sed -n 's/^zkdisc_agent_reloads_total{result="refused"} //p')" = "$1" ]; }
 cp "$OUT/agent.conf" "$OUT/agent.conf.good"
 echo 'services = ( { name = ' >"$OUT/agent.conf"
@@ -146,14 +161,14 @@ dns_answers() { [ "$("${D[@]}" web.service.zkdisc A 2>/dev/null)" = "127.0.0.1" 
 check "dns answers" wait_until 10 dns_answers
 write_conf text 0
 kill -HUP "$AGENT_PID"
-check "reload without dns" wait_until 10 reloaded 2
+check "reload without dns" wait_until 10 reloaded 3
 check "dns gone" wait_until 5 sh -c "! $(printf '%q ' "${D[@]}") web.service.zkdisc A >/dev/null 2>&1"
 write_conf text 1
 kill -HUP "$AGENT_PID"
-check "reload with dns again" wait_until 10 reloaded 3
+check "reload with dns again" wait_until 10 reloaded 4
 check "dns answers again" wait_until 10 dns_answers
 kill -HUP "$AGENT_PID"
-check "an unchanged reload after that" wait_until 10 reloaded 4
+check "an unchanged reload after that" wait_until 10 reloaded 5
 check "agent alive after the reloads" kill -0 "$AGENT_PID"
 
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID"; rc=$?
