@@ -139,9 +139,10 @@ check "and recovery" wait_until 10 hooked www2 check_recovered 5
 check "registered" wait_until 10 has_count web 1
 
 # --- refused reloads: a broken file, then an empty one --------------------------------
-write_conf text 1
+write_conf text 1 900ms # the same service: nothing restarts
 kill -HUP "$AGENT_PID"
 check "a reload to the text log" wait_until 10 reloaded 2
+check "web registered before the refused reloads" wait_until 10 has_count web 1
 refused() { [ "$(api GET /metrics | sed -n 's/^zkdisc_agent_reloads_total{result="refused"} //p')" = "$1" ]; }
 cp "$OUT/agent.conf" "$OUT/agent.conf.good"
 echo 'services = ( { name = ' >"$OUT/agent.conf"
@@ -159,11 +160,11 @@ cp "$OUT/agent.conf.good" "$OUT/agent.conf"
 D=(dig @127.0.0.1 -p "$DNS_PORT" +time=1 +tries=1 +short)
 dns_answers() { [ "$("${D[@]}" web.service.zkdisc A 2>/dev/null)" = "127.0.0.1" ]; }
 check "dns answers" wait_until 10 dns_answers
-write_conf text 0
+write_conf text 0 900ms
 kill -HUP "$AGENT_PID"
 check "reload without dns" wait_until 10 reloaded 3
 check "dns gone" wait_until 5 sh -c "! $(printf '%q ' "${D[@]}") web.service.zkdisc A >/dev/null 2>&1"
-write_conf text 1
+write_conf text 1 900ms
 kill -HUP "$AGENT_PID"
 check "reload with dns again" wait_until 10 reloaded 4
 check "dns answers again" wait_until 10 dns_answers
