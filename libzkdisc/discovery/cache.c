@@ -650,31 +650,61 @@ static void store_soon(zkd_cache *k)
     k->store_timer = zkd__after(k->c, wait > 0 ? wait : 0, store_now, NULL, k);
 }
 
+/* Checks every line of a snapshot file ("ID\tJSON\n", as snapshot_text
+ * writes them) parses, the last one ended: a file cut short by a full disk
+ * or overwritten by something else is not served as a smaller set. NULL
+ * when whole, else what is wrong (static text). */
+static const char *store_damage(const char *service, char *text, size_t len)
+{
+    if (len && text[len - 1] != '\n')
+        return "cut short (no final newline)";
+    if (memchr(text, '\0', len))
+        return "holds a NUL byte";
+    for (char *line = text, *end; line < text + len; line = end + 1) {
+        end = strchr(line, '\n');
+        char *tab = memchr(line, '\t', (size_t)(end - line));
+        if (!tab)
+            return "a line without a tab";
+        *tab = '\0';
+        zkd_instance *inst = NULL;
+        int bad = zkd_validate_name("instance id", line, NULL) != 0 ||
+                  zkd_instance_parse(service, line, tab + 1, (size_t)(end - tab - 1), &inst, NULL) != 0;
+        zkd_instance_unref(inst);
+        *tab = '\t';
+        if (bad)
+            return "a line that is not an instance record";
+    }
+    return NULL;
+}
+
 /* The instances of the snapshot file become the members, served stale
- * until ZooKeeper answers. 1 when there was a snapshot. */
+ * until ZooKeeper answers. 1 when there was a (whole) snapshot. */
 static int store_load(zkd_cache *k)
 {
     char *text = NULL;
     size_t len = 0;
     zkd_error err;
-    int rc = zkd__store_read(zkd__snapshot_dir(k->c), k->store_name, (size_t)1 << 30, &text,
-                             &len, &err);
+    const char *dir = zkd__snapshot_dir(k->c);
+    int rc = zkd__store_read(dir, k->store_name, (size_t)1 << 30, &text, &len, &err);
     if (rc) {
         if (rc != ZKD_ENOTFOUND)
             zkd__log(k->c, ZKD_LOG_WARN, "ignoring the snapshot of service %s: %s", k->service,
                      err.message);
         return 0;
     }
+    const char *damage = store_damage(k->service, text, len);
+    if (damage) {
+        zkd__log(k->c, ZKD_LOG_WARN, "ignoring the snapshot of service %s: %s/%s is damaged: %s",
+                 k->service, dir, k->store_name, damage);
+        free(text);
+        return 0;
+    }
     for (char *line = text, *end; line < text + len; line = end + 1) {
         end = strchr(line, '\n');
-        if (!end)
-            break;
         char *tab = memchr(line, '\t', (size_t)(end - line));
-        zkd_instance *inst = NULL;
-        if (!tab)
-            continue;
         *tab = '\0';
-        member *m = zkd_validate_name("instance id", line, NULL) ? NULL : member_insert(k, line);
+        zkd_instance *inst = NULL;
+        member *m = member_insert(k, line);
         if (m && !m->inst &&
             zkd_instance_parse(k->service, line, tab + 1, (size_t)(end - tab - 1), &inst, NULL) == 0)
             set_member(k, m, inst, 0);

@@ -13,7 +13,7 @@ H=$AGENT_HELPERS
 
 # --- check-config ---------------------------------------------------------------
 expect_exit 0 example "$A" check-config -c "$here/../../examples/agent.conf"
-expect_in example out "ok (2 services, 6 checks, 3 alert hooks)"
+expect_in example out "ok (2 services, 6 checks, 3 alert hooks, "
 
 bad() { # bad NAME 'CONFIG TEXT' WANTED-TEXT...
     local name=$1 text=$2; shift 2

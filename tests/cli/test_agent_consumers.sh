@@ -33,7 +33,7 @@ watch = ( { service = "web";
   outputs = ( { type = "smoke"; } ); } );
 CONF
 expect_exit 2 check-bad "$A" check-config -c "$OUT/bad.conf"
-expect_in check-bad err "$OUT/bad.conf:3: type: \"smoke\" is not json, command, haproxy or nginx"
+expect_in check-bad err "$OUT/bad.conf:3: watch.[0].outputs.[0].type: \"smoke\" is not json, command, haproxy or nginx"
 
 zkh_up 1 || { fail "harness did not start"; finish; exit 1; }
 trap agent_cleanup EXIT

@@ -41,7 +41,7 @@ CONF
 }
 write_conf
 expect_exit 0 conf "$A" check-config -c "$OUT/agent.conf"
-expect_in conf out "(2 services, 2 checks, 3 alert hooks)"
+expect_in conf out "(2 services, 2 checks, 3 alert hooks, 0 watches, 0 outputs, 0 config_files, no dns)"
 start_agent "$OUT/agent.conf" "$OUT/agent.log"
 within "web registered" 8 has_count web 1
 check "late (nothing listening) not registered" has_count late 0
@@ -151,6 +151,7 @@ rm "$OUT/www/healthy"                                              # web goes cr
 check "outage: web critical while ZooKeeper is down" wait_until 5 check_is web-1 http critical
 check "outage: late passing while ZooKeeper is down" wait_until 5 check_is late-1 tcp passing
 check "outage: the agent notices" wait_until 10 sh -c "curl -s http://127.0.0.1:$API_PORT/v1/agent | grep -qv '\"state\":\"connected\"'"
+check "outage: the suspension logged as a warning" wait_until 10 grep -q " WARN zookeeper: suspended" "$OUT/agent.log"
 sleep $(( 20 - ($(date +%s) - outage) )) # the outage lasts 20 s (the scenario, not a wait)
 check "zookeeper_unreachable raised after 3 s, once" sh -c "grep -c zookeeper_unreachable '$OUT/zk-hook.log' | grep -qx 1"
 zkh_restart 0

@@ -21,11 +21,11 @@ watch = (
 dns = { listen = "nowhere"; };
 CONF
 expect_exit 2 check-bad "$AGENT_DRIVER" check -c "$OUT/bad.conf"
-expect_in check-bad err "bad.conf:3: colour: unknown key"
-expect_in check-bad err "bad.conf:4: path: directory /proc/no/such/dir is not writable"
-expect_in check-bad err "bad.conf:5: type: \"smoke\" is not json, command, haproxy or nginx"
-expect_in check-bad err "service:"
-expect_in check-bad err "bad.conf:8: listen: must be \"ADDRESS:PORT\""
+expect_in check-bad err "bad.conf:3: watch.[0].colour: unknown key"
+expect_in check-bad err "bad.conf:4: watch.[0].outputs.[0].path: directory /proc/no/such/dir is not writable"
+expect_in check-bad err "bad.conf:5: watch.[0].outputs.[1].type: \"smoke\" is not json, command, haproxy or nginx"
+expect_in check-bad err "bad.conf:6: watch.[1].service:"
+expect_in check-bad err "bad.conf:8: dns.listen: must be \"ADDRESS:PORT\""
 
 # The shipped example passes check, with its directories pointed here.
 sed "s|/var/lib/zkdisc-agent|$OUT|g; s|owner = \"root:root\"|owner = \"$(id -un):$(id -gn)\"|; s|owner = \"root\"|owner = \"$(id -un)\"|" \

@@ -14,20 +14,22 @@
 #include "log.h"
 #include "proc.h"
 
-/* What survives reloads for a hook of a given name: counters, the last
- * event per subject (dedup), the rate window. */
-typedef struct last_event {
-    struct last_event *next;
-    char *key, *event;
-} last_event;
+/* The last state raised per subject/check and kind of state (see
+ * event_state), whatever hook wants it: one list for the agent, so a hook
+ * that listens to check_critical only still sees the recovery in between. */
+typedef struct last_state {
+    struct last_state *next;
+    char *key, *state;
+} last_state;
 
+/* What survives reloads for a hook of a given name: counters and the rate
+ * window. */
 typedef struct hook_state {
     struct hook_state *next;
     char *name;
     uint64_t sent, failed, dropped;
-    last_event *last;
     double window_start;
-    int window_count;
+    int window_count, window_dropped;
     int unreachable_sent;
 } hook_state;
 
@@ -43,6 +45,7 @@ typedef struct delivery {
 static struct event_base *abase;
 static const agent_conf *aconf;
 static hook_state *states;
+static last_state *last_states;
 static char hostname[256];
 
 void alerts_init(struct event_base *base)
@@ -76,33 +79,80 @@ static int wants(const alert_conf *ac, const char *event)
     return 0;
 }
 
-/* 1 when `event` is a new transition for key (else it repeats the last). */
-static int transition(hook_state *hs, const char *key, const char *event)
+/* Events that report a state of something: its kind (`kind`), the state,
+ * and whether it is a recovery (raised only after the failure it ends was).
+ * Other events (session_expired, config_apply_failed, ...) are occurrences:
+ * each one is raised, their callers raise them once per happening. */
+static const char *event_state(const char *event, json_t *ev, const char **kind, int *recovery)
 {
-    for (last_event *l = hs->last; l; l = l->next)
-        if (!strcmp(l->key, key)) {
-            if (!strcmp(l->event, event))
-                return 0;
-            free(l->event);
-            l->event = strdup(event);
-            return 1;
-        }
-    last_event *l = calloc(1, sizeof *l);
-    l->key = strdup(key);
-    l->event = strdup(event);
-    l->next = hs->last;
-    hs->last = l;
+    *recovery = 0;
+    if (!strcmp(event, "check_critical") || !strcmp(event, "check_recovered")) {
+        *kind = "check";
+        *recovery = event[6] == 'r';
+        return event;
+    }
+    if (!strcmp(event, "service_below_min") || !strcmp(event, "service_recovered")) {
+        *kind = "min";
+        *recovery = event[8] == 'r';
+        return event;
+    }
+    if (!strcmp(event, "maintenance")) {
+        *kind = "maintenance";
+        return json_is_true(json_object_get(ev, "maintenance")) ? "on" : "off";
+    }
+    return NULL;
+}
+
+/* 1 when the event is a transition from the last state raised for key (or
+ * an occurrence); 0 when it repeats that state, or is a recovery from a
+ * failure never raised (a check that starts critical, a TTL check that
+ * expires at start, then passes). */
+static int transition(const char *key, const char *event, json_t *ev)
+{
+    const char *kind;
+    int recovery;
+    const char *state = event_state(event, ev, &kind, &recovery);
+    if (!state)
+        return 1;
+    char full[700];
+    snprintf(full, sizeof full, "%s#%s", key, kind);
+    last_state *l = last_states;
+    while (l && strcmp(l->key, full))
+        l = l->next;
+    if (!l) {
+        if (recovery)
+            return 0;
+        l = calloc(1, sizeof *l);
+        l->key = strdup(full);
+        l->next = last_states;
+        last_states = l;
+    } else if (!strcmp(l->state, state)) {
+        return 0;
+    }
+    free(l->state);
+    l->state = strdup(state);
     return 1;
 }
 
+/* At most max_per_minute deliveries per hook in a fixed minute window; what
+ * is over is counted, the first drop of a window logged at once and the
+ * window's total when it ends (a flood does not flood the log too). */
 static int rate_ok(hook_state *hs, int max_per_minute)
 {
     double now = now_mono_s();
     if (now - hs->window_start >= 60) {
+        if (hs->window_dropped > 1)
+            agent_log(AGENT_WARN, "alert hook %s: %d events dropped in the last minute (max_per_minute %d)",
+                      hs->name, hs->window_dropped, max_per_minute);
         hs->window_start = now;
         hs->window_count = 0;
+        hs->window_dropped = 0;
     }
-    return ++hs->window_count <= max_per_minute;
+    if (++hs->window_count <= max_per_minute)
+        return 1;
+    hs->dropped++;
+    hs->window_dropped++;
+    return 0;
 }
 
 /* ---- exec hooks -------------------------------------------------------- */
@@ -238,9 +288,11 @@ static void run_webhook(const alert_conf *ac, hook_state *hs, const char *body)
 static void deliver(const alert_conf *ac, hook_state *hs, json_t *ev)
 {
     if (!rate_ok(hs, ac->max_per_minute)) {
-        hs->dropped++;
-        agent_log(AGENT_WARN, "alert hook %s: over %d events a minute, dropped %s", hs->name,
-                  ac->max_per_minute, json_string_value(json_object_get(ev, "event")));
+        if (hs->window_dropped == 1)
+            agent_log(AGENT_WARN, "alert hook %s: over max_per_minute %d, dropped %s %s (further drops "
+                      "this minute are counted in zkdisc_agent_alerts_dropped_total)", hs->name,
+                      ac->max_per_minute, json_string_value(json_object_get(ev, "event")),
+                      json_string_value(json_object_get(ev, "subject")));
         return;
     }
     char *body = json_dumps(ev, JSON_COMPACT);
@@ -264,14 +316,16 @@ void agent_alert(const char *event, const char *subject, json_t *fields)
     const char *check = json_string_value(json_object_get(ev, "check"));
     char key[600];
     snprintf(key, sizeof key, "%s/%s", subject ? subject : "", check ? check : "");
-    agent_log(AGENT_INFO, "event %s %s", event, key);
+    if (!transition(key, event, ev)) {
+        agent_log(AGENT_DEBUG, "event %s %s: no transition, not raised", event, key);
+        json_decref(ev);
+        return;
+    }
+    agent_log_fields(AGENT_INFO, ev, "event %s %s", event, key);
     for (size_t i = 0; aconf && i < aconf->nalerts; i++) {
         const alert_conf *ac = &aconf->alerts[i];
-        if (!wants(ac, event))
-            continue;
-        hook_state *hs = state_of(ac);
-        if (transition(hs, key, event))
-            deliver(ac, hs, ev);
+        if (wants(ac, event))
+            deliver(ac, state_of(ac), ev);
     }
     json_decref(ev);
 }
@@ -322,14 +376,14 @@ void alerts_shutdown(void)
     while (states) {
         hook_state *s = states;
         states = s->next;
-        while (s->last) {
-            last_event *l = s->last;
-            s->last = l->next;
-            free(l->key);
-            free(l->event);
-            free(l);
-        }
         free(s->name);
         free(s);
+    }
+    while (last_states) {
+        last_state *l = last_states;
+        last_states = l->next;
+        free(l->key);
+        free(l->state);
+        free(l);
     }
 }

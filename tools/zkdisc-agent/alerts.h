@@ -1,7 +1,8 @@
 /* Alert hooks (`alerts` in the config): agent_alert (agent.h) sends each
  * event to the hooks that want it, as an exec (event JSON on stdin,
- * ZKDISC_* variables) or a webhook (JSON POST, retried with backoff); at
- * most once per transition and at most max_per_minute per hook. */
+ * ZKDISC_* variables) or a webhook (JSON POST, retried with backoff); once
+ * per transition, every time (a repeated state is not raised again), at most
+ * max_per_minute per hook (the rest counted as dropped and logged). */
 #ifndef ZKDISC_AGENT_ALERTS_H
 #define ZKDISC_AGENT_ALERTS_H
 

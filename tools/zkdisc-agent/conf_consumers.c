@@ -24,16 +24,42 @@ typedef struct parser {
 static void bad(parser *p, const config_setting_t *s, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* "watch.[0].outputs.[1]", the way conf.c names the services' keys. */
+static void key_path(const config_setting_t *s, char *buf, size_t len)
+{
+    const config_setting_t *chain[32];
+    int n = 0;
+    for (; s && !config_setting_is_root(s) && n < 32; s = config_setting_parent(s))
+        chain[n++] = s;
+    size_t at = 0;
+    buf[0] = '\0';
+    while (n-- > 0 && at < len) {
+        const char *name = config_setting_name(chain[n]);
+        int w = name ? snprintf(buf + at, len - at, "%s%s", at ? "." : "", name)
+                     : snprintf(buf + at, len - at, "%s[%d]", at ? "." : "", config_setting_index(chain[n]));
+        at += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* s is the setting named key, a list element of a setting named key, or
+ * the group key is missing from; the message names the full key path
+ * ("watch.[0].outputs.[1].path"). */
 static void bad(parser *p, const config_setting_t *s, const char *key, const char *fmt, ...)
 {
     const char *file = config_setting_source_file(s);
-    char msg[512];
+    char msg[512], where[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    evbuffer_add_printf(p->errors, "%s:%u: %s: %s\n", file ? file : "<config>",
-                        config_setting_source_line(s), key, msg);
+    const char *name = config_setting_name(s);
+    const config_setting_t *up = config_setting_parent(s);
+    const char *up_name = up ? config_setting_name(up) : NULL;
+    int named = (name && key && !strcmp(name, key)) || (!name && up_name && key && !strcmp(up_name, key));
+    key_path(s, where, sizeof where);
+    evbuffer_add_printf(p->errors, "%s:%u: %s%s%s: %s\n", file ? file : "<config>",
+                        config_setting_source_line(s), where, named || !*where ? "" : ".",
+                        named ? "" : key, msg);
     p->nerr++;
 }
 

@@ -154,7 +154,7 @@ int consumers_reload(consumers *cs, const consumers_conf *cc, struct evbuffer *e
     dns_server *dns = cs->dns;
     if (!same_dns(&cs->conf->dns, &cc->dns)) {
         dns_stop(cs->dns);
-        cs->dns = NULL;
+        cs->dns = dns = NULL; /* freed: nothing may keep the old pointer */
         if (cc->dns.enabled && !(dns = dns_start(cs->base, cs->zk, cs->wake[1], &cc->dns, sets, cc->nwatches, errors)))
             agent_log(AGENT_ERROR, "dns: not serving after the reload");
     } else if (dns) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf_consumers.h"
 #include "runtime.h"
 
 typedef struct ctl {
@@ -154,10 +155,53 @@ static int check_config(const char *path)
     size_t checks = 0;
     for (size_t i = 0; i < c->nservices; i++)
         checks += c->services[i].nchecks;
-    printf("%s: ok (%zu services, %zu checks, %zu alert hooks)\n", path, c->nservices, checks,
-           c->nalerts);
+    const consumers_conf *cc = c->consumers;
+    int outputs = 0;
+    for (int i = 0; cc && i < cc->nwatches; i++)
+        outputs += cc->watches[i].nouts;
+    char dns[300] = "no dns";
+    if (cc && cc->dns.enabled)
+        snprintf(dns, sizeof dns, "dns on %s:%d", cc->dns.listen_host, cc->dns.listen_port);
+    printf("%s: ok (%zu services, %zu checks, %zu alert hooks, %d watches, %d outputs, %d config_files, %s)\n",
+           path, c->nservices, checks, c->nalerts, cc ? cc->nwatches : 0, outputs, cc ? cc->nfiles : 0, dns);
     conf_free(c);
     return 0;
+}
+
+/* The sub-command's index in argv (options may come before it, as in
+ * `zkdisc-agent --api HOST:PORT status`), or 0 when there is none. */
+static int command_at(int argc, char **argv)
+{
+    static const char *const with_value[] = {"-c", "--config", "--api", "-o", "--output", "--reason"};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return i + 1 < argc ? i + 1 : 0;
+        if (argv[i][0] != '-')
+            return i;
+        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
+            if (!strcmp(argv[i], with_value[k])) {
+                i++;
+                break;
+            }
+    }
+    return 0;
+}
+
+int ctl_dispatch(int argc, char **argv)
+{
+    int at = command_at(argc, argv);
+    if (!at)
+        return -1;
+    /* ctl_main wants the command first; getopt takes options on either side. */
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    int n = 0;
+    args[n++] = argv[at];
+    for (int i = 1; i < argc; i++)
+        if (i != at && !(i == at - 1 && !strcmp(argv[i], "--")))
+            args[n++] = argv[i];
+    int rc = ctl_main(n, args);
+    free(args);
+    return rc;
 }
 
 int ctl_main(int argc, char **argv)

@@ -127,8 +127,9 @@ void check_done(check *c, check_status result, const char *note)
     agent_log(c->status == CHECK_CRITICAL ? AGENT_WARN : AGENT_INFO,
               "check %s/%s: %s -> %s (%s)", sc->id, c->conf->name, check_status_name(before),
               check_status_name(c->status), c->note);
-    /* Leaving the initial critical state at start-up is no recovery. */
-    if (c->status == CHECK_CRITICAL || (before == CHECK_CRITICAL && c->failed_once))
+    /* alerts.c raises a recovery only after a raised critical (leaving the
+     * initial critical state, or a ttl expired at start, is no recovery). */
+    if (c->status == CHECK_CRITICAL || before == CHECK_CRITICAL)
         agent_alert(c->status == CHECK_CRITICAL ? "check_critical" : "check_recovered", sc->id,
                     json_pack("{ssssssssss}", "service", sc->name, "check", c->conf->name,
                               "status", check_status_name(c->status), "previous",

@@ -57,18 +57,24 @@ static const char *level_name(agent_level l)
     return l >= AGENT_ERROR && l <= AGENT_DEBUG ? names[l] : "INFO";
 }
 
-void agent_log(agent_level level, const char *fmt, ...)
+/* fields: extra members of the JSON line (borrowed, may be NULL); the text
+ * format has them in the message already. */
+static void vlog(agent_level level, json_t *fields, const char *fmt, va_list ap)
 {
     char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    /* Messages built from error buffers end in newlines: one line per event. */
+    for (size_t n = strlen(msg); n && (msg[n - 1] == '\n' || msg[n - 1] == ' '); n--)
+        msg[n - 1] = '\0';
+    for (char *nl = msg; (nl = strchr(nl, '\n'));)
+        *nl = ';'; /* several errors: still one line */
     char ts[40];
     log_time(0, ts, sizeof ts);
     char *line = NULL;
     if (log_json) {
         json_t *o = json_pack("{ssssss}", "time", ts, "level", level_name(level), "msg", msg);
+        if (o && fields)
+            json_object_update_missing(o, fields);
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
         if (text && asprintf(&line, "%s\n", text) < 0)
@@ -82,4 +88,20 @@ void agent_log(agent_level level, const char *fmt, ...)
         (void)w;
         free(line);
     }
+}
+
+void agent_log(agent_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void agent_log_fields(agent_level level, json_t *fields, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, fields, fmt, ap);
+    va_end(ap);
 }

@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "alerts.h"
+#include "conf_consumers.h"
 #include "curlev.h"
 #include "log.h"
 #include "proc.h"
@@ -58,7 +59,8 @@ static void on_session_loop(evutil_socket_t fd, short what, void *arg)
         zkd_session_event ev = (zkd_session_event)evs[i];
         if (evs[i] > 0 && evs[i] < SESSION_EVENT_KINDS)
             rt.session_events[evs[i]]++;
-        agent_log(ev == ZKD_SESSION_EXPIRED || ev == ZKD_SESSION_AUTH_FAILED ? AGENT_WARN : AGENT_INFO,
+        agent_log(ev == ZKD_SESSION_EXPIRED || ev == ZKD_SESSION_AUTH_FAILED || ev == ZKD_SESSION_SUSPENDED
+                      ? AGENT_WARN : AGENT_INFO,
                   "zookeeper: %s", zkd_session_event_name(ev));
         if (ev == ZKD_SESSION_EXPIRED)
             agent_alert("session_expired", rt.conf->zk_connect ? rt.conf->zk_connect : "127.0.0.1:2181",
@@ -158,6 +160,14 @@ static void reload(void)
     sd_notify(0, "RELOADING=1");
     struct evbuffer *errors = evbuffer_new();
     agent_conf *next = conf_load(rt.conf->path, errors);
+    /* A file truncated or emptied by mistake would deregister everything. */
+    const consumers_conf *nc = next ? next->consumers : NULL;
+    if (next && !next->nservices && (!nc || (!nc->nwatches && !nc->nfiles && !nc->dns.enabled))) {
+        evbuffer_add_printf(errors, "%s: no services, watches, dns or config_files (to stop everything, "
+                            "stop the agent)", rt.conf->path);
+        conf_free(next);
+        next = NULL;
+    }
     if (next && consumers_reload(rt.cons, next->consumers, errors) != 0) {
         conf_free(next);
         next = NULL;
@@ -380,8 +390,9 @@ static void teardown(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && argv[1][0] != '-')
-        return ctl_main(argc - 1, argv + 1);
+    int ctl_rc = ctl_dispatch(argc, argv);
+    if (ctl_rc >= 0)
+        return ctl_rc;
     const char *path = DEFAULT_CONF;
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
                                              {"help", no_argument, NULL, 'h'},

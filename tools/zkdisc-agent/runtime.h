@@ -47,5 +47,8 @@ void api_stop(api *a);
 
 /* Sub-commands (pass|warn|fail|maint|status|check-config); exit status. */
 int ctl_main(int argc, char **argv);
+/* Runs the sub-command when argv has one (wherever the options are): its
+ * exit code; -1 when argv starts the agent. */
+int ctl_dispatch(int argc, char **argv);
 
 #endif

@@ -20,6 +20,23 @@ static char *state_path(const char *dir)
     return asprintf(&p, "%s/maintenance.json", dir) < 0 ? NULL : p;
 }
 
+/* Each entry is "ID": {"reason": TEXT, "since": TIME}; anything else (a
+ * hand edit, `{"app-1": 5}`) would put a service in maintenance that nobody
+ * asked for: logged and left out (the next save drops it from the file). */
+static void drop_bad_entries(json_t *m, const char *path)
+{
+    const char *id;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(m, tmp, id, v) {
+        json_t *reason = json_object_get(v, "reason"), *since = json_object_get(v, "since");
+        if (json_is_object(v) && (!reason || json_is_string(reason)) && (!since || json_is_string(since)))
+            continue;
+        agent_log(AGENT_WARN, "%s: entry \"%s\" ignored: not {\"reason\": TEXT, \"since\": TIME}", path, id);
+        json_object_del(m, id);
+    }
+}
+
 json_t *state_load(const char *dir)
 {
     json_t *m = NULL;
@@ -32,6 +49,7 @@ json_t *state_load(const char *dir)
             json_decref(m);
             m = NULL;
         }
+        drop_bad_entries(m, path);
     } else if (path && errno != ENOENT) {
         agent_log(AGENT_WARN, "%s: cannot read: %m", path);
     }
