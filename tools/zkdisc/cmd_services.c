@@ -390,8 +390,9 @@ static int run_instances(cli *ctx, int argc, char **argv)
     }
     print_instances(ctx, args[0], s, a.ssl);
     if (malformed)
-        fprintf(stderr, "zkdisc instances: skipped %llu malformed record%s under %s\n",
-                (unsigned long long)malformed, malformed == 1 ? "" : "s", args[0]);
+        fprintf(stderr, "zkdisc instances: skipped %llu malformed record%s under %s%s\n",
+                (unsigned long long)malformed, malformed == 1 ? "" : "s", args[0],
+                ctx->verbose ? "" : " (-v names them)");
     zkd_snapshot_unref(s);
     return 0;
 }
