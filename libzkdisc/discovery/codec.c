@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_impl.h" /* zkd__json_dump: numbers in their shortest exact form */
 #include "errors.h"
+#include "json_text.h"
 #include "instance_impl.h"
 
 static char *dup_or_null(const char *s)

@@ -5,9 +5,9 @@
 #include <zkdisc/names.h>
 #include <zkdisc/registry.h>
 
-#include "config_impl.h"
 #include "request.h"
 #include "errors.h"
+#include "json_text.h"
 #include "paths.h"
 
 /* An operator acts on instances other writers made, so the id is any one

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <zkdisc/names.h>
 
-#include "config_impl.h"
 #include "errors.h"
+#include "json_text.h"
 #include "instance_impl.h"
 
 void zkd_instance_spec_init(zkd_instance_spec *spec)
