@@ -161,7 +161,8 @@ static void test_nerve(void)
 /* Curator's DYNAMIC_SEQUENTIAL: the znode is not named after the id. */
 static void test_znode_name(void)
 {
-    const char *rec = "{\"name\":\"seqsvc\",\"id\":\"q1\",\"address\":\"10.1.0.4\",\"port\":8004}";
+    const char *rec = "{\"name\":\"seqsvc\",\"id\":\"q1\",\"address\":\"10.1.0.4\",\"port\":8004,"
+                      "\"serviceType\":\"DYNAMIC_SEQUENTIAL\"}";
     zkd_instance *i = NULL;
     CU_ASSERT_EQUAL_FATAL(zkd_instance_parse("seqsvc", "q10000000000", rec, strlen(rec), &i, NULL), 0);
     CU_ASSERT_STRING_EQUAL(zkd_instance_id(i), "q1");
@@ -172,12 +173,122 @@ static void test_znode_name(void)
     zkd_instance_unref(i);
     const char *noid = "{\"address\":\"10.1.0.4\"}";
     CU_ASSERT_EQUAL(zkd_instance_parse("s", NULL, noid, strlen(noid), &i, NULL), ZKD_EBADDATA);
+    /* Drained and written back, it still knows its znode. */
+    CU_ASSERT_EQUAL_FATAL(zkd_instance_parse("seqsvc", "q10000000000", rec, strlen(rec), &i, NULL), 0);
+    zkd_instance *drained = zkd__record_with_enabled(i, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(drained);
+    CU_ASSERT_STRING_EQUAL(zkd_instance_znode(drained), "q10000000000");
+    zkd_instance_unref(drained);
+    zkd_instance_unref(i);
+}
+
+static void expect_refused(const char *service, const char *node, const char *rec, const char *a,
+                           const char *b)
+{
+    zkd_instance *i = NULL;
+    zkd_error err;
+    CU_ASSERT_EQUAL(zkd_instance_parse(service, node, rec, strlen(rec), &i, &err), ZKD_EBADDATA);
+    CU_ASSERT_PTR_NULL(i);
+    /* The message names both: what the record claims and where it lives. */
+    if (!strstr(err.message, a) || !strstr(err.message, b))
+        fprintf(stderr, "message \"%s\" lacks \"%s\" or \"%s\"\n", err.message, a, b);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, a));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, b));
+    CU_ASSERT_PTR_NULL(strchr(err.message, '\n'));
+    zkd_instance_unref(i);
+}
+
+/* A record is bound to its place in the tree: another instance's id, or
+ * another service's name, make it malformed. */
+static void test_identity_bound_to_znode(void)
+{
+    expect_refused("web", "zz-x", "{\"name\":\"web\",\"id\":\"web-1\",\"address\":\"10.6.6.6\",\"port\":80}",
+                   "\"web-1\"", "\"zz-x\"");
+    expect_refused("web", "web-1", "{\"name\":\"payments\",\"id\":\"web-1\",\"address\":\"10.6.6.6\"}",
+                   "\"payments\"", "\"web\"");
+    /* The sequence suffix: only for DYNAMIC_SEQUENTIAL, only 10 digits. */
+    const char *seq = "{\"id\":\"web-1\",\"address\":\"10.6.6.6\",\"serviceType\":\"DYNAMIC_SEQUENTIAL\"}";
+    expect_refused("web", "web-1000000001", seq, "\"web-1\"", "\"web-1000000001\"");
+    expect_refused("web", "web-1000000000x", seq, "\"web-1\"", "\"web-1000000000x\"");
+    expect_refused("web", "web-1000000000a", seq, "\"web-1\"", "\"web-1000000000a\"");
+    expect_refused("web", "web-10000000000",
+                   "{\"id\":\"web-1\",\"address\":\"10.6.6.6\",\"serviceType\":\"DYNAMIC\"}",
+                   "\"web-1\"", "\"web-10000000000\"");
+    zkd_instance *i = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_instance_parse("web", "web-10000000042", seq, strlen(seq), &i, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(zkd_instance_id(i), "web-1");
+    zkd_instance_unref(i);
+    /* Not strings, or a writer's text with a newline: refused, one line. */
+    expect_refused("web", "a", "{\"id\":7,\"address\":\"h\"}", "id", "string");
+    expect_refused("web", "a", "{\"name\":[],\"address\":\"h\"}", "name", "string");
+    expect_refused("web", "a", "{\"id\":\"a\\nb\",\"address\":\"h\"}", "\"a\\nb\"", "\"a\"");
+    /* Absent or null: the path says which. */
+    const char *bare = "{\"name\":null,\"id\":null,\"address\":\"h\"}";
+    CU_ASSERT_EQUAL_FATAL(zkd_instance_parse("web", "w 1", bare, strlen(bare), &i, NULL), 0);
+    CU_ASSERT_STRING_EQUAL(zkd_instance_service(i), "web");
+    CU_ASSERT_STRING_EQUAL(zkd_instance_id(i), "w 1");
+    zkd_instance_unref(i);
+    /* Foreign ids Curator allows are fine where the znode carries them. */
+    const char *foreign = "{\"name\":\"web\",\"id\":\"\u00fc-id\",\"address\":\"h\"}";
+    CU_ASSERT_EQUAL_FATAL(zkd_instance_parse("web", "\xc3\xbc-id", foreign, strlen(foreign), &i, NULL), 0);
+    zkd_instance_unref(i);
+}
+
+/* Curator reads "enabled": null into a primitive boolean: false. */
+static void test_enabled_null(void)
+{
+    const char *recs[] = {"{\"id\":\"a\",\"address\":\"h\",\"enabled\":null}",
+                          "{\"id\":\"a\",\"address\":\"h\",\"enabled\":false}",
+                          "{\"id\":\"a\",\"address\":\"h\",\"enabled\":true}",
+                          "{\"id\":\"a\",\"address\":\"h\"}"};
+    int want[] = {0, 0, 1, 1};
+    for (size_t k = 0; k < 4; k++) {
+        zkd_instance *i = NULL;
+        CU_ASSERT_EQUAL_FATAL(zkd_instance_parse("s", "a", recs[k], strlen(recs[k]), &i, NULL), 0);
+        CU_ASSERT_EQUAL(zkd_instance_enabled(i), want[k]);
+        zkd_instance_unref(i);
+    }
+}
+
+/* Numbers are written in their shortest exact form: 0.1 stays 0.1 (jansson
+ * alone writes 0.10000000000000001, which Curator reads as another
+ * BigDecimal). */
+static void test_numbers_shortest(void)
+{
+    zkd_instance_spec spec;
+    zkd_instance_spec_init(&spec);
+    spec.service = "fid2";
+    spec.id = "x";
+    spec.address = "10.0.0.1";
+    spec.port = 7100;
+    spec.payload = "{\"dbl\":0.1,\"big\":1e300,\"third\":0.3333333333333333,\"n\":[2.5,-0.0001]}";
+    zkd_instance *i = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd__record_from_spec(&spec, NULL, &i, NULL), 0);
+    const char *want = "{\"dbl\":0.1,\"big\":1e+300,\"third\":0.3333333333333333,\"n\":[2.5,-0.0001]}";
+    CU_ASSERT_STRING_EQUAL(zkd_instance_payload(i), want);
+    char *json = zkd_instance_to_json(i);
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, want));
+    CU_ASSERT_PTR_NULL(strstr(json, "0000000"));
+    zkd_free(json);
+    /* A record read from the tree and written back (a drain) too. */
+    const char *rec = "{\"name\":\"fid2\",\"id\":\"x\",\"address\":\"h\",\"payload\":{\"dbl\":0.1},"
+                      "\"uriSpec\":{\"w\":0.7}}";
+    zkd_instance *r = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_instance_parse("fid2", "x", rec, strlen(rec), &r, NULL), 0);
+    zkd_instance *drained = zkd__record_with_enabled(r, 0);
+    json = zkd_instance_to_json(drained);
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"payload\":{\"dbl\":0.1}"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"uriSpec\":{\"w\":0.7}"));
+    zkd_free(json);
+    zkd_instance_unref(drained);
+    zkd_instance_unref(r);
+    zkd_instance_unref(i);
 }
 
 static void expect_endpoint(const char *rec, int ssl, const char *want)
 {
     zkd_instance *i = NULL;
-    CU_ASSERT_EQUAL_FATAL(zkd_instance_parse("s", "n", rec, strlen(rec), &i, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkd_instance_parse("s", "a", rec, strlen(rec), &i, NULL), 0);
     char buf[128];
     zkd_instance_endpoint(i, ssl, buf, sizeof buf);
     CU_ASSERT_STRING_EQUAL(buf, want);
@@ -281,6 +392,9 @@ int main(void)
         {"Nerve records", test_nerve},
         {"malformed records are refused", test_malformed},
         {"znode names next to record ids", test_znode_name},
+        {"identity bound to the znode and the service", test_identity_bound_to_znode},
+        {"\"enabled\": null is disabled, as Curator reads it", test_enabled_null},
+        {"numbers written in their shortest exact form", test_numbers_shortest},
         {"endpoints: sslPort, scheme, IPv6", test_endpoint},
         {"register's payload checks and size limit", test_spec_payload_checks},
         CU_TEST_INFO_NULL,

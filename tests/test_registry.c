@@ -665,7 +665,7 @@ static int node_port_is(void *arg)
     if (zkd_node_get(p->c, p->path, &data, &len, NULL, NULL) != 0)
         return 0;
     zkd_instance *i = NULL;
-    int ok = zkd_instance_parse("x", "y", data, len, &i, NULL) == 0 && zkd_instance_port(i) == p->port;
+    int ok = zkd_instance_parse(NULL, NULL, data, len, &i, NULL) == 0 && zkd_instance_port(i) == p->port;
     zkd_instance_unref(i);
     zkd_free(data);
     return ok;
@@ -772,6 +772,144 @@ static void test_cache_session_expiry(void)
     zkd_close(b);
 }
 
+/* ---- identity and fidelity -------------------------------------------------- */
+
+typedef struct log_lines {
+    pthread_mutex_t mu;
+    int spoof_id, spoof_name; /* lines naming the spoofed records */
+} log_lines;
+
+static void count_log(zkd_log_level level, const char *message, void *ctx)
+{
+    log_lines *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    if (level == ZKD_LOG_WARN && strstr(message, "zz-x") && strstr(message, "\"web-1\""))
+        l->spoof_id++;
+    if (level == ZKD_LOG_WARN && strstr(message, "moved") && strstr(message, "\"payments\""))
+        l->spoof_name++;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static char *node_data(zkd_client *c, const char *path)
+{
+    char *data = NULL;
+    size_t len = 0;
+    CU_ASSERT_EQUAL(zkd_node_get(c, path, &data, &len, NULL, NULL), 0);
+    return data;
+}
+
+/* A rogue writer's record that claims another instance's id, or another
+ * service, is skipped and counted by the cache and by queries, and named
+ * once in the log however often it is rewritten. */
+static void test_spoofed_records_skipped(void)
+{
+    zkd_client *w = tu_connect(zkh_connect_string(zk), 10000);
+    log_lines lines = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    zkd_options o;
+    zkd_options_init(&o);
+    o.connect = zkh_connect_string(zk);
+    o.connect_timeout_ms = 15000;
+    o.log_fn = count_log;
+    o.log_ctx = &lines;
+    zkd_client *b = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_connect(&o, &b, NULL), 0);
+    ensure_service(w, "ident");
+    const char *real = "{\"name\":\"ident\",\"id\":\"web-1\",\"address\":\"10.0.0.1\",\"port\":1}";
+    const char *spoof = "{\"name\":\"ident\",\"id\":\"web-1\",\"address\":\"10.6.6.6\",\"port\":1}";
+    const char *moved = "{\"name\":\"payments\",\"id\":\"moved\",\"address\":\"10.6.6.7\",\"port\":1}";
+    const char *seq = "{\"name\":\"ident\",\"id\":\"q1\",\"address\":\"10.0.0.4\",\"port\":1,"
+                      "\"serviceType\":\"DYNAMIC_SEQUENTIAL\"}";
+    create_raw(w, "/zkdisc/services/ident/web-1", real, (int)strlen(real));
+    create_raw(w, "/zkdisc/services/ident/zz-x", spoof, (int)strlen(spoof));
+    create_raw(w, "/zkdisc/services/ident/moved", moved, (int)strlen(moved));
+    create_raw(w, "/zkdisc/services/ident/q10000000005", seq, (int)strlen(seq));
+
+    recorder rec;
+    zkd_cache *k = open_cache(b, "ident", &rec);
+    settle(k, &rec, 2);
+    CU_ASSERT_EQUAL(zkd_cache_malformed(k), 2);
+    zkd_snapshot *s = zkd_cache_snapshot(k);
+    CU_ASSERT_EQUAL(zkd_snapshot_count(s), 2);
+    const zkd_instance *web1 = zkd_snapshot_find(s, "web-1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(web1);
+    CU_ASSERT_STRING_EQUAL(zkd_instance_address(web1), "10.0.0.1");
+    CU_ASSERT_STRING_EQUAL(zkd_instance_znode(web1), "web-1");
+    CU_ASSERT_PTR_NOT_NULL(zkd_snapshot_find(s, "q1"));
+    CU_ASSERT_PTR_NULL(zkd_snapshot_find(s, "moved"));
+    zkd_snapshot_unref(s);
+
+    /* Rewritten, still spoofed: no news, no second line. Then a real change
+     * behind it (answers come in order) shows the rewrite was read. */
+    for (int n = 0; n < 3; n++)
+        CU_ASSERT_EQUAL(zkd__call(w, &(zkd_op){.kind = ZKD_OP_SET, .path = "/zkdisc/services/ident/zz-x",
+                                               .data = spoof, .len = (int)strlen(spoof), .version = -1},
+                                  NULL, NULL), 0);
+    const char *real2 = "{\"name\":\"ident\",\"id\":\"web-1\",\"address\":\"10.0.0.1\",\"port\":2}";
+    CU_ASSERT_EQUAL(zkd__call(w, &(zkd_op){.kind = ZKD_OP_SET, .path = "/zkdisc/services/ident/web-1",
+                                           .data = real2, .len = (int)strlen(real2), .version = -1},
+                              NULL, NULL), 0);
+    log_has h = {&rec, "U:web-1"};
+    CU_ASSERT_TRUE(tu_wait_until(log_contains, &h, 10000));
+    CU_ASSERT_EQUAL(zkd_cache_malformed(k), 2);
+    pthread_mutex_lock(&lines.mu);
+    CU_ASSERT_EQUAL(lines.spoof_id, 1);
+    CU_ASSERT_EQUAL(lines.spoof_name, 1);
+    pthread_mutex_unlock(&lines.mu);
+
+    zkd_snapshot *q = NULL;
+    uint64_t bad = 0;
+    CU_ASSERT_EQUAL(zkd_instances_query(b, "ident", &q, &bad, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_snapshot_count(q), 2);
+    CU_ASSERT_EQUAL(bad, 2);
+    CU_ASSERT_STRING_EQUAL(zkd_instance_address(zkd_snapshot_find(q, "web-1")), "10.0.0.1");
+    zkd_snapshot_unref(q);
+    zkd_cache_close(k);
+    zkd_close(w);
+    zkd_close(b);
+}
+
+/* 0.1 is stored as 0.1 by a registration and by an operator's drain of a
+ * foreign record, whose znode name zkdisc would not choose itself. */
+static void test_numbers_and_foreign_names(void)
+{
+    zkd_client *a = tu_connect(zkh_connect_string(zk), 10000);
+    zkd_instance_spec spec;
+    zkd_instance_spec_init(&spec);
+    spec.service = "fid";
+    spec.id = "x";
+    spec.address = "10.0.0.1";
+    spec.port = 7100;
+    spec.payload = "{\"dbl\":0.1}";
+    zkd_registration *r = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_register(a, &spec, &r, NULL), 0);
+    char *data = node_data(a, "/zkdisc/services/fid/x");
+    CU_ASSERT_PTR_NOT_NULL(data && strstr(data, "\"payload\":{\"dbl\":0.1}"));
+    zkd_free(data);
+
+    const char *foreign = "{\"name\":\"fid\",\"id\":\"web 1\",\"address\":\"10.0.0.2\","
+                          "\"payload\":{\"dbl\":0.1,\"big\":12345678901234567}}";
+    create_raw(a, "/zkdisc/services/fid/web 1", foreign, (int)strlen(foreign));
+    CU_ASSERT_EQUAL(zkd_instance_set_enabled(a, "fid", "web 1", 0, NULL), 0);
+    data = node_data(a, "/zkdisc/services/fid/web 1");
+    CU_ASSERT_PTR_NOT_NULL(data && strstr(data, "{\"dbl\":0.1,\"big\":12345678901234567}"));
+    CU_ASSERT_PTR_NOT_NULL(data && strstr(data, "\"enabled\":false"));
+    zkd_free(data);
+    CU_ASSERT_EQUAL(tu_enabled_in_tree(a, "/zkdisc/services/fid/web 1"), 0);
+    CU_ASSERT_EQUAL(zkd_instance_set_enabled(a, "fid", "web 1", 1, NULL), 0);
+    CU_ASSERT_EQUAL(tu_enabled_in_tree(a, "/zkdisc/services/fid/web 1"), 1);
+    create_raw(a, "/zkdisc/services/fid/q1@host", "{\"address\":\"h\"}", 15);
+    CU_ASSERT_EQUAL(zkd_instance_remove(a, "fid", "q1@host", NULL), 0);
+    zkd_error err;
+    CU_ASSERT_EQUAL(zkd_instance_remove(a, "fid", "q1@host", &err), ZKD_ENOTFOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "\"q1@host\""));
+    /* Still one path component, never a way elsewhere in the tree. */
+    CU_ASSERT_EQUAL(zkd_instance_remove(a, "fid", "../fid", NULL), ZKD_EINVAL);
+    CU_ASSERT_EQUAL(zkd_instance_remove(a, "fid", "..", NULL), ZKD_EINVAL);
+    CU_ASSERT_EQUAL(zkd_instance_remove(a, "fid", "", NULL), ZKD_EINVAL);
+    CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
+    zkd_close(a);
+}
+
 static void test_bad_names_refused(void)
 {
     zkd_client *a = tu_connect(zkh_connect_string(zk), 10000);
@@ -816,6 +954,8 @@ int main(void)
         {"deregister while disconnected", test_deregister_while_disconnected},
         {"the cache's own expiry: rebuild reports true differences", test_cache_session_expiry},
         {"bad names refused before any request", test_bad_names_refused},
+        {"spoofed ids and services skipped, counted, logged once", test_spoofed_records_skipped},
+        {"0.1 stays 0.1; foreign znode names drained and removed", test_numbers_and_foreign_names},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"registry", suite_init, suite_clean, NULL, NULL, tests},

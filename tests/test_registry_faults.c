@@ -330,7 +330,7 @@ static int port_of(zkd_client *c, const char *path)
     if (zkd_node_get(c, path, &data, &len, NULL, NULL) != 0)
         return -2;
     zkd_instance *i = NULL;
-    int port = zkd_instance_parse("x", "y", data, len, &i, NULL) == 0 ? zkd_instance_port(i) : -2;
+    int port = zkd_instance_parse(NULL, NULL, data, len, &i, NULL) == 0 ? zkd_instance_port(i) : -2;
     zkd_instance_unref(i);
     zkd_free(data);
     return port;

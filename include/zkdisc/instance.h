@@ -51,9 +51,8 @@ ZKD_EXPORT const char *zkd_instance_payload(const zkd_instance *i);
 /* Curator's uriSpec as compact JSON, or NULL when the record has none. */
 ZKD_EXPORT const char *zkd_instance_uri_spec(const zkd_instance *i);
 /* The name of the znode the record was read from. It differs from the id
- * for Curator's DYNAMIC_SEQUENTIAL instances (znode "q10000000000", id
- * "q1") and for records copied by hand; for a record not read from the tree
- * it is the id. Owned by i. */
+ * only for Curator's DYNAMIC_SEQUENTIAL instances (znode "q10000000000", id
+ * "q1"); for a record not read from the tree it is the id. Owned by i. */
 ZKD_EXPORT const char *zkd_instance_znode(const zkd_instance *i);
 
 /* Where to connect, as text in buf (snprintf's return value):
@@ -68,10 +67,14 @@ ZKD_EXPORT int zkd_instance_endpoint(const zkd_instance *i, int prefer_ssl, char
 ZKD_EXPORT char *zkd_instance_to_json(const zkd_instance *i);
 
 /* Parses a znode's data. `service` and `node_name` (the child's name) fill
- * in what ServerSet and Nerve records do not carry. On success *out holds a
- * new reference. ZKD_EBADDATA for anything that is not a record of a known
- * format; ZKD_ENOTFOUND (not an error to count) for a ServerSet member whose
- * status is not ALIVE. */
+ * in what ServerSet and Nerve records do not carry, and bind a Curator
+ * record to where it lives: its "name" must be `service` and its "id"
+ * `node_name` (for DYNAMIC_SEQUENTIAL, `node_name` less its 10-digit
+ * suffix), or it is ZKD_EBADDATA with both names in the message. NULL for
+ * either: the record's own word is taken. "enabled": null reads as false,
+ * as Curator reads it. On success *out holds a new reference. ZKD_EBADDATA
+ * for anything that is not a record of a known format; ZKD_ENOTFOUND (not
+ * an error to count) for a ServerSet member whose status is not ALIVE. */
 ZKD_EXPORT int zkd_instance_parse(const char *service, const char *node_name, const char *data,
                                   size_t len, zkd_instance **out, zkd_error *err);
 

@@ -98,7 +98,9 @@ ZKD_EXPORT zkd_instance *zkd_registration_instance(const zkd_registration *r);
  * removed the node). */
 ZKD_EXPORT int zkd_registration_close(zkd_registration *r, zkd_error *err);
 
-/* Operator actions on any instance (not only this process's). */
+/* Operator actions on any instance (not only this process's). `id` is the
+ * instance's znode name, whatever other writers allowed in it ("web 1",
+ * "q1@host"): any name ZooKeeper accepts as one path component. */
 ZKD_EXPORT int zkd_instance_remove(zkd_client *c, const char *service, const char *id,
                                    zkd_error *err);
 /* Sets "enabled" in the instance's record (compare-and-set, retried on a

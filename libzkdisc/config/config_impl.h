@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <zkdisc/config.h>
 
+#include "json_text.h" /* zkd__json_dump, zkd__format_double */
+
 struct zkd_config_version {
     _Atomic int refs;
     char *app;
@@ -25,14 +27,6 @@ struct zkd_config_version {
 #define ZKD_CONFIG_DELETES_PER_TXN 32
 
 /* ---- JSON ---------------------------------------------------------------- */
-
-/* json_dumps, with every real written in its shortest form that reads back
- * to the same double ("0.1", not "0.10000000000000001"). malloc'd. */
-char *zkd__json_dump(const json_t *v, size_t flags);
-
-/* The shortest text for d that strtod reads back exactly, always with a '.'
- * or an exponent ("100.0", "0.1", "1e+300"). out: at least 32 bytes. */
-void zkd__format_double(double d, char *out, size_t len);
 
 /* "sha256:<hex>" of the document's canonical form (compact, sorted keys). */
 int zkd__config_checksum(const json_t *doc, char *out, size_t len);

@@ -313,8 +313,10 @@ static void on_data(void *owner, const char *name, uint64_t epoch, int rc, const
         zkd_error err;
         m->mzxid = st->mzxid;
         int prc = zkd_instance_parse(k->service, name, data, len > 0 ? (size_t)len : 0, &inst, &err);
-        if (prc == ZKD_EBADDATA)
-            zkd__log(k->c, ZKD_LOG_DEBUG, "skipping %s/%s: %s", k->path, name, err.message);
+        /* Named once, when it turns bad: a writer that rewrites a bad (or
+         * spoofed: another id or service) record cannot flood the log. */
+        if (prc == ZKD_EBADDATA && !m->malformed)
+            zkd__log(k->c, ZKD_LOG_WARN, "skipping %s/%s: %s", k->path, name, err.message);
         set_member(k, m, prc ? NULL : inst, prc == ZKD_EBADDATA);
     }
     maybe_publish(k);

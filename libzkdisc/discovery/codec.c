@@ -2,10 +2,12 @@
  * ServerSet and Airbnb Nerve (read only). A record that is none of these is
  * refused with ZKD_EBADDATA and a reason; the cache counts and skips it. */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
+#include "json_text.h"
 #include "instance_impl.h"
 
 static char *dup_or_null(const char *s)
@@ -58,8 +60,7 @@ static int take_meta(zkd_instance *i, json_t *obj)
 /* zkdisc's extras inside a Curator payload object. */
 static int take_payload(zkd_instance *i, json_t *payload)
 {
-    i->payload = json_dumps(payload ? payload : json_null(),
-                            JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    i->payload = zkd__json_dump(payload ? payload : json_null(), JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!i->payload)
         return ZKD_ENOMEM;
     if (!json_is_object(payload))
@@ -72,6 +73,61 @@ static int take_payload(zkd_instance *i, json_t *payload)
     return take_meta(i, json_object_get(payload, "metadata"));
 }
 
+/* Whether a record id may live in znode `node`: the znode is named after
+ * the id, or (Curator's DYNAMIC_SEQUENTIAL) after the id and the 10-digit
+ * sequence number ZooKeeper appended. */
+static int id_fits_node(const char *id, const char *node, const char *type)
+{
+    if (!strcmp(id, node))
+        return 1;
+    size_t k = strlen(id);
+    if (!type || strcmp(type, "DYNAMIC_SEQUENTIAL") || strlen(node) != k + 10 || strncmp(node, id, k))
+        return 0;
+    for (const char *d = node + k; *d; d++)
+        if (*d < '0' || *d > '9')
+            return 0;
+    return 1;
+}
+
+/* s as a JSON string, at most 80 bytes of it, so that a message naming a
+ * writer's text stays one line of sane length. */
+static void quote(const char *s, char *buf, size_t len)
+{
+    json_t *str = json_string(s);
+    char *q = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+    snprintf(buf, len, "%.80s%s", q ? q : "(not UTF-8)", q && strlen(q) > 80 ? "...\"" : "");
+    free(q);
+    json_decref(str);
+}
+
+/* A record is bound to where it lives: its service is the one of its path
+ * and its id the one of its znode. Otherwise anyone who may write one znode
+ * could take another instance's id (its proxy slot, DNS name, error
+ * counts) or move it into another service. */
+static int check_identity(json_t *o, const char *service, const char *node, zkd_error *err)
+{
+    const char *name = str_field(o, "name");
+    const char *id = str_field(o, "id");
+    json_t *n = json_object_get(o, "name"), *d = json_object_get(o, "id");
+    if ((n && !name && !json_is_null(n)) || (d && !id && !json_is_null(d)))
+        return zkd__fail(err, ZKD_EBADDATA, "Curator record whose \"name\" or \"id\" is not a string");
+    if (!name && !service)
+        return zkd__fail(err, ZKD_EBADDATA, "Curator record without a \"name\" string");
+    if (!id && !node)
+        return zkd__fail(err, ZKD_EBADDATA, "Curator record without an \"id\" string");
+    char q[96];
+    if (name && service && strcmp(name, service)) {
+        quote(name, q, sizeof q);
+        return zkd__fail(err, ZKD_EBADDATA, "record names service %s but lives under service \"%s\"",
+                         q, service);
+    }
+    if (id && node && !id_fits_node(id, node, str_field(o, "serviceType"))) {
+        quote(id, q, sizeof q);
+        return zkd__fail(err, ZKD_EBADDATA, "record id %s is not its znode's name \"%s\"", q, node);
+    }
+    return 0;
+}
+
 static int parse_curator(zkd_instance *i, json_t *o, const char *service, const char *node,
                          zkd_error *err)
 {
@@ -80,8 +136,9 @@ static int parse_curator(zkd_instance *i, json_t *o, const char *service, const 
     const char *address = str_field(o, "address");
     if (!address)
         return zkd__fail(err, ZKD_EBADDATA, "Curator record without an \"address\" string");
-    if (!id && !node)
-        return zkd__fail(err, ZKD_EBADDATA, "Curator record without an \"id\" string");
+    int rc = check_identity(o, service, node, err);
+    if (rc)
+        return rc;
     i->port = port_field(o, "port");
     i->ssl_port = port_field(o, "sslPort");
     if (i->port == -2 || i->ssl_port == -2)
@@ -89,7 +146,9 @@ static int parse_curator(zkd_instance *i, json_t *o, const char *service, const 
     json_t *enabled = json_object_get(o, "enabled");
     if (enabled && !json_is_boolean(enabled) && !json_is_null(enabled))
         return zkd__fail(err, ZKD_EBADDATA, "Curator record whose \"enabled\" is not a boolean");
-    i->enabled = !json_is_false(enabled);
+    /* Curator reads a null into its primitive boolean: false (Jackson's
+     * default for a null primitive). Absent is Curator's default, true. */
+    i->enabled = !enabled || json_is_true(enabled);
     json_t *t = json_object_get(o, "registrationTimeUTC");
     i->registration_time = json_is_integer(t) ? (int64_t)json_integer_value(t) : 0;
     i->service = strdup(name ? name : service);
@@ -100,7 +159,7 @@ static int parse_curator(zkd_instance *i, json_t *o, const char *service, const 
     i->service_type = type && strcmp(type, "DYNAMIC") ? strdup(type) : NULL;
     json_t *uri = json_object_get(o, "uriSpec");
     if (uri && !json_is_null(uri))
-        i->uri_spec = json_dumps(uri, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        i->uri_spec = zkd__json_dump(uri, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!i->service || !i->id || !i->address)
         return ZKD_ENOMEM;
     return take_payload(i, json_object_get(o, "payload"));
@@ -151,7 +210,7 @@ static int parse_nerve(zkd_instance *i, json_t *o, const char *service, const ch
     json_t *rest = json_deep_copy(o);
     json_object_del(rest, "host");
     json_object_del(rest, "port");
-    i->payload = rest && json_object_size(rest) ? json_dumps(rest, JSON_COMPACT | JSON_PRESERVE_ORDER)
+    i->payload = rest && json_object_size(rest) ? zkd__json_dump(rest, JSON_COMPACT | JSON_PRESERVE_ORDER)
                                                 : strdup("null");
     json_decref(rest);
     if (!i->payload)
@@ -231,7 +290,7 @@ char *zkd_instance_to_json(const zkd_instance *i)
     json_object_set_new(o, "uriSpec", uri ? uri : json_null());
     if (!i->enabled)
         json_object_set_new(o, "enabled", json_false());
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *s = zkd__json_dump(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return s;
 }

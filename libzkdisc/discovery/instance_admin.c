@@ -7,16 +7,21 @@
 
 #include "request.h"
 #include "errors.h"
+#include "json_text.h"
 #include "paths.h"
 
+/* An operator acts on instances other writers made, so the id is any one
+ * path component ZooKeeper accepts, not only the names zkdisc writes. */
 static int instance_path(zkd_client *c, const char *service, const char *id, char **out,
                          zkd_error *err)
 {
     int rc = zkd_validate_name("service", service, err);
-    if (!rc)
-        rc = zkd_validate_name("instance id", id, err);
+    if (!rc && (!id || !*id || strchr(id, '/')))
+        rc = zkd__fail(err, ZKD_EINVAL, "instance \"%s\" is not a znode name", id ? id : "");
     if (!rc && !(*out = zkd__instance_path(c, service, id)))
         rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    if (!rc && (rc = zkd_validate_path(*out, err)) != 0)
+        free(*out);
     return rc;
 }
 
@@ -28,7 +33,7 @@ int zkd_instance_remove(zkd_client *c, const char *service, const char *id, zkd_
         return rc;
     rc = zkd__call(c, &(zkd_op){.kind = ZKD_OP_DELETE, .path = path, .version = -1}, NULL, err);
     if (rc == ZKD_ENOTFOUND)
-        zkd__fail(err, rc, "instance %s of service %s is not registered", id, service);
+        zkd__fail(err, rc, "instance \"%s\" of service %s is not registered", id, service);
     free(path);
     return rc;
 }
@@ -48,7 +53,7 @@ static int with_enabled(const char *data, size_t len, int enabled, char **out, z
         json_object_del(o, "enabled");
     else
         json_object_set_new(o, "enabled", json_false());
-    *out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    *out = zkd__json_dump(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return *out ? 0 : zkd__fail(err, ZKD_ENOMEM, "out of memory");
 }
@@ -66,7 +71,7 @@ int zkd_instance_set_enabled(zkd_client *c, const char *service, const char *id,
         char *json = NULL;
         rc = zkd__call(c, &(zkd_op){.kind = ZKD_OP_GET, .path = path}, &cur, err);
         if (rc == ZKD_ENOTFOUND)
-            zkd__fail(err, rc, "instance %s of service %s is not registered", id, service);
+            zkd__fail(err, rc, "instance \"%s\" of service %s is not registered", id, service);
         if (!rc)
             rc = with_enabled(cur.data, (size_t)(cur.len > 0 ? cur.len : 0), enabled, &json, err);
         if (!rc)

@@ -9,6 +9,7 @@
 #include "request.h"
 #include "errors.h"
 #include "paths.h"
+#include "session.h"
 #include "snapshot.h"
 
 /* Reads `parent`'s children, then issues `kind` on each child in one batch.
@@ -79,12 +80,15 @@ int zkd_instances_query(zkd_client *c, const char *service, zkd_snapshot **out,
     for (size_t i = 0; !rc && i < kids.count; i++) {
         if (rcs[i]) /* gone between the two reads */
             continue;
+        zkd_error perr;
         int prc = zkd_instance_parse(service, kids.items[i], res[i].data,
-                                     res[i].len > 0 ? (size_t)res[i].len : 0, &live[n], NULL);
+                                     res[i].len > 0 ? (size_t)res[i].len : 0, &live[n], &perr);
         if (prc == 0)
             n++;
-        else if (prc == ZKD_EBADDATA)
+        else if (prc == ZKD_EBADDATA) {
             malformed++;
+            zkd__log(c, ZKD_LOG_WARN, "skipping %s/%s: %s", service, kids.items[i], perr.message);
+        }
     }
     if (!rc && !(*out = zkd__snapshot_new((const zkd_instance *const *)live, n, 0)))
         rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");

@@ -15,6 +15,7 @@
 #include <zkdisc/names.h>
 
 #include "errors.h"
+#include "json_text.h"
 #include "instance_impl.h"
 
 void zkd_instance_spec_init(zkd_instance_spec *spec)
@@ -140,7 +141,7 @@ static int build_payload(const zkd_instance_spec *spec, char **out, zkd_error *e
         json_object_set_new(p, "version", json_string(spec->version));
     if (!rc && spec->meta && *spec->meta)
         rc = add_meta(p, spec->meta, err);
-    if (!rc && !(*out = json_dumps(p, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)))
+    if (!rc && !(*out = zkd__json_dump(p, JSON_COMPACT | JSON_PRESERVE_ORDER)))
         rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
     json_decref(p);
     return rc;
@@ -222,7 +223,8 @@ zkd_instance *zkd__record_with_enabled(const zkd_instance *i, int enabled)
 {
     char *json = zkd_instance_to_json(i);
     zkd_instance *copy = NULL;
-    if (json && zkd_instance_parse(i->service, i->id, json, strlen(json), &copy, NULL) == 0)
+    if (json && zkd_instance_parse(i->service, zkd_instance_znode(i), json, strlen(json), &copy,
+                                   NULL) == 0)
         copy->enabled = enabled;
     free(json);
     return copy;

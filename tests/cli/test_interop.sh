@@ -161,10 +161,22 @@ expect_exit 0 dup-json "$Z" -o json instances dup
 check "duplicateId in json" json dup-json 'assert all(i.get("duplicateId") for i in d), d'
 expect_exit 2 dup-drain "$Z" drain dup same
 expect_in dup-drain err "2 znodes"
-expect_exit 0 dup-drain-znode "$Z" drain dup copy-a
+expect_exit 0 dup-drain-znode "$Z" drain dup same0000000000
 expect_exit 0 dup-after "$Z" -o json instances dup
 check "only the named znode was drained" json dup-after \
-    'e = {i["znode"]: i.get("enabled", True) for i in d}; assert e == {"copy-a": False, "copy-b": True}, e'
+    'e = {i["znode"]: i.get("enabled", True) for i in d}; assert e == {"same0000000000": False, "same0000000001": True}, e'
+
+# A record claiming another znode's id is malformed: counted, never listed.
+expect_exit 0 spoof "$Z" -o json instances spoof
+check "the spoofed record is skipped" json spoof 'assert [(i["id"], i["address"]) for i in d] == [("real", "10.0.3.1")], d'
+expect_in spoof err "skipped 1 malformed record under spoof"
+
+# "enabled": null: Curator reads it into a primitive boolean, false; so does zkdisc.
+"$Z" create -p "$BASE/jnullen/n-1" '{"name":"jnullen","id":"n-1","address":"10.1.0.9","port":8009,"enabled":null}' >/dev/null
+expect_exit 0 nullen-curator curator "$BASE" query jnullen
+expect_in nullen-curator out "query n-1 10.1.0.9 8009 null false"
+expect_exit 0 nullen "$Z" instances jnullen
+expect_in nullen out "drained"
 
 # --- Spring Cloud Zookeeper's default tree: --root / -----------------------------------
 spring='{"name":"cloud-provider-payment","id":"585ddd0b-7d30-4225-afda-758f05b75c8f","address":"192.168.0.106","port":8004,"sslPort":null,"payload":{"@class":"org.springframework.cloud.zookeeper.discovery.ZookeeperInstance","id":"application-1","name":"cloud-provider-payment","metadata":{}},"registrationTimeUTC":1698197224917,"serviceType":"DYNAMIC","uriSpec":{"parts":[{"value":"scheme","variable":true},{"value":"://","variable":false},{"value":"address","variable":true},{"value":":","variable":false},{"value":"port","variable":true}]}}'

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Writes what other ZooKeeper discovery systems leave in a tree, with kazoo
 (for tests/cli/test_interop.sh): Twitter ServerSet members (ALIVE and DEAD),
-an Airbnb Nerve member, malformed children of five kinds, long names, and
-two znodes that carry one record id. Members are persistent here (the
+an Airbnb Nerve member, malformed children of five kinds, long names,
+two sequential znodes that carry one record id, and a record that claims
+another znode's id. Members are persistent here (the
 real writers make them ephemeral), so the tree stays when this exits.
 
 usage: kazoo_peer.py CONNECT BASE      (BASE like /zkdisc/services)
@@ -46,8 +47,15 @@ def main():
         put("/longnames/" + zone, {"name": "longnames", "id": zone, "address": host, "port": 8080,
                                    "payload": {"zone": zone}})
 
-    for copy in ("copy-a", "copy-b"):
-        put("/dup/" + copy, {"name": "dup", "id": "same", "address": "10.0.2.1", "port": 2})
+    # Two registrations of one id, DYNAMIC_SEQUENTIAL: znodes same0000000000
+    # and same0000000001 (a record id that is not its znode's name is
+    # malformed otherwise).
+    for _ in range(2):
+        put("/dup/same", {"name": "dup", "id": "same", "address": "10.0.2.1", "port": 2,
+                          "serviceType": "DYNAMIC_SEQUENTIAL"}, sequence=True)
+    # A rogue record claiming the real instance's id: skipped and counted.
+    put("/spoof/real", {"name": "spoof", "id": "real", "address": "10.0.3.1", "port": 3})
+    put("/spoof/zz-x", {"name": "spoof", "id": "real", "address": "10.6.6.6", "port": 3})
     print("written")
     zk.stop()
 

@@ -151,7 +151,7 @@ int tu_enabled_in_tree(zkd_client *c, const char *path)
         return -1;
     const char *name = strrchr(path, '/');
     zkd_instance *i = NULL;
-    int e = zkd_instance_parse("service", name ? name + 1 : path, data, len, &i, NULL) == 0
+    int e = zkd_instance_parse(NULL, name ? name + 1 : path, data, len, &i, NULL) == 0
                 ? zkd_instance_enabled(i)
                 : -1;
     zkd_instance_unref(i);

@@ -78,13 +78,15 @@ static zhandle_t *raw_connect(const char *zk)
     return zh;
 }
 
-static void record_json(char *buf, size_t len, const char *service, int i)
+/* The record of znode <prefix><i>: its id is its znode's name, or readers
+ * skip it as malformed. */
+static void record_json(char *buf, size_t len, const char *service, const char *prefix, int i)
 {
     snprintf(buf, len,
-             "{\"name\":\"%s\",\"id\":\"i-%06d\",\"address\":\"10.%d.%d.%d\",\"port\":8080,"
+             "{\"name\":\"%s\",\"id\":\"%s%06d\",\"address\":\"10.%d.%d.%d\",\"port\":8080,"
              "\"sslPort\":null,\"payload\":{\"weight\":100},\"registrationTimeUTC\":1732456789000,"
              "\"serviceType\":\"DYNAMIC\",\"uriSpec\":null}",
-             service, i, (i >> 16) & 255, (i >> 8) & 255, i & 255);
+             service, prefix, i, (i >> 16) & 255, (i >> 8) & 255, i & 255);
 }
 
 static void raw_prepare(zhandle_t *zh, const char *service)
@@ -178,7 +180,7 @@ static double raw_sync_creates(zhandle_t *zh, const char *service, int from, int
     double t0 = now_s();
     for (int i = from; i < to; i++) {
         snprintf(path, sizeof path, "/zkdisc/services/%s/i-%06d", service, i);
-        record_json(data, sizeof data, service, i);
+        record_json(data, sizeof data, service, "i-", i);
         zoo_create(zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0);
     }
     return now_s() - t0;
@@ -191,7 +193,7 @@ static double raw_async_creates(zhandle_t *zh, const char *service, int n)
     double t0 = now_s();
     for (int i = 0; i < n; i++) {
         snprintf(path, sizeof path, "/zkdisc/services/%s/i-%06d", service, i);
-        record_json(data, sizeof data, service, i);
+        record_json(data, sizeof data, service, "i-", i);
         zoo_acreate(zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, on_created, &c);
     }
     wait_zero(&c);
@@ -446,7 +448,7 @@ static void measure(zhandle_t *writer, const char *service, latency *l, int chan
     char path[256], data[512];
     for (int i = 0; i < changes; i++) {
         snprintf(path, sizeof path, "/zkdisc/services/%s/w-%06d", service, i);
-        record_json(data, sizeof data, service, i);
+        record_json(data, sizeof data, service, "w-", i);
         pthread_mutex_lock(&l->mu);
         int before = l->seen;
         pthread_mutex_unlock(&l->mu);
@@ -635,7 +637,7 @@ static void raw_fill(zhandle_t *zh, const char *service, const char *prefix, int
         c.left++;
         pthread_mutex_unlock(&c.mu);
         snprintf(path, sizeof path, "/zkdisc/services/%s/%s%06d", service, prefix, i);
-        record_json(data, sizeof data, service, i);
+        record_json(data, sizeof data, service, prefix, i);
         zoo_acreate(zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, on_created, &c);
     }
     wait_zero(&c);
@@ -711,7 +713,7 @@ static void bench_cache_sizes(const bench *b, zhandle_t *zh)
     char rec[512];
     double total = 0;
     for (int i = 0; i < 1000; i++) {
-        record_json(rec, sizeof rec, "cache-10k", i);
+        record_json(rec, sizeof rec, "cache-10k", "i-", i);
         total += (double)strlen(rec);
     }
     double record = total / 1000;
@@ -882,7 +884,7 @@ static void bench_request(const bench *b)
     counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, n};
     for (int i = 0; i < n; i++) {
         snprintf(path, sizeof path, "/zkdisc-bench-req/n-%06d", i);
-        record_json(data, sizeof data, "req", i);
+        record_json(data, sizeof data, "req", "n-", i);
         zoo_acreate(zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, on_created, &c);
     }
     wait_zero(&c);

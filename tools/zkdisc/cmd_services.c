@@ -39,10 +39,13 @@ static json_t *instance_json(const zkd_instance *i)
 static int node_exists(cli *ctx, const char *service, const char *child)
 {
     const char *root = zkd_client_root(ctx->client);
-    char path[512];
-    snprintf(path, sizeof path, "%s/services/%s%s%s", strcmp(root, "/") ? root : "", service,
-             child ? "/" : "", child ? child : "");
-    return zkd_node_stat(ctx->client, path, NULL, NULL) != ZKD_ENOTFOUND;
+    char *path = NULL;
+    if (asprintf(&path, "%s/services/%s%s%s", strcmp(root, "/") ? root : "", service,
+                 child ? "/" : "", child ? child : "") < 0)
+        return 1;
+    int rc = zkd_node_stat(ctx->client, path, NULL, NULL);
+    free(path);
+    return rc != ZKD_ENOTFOUND;
 }
 
 /* Parses "CMD [options] ARGS" with `nargs` positional arguments, checks the
@@ -59,8 +62,8 @@ static int service_args(cli *ctx, const cli_command *cmd, int argc, char **argv,
     zkd_error err;
     if (nargs > 0 && (rc = zkd_validate_name("service", argv[first], &err)))
         return cli_fail(ctx, rc, &err);
-    if (nargs > 1 && (rc = zkd_validate_name("instance id", argv[first + 1], &err)))
-        return cli_fail(ctx, rc, &err);
+    /* A second argument is an instance's znode name, which other writers
+     * may have chosen freely ("web 1"): the library checks it as a path. */
     return cli_connect(ctx);
 }
 
@@ -387,8 +390,9 @@ static int run_instances(cli *ctx, int argc, char **argv)
     }
     print_instances(ctx, args[0], s, a.ssl);
     if (malformed)
-        fprintf(stderr, "zkdisc instances: skipped %llu malformed record%s under %s\n",
-                (unsigned long long)malformed, malformed == 1 ? "" : "s", args[0]);
+        fprintf(stderr, "zkdisc instances: skipped %llu malformed record%s under %s%s\n",
+                (unsigned long long)malformed, malformed == 1 ? "" : "s", args[0],
+                ctx->verbose ? "" : " (-v names them)");
     zkd_snapshot_unref(s);
     return 0;
 }
@@ -502,35 +506,33 @@ const cli_command cmd_pick = {
 
 /* The znode an operator means by ID: the znode of that name, else the one
  * znode whose record carries that id (Curator's DYNAMIC_SEQUENTIAL
- * instances live in "q10000000000" with the id "q1"). Writes the name into
- * buf; returns 0 or an exit code after a message. */
-static int resolve_znode(cli *ctx, const char *service, const char *id, char *buf, size_t len)
+ * instances live in "q10000000000" with the id "q1"). *out is that name
+ * (malloc'd); returns 0 or an exit code after a message. */
+static int resolve_znode(cli *ctx, const char *service, const char *id, char **out)
 {
-    snprintf(buf, len, "%s", id);
+    *out = NULL;
     if (node_exists(ctx, service, id)) /* the common case: one request, not the records */
-        return 0;
+        return (*out = strdup(id)) ? 0 : cli_error(ctx, EXIT_ERROR, "out of memory");
     zkd_snapshot *s;
     zkd_error err;
     int rc = zkd_instances_query(ctx->client, service, &s, NULL, &err);
     if (rc)
         return cli_fail(ctx, rc, &err);
     size_t found = 0;
-    const zkd_instance *by_znode = NULL, *by_id = NULL;
-    for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
-        const zkd_instance *i = zkd_snapshot_at(s, k);
-        if (!strcmp(zkd_instance_znode(i), id))
-            by_znode = i;
-        if (!strcmp(zkd_instance_id(i), id)) {
-            by_id = i;
+    const zkd_instance *by_id = NULL;
+    for (size_t k = 0; k < zkd_snapshot_count(s); k++)
+        if (!strcmp(zkd_instance_id(zkd_snapshot_at(s, k)), id)) {
+            by_id = zkd_snapshot_at(s, k);
             found++;
         }
-    }
-    if (by_znode || found == 1)
-        snprintf(buf, len, "%s", zkd_instance_znode(by_znode ? by_znode : by_id));
-    if (!by_znode && found > 1)
+    /* Not there at all: the action reports it (exit 4). */
+    *out = strdup(found == 1 ? zkd_instance_znode(by_id) : id);
+    if (found > 1)
         rc = cli_error(ctx, EXIT_USAGE,
-                       "%zu znodes of %s carry the record id %s; name one by its znode "
+                       "%zu znodes of %s carry the record id \"%s\"; name one by its znode "
                        "(zkdisc instances %s shows them)", found, service, id, service);
+    else if (!*out)
+        rc = cli_error(ctx, EXIT_ERROR, "out of memory");
     zkd_snapshot_unref(s);
     return rc;
 }
@@ -541,9 +543,11 @@ static int operator_action(cli *ctx, const cli_command *cmd, int argc, char **ar
     int rc = service_args(ctx, cmd, argc, argv, 2, NULL, NULL, NULL, NULL, &args);
     if (rc)
         return rc;
-    char znode[256];
-    if ((rc = resolve_znode(ctx, args[0], args[1], znode, sizeof znode)))
+    char *znode;
+    if ((rc = resolve_znode(ctx, args[0], args[1], &znode))) {
+        free(znode);
         return rc;
+    }
     zkd_error err;
     rc = what < 0 ? zkd_instance_remove(ctx->client, args[0], znode, &err)
                   : zkd_instance_set_enabled(ctx->client, args[0], znode, what, &err);
@@ -553,9 +557,11 @@ static int operator_action(cli *ctx, const cli_command *cmd, int argc, char **ar
         char svc[1024], inst[1300];
         snprintf(svc, sizeof svc, "%s/services/%s", strcmp(root, "/") ? root : "", args[0]);
         snprintf(inst, sizeof inst, "%s/%s", svc, znode);
+        free(znode);
         return acl_refused(ctx, cmd->name, inst, what < 0 ? svc : inst,
                            what < 0 ? ZKD_PERM_DELETE : ZKD_PERM_WRITE);
     }
+    free(znode);
     return rc ? cli_fail(ctx, rc, &err) : 0;
 }
 
@@ -575,9 +581,10 @@ static int run_undrain(cli *ctx, int argc, char **argv)
 const cli_command cmd_deregister = {
     "deregister", "remove an instance (operator)",
     "deregister SERVICE ID\n\nRemoves instance ID of SERVICE. Exit 4 if it is not registered.\n"
-    "ID is a znode's name or a record's id (the znode is found by reading the\n"
-    "records; an id carried by two znodes is refused, exit 2). Same for drain\n"
-    "and undrain.\n"
+    "ID is a znode's name, any that exists under SERVICE (\"web 1\", \"q1@host\":\n"
+    "quote it for the shell), or a record's id (the znode is found by reading\n"
+    "the records; an id carried by two znodes is refused, exit 2). Same for\n"
+    "drain and undrain.\n"
     "A process holding the registration does not put it back; to stop traffic\n"
     "but keep the record, use drain.",
     run_deregister};

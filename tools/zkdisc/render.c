@@ -72,7 +72,12 @@ void render_data(FILE *out, const char *buf, size_t len)
         return;
     json_error_t jerr;
     json_t *doc = json_loadb(buf, len, JSON_DECODE_ANY, &jerr);
-    if (doc && (json_is_object(doc) || json_is_array(doc))) {
+    char *text = NULL; /* reals in their shortest exact form, as stored: 0.1 */
+    if (doc && (json_is_object(doc) || json_is_array(doc)) &&
+        zkd_config_render(buf, len, ZKD_CONFIG_JSON, &text, NULL) == 0) {
+        fputs(text, out);
+        zkd_free(text);
+    } else if (doc && (json_is_object(doc) || json_is_array(doc))) {
         json_dumpf(doc, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', out);
     } else if (render_is_text(buf, len)) {
