@@ -482,17 +482,7 @@ int main(int argc, char **argv)
         rt.services[i] = start_service(&rt.conf->services[i]);
     json_decref(saved_checks);
     saved_checks = NULL;
-    /* After the services asked for theirs: what the resumed session holds
-     * and nobody wants any more is removed, the rest adopted. */
-    size_t i;
-    json_t *h;
-    json_array_foreach(saved_held, i, h) {
-        const char *svc = json_string_value(json_object_get(h, "service"));
-        const char *id = json_string_value(json_object_get(h, "id"));
-        if (svc && id)
-            publish_inherit(rt.pub, svc, id);
-    }
-    json_decref(saved_held);
+    state_session_inherit(&rt, saved_held); /* after the services asked for theirs */
     saved_held = NULL;
     state_keep_start(&rt);
     state_keep_soon();

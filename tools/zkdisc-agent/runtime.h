@@ -50,6 +50,10 @@ int state_save(const char *dir, json_t *maint);
  * closed it). state_on_published is the publisher's done callback. */
 int state_dir_prepare(const char *dir);
 json_t *state_session_load(const char *dir, zkd_session_credentials *cr);
+/* Hands `held` (stolen) to the publisher (publish_inherit), once the
+ * services have asked for their registrations: what the resumed session
+ * holds and nobody wants any more is removed, the rest adopted. */
+void state_session_inherit(agent_rt *rt, json_t *held);
 /* {"SERVICE-ID": service_state_json(...)} of the previous run, or NULL. */
 json_t *state_checks_load(const char *dir);
 void state_keep_start(agent_rt *rt);

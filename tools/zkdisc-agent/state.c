@@ -148,6 +148,19 @@ json_t *state_session_load(const char *dir, zkd_session_credentials *cr)
     return held;
 }
 
+void state_session_inherit(agent_rt *rt, json_t *held)
+{
+    size_t i;
+    json_t *h;
+    json_array_foreach(held, i, h) {
+        const char *svc = json_string_value(json_object_get(h, "service"));
+        const char *id = json_string_value(json_object_get(h, "id"));
+        if (svc && id)
+            publish_inherit(rt->pub, svc, id);
+    }
+    json_decref(held);
+}
+
 json_t *state_checks_load(const char *dir)
 {
     return load_json(dir, "checks.json");
