@@ -74,11 +74,11 @@ struct zkd_client {
     int ever_connected;      /* dispatch thread only */
     int reestablish_pending; /* dispatch thread only */
     zkd_timer *renew_timer;  /* dispatch thread only: the next try to open a session */
+    int renew_delay_ms;      /* dispatch thread only: its backoff */
     pthread_t opener;        /* dispatch thread only: the thread opening a handle, */
     int opener_live;         /* while this is set (joined by open_done or teardown) */
     clientid_t resume;       /* options.resume (id 0: none), for the first handle */
     _Atomic int resumed;     /* the current session is `resume` */
-    int renew_delay_ms;      /* dispatch thread only: its backoff */
     int torn_down;           /* under mu: the loop is gone, posts are dropped */
     int torn_done;           /* under mu, broadcast on cv: teardown has finished */
     pthread_t loop_thread;   /* the loop's thread, also once the loop is gone */
