@@ -6,14 +6,18 @@
  * zookeeper_init is interposed here: this executable's definition wins over
  * libzookeeper_mt's, and forwards to it unless a failure is armed. Only
  * calls that open a new session (no client id) fail, so the test's own
- * forced-expiry handle, which reuses a session id, is never refused. */
+ * forced-expiry handle, which reuses a session id, is never refused. A
+ * slow open (a DNS server that takes its time) can be armed too: the
+ * dispatch thread must keep running jobs meanwhile. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 #include <zookeeper/zookeeper.h>
 
 #include "request.h"
+#include "session.h"
 #include "testutil.h"
 #include "zkh.h"
 
@@ -22,6 +26,8 @@ typedef zhandle_t *(*init_fn)(const char *, watcher_fn, int, const clientid_t *,
 static _Atomic int fail_next;    /* new-session opens still to refuse */
 static _Atomic int refused;      /* how many were refused */
 static _Atomic int new_sessions; /* new-session opens that went through */
+static _Atomic int slow_ms;      /* new-session opens take this long first */
+static _Atomic int in_slow_open; /* a slow open is under way */
 
 zhandle_t *zookeeper_init(const char *host, watcher_fn fn, int recv_timeout,
                           const clientid_t *clientid, void *context, int flags)
@@ -35,6 +41,12 @@ zhandle_t *zookeeper_init(const char *host, watcher_fn fn, int recv_timeout,
         atomic_fetch_add(&refused, 1);
         errno = EMFILE;
         return NULL;
+    }
+    if (opens_new && atomic_load(&slow_ms) > 0) {
+        atomic_store(&in_slow_open, 1);
+        int ms = atomic_load(&slow_ms);
+        nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+        atomic_store(&in_slow_open, 0);
     }
     if (opens_new)
         atomic_fetch_add(&new_sessions, 1);
@@ -110,11 +122,53 @@ static void test_close_while_renewal_waits(void)
     atomic_store(&fail_next, 0);
 }
 
+static int opening_slowly(void *arg)
+{
+    (void)arg;
+    return atomic_load(&in_slow_open);
+}
+
+static void nothing(void *arg)
+{
+    (void)arg;
+}
+
+/* zookeeper_init taking 2 s (its getaddrinfo on a slow resolver) after an
+ * expiry: meanwhile the dispatch thread runs jobs at once and the handle
+ * lock is free (a request finds no handle at once rather than waiting). */
+static void test_slow_open_blocks_nothing(void)
+{
+    zkd_client *c = tu_connect(zkh_connect_string(zk), 4000);
+    tu_events ev;
+    tu_events_subscribe(c, &ev);
+    atomic_store(&slow_ms, 2000);
+    CU_ASSERT_EQUAL(tu_expire(c, zkh_connect_string(zk), 15000), 0);
+    CU_ASSERT_TRUE_FATAL(tu_wait_until(opening_slowly, NULL, 10000));
+    int64_t t0 = tu_now_ms();
+    zkd__run_on_dispatch(c, nothing, NULL, NULL);
+    int64_t job_ms = tu_now_ms() - t0;
+    t0 = tu_now_ms();
+    char server[64];
+    zkd_client_server(c, server, sizeof server);
+    int64_t lock_ms = tu_now_ms() - t0;
+    CU_ASSERT_EQUAL(atomic_load(&in_slow_open), 1); /* measured during the open */
+    if (job_ms >= 300 || lock_ms >= 300)
+        fprintf(stderr, "during a slow open: a job waited %lld ms, the handle lock %lld ms\n",
+                (long long)job_ms, (long long)lock_ms);
+    CU_ASSERT_TRUE(job_ms < 300);
+    CU_ASSERT_TRUE(lock_ms < 300);
+    CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_REESTABLISHED], 1, 20000));
+    CU_ASSERT_EQUAL(zkd_client_state(c), ZKD_STATE_CONNECTED);
+    atomic_store(&slow_ms, 0);
+    zkd_close(c);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
         {"renewal retried after zookeeper_init fails", test_renewal_retried_after_failing_init},
         {"close while the renewal waits for its next try", test_close_while_renewal_waits},
+        {"a slow open after an expiry holds up no job and no lock", test_slow_open_blocks_nothing},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"session_renewal", suite_init, suite_clean, NULL, NULL, tests},

@@ -40,6 +40,16 @@ typedef enum zkd_log_level {
  * from any thread, including ZooKeeper's; it must not block or call zkd_close. */
 typedef void (*zkd_log_fn)(zkd_log_level level, const char *message, void *ctx);
 
+/* A session's credentials (ZooKeeper's clientid_t): enough to resume the
+ * session from another process while it is alive, so that its ephemeral
+ * nodes stay. The password is a secret: whoever holds both can take the
+ * session over. Store them where only their owner can read them. */
+#define ZKD_SESSION_PASSWORD_LEN 16
+typedef struct zkd_session_credentials {
+    int64_t id; /* 0: none */
+    char password[ZKD_SESSION_PASSWORD_LEN];
+} zkd_session_credentials;
+
 typedef struct zkd_options {
     const char *connect;     /* "host:port[,host:port...][/chroot]"; default "127.0.0.1:2181" */
     const char *root;        /* zkdisc's base path inside the chroot; default "/zkdisc" */
@@ -63,6 +73,15 @@ typedef struct zkd_options {
      * versions of watched apps, instances of cached services) to serve
      * while ZooKeeper is unreachable; NULL: none. "" is refused. */
     const char *snapshot_dir;
+    /* A session to resume (copied; NULL or id 0: open a new one), saved
+     * earlier with zkd_client_credentials, for a process that restarts
+     * within the session timeout and must keep its ephemeral nodes. When
+     * the server no longer knows it (expired, or a wrong password) the
+     * client opens a new session as if none had been given, logs it at
+     * WARN, and zkd_client_resumed() says 0. Either way the first event is
+     * ZKD_SESSION_CONNECTED. Nodes the resumed session holds are adopted by
+     * zkd_register of the same service/id (see registry.h). */
+    const zkd_session_credentials *resume;
 } zkd_options;
 
 /* Reads digest credentials "user:password" from the first line of `path`
@@ -134,6 +153,20 @@ ZKD_EXPORT int zkd_session_unsubscribe(zkd_client *c, int id);
 
 /* The current session id (0 when there is none). */
 ZKD_EXPORT int64_t zkd_client_session_id(const zkd_client *c);
+
+/* Copies the current session's credentials into *out (to resume it later
+ * with options.resume; nothing in them is owned). Returns ZKD_EEXPIRED
+ * (*out zeroed) while the client has no session (not connected yet, or
+ * opening a new one after an expiry); ZKD_EINVAL when c or out is NULL.
+ * The credentials change after an expiry: save them again on
+ * ZKD_SESSION_REESTABLISHED. */
+ZKD_EXPORT int zkd_client_credentials(zkd_client *c, zkd_session_credentials *out, zkd_error *err);
+
+/* 1 when the current session is the one options.resume named (resumed and
+ * still the client's session), 0 when none was named, when the saved
+ * session had expired and a new one was opened instead, or after a later
+ * expiry. Meaningful once connected. */
+ZKD_EXPORT int zkd_client_resumed(const zkd_client *c);
 
 /* Writes "host:port" of the server the session is connected to into buf;
  * returns ZKD_ETIMEDOUT (buf "") when not connected. */

@@ -2,9 +2,13 @@
  * itself after an expiry.
  *
  * ZooKeeper's completion thread only turns session events into jobs for the
- * dispatch thread. Every state change, every subscriber call and every
- * blocking handle operation (zookeeper_close, zookeeper_init) happens on the
- * dispatch thread, so the state machine has a single writer. */
+ * dispatch thread. Every state change and every subscriber call happens on
+ * the dispatch thread, so the state machine has a single writer. The two
+ * handle operations that block (zookeeper_close of an expired handle, and
+ * zookeeper_init, which resolves the connect string's names with a
+ * synchronous getaddrinfo) run on a short-lived thread of their own; the
+ * dispatch thread installs the new handle when it is ready, holding zh_lock
+ * for writing only to swap a pointer. */
 #include "session.h"
 
 #include <arpa/inet.h>
@@ -37,6 +41,17 @@ typedef struct hook {
     void *arg;
 } hook;
 
+/* One handle being opened off the dispatch thread (see start_open). */
+typedef struct opening {
+    zkd_client *c;
+    zkd_conn *conn;      /* the new handle's watcher context */
+    zhandle_t *old;      /* an expired handle to close first, or NULL */
+    zkd_conn *old_conn;
+    const clientid_t *id; /* the session to resume, or NULL */
+    zhandle_t *zh;       /* the result; NULL: failed with errno `err` */
+    int err;
+} opening;
+
 typedef struct sub {
     int id;
     zkd_session_fn fn;
@@ -60,6 +75,10 @@ struct zkd_client {
     int reestablish_pending; /* dispatch thread only */
     zkd_timer *renew_timer;  /* dispatch thread only: the next try to open a session */
     int renew_delay_ms;      /* dispatch thread only: its backoff */
+    pthread_t opener;        /* dispatch thread only: the thread opening a handle, */
+    int opener_live;         /* while this is set (joined by open_done or teardown) */
+    clientid_t resume;       /* options.resume (id 0: none), for the first handle */
+    _Atomic int resumed;     /* the current session is `resume` */
     int torn_down;           /* under mu: the loop is gone, posts are dropped */
     int torn_done;           /* under mu, broadcast on cv: teardown has finished */
     pthread_t loop_thread;   /* the loop's thread, also once the loop is gone */
@@ -87,7 +106,7 @@ struct zkd_client {
     void *slots[ZKD_SLOT_COUNT];
 };
 
-static int open_handle(zkd_client *c);
+static void start_open(zkd_client *c, zhandle_t *old, zkd_conn *old_conn);
 
 /* Clients not yet torn down, so tests can see a close from a callback finish. */
 static _Atomic int live_clients;
@@ -136,6 +155,7 @@ const char *zkd_session_event_name(zkd_session_event ev)
 
 zkd_state zkd_client_state(const zkd_client *c) { return (zkd_state)atomic_load(&c->state); }
 int64_t zkd_client_session_id(const zkd_client *c) { return atomic_load(&c->session_id); }
+int zkd_client_resumed(const zkd_client *c) { return atomic_load(&c->resumed); }
 const char *zkd_client_root(const zkd_client *c) { return c->root; }
 const char *zkd_client_connect_string(const zkd_client *c) { return c->connect; }
 const char *zkd__snapshot_dir(const zkd_client *c) { return c->snapshot_dir; }
@@ -340,6 +360,23 @@ int zkd__client_id(zkd_client *c, clientid_t *out)
     return 0;
 }
 
+int zkd_client_credentials(zkd_client *c, zkd_session_credentials *out, zkd_error *err)
+{
+    if (!c || !out)
+        return zkd__fail(err, ZKD_EINVAL, "no client or place for the credentials given");
+    memset(out, 0, sizeof *out);
+    clientid_t id;
+    /* The handle reports the id it was asked to resume before the server
+     * has accepted it: only a connected session's id is given out. */
+    int64_t connected = atomic_load(&c->session_id);
+    if (connected == 0 || zkd__client_id(c, &id) != 0 || id.client_id != connected)
+        return zkd__fail(err, ZKD_EEXPIRED, "the client has no session right now");
+    out->id = id.client_id;
+    memcpy(out->password, id.passwd, sizeof out->password);
+    memset(&id, 0, sizeof id);
+    return 0;
+}
+
 int zkd_client_server(zkd_client *c, char *buf, size_t len)
 {
     struct sockaddr_storage ss;
@@ -467,11 +504,14 @@ static int64_t current_session_id(zkd_client *c)
 static void on_connected(zkd_client *c)
 {
     zkd_state prev = zkd_client_state(c);
-    atomic_store(&c->session_id, current_session_id(c));
+    int64_t id = current_session_id(c);
+    atomic_store(&c->session_id, id);
+    atomic_store(&c->resumed, c->resume.client_id != 0 && id == c->resume.client_id);
     int horizon = sub_horizon(c);
     set_state(c, ZKD_STATE_CONNECTED);
     if (!c->ever_connected) {
         c->ever_connected = 1;
+        c->reestablish_pending = 0; /* a saved session that had expired: still the first */
         emit(c, ZKD_SESSION_CONNECTED, horizon);
     } else if (c->reestablish_pending) {
         c->reestablish_pending = 0;
@@ -483,20 +523,22 @@ static void on_connected(zkd_client *c)
 
 enum { RENEW_FIRST_DELAY_MS = 100, RENEW_MAX_DELAY_MS = 5000 };
 
-/* Tries to open the new session; on failure tries again later, with the
- * delay doubling up to RENEW_MAX_DELAY_MS, until it works or the client is
- * closed. */
 static void try_renew(void *arg)
 {
     zkd_client *c = arg;
     c->renew_timer = NULL;
+    if (!zkd__closing(c))
+        start_open(c, NULL, NULL);
+}
+
+/* Opening the new session failed (errno): tries again later, with the delay
+ * doubling up to RENEW_MAX_DELAY_MS, until it works or the client is
+ * closed. */
+static void renew_failed(zkd_client *c)
+{
+    int e = errno;
     if (zkd__closing(c))
         return;
-    if (open_handle(c) == 0) {
-        c->renew_delay_ms = 0;
-        return;
-    }
-    int e = errno;
     c->renew_delay_ms = c->renew_delay_ms ? c->renew_delay_ms * 2 : RENEW_FIRST_DELAY_MS;
     if (c->renew_delay_ms > RENEW_MAX_DELAY_MS)
         c->renew_delay_ms = RENEW_MAX_DELAY_MS;
@@ -505,8 +547,9 @@ static void try_renew(void *arg)
     c->renew_timer = zkd__after(c, c->renew_delay_ms, try_renew, NULL, c);
 }
 
-/* The old handle is dead: close it here, on our own thread (never from a
- * ZooKeeper callback), and open a new session with the same options. */
+/* The old handle is dead: it is closed off a ZooKeeper callback (on the
+ * opening thread, see start_open) and a new session opened with the same
+ * options. */
 static void renew_session(zkd_client *c)
 {
     pthread_rwlock_wrlock(&c->zh_lock);
@@ -515,14 +558,15 @@ static void renew_session(zkd_client *c)
     c->zh = NULL;
     c->conn = NULL;
     pthread_rwlock_unlock(&c->zh_lock);
-    if (old)
-        zookeeper_close(old);
-    free(old_conn);
-    if (zkd__closing(c))
+    if (zkd__closing(c)) {
+        if (old)
+            zookeeper_close(old);
+        free(old_conn);
         return;
+    }
     c->reestablish_pending = 1;
     set_state(c, ZKD_STATE_CONNECTING);
-    try_renew(c);
+    start_open(c, old, old_conn);
 }
 
 static void on_session_job(void *arg)
@@ -546,6 +590,11 @@ static void on_session_job(void *arg)
             set_state(c, ZKD_STATE_SUSPENDED);
             emit(c, ZKD_SESSION_SUSPENDED, horizon);
         }
+    } else if (zk_state == ZOO_EXPIRED_SESSION_STATE && !c->ever_connected) {
+        /* Only a resumed session can expire before it ever connected. */
+        zkd__log(c, ZKD_LOG_WARN, "the saved session 0x%llx has expired (or its password is "
+                 "wrong); opening a new session", (unsigned long long)c->resume.client_id);
+        renew_session(c);
     } else if (zk_state == ZOO_EXPIRED_SESSION_STATE) {
         zkd__log(c, ZKD_LOG_WARN, "session 0x%llx expired; opening a new session",
                  (unsigned long long)atomic_load(&c->session_id));
@@ -598,32 +647,115 @@ static void auth_done(int rc, const void *data)
         post_session_state(conn->c, conn->gen, ZOO_AUTH_FAILED_STATE);
 }
 
-/* Opens a ZooKeeper handle for the next generation (dispatch thread or
- * zkd_connect, before anything else can touch the client). 0, or -1 with
- * errno set. */
-static int open_handle(zkd_client *c)
+/* An event of a handle not yet installed is ignored by on_session_job as
+ * stale, but stays recorded: once the handle is in, it is handled. */
+static void replay_session_state(zkd_client *c)
 {
-    zkd_conn *conn = malloc(sizeof *conn);
+    pthread_mutex_lock(&c->ev_mu);
+    int post = c->ev_gen == c->gen && !c->ev_posted;
+    if (post)
+        c->ev_posted = 1;
+    pthread_mutex_unlock(&c->ev_mu);
+    if (post)
+        zkd__post(c, on_session_job, NULL, c);
+}
+
+/* A handle for the next generation (dispatch thread: c->gen only changes
+ * there, when the handle is installed). NULL when out of memory. */
+static opening *opening_new(zkd_client *c, zhandle_t *old, zkd_conn *old_conn)
+{
+    opening *o = calloc(1, sizeof *o);
+    zkd_conn *conn = o ? malloc(sizeof *conn) : NULL;
     if (!conn) {
-        errno = ENOMEM;
-        return -1;
+        free(o);
+        return NULL;
     }
-    pthread_rwlock_wrlock(&c->zh_lock);
-    conn->c = c;
-    conn->gen = ++c->gen;
-    zhandle_t *zh = zookeeper_init(c->connect, global_watcher, c->session_timeout_ms, NULL, conn, 0);
-    if (zh && c->auth)
-        zoo_add_auth(zh, "digest", c->auth, (int)strlen(c->auth), auth_done, conn);
-    c->zh = zh;
-    c->conn = zh ? conn : NULL;
-    pthread_rwlock_unlock(&c->zh_lock);
-    if (!zh) {
-        int e = errno ? errno : EINVAL;
-        free(conn);
+    *conn = (zkd_conn){.c = c, .gen = c->gen + 1};
+    *o = (opening){.c = c, .conn = conn, .old = old, .old_conn = old_conn};
+    return o;
+}
+
+/* The blocking part, off the dispatch thread: close the expired handle,
+ * resolve and open the new one. Nothing of the client is written here. */
+static void open_run(opening *o)
+{
+    zkd_client *c = o->c;
+    if (o->old)
+        zookeeper_close(o->old);
+    free(o->old_conn);
+    o->old = NULL;
+    o->old_conn = NULL;
+    errno = 0;
+    o->zh = zookeeper_init(c->connect, global_watcher, c->session_timeout_ms, o->id, o->conn, 0);
+    o->err = errno ? errno : EINVAL;
+    if (o->zh && c->auth)
+        zoo_add_auth(o->zh, "digest", c->auth, (int)strlen(c->auth), auth_done, o->conn);
+}
+
+/* The client is closing: the new handle is not wanted (its session ends). */
+static void open_dropped(void *arg)
+{
+    opening *o = arg;
+    if (o->zh)
+        zookeeper_close(o->zh);
+    free(o->conn);
+    free(o);
+}
+
+/* Dispatch thread: install the new handle, or try again later. */
+static void open_done(void *arg)
+{
+    opening *o = arg;
+    zkd_client *c = o->c;
+    if (c->opener_live) {
+        pthread_join(c->opener, NULL); /* it has posted this: its last act */
+        c->opener_live = 0;
+    }
+    if (!o->zh) {
+        int e = o->err;
+        free(o->conn);
+        free(o);
         errno = e;
-        return -1;
+        renew_failed(c);
+        return;
     }
-    return 0;
+    c->renew_delay_ms = 0;
+    pthread_rwlock_wrlock(&c->zh_lock);
+    c->zh = o->zh;
+    c->conn = o->conn;
+    c->gen = o->conn->gen;
+    pthread_rwlock_unlock(&c->zh_lock);
+    free(o);
+    replay_session_state(c);
+}
+
+static void *open_thread(void *arg)
+{
+    opening *o = arg;
+    open_run(o);
+    zkd__post(o->c, open_done, open_dropped, o);
+    return NULL;
+}
+
+/* Dispatch thread: opens a new session (after closing `old`) on a thread of
+ * its own, so that name resolution never holds up the loop. */
+static void start_open(zkd_client *c, zhandle_t *old, zkd_conn *old_conn)
+{
+    opening *o = opening_new(c, old, old_conn);
+    if (o && pthread_create(&c->opener, NULL, open_thread, o) == 0) {
+        c->opener_live = 1;
+        return;
+    }
+    int e = o ? EAGAIN : ENOMEM;
+    if (o) {
+        free(o->conn);
+        free(o);
+    }
+    if (old)
+        zookeeper_close(old);
+    free(old_conn);
+    errno = e;
+    renew_failed(c);
 }
 
 /* ---- connect and close -------------------------------------------------- */
@@ -641,6 +773,8 @@ static void teardown(void *arg)
     pthread_mutex_lock(&c->mu);
     c->torn_down = 1;
     pthread_mutex_unlock(&c->mu);
+    if (c->opener_live) /* its handle is closed by open_dropped, on it or here */
+        pthread_join(c->opener, NULL);
     pthread_rwlock_wrlock(&c->zh_lock);
     zhandle_t *zh = c->zh;
     zkd_conn *conn = c->conn;
@@ -680,6 +814,7 @@ static void client_free(zkd_client *c)
     free(c->connect);
     free(c->root);
     free(c->snapshot_dir);
+    memset(&c->resume, 0, sizeof c->resume);
     if (c->auth) {
         /* credentials do not outlive the client in freed memory */
         memset(c->auth, 0, strlen(c->auth));
@@ -711,6 +846,10 @@ static zkd_client *client_new(const zkd_options *o)
     c->log_level = o->log_level;
     c->log_fn = o->log_fn;
     c->log_ctx = o->log_ctx;
+    if (o->resume && o->resume->id) {
+        c->resume.client_id = o->resume->id;
+        memcpy(c->resume.passwd, o->resume->password, sizeof c->resume.passwd);
+    }
     atomic_init(&c->state, ZKD_STATE_CONNECTING);
     atomic_init(&c->refs, 1);
     pthread_mutex_init(&c->ev_mu, NULL);
@@ -796,8 +935,21 @@ int zkd_connect(const zkd_options *opts, zkd_client **out, zkd_error *err)
         teardown(c);
         return zkd__fail(err, ZKD_ENOMEM, "cannot start the dispatch thread");
     }
-    if (open_handle(c) != 0) {
-        int e = errno;
+    /* The first handle opens on the caller's thread (which waits anyway)
+     * and is installed by the dispatch thread, like every later one. */
+    opening *o = opening_new(c, NULL, NULL);
+    if (o) {
+        o->id = c->resume.client_id ? &c->resume : NULL;
+        open_run(o);
+        if (!o->zh) {
+            errno = o->err;
+            free(o->conn);
+            free(o);
+            o = NULL;
+        }
+    }
+    if (!o || zkd__post(c, open_done, open_dropped, o) != 0) {
+        int e = o ? EAGAIN : errno ? errno : ENOMEM;
         zkd_close(c);
         return zkd__fail(err, e == ENOMEM ? ZKD_ENOMEM : ZKD_EINVAL,
                          "cannot use connect string \"%s\": %s", opts->connect,

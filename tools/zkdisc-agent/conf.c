@@ -563,7 +563,7 @@ static const char *const top_keys[] = {"zookeeper", "agent", "services", "alerts
 static const char *const zk_keys[] = {"connect", "root", "session_timeout", "auth", "auth_file",
                                       NULL};
 static const char *const agent_keys[] = {"api", "api_allow_remote", "state_dir", "log_format",
-                                         "drain_delay", NULL};
+                                         "drain_delay", "leave_on_terminate", NULL};
 
 static int parse_zookeeper(const config_setting_t *g, agent_conf *c, struct evbuffer *errors)
 {
@@ -633,6 +633,7 @@ static int parse_agent(const config_setting_t *g, agent_conf *c, struct evbuffer
     }
     free(fmt);
     bad |= conf_duration(g, "drain_delay", &c->drain_delay_ms, errors) < 0;
+    bad |= conf_bool(g, "leave_on_terminate", &c->leave_on_terminate, errors) < 0;
     return bad ? -1 : 0;
 }
 
@@ -750,6 +751,7 @@ agent_conf *conf_load(const char *path, struct evbuffer *errors)
     c->session_timeout_ms = 10000;
     c->api_host = strdup("127.0.0.1");
     c->api_port = 8586;
+    c->leave_on_terminate = 1;
     const config_setting_t *root = config_root_setting(&cfg);
     int bad = conf_known_keys(root, top_keys, errors) < 0;
     const config_setting_t *g;

@@ -61,6 +61,7 @@ typedef struct agent_conf {
     char *state_dir;
     int log_json;
     int64_t drain_delay_ms;
+    int leave_on_terminate; /* SIGTERM: drain and deregister (1), or exit leaving the session */
     service_conf *services;
     size_t nservices;
     alert_conf *alerts;

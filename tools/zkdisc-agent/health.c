@@ -25,6 +25,7 @@ struct check {
     int failed_once; /* a critical result seen: recovering is news */
     char note[PROC_NOTE_MAX + 1];
     int64_t last_run_ms; /* realtime, 0 before the first result */
+    int64_t changed_ms;  /* realtime of the last status change, 0: none seen */
     double last_duration;
     uint64_t hist[NBUCKETS];
     uint64_t hist_count;
@@ -42,6 +43,27 @@ struct service {
     void *ctx;
     publish_want last_want;
 };
+
+static void (*state_changed)(void);
+
+void health_on_state_change(void (*fn)(void))
+{
+    state_changed = fn;
+}
+
+/* What is kept in state_dir: streaks past rise/fall say nothing more, so a
+ * steady check never changes it (and costs no write). */
+typedef struct kept_state {
+    check_status status;
+    int ok, fail, failed_once;
+} kept_state;
+
+static kept_state kept(const check *c)
+{
+    return (kept_state){c->status, c->ok_streak < c->conf->rise ? c->ok_streak : c->conf->rise,
+                        c->fail_streak < c->conf->fall ? c->fail_streak : c->conf->fall,
+                        c->failed_once};
+}
 
 const check_conf *check_get_conf(const check *c)
 {
@@ -110,8 +132,14 @@ void check_done(check *c, check_status result, const char *note)
     c->last_run_ms = now_realtime_ms();
     snprintf(c->note, sizeof c->note, "%s", note ? note : "");
     check_status before = c->status;
+    kept_state was = kept(c);
     c->status = apply(c, result);
     c->failed_once |= result == CHECK_CRITICAL;
+    kept_state is = kept(c);
+    if (c->status != before)
+        c->changed_ms = c->last_run_ms;
+    if (state_changed && memcmp(&was, &is, sizeof is))
+        state_changed();
     if (c->conf->kind->passive) {
         arm(c->deadline, (double)check_ttl_period(c->conf) / 1000.0);
     } else {
@@ -231,14 +259,16 @@ service *service_replace(const service *old, const service_conf *sc)
         check *c = &s->checks[i];
         for (size_t j = 0; j < old->n; j++) {
             const check *o = &old->checks[j];
-            if (!strcmp(o->conf->name, c->conf->name) &&
-                !strcmp(o->conf->fingerprint, c->conf->fingerprint)) {
-                /* Same definition: its state carries over (no flicker). */
+            if (!strcmp(o->conf->name, c->conf->name)) {
+                /* Same identity (service id + check name), whatever its
+                 * settings: its state carries over (no flicker); the new
+                 * settings judge the next results. */
                 c->status = o->status;
                 c->ok_streak = o->ok_streak;
                 c->fail_streak = o->fail_streak;
                 c->failed_once = o->failed_once;
                 c->last_run_ms = o->last_run_ms;
+                c->changed_ms = o->changed_ms;
                 memcpy(c->note, o->note, sizeof c->note);
             }
         }
@@ -331,6 +361,55 @@ int service_ttl_report(service *s, const char *name, check_status st, const char
     return 0;
 }
 
+json_t *service_state_json(const service *s)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < s->n; i++) {
+        kept_state k = kept(&s->checks[i]);
+        json_object_set_new(o, s->checks[i].conf->name,
+                            json_pack("{sssisisbsI}", "status", check_status_name(k.status),
+                                      "ok_streak", k.ok, "fail_streak", k.fail, "failed_once",
+                                      k.failed_once, "last_change",
+                                      (json_int_t)s->checks[i].changed_ms));
+    }
+    return o;
+}
+
+static int status_named(const char *name, check_status *out)
+{
+    for (int st = CHECK_PASSING; st <= CHECK_CRITICAL; st++)
+        if (name && !strcmp(name, check_status_name((check_status)st))) {
+            *out = (check_status)st;
+            return 0;
+        }
+    return -1;
+}
+
+int service_state_restore(service *s, const json_t *saved)
+{
+    int restored = 0;
+    for (size_t i = 0; i < s->n && json_is_object(saved); i++) {
+        check *c = &s->checks[i];
+        json_t *k = json_object_get(saved, c->conf->name);
+        json_int_t ok = -1, fail = -1, changed = 0;
+        int failed_once = 0;
+        const char *status = NULL;
+        check_status st;
+        if (json_unpack(k, "{sssIsIsb s?I}", "status", &status, "ok_streak", &ok, "fail_streak",
+                        &fail, "failed_once", &failed_once, "last_change", &changed) != 0 ||
+            status_named(status, &st) != 0 || ok < 0 || fail < 0)
+            continue; /* unknown or malformed: this check starts as configured */
+        c->status = st;
+        c->ok_streak = (int)(ok < c->conf->rise ? ok : c->conf->rise);
+        c->fail_streak = (int)(fail < c->conf->fall ? fail : c->conf->fall);
+        c->failed_once = failed_once;
+        c->changed_ms = changed;
+        snprintf(c->note, sizeof c->note, "restored from the previous run");
+        restored++;
+    }
+    return restored;
+}
+
 json_t *service_checks_json(const service *s)
 {
     json_t *a = json_array();
@@ -345,6 +424,10 @@ json_t *service_checks_json(const service *s)
                          "last_duration_ms",
                          c->last_run_ms ? json_real(c->last_duration * 1000.0) : json_null(),
                          "interval_ms", json_integer(c->conf->interval_ms)));
+        if (c->changed_ms) {
+            log_time(c->changed_ms, ts, sizeof ts);
+            json_object_set_new(json_array_get(a, i), "last_change", json_string(ts));
+        }
     }
     return a;
 }

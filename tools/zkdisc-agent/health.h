@@ -19,7 +19,8 @@ typedef void (*service_changed_fn)(service *s, void *ctx);
 service *service_start(struct event_base *base, const service_conf *sc, service_changed_fn fn,
                        void *ctx);
 /* A reload: a service for `sc` that takes over the state of `old`'s checks
- * whose definitions did not change. `old` keeps running until freed. */
+ * whose identity (the check's name, in this service) stays, whatever their
+ * settings. `old` keeps running until freed. */
 service *service_replace(const service *old, const service_conf *sc);
 /* A reload with an unchanged definition: only the conf pointers move. */
 void service_rebind(service *s, const service_conf *sc);
@@ -37,6 +38,15 @@ publish_want service_swap_want(service *s, publish_want w);
 /* A TTL report (pass/warn/fail) for check `name`. -1 when no such ttl check. */
 int service_ttl_report(service *s, const char *name, check_status st, const char *note);
 int service_has_check(const service *s, const char *name);
+
+/* Check states as kept in state_dir across restarts: {"CHECK": {"status",
+ * "ok_streak", "fail_streak", "failed_once", "last_change"}}; new reference. */
+json_t *service_state_json(const service *s);
+/* Takes over the states in `saved` (from service_state_json) of checks of
+ * the same name; malformed entries are ignored. Returns how many. */
+int service_state_restore(service *s, const json_t *saved);
+/* `fn` runs (on the loop) whenever what service_state_json says changes. */
+void health_on_state_change(void (*fn)(void));
 
 /* {"checks":[...]} fields for the API; new reference. */
 json_t *service_checks_json(const service *s);

@@ -26,6 +26,13 @@ static api *the_api;
 static struct event *sig_term, *sig_int, *sig_hup, *tick_ev, *stop_ev, *session_ev, *watchdog_ev;
 static double stop_deadline;
 static int64_t unreachable_since;
+/* Restarts without flap: the previous run's session (0: none) and check
+ * states (until the services have started), and whether this stop leaves
+ * (closes the session) or hands the session to the next agent. */
+static int64_t saved_session;
+static json_t *saved_checks, *saved_held;
+static int session_sub;
+static int leaving = 1;
 
 /* ---- session events: from the library's thread to the loop ------------- */
 
@@ -62,6 +69,8 @@ static void on_session_loop(evutil_socket_t fd, short what, void *arg)
         agent_log(ev == ZKD_SESSION_EXPIRED || ev == ZKD_SESSION_AUTH_FAILED || ev == ZKD_SESSION_SUSPENDED
                       ? AGENT_WARN : AGENT_INFO,
                   "zookeeper: %s", zkd_session_event_name(ev));
+        if (ev == ZKD_SESSION_CONNECTED || ev == ZKD_SESSION_REESTABLISHED)
+            state_session_connected(&rt, ev, saved_session);
         if (ev == ZKD_SESSION_EXPIRED)
             agent_alert("session_expired", rt.conf->zk_connect ? rt.conf->zk_connect : "127.0.0.1:2181",
                         NULL);
@@ -138,6 +147,8 @@ static service *start_service(const service_conf *sc)
     json_t *m = json_object_get(rt.maint, sc->id);
     if (m)
         service_set_maint(s, 1, json_string_value(json_object_get(m, "reason")));
+    if (saved_checks && service_state_restore(s, json_object_get(saved_checks, sc->id)) > 0)
+        agent_log(AGENT_INFO, "service %s: check states restored from the previous run", sc->id);
     publish_service(s);
     return s;
 }
@@ -251,12 +262,22 @@ static void on_stop_step(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void begin_stop(void)
+static void begin_stop(int sig)
 {
     if (rt.stopping)
         return;
     rt.stopping = 1;
     sd_notify(0, "STOPPING=1");
+    if (sig == SIGTERM && !rt.conf->leave_on_terminate) {
+        /* Registrations stay with the session: the next agent resumes it,
+         * or they go at its timeout, as after a crash. */
+        leaving = 0;
+        agent_log(AGENT_INFO, "stopping without leaving (agent.leave_on_terminate = false): session "
+                  "0x%" PRIx64 " and its %zu services are left to the next agent for %" PRId64 "ms",
+                  (uint64_t)zkd_client_session_id(rt.zk), rt.nservices, rt.conf->session_timeout_ms);
+        event_base_loopexit(rt.base, NULL);
+        return;
+    }
     agent_log(AGENT_INFO, "stopping: draining %zu services for %" PRId64 "ms, then deregistering",
               rt.nservices, rt.conf->drain_delay_ms);
     for (size_t i = 0; i < rt.nservices; i++)
@@ -275,7 +296,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (sig == SIGHUP && !rt.stopping)
         reload();
     else if (sig != SIGHUP)
-        begin_stop();
+        begin_stop((int)sig);
 }
 
 /* Once a second: how long ZooKeeper has been unreachable (alerts). */
@@ -335,12 +356,23 @@ static int connect_zk(void)
     o.snapshot_dir = rt.conf->state_dir;
     o.log_level = ZKD_LOG_WARN;
     o.log_fn = on_library_log;
+    zkd_session_credentials resume;
+    saved_held = state_session_load(rt.conf->state_dir, &resume);
+    saved_session = resume.id;
+    o.resume = resume.id ? &resume : NULL;
     zkd_error err;
-    if (zkd_connect(&o, &rt.zk, &err) != 0) {
+    int rc = zkd_connect(&o, &rt.zk, &err);
+    memset(&resume, 0, sizeof resume);
+    if (rc != 0) {
         agent_log(AGENT_ERROR, "zookeeper: %s", err.message);
         return -1;
     }
-    return zkd_session_subscribe(rt.zk, on_session_thread, NULL, NULL, &err);
+    rt.pub = publisher_start(rt.base, rt.zk, state_on_published, NULL);
+    rc = zkd_session_subscribe(rt.zk, on_session_thread, NULL, &session_sub, &err);
+    /* A session that connected before the subscription is told by no event. */
+    if (rc == 0 && zkd_client_state(rt.zk) == ZKD_STATE_CONNECTED)
+        state_session_connected(&rt, ZKD_SESSION_CONNECTED, saved_session);
+    return rc;
 }
 
 static void setup_events(void)
@@ -364,13 +396,20 @@ static void setup_events(void)
 
 static void teardown(void)
 {
+    state_keep_now();
+    if (leaving)
+        state_keep_leave();
+    state_keep_stop();
     for (size_t i = 0; i < rt.nservices; i++)
         service_stop(rt.services[i]);
     free(rt.services);
     api_stop(the_api);
     consumers_stop(rt.cons);
     publisher_stop(rt.pub);
-    zkd_close(rt.zk);
+    if (leaving)
+        zkd_close(rt.zk);
+    else /* exit with the session open; the process's end drops its connection */
+        zkd_session_unsubscribe(rt.zk, session_sub);
     proc_shutdown();
     curlev_shutdown();
     alerts_shutdown();
@@ -428,13 +467,13 @@ int main(int argc, char **argv)
     rt.maint = state_load(rt.conf->state_dir);
     /* Before the client exists: its first session event may come at once. */
     session_ev = rt.base ? event_new(rt.base, -1, 0, on_session_loop, NULL) : NULL;
-    if (!session_ev || proc_init(rt.base) != 0 || curlev_init(rt.base) != 0 || connect_zk() != 0) {
+    if (!session_ev || state_dir_prepare(rt.conf->state_dir) != 0 || proc_init(rt.base) != 0 ||
+        curlev_init(rt.base) != 0 || connect_zk() != 0) {
         agent_log(AGENT_ERROR, "cannot start");
         return 1;
     }
     alerts_init(rt.base);
     alerts_configure(rt.conf);
-    rt.pub = publisher_start(rt.base, rt.zk, NULL, NULL);
     rt.cons = consumers_start(rt.base, rt.zk, rt.conf->consumers, errors);
     char err[512];
     the_api = rt.cons ? api_start(&rt, rt.conf->api_host, rt.conf->api_port, err, sizeof err) : NULL;
@@ -450,8 +489,15 @@ int main(int argc, char **argv)
     setup_events();
     rt.services = calloc(rt.conf->nservices + 1, sizeof *rt.services);
     rt.nservices = rt.conf->nservices;
+    saved_checks = state_checks_load(rt.conf->state_dir);
     for (size_t i = 0; i < rt.nservices; i++)
         rt.services[i] = start_service(&rt.conf->services[i]);
+    json_decref(saved_checks);
+    saved_checks = NULL;
+    state_session_inherit(&rt, saved_held); /* after the services asked for theirs */
+    saved_held = NULL;
+    state_keep_start(&rt);
+    state_keep_soon();
     agent_log(AGENT_INFO, "zkdisc-agent %s: %zu services, api on %s:%d, zookeeper %s",
               ZKDISC_AGENT_VERSION, rt.nservices, rt.conf->api_host, rt.conf->api_port,
               zkd_client_connect_string(rt.zk));

@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +30,7 @@ typedef struct entry {
     publish_want want;
     unsigned gen;     /* bumped when want_spec changes */
     double asked_at;  /* when `want` or the spec last changed (monotonic) */
+    int inherited;    /* the previous run's session may hold it: see publish_inherit */
     /* Done: written by the worker. */
     zkd_registration *reg;
     char *reg_service;
@@ -160,6 +162,37 @@ void publish_set(publisher *p, const service_conf *sc, publish_want want)
     pthread_mutex_unlock(&p->mu);
 }
 
+void publish_inherit(publisher *p, const char *service, const char *id)
+{
+    pthread_mutex_lock(&p->mu);
+    entry *e = find(p, id);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        e->tree_enabled = -1;
+        e->gen = 1;
+        e->want_spec.name = strdup(service);
+        e->want_spec.id = strdup(id);
+        e->asked_at = now_mono_s();
+        e->next = p->entries;
+        p->entries = e;
+    }
+    e->inherited = 1;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+json_t *publish_held(publisher *p)
+{
+    json_t *a = json_array();
+    pthread_mutex_lock(&p->mu);
+    for (entry *e = p->entries; e; e = e->next)
+        if (e->inherited || e->want != WANT_ABSENT || e->actual != WANT_ABSENT)
+            json_array_append_new(a, json_pack("{ssss}", "service", e->want_spec.name, "id",
+                                               e->want_spec.id));
+    pthread_mutex_unlock(&p->mu);
+    return a;
+}
+
 publish_want publish_actual(publisher *p, const char *id)
 {
     pthread_mutex_lock(&p->mu);
@@ -171,7 +204,7 @@ publish_want publish_actual(publisher *p, const char *id)
 
 static int pending(const entry *e)
 {
-    return e->want != e->actual || (e->want != WANT_ABSENT && e->gen != e->actual_gen);
+    return e->inherited || e->want != e->actual || (e->want != WANT_ABSENT && e->gen != e->actual_gen);
 }
 
 int publish_settled(publisher *p)
@@ -188,10 +221,35 @@ int publish_settled(publisher *p)
  * touches e->reg, reg_service and tree_enabled). 0 when e now matches. */
 enum { OP_REGISTER = 1, OP_DEREGISTER = 2, OP_UPDATE = 4, OP_ENABLED = 8 };
 
+/* An unwanted node the resumed session of the previous run may hold: it is
+ * deleted only while this client's own session holds it (never another
+ * agent's node of the same id). A wanted one needs nothing here: zkd_register
+ * adopts a node our session holds. */
+static int remove_inherited(publisher *p, const regspec *spec, int *ops, zkd_error *err)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/services/%s/%s", zkd_client_root(p->zk), spec->name, spec->id) < 0)
+        return ZKD_ENOMEM;
+    zkd_stat st;
+    int rc = zkd_node_stat(p->zk, path, &st, err);
+    int64_t session = zkd_client_session_id(p->zk);
+    if (rc == 0 && session == 0) {
+        rc = ZKD_ECONNLOSS;
+        snprintf(err->message, sizeof err->message, "no session yet to tell whether %s is ours", path);
+    } else if (rc == 0 && st.ephemeral_owner == session) {
+        rc = zkd_node_delete(p->zk, path, st.version, err);
+        *ops |= rc == 0 ? OP_DEREGISTER : 0;
+    }
+    free(path);
+    return rc == ZKD_ENOTFOUND ? 0 : rc;
+}
+
 static int converge(publisher *p, entry *e, const regspec *spec, publish_want want, unsigned gen,
-                    int *ops, zkd_error *err)
+                    int inherited, int *ops, zkd_error *err)
 {
     int rc = 0;
+    if (inherited && !e->reg && want == WANT_ABSENT)
+        return remove_inherited(p, spec, ops, err);
     if (e->reg && (want == WANT_ABSENT || strcmp(e->reg_service, spec->name))) {
         rc = zkd_registration_close(e->reg, err);
         e->reg = NULL; /* freed either way */
@@ -281,12 +339,13 @@ static void *worker(void *arg)
         spec_copy(&spec, &e->want_spec);
         publish_want want = e->want;
         unsigned gen = e->gen;
+        int inherited = e->inherited;
         double asked = e->asked_at;
         pthread_mutex_unlock(&p->mu);
         zkd_error err;
         zkd_error_clear(&err);
         int ops = 0;
-        int rc = converge(p, e, &spec, want, gen, &ops, &err);
+        int rc = converge(p, e, &spec, want, gen, inherited, &ops, &err);
         pthread_mutex_lock(&p->mu);
         p->registers += !!(ops & OP_REGISTER);
         p->deregisters += !!(ops & OP_DEREGISTER);
@@ -307,6 +366,7 @@ static void *worker(void *arg)
                           publish_want_name(want));
             e->actual = want;
             e->actual_gen = gen;
+            e->inherited = 0;
             if (e->asked_at == asked)
                 observe_latency(p, now_mono_s() - asked);
             event_active(p->done_ev, 0, 0);

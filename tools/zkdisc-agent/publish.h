@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <jansson.h>
 #include <zkdisc/zkdisc.h>
 
 #include "conf.h"
@@ -23,6 +24,13 @@ publisher *publisher_start(struct event_base *base, zkd_client *zk, void (*done)
                            void *ctx);
 /* Asks for service `sc` (copied as needed) to be in state `want`. */
 void publish_set(publisher *p, const service_conf *sc, publish_want want);
+/* The previous run's session, resumed, may hold a node for `service`/`id`
+ * (from state_dir): while it is not wanted, it is removed if the current
+ * session holds it; when wanted, registering adopts it. */
+void publish_inherit(publisher *p, const char *service, const char *id);
+/* [{"service","id"}] of every node the session may hold now or soon (what
+ * publish_inherit needs after a restart); new reference. */
+json_t *publish_held(publisher *p);
 /* What the tree holds for the service id as far as we know. */
 publish_want publish_actual(publisher *p, const char *id);
 /* 1 when every service is as asked. */

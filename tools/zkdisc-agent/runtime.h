@@ -41,6 +41,31 @@ void metrics_render(agent_rt *rt, struct evbuffer *out);
 json_t *state_load(const char *dir);
 int state_save(const char *dir, json_t *maint);
 
+/* Restarts without flap (state_dir/session.json, 0600, and checks.json).
+ * state_dir_prepare creates the directory (0700). state_session_load gives
+ * the saved credentials (id 0: none) and returns the registrations the
+ * session may hold ([{"service","id"}], new reference). state_keep_*: the
+ * files follow the session and the check states (a write 50 ms after a
+ * change; _now at once); _leave forgets the session (a graceful leave
+ * closed it). state_on_published is the publisher's done callback. */
+int state_dir_prepare(const char *dir);
+json_t *state_session_load(const char *dir, zkd_session_credentials *cr);
+/* Hands `held` (stolen) to the publisher (publish_inherit), once the
+ * services have asked for their registrations: what the resumed session
+ * holds and nobody wants any more is removed, the rest adopted. */
+void state_session_inherit(agent_rt *rt, json_t *held);
+/* {"SERVICE-ID": service_state_json(...)} of the previous run, or NULL. */
+json_t *state_checks_load(const char *dir);
+void state_keep_start(agent_rt *rt);
+void state_keep_soon(void);
+void state_keep_now(void);
+void state_keep_leave(void);
+void state_keep_stop(void);
+void state_on_published(void *ctx);
+/* A session event CONNECTED or REESTABLISHED: logs whether the saved
+ * session `saved_id` was resumed, and saves the credentials. */
+void state_session_connected(agent_rt *rt, zkd_session_event ev, int64_t saved_id);
+
 typedef struct api api;
 api *api_start(agent_rt *rt, const char *host, int port, char *err, size_t errlen);
 void api_stop(api *a);

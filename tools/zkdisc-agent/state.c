@@ -2,11 +2,13 @@
  * maintenance, so that a restarted agent keeps them drained. Written with
  * atomic_file (a reader or a crash sees the old file or the new one). */
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "atomic_file.h"
@@ -73,4 +75,210 @@ int state_save(const char *dir, json_t *maint)
     free(text);
     free(path);
     return rc < 0 ? -1 : 0;
+}
+
+/* ---- restarts without flap: the session and the check states -------------
+ *
+ * state_dir/session.json (0600: the password lets anyone take the session
+ * over) holds the ZooKeeper session's credentials and the registrations it
+ * may hold; state_dir/checks.json the check states. A new agent started
+ * within the session timeout resumes the session, so its ephemeral nodes
+ * never leave, and its checks start where the old ones were, so a passing
+ * service is registered (adopted) at once rather than after rise x
+ * interval. */
+
+static agent_rt *keep_rt;
+static struct event *keep_ev;
+static int keep_session = 1; /* 0 after a graceful leave: the session ended */
+
+static char *state_file(const char *dir, const char *name)
+{
+    char *p = NULL;
+    return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
+}
+
+int state_dir_prepare(const char *dir)
+{
+    if (dir && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        agent_log(AGENT_ERROR, "%s: %m", dir);
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *load_json(const char *dir, const char *name)
+{
+    char *path = dir ? state_file(dir, name) : NULL, *text = NULL;
+    json_t *j = NULL;
+    if (path && atomic_file_read(path, STATE_MAX, &text) >= 0) {
+        json_error_t je;
+        j = json_loads(text, 0, &je);
+        if (!json_is_object(j)) {
+            agent_log(AGENT_WARN, "%s:%d: ignored, not a JSON object: %s", path, je.line, je.text);
+            json_decref(j);
+            j = NULL;
+        }
+    } else if (path && errno != ENOENT) {
+        agent_log(AGENT_WARN, "%s: cannot read: %m", path);
+    }
+    free(text);
+    free(path);
+    return j;
+}
+
+static void save_json(const char *dir, const char *name, json_t *j)
+{
+    char *path = state_file(dir, name);
+    char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+    char err[512];
+    if (!path || !text || atomic_file_write(path, text, strlen(text), 0600, NULL, err, sizeof err) < 0)
+        agent_log(AGENT_ERROR, "cannot keep state: %s", path && text ? err : "out of memory");
+    free(text);
+    free(path);
+}
+
+static int unhex(const char *s, char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (!s || sscanf(s + 2 * i, "%2x", &v) != 1)
+            return -1;
+        out[i] = (char)v;
+    }
+    return s && strlen(s) == 2 * n ? 0 : -1;
+}
+
+json_t *state_session_load(const char *dir, zkd_session_credentials *cr)
+{
+    memset(cr, 0, sizeof *cr);
+    json_t *j = load_json(dir, "session.json");
+    const char *id = NULL, *pw = NULL;
+    json_t *held = NULL;
+    if (j && (json_unpack(j, "{sssss?o}", "session", &id, "password", &pw, "held", &held) != 0 ||
+              unhex(pw, cr->password, sizeof cr->password) != 0 ||
+              sscanf(id, "%" SCNx64, (uint64_t *)&cr->id) != 1)) {
+        agent_log(AGENT_WARN, "%s/session.json: ignored, malformed", dir);
+        memset(cr, 0, sizeof *cr);
+        held = NULL;
+    }
+    held = json_is_array(held) ? json_incref(held) : json_array();
+    json_decref(j);
+    return held;
+}
+
+void state_session_inherit(agent_rt *rt, json_t *held)
+{
+    size_t i;
+    json_t *h;
+    json_array_foreach(held, i, h) {
+        const char *svc = json_string_value(json_object_get(h, "service"));
+        const char *id = json_string_value(json_object_get(h, "id"));
+        if (svc && id)
+            publish_inherit(rt->pub, svc, id);
+    }
+    json_decref(held);
+}
+
+json_t *state_checks_load(const char *dir)
+{
+    return load_json(dir, "checks.json");
+}
+
+static void keep_write(void)
+{
+    agent_rt *rt = keep_rt;
+    const char *dir = rt ? rt->conf->state_dir : NULL;
+    if (!dir || state_dir_prepare(dir) != 0)
+        return;
+    json_t *checks = json_object();
+    for (size_t i = 0; i < rt->nservices; i++)
+        json_object_set_new(checks, service_get_conf(rt->services[i])->id,
+                            service_state_json(rt->services[i]));
+    save_json(dir, "checks.json", checks);
+    json_decref(checks);
+    zkd_session_credentials cr;
+    /* No session right now (an expiry being renewed): the file keeps the
+     * last one, which a restart finds expired, and then opens a new one. */
+    if (!keep_session || !rt->pub || zkd_client_credentials(rt->zk, &cr, NULL) != 0)
+        return;
+    char id[24], pw[2 * sizeof cr.password + 1];
+    snprintf(id, sizeof id, "0x%" PRIx64, (uint64_t)cr.id);
+    for (size_t i = 0; i < sizeof cr.password; i++)
+        snprintf(pw + 2 * i, 3, "%02x", (unsigned char)cr.password[i]);
+    json_t *s = json_pack("{sssssoss}", "session", id, "password", pw, "held", publish_held(rt->pub),
+                          "note", "zkdisc-agent's ZooKeeper session; a secret, keep mode 0600");
+    save_json(dir, "session.json", s);
+    json_decref(s);
+    memset(&cr, 0, sizeof cr);
+    memset(pw, 0, sizeof pw);
+}
+
+static void on_keep(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    keep_write();
+}
+
+void state_keep_soon(void)
+{
+    if (keep_ev && !evtimer_pending(keep_ev, NULL)) {
+        struct timeval tv = {0, 50000}; /* a burst of changes costs one write */
+        evtimer_add(keep_ev, &tv);
+    }
+}
+
+void state_on_published(void *ctx)
+{
+    (void)ctx;
+    state_keep_soon();
+}
+
+void state_keep_start(agent_rt *rt)
+{
+    keep_rt = rt;
+    keep_ev = evtimer_new(rt->base, on_keep, NULL);
+    health_on_state_change(state_keep_soon);
+}
+
+void state_keep_now(void)
+{
+    if (keep_ev)
+        evtimer_del(keep_ev);
+    keep_write();
+}
+
+void state_keep_leave(void)
+{
+    keep_session = 0;
+    char *path = keep_rt && keep_rt->conf->state_dir ? state_file(keep_rt->conf->state_dir, "session.json") : NULL;
+    if (path && unlink(path) != 0 && errno != ENOENT)
+        agent_log(AGENT_WARN, "%s: %m", path);
+    free(path);
+}
+
+void state_keep_stop(void)
+{
+    health_on_state_change(NULL);
+    if (keep_ev)
+        event_free(keep_ev);
+    keep_ev = NULL;
+    keep_rt = NULL;
+}
+
+void state_session_connected(agent_rt *rt, zkd_session_event ev, int64_t saved_id)
+{
+    static int64_t told; /* the event and main's look after subscribing may both come */
+    int64_t id = zkd_client_session_id(rt->zk);
+    state_keep_soon();
+    if (id == told)
+        return;
+    told = id;
+    if (ev == ZKD_SESSION_CONNECTED && zkd_client_resumed(rt->zk))
+        agent_log(AGENT_INFO, "zookeeper: resumed the previous run's session 0x%" PRIx64
+                  ": its registrations stayed", (uint64_t)id);
+    else if (ev == ZKD_SESSION_CONNECTED && saved_id)
+        agent_log(AGENT_WARN, "zookeeper: the previous run's session 0x%" PRIx64
+                  " had expired; new session 0x%" PRIx64, (uint64_t)saved_id, (uint64_t)id);
 }
