@@ -303,6 +303,15 @@ static void deliver(const alert_conf *ac, hook_state *hs, json_t *ev)
     free(body);
 }
 
+void alerts_seed_critical(const char *subject, const char *check)
+{
+    char key[600];
+    snprintf(key, sizeof key, "%s/%s", subject, check);
+    json_t *ev = json_object();
+    transition(key, "check_critical", ev);
+    json_decref(ev);
+}
+
 void agent_alert(const char *event, const char *subject, json_t *fields)
 {
     char ts[40];

@@ -17,6 +17,10 @@ void alerts_configure(const agent_conf *c);
 /* ZooKeeper unreachable for `ms` so far (0: reachable again). Hooks that
  * want zookeeper_unreachable fire once their `after` has passed. */
 void alerts_unreachable(int64_t ms);
+/* Records that the previous run raised check_critical for subject/check (a
+ * check restored critical from state_dir after a failure), so its recovery
+ * is raised; nothing is delivered now. */
+void alerts_seed_critical(const char *subject, const char *check);
 void alerts_metrics(struct evbuffer *out);
 void alerts_shutdown(void);
 

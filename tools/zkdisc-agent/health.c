@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "alerts.h"
 #include "checks/check.h"
 #include "log.h"
 
@@ -405,6 +406,8 @@ int service_state_restore(service *s, const json_t *saved)
         c->failed_once = failed_once;
         c->changed_ms = changed;
         snprintf(c->note, sizeof c->note, "restored from the previous run");
+        if (st == CHECK_CRITICAL && failed_once)
+            alerts_seed_critical(s->conf->id, c->conf->name);
         restored++;
     }
     return restored;
