@@ -112,6 +112,10 @@ check "10,000 random names: NXDOMAIN ($(tr '\n' ' ' <"$OUT/flood.out"))" \
     [ "${answered:-0}" -ge 9500 -a "${nx:-0}" -eq "${answered:-0}" ]
 check "real service still answered after the flood" a_is real.service.zkdisc "127.0.0.9 "
 check "watched service still answered after the flood" [ "$(count_a big.service.zkdisc)" -eq 100 ]
+# A service first asked after the flood still gets a cache (no slot is
+# taken by a name that does not exist).
+"$ZKDISC" create -p /zkdisc/services/late/l1 "$(record late l1 127.0.0.10)" >/dev/null
+check "service first asked after the flood answered" wait_until 10 a_is late.service.zkdisc "127.0.0.10 "
 ls -a "$STATE" >"$OUT/state.after"
 check "state_dir without new files ($(diff "$OUT/state.before" "$OUT/state.after" | tr '\n' ' '))" \
     cmp -s "$OUT/state.before" "$OUT/state.after"
