@@ -53,6 +53,7 @@ static const int rc_wire[RC_N] = {0, 1, 2, 3, 4, 5};
 #define TCP_OUT_HIGH 65536    /* stop reading a connection whose unsent output is above */
 #define TCP_IDLE_S 10
 #define ADHOC_MAX 256
+#define UDP_BATCH 32
 
 /* ---- all_services: which services exist ------------------------------------
  * A children watch on <root>/services keeps the list of service names, so a
@@ -265,7 +266,10 @@ struct dns_server {
     size_t norder;
     uint64_t queries[QT_N][RC_N];
     uint64_t truncated, tcp_refused;
-    uint8_t wire[65536];
+    uint8_t wire[65535];  /* a TCP answer */
+    uint8_t udp_in[UDP_BATCH][UDP_MAX];
+    uint8_t udp_out[UDP_BATCH][UDP_MAX];
+    struct sockaddr_storage udp_from[UDP_BATCH];
 };
 
 struct conn {
@@ -607,15 +611,16 @@ static int answer_name(reply *r, const dns_query *qq, char *rel)
     return r->d->pending ? RC_SERVFAIL : RC_NXDOMAIN;
 }
 
-/* The answer to `q` in d->wire; its length, 0 when no answer is due. */
-static size_t respond(dns_server *d, const uint8_t *q, size_t qlen, int udp)
+/* The answer to `q` in out (cap bytes, at least UDP_MAX for UDP, 65535
+ * for TCP); its length, 0 when no answer is due. */
+static size_t respond(dns_server *d, const uint8_t *q, size_t qlen, int udp, uint8_t *out, size_t cap)
 {
     dns_query qq;
     int prc = dns_parse(q, qlen, &qq);
     if (prc == DNS_DROP)
         return 0;
     if (prc == DNS_BAD) {
-        size_t n = dns_formerr(q, qlen, d->wire);
+        size_t n = dns_formerr(q, qlen, out);
         if (n)
             d->queries[QT_OTHER][RC_FORMERR]++;
         return n;
@@ -625,7 +630,7 @@ static size_t respond(dns_server *d, const uint8_t *q, size_t qlen, int udp)
         limit = !qq.edns || qq.edns_size < 512 ? 512 : qq.edns_size > UDP_MAX ? UDP_MAX : qq.edns_size;
     size_t opt = qq.edns ? 11 : 0; /* room kept for the OPT record */
     reply r = {.d = d, .ttl = (uint32_t)d->conf->ttl};
-    dns_msg_start(&r.m, d->wire, sizeof d->wire, limit - opt, q, &qq);
+    dns_msg_start(&r.m, out, cap, limit - opt, q, &qq);
     int rc, aa = 0;
     size_t nl = strlen(qq.name), dl = strlen(d->conf->domain);
     if (qq.opcode != 0) {
@@ -657,20 +662,46 @@ static size_t respond(dns_server *d, const uint8_t *q, size_t qlen, int udp)
 
 /* ---- transports ----------------------------------------------------------- */
 
+/* Datagrams are read and answered UDP_BATCH at a time (recvmmsg and
+ * sendmmsg: two system calls for a batch, not two per query). */
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     dns_server *d = arg;
-    uint8_t buf[4096];
-    for (int budget = 64; budget > 0; budget--) {
-        struct sockaddr_storage from;
-        socklen_t flen = sizeof from;
-        ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen);
-        if (n < 0)
+    for (int budget = 8; budget > 0; budget--) {
+        struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
+        struct iovec iv[UDP_BATCH], ov[UDP_BATCH];
+        memset(in, 0, sizeof in);
+        for (int k = 0; k < UDP_BATCH; k++) {
+            iv[k] = (struct iovec){d->udp_in[k], sizeof d->udp_in[k]};
+            in[k].msg_hdr.msg_iov = &iv[k];
+            in[k].msg_hdr.msg_iovlen = 1;
+            in[k].msg_hdr.msg_name = &d->udp_from[k];
+            in[k].msg_hdr.msg_namelen = sizeof d->udp_from[k];
+        }
+        int n = recvmmsg(fd, in, UDP_BATCH, MSG_DONTWAIT, NULL), m = 0;
+        if (n <= 0)
             return;
-        size_t out = respond(d, buf, (size_t)n, 1);
-        if (out)
-            sendto(fd, d->wire, out, 0, (struct sockaddr *)&from, flen);
+        for (int k = 0; k < n; k++) {
+            size_t len = respond(d, d->udp_in[k], in[k].msg_len, 1, d->udp_out[k], sizeof d->udp_out[k]);
+            if (!len)
+                continue;
+            ov[m] = (struct iovec){d->udp_out[k], len};
+            memset(&out[m], 0, sizeof out[m]);
+            out[m].msg_hdr.msg_iov = &ov[m];
+            out[m].msg_hdr.msg_iovlen = 1;
+            out[m].msg_hdr.msg_name = &d->udp_from[k];
+            out[m].msg_hdr.msg_namelen = in[k].msg_hdr.msg_namelen;
+            m++;
+        }
+        for (int sent = 0; sent < m;) {
+            int r = sendmmsg(fd, out + sent, (unsigned)(m - sent), MSG_DONTWAIT);
+            if (r <= 0)
+                break; /* a full socket buffer drops answers, as UDP may */
+            sent += r;
+        }
+        if (n < UDP_BATCH)
+            return;
     }
 }
 
@@ -689,7 +720,7 @@ static void tcp_read(struct bufferevent *bev, void *arg)
         if (evbuffer_get_length(in) < qlen + 2)
             break;
         evbuffer_remove(in, q, qlen + 2);
-        size_t n = respond(d, q + 2, qlen, 0);
+        size_t n = respond(d, q + 2, qlen, 0, d->wire, sizeof d->wire);
         if (n) {
             uint8_t hdr[2] = {(uint8_t)(n >> 8), (uint8_t)n};
             evbuffer_add(out, hdr, 2);
