@@ -872,7 +872,7 @@ void dns_stop(dns_server *d)
         conn_close(d->conns);
     dir_close(d->dir);
     while (d->nadhoc)
-        adhoc_close(d, 0, "idle");
+        adhoc_close(d, 0, "open");
     if (d->idle)
         event_free(d->idle);
     free(d->order);
