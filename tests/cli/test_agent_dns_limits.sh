@@ -24,6 +24,12 @@ expect_exit 2 remote-refused "$AGENT_DRIVER" check -c "$OUT/remote.conf"
 expect_in remote-refused err "0.0.0.0 is not a loopback address; set dns.allow_remote = true"
 printf 'dns = { listen = "0.0.0.0:%s"; allow_remote = true; };\n' "$PORT" >"$OUT/remote-ok.conf"
 expect_exit 0 remote-allowed "$AGENT_DRIVER" check -c "$OUT/remote-ok.conf"
+AGENT_BIN=${ZKDISC%/zkdisc/zkdisc}/zkdisc-agent/zkdisc-agent
+if [ -x "$AGENT_BIN" ]; then # the agent's own check-config says the same
+    expect_exit 2 agent-remote-refused "$AGENT_BIN" check-config -c "$OUT/remote.conf"
+    expect_in agent-remote-refused err "set dns.allow_remote = true to listen there"
+    expect_exit 0 agent-remote-allowed "$AGENT_BIN" check-config -c "$OUT/remote-ok.conf"
+fi
 
 STATE=$OUT/state
 mkdir -p "$STATE"
