@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # zkdisc-agent DNS cannot be turned against anyone (real ZooKeeper, real
 # dig): a 65,000-byte EDNS query for a 100-instance service gets at most
-# 1,232 bytes over UDP, with TC and whole records, and everything over TCP;
+# 1,232 bytes over UDP, with TC and whole records, and everything over TCP
+# (for 1,000 instances, as many whole records as fit in 65,535 bytes);
 # names are compressed (a 10-instance SRV answer is small); NXDOMAIN and
 # NODATA carry the SOA, the apex answers SOA and NS; 10,000 random names
 # under all_services leave real services answerable and state_dir without
@@ -77,6 +78,45 @@ run tcp-srv "${D[@]}" +tcp big.service.zkdisc SRV
 expect_in tcp-srv out "ANSWER: 100,"
 expect_in tcp-srv out "ADDITIONAL: 101" # 100 addresses and the OPT record
 check "TCP: 100 SRV records" [ "$(records tcp-srv SRV)" -eq 100 ]
+
+# Over TCP too an answer is cut at whole records: 1,000 instances with long
+# ids (an unwatched service, all_services) make an SRV answer of about
+# 56 KB compressed, with addresses for the targets a compression pointer
+# can reach (the first 16 KB of the message).
+/usr/bin/python3 - "$ZKDISC_ZK" <<'PY'
+import json, sys
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1])
+zk.start()
+zk.ensure_path("/zkdisc/services/huge")
+ops = []
+for i in range(1000):
+    iid = "instance-with-a-rather-long-id-%04d" % i
+    rec = {"name": "huge", "id": iid, "address": "10.2.%d.%d" % (i // 200, i % 200 + 1), "port": 80,
+           "sslPort": None, "payload": None, "registrationTimeUTC": 0, "serviceType": "STATIC", "uriSpec": None}
+    ops.append(zk.create_async("/zkdisc/services/huge/" + iid, json.dumps(rec).encode()))
+for o in ops:
+    o.get()
+zk.stop()
+PY
+huge_ok() { "${D[@]}" +tcp huge.service.zkdisc SRV >"$OUT/huge.out" 2>&1 && grep -q "ANSWER: 1000," "$OUT/huge.out"; }
+check "TCP: 1,000 SRV records of an unwatched service" wait_until 20 huge_ok
+extra=$(section_count huge ADDITIONAL)
+CHECKS=$((CHECKS + 1))
+if [ "$(size_of huge)" -le 65535 ] && [ "${extra:-0}" -gt 100 ] && [ "$extra" -lt 1001 ] &&
+    [ "$(records huge SRV)" -eq 1000 ] && [ "$(records huge A)" -eq $((extra - 1)) ]; then
+    pass "TCP: $(size_of huge) bytes, 1000 SRV and $((extra - 1)) addresses, all whole"
+else
+    fail "TCP huge: $(size_of huge) bytes, ADDITIONAL $extra, $(records huge SRV) SRV, $(records huge A) A"
+fi
+# Each address is its own target's (names past 16 KB are written out again).
+check "TCP huge: every address under its target's name" python3 - "$OUT/huge.out" <<'PY'
+import re, sys
+pairs = re.findall(r"^instance-with-a-rather-long-id-(\d+)\.huge\.instance\.zkdisc\.\s+\d+\s+IN\s+A\s+(\S+)$",
+                   open(sys.argv[1]).read(), re.M)
+ok = [a == "10.2.%d.%d" % (int(i) // 200, int(i) % 200 + 1) for i, a in pairs]
+sys.exit(0 if len(ok) > 300 and all(ok) else 1)
+PY
 
 # Compressed names: 10 SRV records with their addresses (uncompressed: ~1,030 bytes).
 run ten-srv "${D[@]}" ten.service.zkdisc SRV

@@ -446,17 +446,25 @@ static size_t *scratch(dns_server *d, size_t n)
     return d->order;
 }
 
-/* An A or AAAA record of `addr` (text) owned by the name at `owner`; 1
- * added, 0 not of that family, -1 full. */
-static int addr_rr(reply *r, uint16_t owner, const char *addr, int v6)
+/* An A or AAAA record of `addr` (text) owned by the name at `owner`, or
+ * when `id` is given, by ID and a pointer to `owner`; 1 added, 0 not of
+ * that family, -1 full. */
+static int addr_rr_id(reply *r, const char *id, uint16_t owner, const char *addr, int v6)
 {
     unsigned char buf[16];
     if (!addr || inet_pton(v6 ? AF_INET6 : AF_INET, addr, buf) != 1)
         return 0;
-    size_t mark = dns_rr_begin(&r->m, owner, v6 ? DNS_T_AAAA : DNS_T_A, r->ttl);
+    uint16_t type = v6 ? DNS_T_AAAA : DNS_T_A;
+    size_t mark = id ? dns_rr_begin_name(&r->m, id, strlen(id), owner, type, r->ttl)
+                     : dns_rr_begin(&r->m, owner, type, r->ttl);
     dns_put(&r->m, buf, v6 ? 16 : 4);
     /* The question's name is answered; any other (a target) is additional. */
-    return dns_rr_end(&r->m, mark, owner == 12 ? DNS_ANSWER : DNS_ADDITIONAL) ? -1 : 1;
+    return dns_rr_end(&r->m, mark, owner == 12 && !id ? DNS_ANSWER : DNS_ADDITIONAL) ? -1 : 1;
+}
+
+static int addr_rr(reply *r, uint16_t owner, const char *addr, int v6)
+{
+    return addr_rr_id(r, NULL, owner, addr, v6);
 }
 
 static void soa_rr(reply *r, int section)
@@ -496,7 +504,7 @@ static int answer_apex(reply *r, int ns_name, uint16_t qtype)
     if (qtype == DNS_T_NS || qtype == 255) {
         size_t mark = dns_rr_begin(&r->m, r->apex, DNS_T_NS, r->ttl);
         int ns = dns_put_name(&r->m, "ns", 2, r->apex);
-        if (dns_rr_end(&r->m, mark, DNS_ANSWER) == 0 && ns < 0x4000)
+        if (dns_rr_end(&r->m, mark, DNS_ANSWER) == 0 && ns >= 0 && ns < 0x4000)
             for (int v6 = 0; v6 < 2; v6++)
                 addr_rr(r, (uint16_t)ns, ns_address(r->d, v6), v6);
     }
@@ -543,10 +551,16 @@ static void answer_srv(reply *r, const watch_view *v, const char *service, size_
     }
     if (r->m.full)
         return; /* truncated: the client asks again over TCP */
+    /* A target past a pointer's reach (16 KB) is named again: ID and a
+     * pointer to SERVICE.instance.DOMAIN. */
     for (size_t k = 0; k < done; k++)
-        for (int v6 = 0; v6 < 2 && at[k] < 0x4000; v6++)
-            if (addr_rr(r, (uint16_t)at[k], zkd_instance_address(v->inst[order[k]]), v6) < 0)
+        for (int v6 = 0; v6 < 2; v6++) {
+            const zkd_instance *i = v->inst[order[k]];
+            int far = at[k] >= 0x4000;
+            if (addr_rr_id(r, far ? zkd_instance_id(i) : NULL, far ? svc_at : (uint16_t)at[k],
+                           zkd_instance_address(i), v6) < 0)
                 return;
+        }
 }
 
 static int answer(reply *r, const target *t, int qt)

@@ -161,7 +161,17 @@ int dns_put_name(dns_msg *m, const char *text, size_t len, uint16_t ptr)
         m->len = start;
         return -1;
     }
-    return start < 0x3FFF ? (int)start : -1;
+    return (int)start;
+}
+
+/* After the owner: type, class, TTL and a placeholder rdlength. */
+static void rr_fixed(dns_msg *m, uint16_t type, uint32_t ttl)
+{
+    dns_put16(m, type);
+    dns_put16(m, type == DNS_T_OPT ? (uint16_t)ttl : 1); /* OPT: the class is the UDP size */
+    dns_put32(m, type == DNS_T_OPT ? 0 : ttl);
+    m->rdlen_at = m->len;
+    dns_put16(m, 0); /* rdlength, set by dns_rr_end */
 }
 
 size_t dns_rr_begin(dns_msg *m, uint16_t owner, uint16_t type, uint32_t ttl)
@@ -171,10 +181,17 @@ size_t dns_rr_begin(dns_msg *m, uint16_t owner, uint16_t type, uint32_t ttl)
         dns_put16(m, (uint16_t)(0xC000 | owner));
     else
         dns_put(m, "", 1);
-    dns_put16(m, type);
-    dns_put16(m, type == DNS_T_OPT ? (uint16_t)ttl : 1); /* OPT: the class is the UDP size */
-    dns_put32(m, type == DNS_T_OPT ? 0 : ttl);
-    dns_put16(m, 0); /* rdlength, set by dns_rr_end */
+    rr_fixed(m, type, ttl);
+    return mark;
+}
+
+size_t dns_rr_begin_name(dns_msg *m, const char *text, size_t len, uint16_t ptr, uint16_t type,
+                         uint32_t ttl)
+{
+    size_t mark = m->len;
+    if (dns_put_name(m, text, len, ptr) < 0)
+        dns_put(m, "", 1); /* cannot happen for a name written before; keeps the record well-formed */
+    rr_fixed(m, type, ttl);
     return mark;
 }
 
@@ -185,10 +202,9 @@ int dns_rr_end(dns_msg *m, size_t mark, int section)
         m->full = 1;
         return -1;
     }
-    size_t rdstart = mark + ((m->b[mark] & 0xC0) ? 2 : 1) + 10;
-    size_t rdlen = m->len - rdstart;
-    m->b[rdstart - 2] = (uint8_t)(rdlen >> 8);
-    m->b[rdstart - 1] = (uint8_t)rdlen;
+    size_t rdlen = m->len - m->rdlen_at - 2;
+    m->b[m->rdlen_at] = (uint8_t)(rdlen >> 8);
+    m->b[m->rdlen_at + 1] = (uint8_t)rdlen;
     m->count[section]++;
     return 0;
 }

@@ -37,6 +37,7 @@ typedef struct dns_msg {
     size_t limit;      /* records that would end past this are not added */
     uint16_t count[4];
     int full;          /* a record did not fit */
+    size_t rdlen_at;   /* the rdlength of the record being written */
 } dns_msg;
 
 /* Starts an answer to `qq` (raw packet `q`) in buf: header and question. */
@@ -45,8 +46,8 @@ void dns_msg_start(dns_msg *m, uint8_t *buf, size_t cap, size_t limit, const uin
 
 /* Writes a name: the labels of dotted `text` (len bytes, may be 0), then a
  * pointer to `ptr` (an offset in the message), or the root label when ptr
- * is 0. Returns the offset where it starts (usable as a pointer), or -1
- * (an empty or over-long label; the message is unchanged). */
+ * is 0. Returns the offset where it starts (usable as a pointer below
+ * 0x4000), or -1 (an empty or over-long label; the message is unchanged). */
 int dns_put_name(dns_msg *m, const char *text, size_t len, uint16_t ptr);
 void dns_put16(dns_msg *m, uint16_t v);
 void dns_put32(dns_msg *m, uint32_t v);
@@ -56,6 +57,10 @@ void dns_put(dns_msg *m, const void *p, size_t n);
  * caller, then dns_rr_end, which counts it in `section`, or takes it back
  * (returns -1 and sets full) when it ends past the limit. */
 size_t dns_rr_begin(dns_msg *m, uint16_t owner, uint16_t type, uint32_t ttl);
+/* The same with the owner written as dns_put_name writes it (for names
+ * past the reach of a pointer, 16 KB into the message). */
+size_t dns_rr_begin_name(dns_msg *m, const char *text, size_t len, uint16_t ptr, uint16_t type,
+                         uint32_t ttl);
 int dns_rr_end(dns_msg *m, size_t mark, int section);
 
 /* Header flags and counts; the message is m->b[0 .. m->len). */
