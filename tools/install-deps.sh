@@ -2,7 +2,7 @@
 # Installs what zkdisc needs to build, run and test on Debian 12: the
 # compiler and CMake, the ZooKeeper C client, jansson, libconfig, CUnit, and
 # the ZooKeeper server (Java) that `zkdisc dev` and the test harness start;
-# for zkdisc-agent libevent, libcurl, libsystemd and ldns; the real peers the
+# for zkdisc-agent libevent, libcurl and libsystemd; the real peers the
 # tests drive (Curator, kazoo, HAProxy, nginx, dig, Prometheus); clang for
 # the fuzz targets; scdoc for the man pages, zsh to check its completion.
 # Does nothing when everything is already installed.
@@ -19,12 +19,12 @@ packages=(
     clang libclang-rt-14-dev
     # zkdisc-agent's consumer side (issue 10): its loop and DNS wire format,
     # and the real HAProxy, nginx, dig and curl its tests drive
-    libevent-dev libldns-dev haproxy nginx-light dnsutils curl
+    libevent-dev haproxy nginx-light dnsutils curl
     scdoc zsh
     # zkdisc-agent: libcurl (http checks, webhooks), libsystemd (sd_notify);
     # prometheus for promtool and a real scrape in its tests
     libcurl4-openssl-dev libsystemd-dev prometheus
-    dnsperf # tests/agent_consumers/bench.sh
+    dnsperf dnsmasq-base # tests/agent_consumers/bench.sh, bench_dns.sh (dnsmasq: the baseline)
 )
 
 missing=()

@@ -68,6 +68,14 @@ typedef void (*zkd_cache_fn)(zkd_cache *cache, const zkd_delta *deltas, size_t n
 ZKD_EXPORT int zkd_cache_open(zkd_client *c, const char *service, zkd_cache_fn fn, void *ctx,
                               zkd_cache **out, zkd_error *err);
 
+/* zkd_cache_open with flags: ZKD_CACHE_UNSTORED keeps the cache out of the
+ * snapshot directory (it neither starts from nor writes a file there), for
+ * short-lived caches opened on demand, such as the agent's DNS answering
+ * services it does not watch. */
+enum { ZKD_CACHE_UNSTORED = 1 };
+ZKD_EXPORT int zkd_cache_open_flags(zkd_client *c, const char *service, int flags,
+                                    zkd_cache_fn fn, void *ctx, zkd_cache **out, zkd_error *err);
+
 /* Waits until the initial load is done, or the snapshot file was loaded
  * (0), or timeout_ms passes (ZKD_ETIMEDOUT). Not from a zkdisc callback. */
 ZKD_EXPORT int zkd_cache_wait_ready(zkd_cache *cache, int timeout_ms, zkd_error *err);

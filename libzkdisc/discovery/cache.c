@@ -788,6 +788,12 @@ static int open_fail(zkd_cache *k, int rc, zkd_error *err)
 int zkd_cache_open(zkd_client *c, const char *service, zkd_cache_fn fn, void *ctx,
                    zkd_cache **out, zkd_error *err)
 {
+    return zkd_cache_open_flags(c, service, 0, fn, ctx, out, err);
+}
+
+int zkd_cache_open_flags(zkd_client *c, const char *service, int flags, zkd_cache_fn fn,
+                         void *ctx, zkd_cache **out, zkd_error *err)
+{
     if (!c || !out)
         return zkd__fail(err, ZKD_EINVAL, "no client or place for the cache given");
     int rc = zkd_validate_name("service", service, err);
@@ -811,7 +817,7 @@ int zkd_cache_open(zkd_client *c, const char *service, zkd_cache_fn fn, void *ct
     k->snap = zkd__snapshot_new(NULL, 0, k->stale);
     if (!k->service || !k->path || !k->snap)
         return open_fail(k, ZKD_ENOMEM, err);
-    if (zkd__snapshot_dir(c)) {
+    if (zkd__snapshot_dir(c) && !(flags & ZKD_CACHE_UNSTORED)) {
         if (!(k->store_name = zkd__store_name(c, "service", service)))
             return open_fail(k, ZKD_ENOMEM, err);
         if (store_load(k)) {

@@ -376,7 +376,8 @@ static void parse_watch(parser *p, const config_setting_t *g, watch_conf *w)
 
 static void parse_dns(parser *p, const config_setting_t *g, dns_conf *d)
 {
-    static const char *const known[] = {"listen", "domain", "ttl", "all_services", "idle_close", NULL};
+    static const char *const known[] = {"listen", "domain", "ttl", "all_services", "idle_close",
+                                        "negative_ttl", "allow_remote", NULL};
     if (!config_setting_is_group(g)) {
         bad(p, g, "dns", "must be a group: dns = { listen = \"127.0.0.1:8600\"; }");
         return;
@@ -395,6 +396,13 @@ static void parse_dns(parser *p, const config_setting_t *g, dns_conf *d)
         d->listen_port = (int)port;
     }
     free(listen);
+    /* Off loopback an open DNS port answers anyone: opt in, as for the API. */
+    d->allow_remote = get_bool(p, g, "allow_remote", 0);
+    const char *h = d->listen_host;
+    if (h && !d->allow_remote && strcmp(h, "localhost") && strncmp(h, "127.", 4) && strcmp(h, "::1") &&
+        strcmp(h, "[::1]"))
+        bad(p, config_setting_get_member(g, "listen"), "listen",
+            "%s is not a loopback address; set dns.allow_remote = true to listen there", h);
     char *domain = get_string(p, g, "domain", 0);
     d->domain = strdup(domain ? domain : "zkdisc");
     free(domain);
@@ -408,6 +416,7 @@ static void parse_dns(parser *p, const config_setting_t *g, dns_conf *d)
     d->ttl = get_int(p, g, "ttl", 5, 0, 86400);
     d->all_services = get_bool(p, g, "all_services", 0);
     d->idle_close_ms = get_duration(p, g, "idle_close", 300000);
+    d->negative_ttl = get_int(p, g, "negative_ttl", d->ttl, 0, 86400);
 }
 
 static void parse_file(parser *p, const config_setting_t *g, cfile_conf *f)

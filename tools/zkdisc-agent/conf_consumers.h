@@ -40,6 +40,7 @@ typedef struct watch_conf {
     int allow_empty;
     out_conf *outs;
     int nouts;
+    int unstored;        /* no snapshot file (DNS all_services' caches) */
 } watch_conf;
 
 typedef struct dns_conf {
@@ -50,6 +51,8 @@ typedef struct dns_conf {
     int ttl;             /* seconds, default 5 */
     int all_services;    /* answer for every service under the root, not only watched ones */
     int idle_close_ms;   /* all_services: a cache unused this long is closed, default 5 min */
+    int negative_ttl;    /* seconds: the SOA minimum (how long NXDOMAIN is cached), default ttl */
+    int allow_remote;    /* a non-loopback listen address is refused unless set */
 } dns_conf;
 
 typedef enum cfile_format { CFILE_JSON, CFILE_LIBCONFIG, CFILE_ENV } cfile_format;

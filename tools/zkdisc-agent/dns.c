@@ -1,30 +1,37 @@
 /* The DNS responder (see dns.h). libevent 2.1's evdns server listens on UDP
  * only and has no SRV helper, so the sockets are libevent's (a UDP socket
- * and a TCP listener) and ldns reads and writes the wire format.
+ * and a TCP listener) and dns_wire.c reads and writes the wire format.
  *
  *   SERVICE.service.DOMAIN         A/AAAA of the usable instances, SRV with
  *                                  ID.SERVICE.instance.DOMAIN targets whose
  *                                  addresses go in the additional section
  *   ZONE.SERVICE.service.DOMAIN    the same, for one zone
  *   ID.SERVICE.instance.DOMAIN     A/AAAA of one instance
+ *   DOMAIN                         SOA and NS (ns.DOMAIN, the listen address)
  *
- * Answers are shuffled. An unknown name is NXDOMAIN; a known service with
- * no usable instance an empty NOERROR; a name outside DOMAIN is REFUSED
- * (this is not a recursive resolver); what ldns cannot parse is FORMERR.
- * An answer over 512 bytes (or the query's EDNS size) over UDP goes out
- * empty with TC set, and the client asks again over TCP. */
+ * Answers are shuffled, their names compressed. An unknown name is
+ * NXDOMAIN and a known name without records of the type asked NOERROR
+ * empty, both with the SOA in the authority section (its minimum is
+ * negative_ttl); a name outside DOMAIN is REFUSED (this is not a recursive
+ * resolver); a malformed query FORMERR.
+ *
+ * Nothing here can be turned against anyone: a UDP answer is at most 1,232
+ * bytes (DNS Flag Day 2020) whatever EDNS size the query asks, carrying as
+ * many whole records as fit, with TC set when answers were left out; TCP
+ * connections are capped in number, stop being read while their unsent
+ * output is over TCP_OUT_HIGH (a client that pipelines and never reads does
+ * not grow memory) and close when idle. */
 #include "dns.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
-#include <ldns/ldns.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -32,45 +39,69 @@
 #include <event2/listener.h>
 
 #include "agent.h"
+#include "dns_dir.h"
+#include "dns_wire.h"
 
 enum { QT_A, QT_AAAA, QT_SRV, QT_OTHER, QT_N };
 enum { RC_NOERROR, RC_FORMERR, RC_SERVFAIL, RC_NXDOMAIN, RC_NOTIMP, RC_REFUSED, RC_N };
 static const char *qt_names[QT_N] = {"A", "AAAA", "SRV", "other"};
 static const char *rc_names[RC_N] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+static const int rc_wire[RC_N] = {0, 1, 2, 3, 4, 5};
+
+#define UDP_MAX 1232          /* DNS Flag Day 2020: no fragmentation */
+#define TCP_MAX_CONNS 64
+#define TCP_OUT_HIGH 65536    /* stop reading a connection whose unsent output is above */
+#define TCP_IDLE_S 10
+#define ADHOC_MAX 256
+#define UDP_BATCH 32
+
+/* ---- the server ------------------------------------------------------------ */
 
 /* A service answered with dns.all_services that no watch covers: a cache
- * of its own, opened on the first query and closed after idle_close. */
+ * of its own (no snapshot file), opened on the first query, closed after
+ * idle_close or when the least recently used of ADHOC_MAX must make room. */
 typedef struct adhoc {
     watch_conf wc;
     watch_set *ws;
     struct timeval used;
 } adhoc;
 
-#define ADHOC_MAX 256
+typedef struct conn conn;
 
 struct dns_server {
     struct event_base *base;
     zkd_client *zk;
     int wake_fd;
+    dns_dir *dir;
     adhoc adhoc[ADHOC_MAX];
     int nadhoc;
+    int pending;         /* the last lookup could not tell (SERVFAIL, not NXDOMAIN) */
     struct event *idle;
     const dns_conf *conf;
+    int domain_labels;
     watch_set *const *sets;
     int nsets;
     evutil_socket_t udp;
     struct event *udp_ev;
     struct evconnlistener *tcp;
-    struct conn *conns;  /* open TCP connections, closed with the server */
+    conn *conns;         /* open TCP connections, closed with the server */
+    int nconns;
+    uint32_t serial;
+    size_t *order;       /* scratch: instance indexes, then target offsets */
+    size_t norder;
     uint64_t queries[QT_N][RC_N];
-    uint64_t truncated;
+    uint64_t truncated, tcp_refused;
+    uint8_t wire[65535];  /* a TCP answer */
+    uint8_t udp_in[UDP_BATCH][UDP_MAX];
+    uint8_t udp_out[UDP_BATCH][UDP_MAX];
+    struct sockaddr_storage udp_from[UDP_BATCH];
 };
 
-typedef struct conn {
+struct conn {
     struct bufferevent *bev;
     dns_server *d;
-    struct conn *prev, *next;
-} conn;
+    conn *prev, *next;
+};
 
 static void conn_close(conn *c)
 {
@@ -80,6 +111,7 @@ static void conn_close(conn *c)
         c->d->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    c->d->nconns--;
     bufferevent_free(c->bev);
     free(c);
 }
@@ -93,30 +125,48 @@ static int elapsed_ms(const struct timeval *since)
     return (int)((now.tv_sec - since->tv_sec) * 1000 + (now.tv_usec - since->tv_usec) / 1000);
 }
 
-/* The ad-hoc cache of `name`, opened now if need be (waiting up to 200 ms
- * for its first load, on the first query only); NULL when the service has
- * no instance node (so NXDOMAIN: a service with none is not told apart
- * from a missing one), is not a valid name, or too many are open. */
+static void adhoc_close(dns_server *d, int i, const char *why)
+{
+    agent_log(AGENT_INFO, "dns: closing the %s cache of %s", why, d->adhoc[i].wc.service);
+    watch_set_close(d->adhoc[i].ws);
+    free(d->adhoc[i].wc.service);
+    d->adhoc[i] = d->adhoc[--d->nadhoc];
+}
+
+/* The ad-hoc cache of an existing service, opened now if need be (it loads
+ * in the background: until then its view is NULL and the answer SERVFAIL).
+ * NULL when the service does not exist or has no instance. */
 static watch_set *adhoc_find(dns_server *d, const char *name, size_t len)
 {
     for (int i = 0; i < d->nadhoc; i++)
         if (strlen(d->adhoc[i].wc.service) == len && !strncmp(d->adhoc[i].wc.service, name, len)) {
             gettimeofday(&d->adhoc[i].used, NULL);
-            watch_set_refresh(d->adhoc[i].ws, 1);
+            watch_set_refresh(d->adhoc[i].ws, watch_set_view(d->adhoc[i].ws) == NULL);
             const watch_view *v = watch_set_view(d->adhoc[i].ws);
-            /* Not loaded yet: answered SERVFAIL (nothing a resolver caches). */
             return !v || v->n ? d->adhoc[i].ws : NULL;
         }
     char svc[129];
-    if (len >= sizeof svc || d->nadhoc == ADHOC_MAX)
+    if (len >= sizeof svc)
         return NULL;
     memcpy(svc, name, len);
     svc[len] = '\0';
-    if (zkd_validate_name("service", svc, NULL))
+    int has = d->dir ? dns_dir_has(d->dir, svc) : -1;
+    if (has < 0)
+        d->pending = 1;
+    if (has <= 0 || zkd_validate_name("service", svc, NULL))
         return NULL;
+    if (d->nadhoc == ADHOC_MAX) {
+        int lru = 0;
+        for (int i = 1; i < d->nadhoc; i++)
+            if (timercmp(&d->adhoc[i].used, &d->adhoc[lru].used, <))
+                lru = i;
+        adhoc_close(d, lru, "least recently used");
+    }
     adhoc *a = &d->adhoc[d->nadhoc];
     memset(a, 0, sizeof *a);
     a->wc.service = strdup(svc);
+    a->wc.unstored = 1;
+    gettimeofday(&a->used, NULL);
     struct evbuffer *errors = evbuffer_new();
     a->ws = watch_set_open(d->base, d->zk, &a->wc, d->wake_fd, errors);
     evbuffer_free(errors);
@@ -125,16 +175,7 @@ static watch_set *adhoc_find(dns_server *d, const char *name, size_t len)
         return NULL;
     }
     d->nadhoc++;
-    watch_sets_wait_ready(&a->ws, 1, 200);
-    return adhoc_find(d, name, len);
-}
-
-static void adhoc_close(dns_server *d, int i)
-{
-    agent_log(AGENT_INFO, "dns: closing the idle cache of %s", d->adhoc[i].wc.service);
-    watch_set_close(d->adhoc[i].ws);
-    free(d->adhoc[i].wc.service);
-    d->adhoc[i] = d->adhoc[--d->nadhoc];
+    return a->ws;
 }
 
 static void on_idle(evutil_socket_t fd, short what, void *arg)
@@ -144,7 +185,7 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
     dns_server *d = arg;
     for (int i = d->nadhoc - 1; i >= 0; i--)
         if (elapsed_ms(&d->adhoc[i].used) > d->conf->idle_close_ms)
-            adhoc_close(d, i);
+            adhoc_close(d, i, "idle");
 }
 
 /* A watched service by name (any case); with `open` (dns.all_services),
@@ -191,6 +232,8 @@ static int resolve_in(dns_server *d, const char *rel, target *t, int open)
         for (const char *dot = memchr(rel, '.', len); dot; dot = memchr(dot + 1, '.', len - (size_t)(dot + 1 - rel))) {
             watch_set *ws = find_service(d, dot + 1, len - (size_t)(dot - rel) - 1, open);
             const watch_view *v = ws ? watch_set_view(ws) : NULL;
+            if (ws && !v)
+                d->pending = 1; /* not loaded yet */
             for (size_t k = 0; v && k < v->n; k++) {
                 const char *id = zkd_instance_id(v->inst[k]);
                 if (strlen(id) == (size_t)(dot - rel) && !strncasecmp(id, rel, (size_t)(dot - rel))) {
@@ -211,79 +254,151 @@ static int resolve(dns_server *d, const char *rel, target *t)
 
 /* ---- answers ---------------------------------------------------------------- */
 
-static ldns_rr *new_rr(ldns_rdf *owner, ldns_rr_type type, uint32_t ttl)
+typedef struct reply {
+    dns_server *d;
+    dns_msg m;
+    uint16_t apex;       /* where DOMAIN starts in the question */
+    uint32_t ttl;
+} reply;
+
+static size_t *scratch(dns_server *d, size_t n)
 {
-    ldns_rr *rr = ldns_rr_new();
-    ldns_rr_set_owner(rr, owner);
-    ldns_rr_set_type(rr, type);
-    ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
-    ldns_rr_set_ttl(rr, ttl);
-    return rr;
+    if (n > d->norder) {
+        free(d->order);
+        d->norder = n * 2;
+        d->order = malloc(d->norder * sizeof *d->order);
+    }
+    return d->order;
 }
 
-/* An A or AAAA record for `i`'s address when it is one of that family. */
-static ldns_rr *addr_rr(const zkd_instance *i, ldns_rdf *owner, int v6, uint32_t ttl)
+/* An A or AAAA record of `addr` (text) owned by the name at `owner`, or
+ * when `id` is given, by ID and a pointer to `owner`; 1 added, 0 not of
+ * that family, -1 full. */
+static int addr_rr_id(reply *r, const char *id, uint16_t owner, const char *addr, int v6)
 {
     unsigned char buf[16];
-    if (inet_pton(v6 ? AF_INET6 : AF_INET, zkd_instance_address(i), buf) != 1) {
-        ldns_rdf_deep_free(owner);
+    if (!addr || inet_pton(v6 ? AF_INET6 : AF_INET, addr, buf) != 1)
+        return 0;
+    uint16_t type = v6 ? DNS_T_AAAA : DNS_T_A;
+    size_t mark = id ? dns_rr_begin_name(&r->m, id, strlen(id), owner, type, r->ttl)
+                     : dns_rr_begin(&r->m, owner, type, r->ttl);
+    dns_put(&r->m, buf, v6 ? 16 : 4);
+    /* The question's name is answered; any other (a target) is additional. */
+    return dns_rr_end(&r->m, mark, owner == 12 && !id ? DNS_ANSWER : DNS_ADDITIONAL) ? -1 : 1;
+}
+
+static int addr_rr(reply *r, uint16_t owner, const char *addr, int v6)
+{
+    return addr_rr_id(r, NULL, owner, addr, v6);
+}
+
+static void soa_rr(reply *r, int section)
+{
+    uint32_t neg = (uint32_t)r->d->conf->negative_ttl;
+    size_t mark = dns_rr_begin(&r->m, r->apex, DNS_T_SOA, neg);
+    dns_put_name(&r->m, "ns", 2, r->apex);
+    dns_put_name(&r->m, "hostmaster", 10, r->apex);
+    dns_put32(&r->m, r->d->serial);
+    dns_put32(&r->m, 3600);  /* refresh */
+    dns_put32(&r->m, 600);   /* retry */
+    dns_put32(&r->m, 86400); /* expire */
+    dns_put32(&r->m, neg);   /* minimum: how long a negative answer is cached */
+    dns_rr_end(&r->m, mark, section);
+}
+
+/* The listen address when it is one a client can use (not a wildcard). */
+static const char *ns_address(const dns_server *d, int v6)
+{
+    const char *h = d->conf->listen_host;
+    unsigned char buf[16], any[16] = {0};
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, h, buf) != 1 || !memcmp(buf, any, v6 ? 16 : 4))
         return NULL;
-    }
-    ldns_rr *rr = new_rr(owner, v6 ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A, ttl);
-    ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(v6 ? LDNS_RDF_TYPE_AAAA : LDNS_RDF_TYPE_A, v6 ? 16 : 4, buf));
-    return rr;
+    return h;
 }
 
-static ldns_rdf *instance_name(const dns_server *d, const zkd_instance *i)
+/* DOMAIN itself and ns.DOMAIN. */
+static int answer_apex(reply *r, int ns_name, uint16_t qtype)
 {
-    char name[512];
-    snprintf(name, sizeof name, "%s.%s.instance.%s.", zkd_instance_id(i), zkd_instance_service(i),
-             d->conf->domain);
-    return ldns_dname_new_frm_str(name);
+    if (ns_name) {
+        if (qtype == DNS_T_A || qtype == DNS_T_AAAA)
+            addr_rr(r, 12, ns_address(r->d, qtype == DNS_T_AAAA), qtype == DNS_T_AAAA);
+        return RC_NOERROR;
+    }
+    if (qtype == DNS_T_SOA || qtype == 255)
+        soa_rr(r, DNS_ANSWER);
+    if (qtype == DNS_T_NS || qtype == 255) {
+        size_t mark = dns_rr_begin(&r->m, r->apex, DNS_T_NS, r->ttl);
+        int ns = dns_put_name(&r->m, "ns", 2, r->apex);
+        if (dns_rr_end(&r->m, mark, DNS_ANSWER) == 0 && ns >= 0 && ns < 0x4000)
+            for (int v6 = 0; v6 < 2; v6++)
+                addr_rr(r, (uint16_t)ns, ns_address(r->d, v6), v6);
+    }
+    return RC_NOERROR;
 }
 
-static void add_instance(const dns_server *d, ldns_pkt *r, const zkd_instance *i, const ldns_rdf *qname,
-                         int qt)
+/* SRV records for the instances at order[0..n), then their addresses in
+ * the additional section. Names: the first target is written out up to
+ * DOMAIN (a pointer into the question), the next ones as ID and a pointer
+ * to the first one's SERVICE.instance. */
+static void answer_srv(reply *r, const watch_view *v, const char *service, size_t *order, size_t n)
 {
-    uint32_t ttl = (uint32_t)d->conf->ttl;
-    if (qt == QT_A || qt == QT_AAAA) {
-        ldns_rr *rr = addr_rr(i, ldns_rdf_clone(qname), qt == QT_AAAA, ttl);
-        if (rr)
-            ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, rr);
-        return;
+    char name[600];
+    uint16_t svc_at = 0;
+    size_t *at = order + n; /* the target's offset for each SRV written */
+    size_t done = 0;
+    for (size_t k = 0; k < n && !r->m.full; k++) {
+        const zkd_instance *i = v->inst[order[k]];
+        const char *id = zkd_instance_id(i);
+        int port = zkd_instance_port(i), w = zkd_instance_weight(i);
+        if (port < 0)
+            continue;
+        size_t mark = dns_rr_begin(&r->m, 12, DNS_T_SRV, r->ttl);
+        dns_put16(&r->m, 1);
+        dns_put16(&r->m, (uint16_t)(w < 0 ? 0 : w > 65535 ? 65535 : w));
+        dns_put16(&r->m, (uint16_t)port);
+        int off;
+        if (svc_at)
+            off = dns_put_name(&r->m, id, strlen(id), svc_at);
+        else {
+            int len = snprintf(name, sizeof name, "%s.%s.instance", id, service);
+            off = len < (int)sizeof name ? dns_put_name(&r->m, name, (size_t)len, r->apex) : -1;
+        }
+        if (off < 0) {
+            r->m.len = mark; /* an id that is no DNS name */
+            continue;
+        }
+        if (dns_rr_end(&r->m, mark, DNS_ANSWER))
+            break;
+        if (!svc_at && off + strlen(id) + 1 < 0x4000)
+            svc_at = (uint16_t)(off + strlen(id) + 1);
+        order[done] = order[k];
+        at[done++] = (size_t)off;
     }
-    if (qt != QT_SRV || zkd_instance_port(i) < 0)
-        return;
-    ldns_rdf *target = instance_name(d, i);
-    if (!target)
-        return;
-    ldns_rr *srv = new_rr(ldns_rdf_clone(qname), LDNS_RR_TYPE_SRV, ttl);
-    int w = zkd_instance_weight(i);
-    ldns_rr_push_rdf(srv, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 1));
-    ldns_rr_push_rdf(srv, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, (uint16_t)(w < 0 ? 0 : w > 65535 ? 65535 : w)));
-    ldns_rr_push_rdf(srv, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, (uint16_t)zkd_instance_port(i)));
-    ldns_rr_push_rdf(srv, ldns_rdf_clone(target));
-    ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, srv);
-    for (int v6 = 0; v6 < 2; v6++) {
-        ldns_rr *a = addr_rr(i, ldns_rdf_clone(target), v6, ttl);
-        if (a)
-            ldns_pkt_push_rr(r, LDNS_SECTION_ADDITIONAL, a);
-    }
-    ldns_rdf_deep_free(target);
+    if (r->m.full)
+        return; /* truncated: the client asks again over TCP */
+    /* A target past a pointer's reach (16 KB) is named again: ID and a
+     * pointer to SERVICE.instance.DOMAIN. */
+    for (size_t k = 0; k < done; k++)
+        for (int v6 = 0; v6 < 2; v6++) {
+            const zkd_instance *i = v->inst[order[k]];
+            int far = at[k] >= 0x4000;
+            if (addr_rr_id(r, far ? zkd_instance_id(i) : NULL, far ? svc_at : (uint16_t)at[k],
+                           zkd_instance_address(i), v6) < 0)
+                return;
+        }
 }
 
-/* Fills r's answer for `t`; the rcode. */
-static int answer(const dns_server *d, ldns_pkt *r, const target *t, const ldns_rdf *qname, int qt)
+static int answer(reply *r, const target *t, int qt)
 {
     const watch_view *v = watch_set_view(t->ws);
     if (!v)
         return RC_SERVFAIL; /* not loaded yet: nothing a client should cache */
     if (t->one) {
-        if (qt != QT_SRV)
-            add_instance(d, r, t->one, qname, qt);
+        if (qt == QT_A || qt == QT_AAAA)
+            addr_rr(r, 12, zkd_instance_address(t->one), qt == QT_AAAA);
         return RC_NOERROR;
     }
-    size_t *order = malloc((v->n ? v->n : 1) * sizeof *order), n = 0;
+    size_t *order = scratch(r->d, 2 * (v->n + 1)), n = 0;
     for (size_t k = 0; k < v->n; k++) {
         const zkd_instance *i = v->inst[k];
         const char *zone = zkd_instance_zone(i);
@@ -295,164 +410,171 @@ static int answer(const dns_server *d, ldns_pkt *r, const target *t, const ldns_
         int seen = 0;
         for (size_t k = 0; k < v->n && !seen; k++)
             seen = zkd_instance_zone(v->inst[k]) && !strcasecmp(zkd_instance_zone(v->inst[k]), t->zone);
-        if (!seen) {
-            free(order);
+        if (!seen)
             return RC_NXDOMAIN;
-        }
     }
+    if (qt == QT_OTHER)
+        return RC_NOERROR;
     for (size_t k = n; k > 1; k--) {
         size_t j = (size_t)random() % k, tmp = order[k - 1];
         order[k - 1] = order[j];
         order[j] = tmp;
     }
+    if (qt == QT_SRV) {
+        answer_srv(r, v, watch_set_conf(t->ws)->service, order, n);
+        return RC_NOERROR;
+    }
     for (size_t k = 0; k < n; k++)
-        add_instance(d, r, v->inst[order[k]], qname, qt);
-    free(order);
+        if (addr_rr(r, 12, zkd_instance_address(v->inst[order[k]]), qt == QT_AAAA) < 0)
+            break;
     return RC_NOERROR;
 }
 
-static int qtype_index(ldns_rr_type t)
+static int qtype_index(uint16_t t)
 {
-    return t == LDNS_RR_TYPE_A ? QT_A : t == LDNS_RR_TYPE_AAAA ? QT_AAAA : t == LDNS_RR_TYPE_SRV ? QT_SRV : QT_OTHER;
+    return t == DNS_T_A ? QT_A : t == DNS_T_AAAA ? QT_AAAA : t == DNS_T_SRV ? QT_SRV : QT_OTHER;
 }
 
-static const ldns_pkt_rcode rcodes[RC_N] = {LDNS_RCODE_NOERROR, LDNS_RCODE_FORMERR, LDNS_RCODE_SERVFAIL,
-                                            LDNS_RCODE_NXDOMAIN, LDNS_RCODE_NOTIMPL, LDNS_RCODE_REFUSED};
-
-/* A header-only FORMERR for what ldns could not parse (the id, when there
- * is one, is copied so the client can match it). 0 when there is nothing
- * to answer. */
-static size_t formerr(const uint8_t *q, size_t qlen, uint8_t *out)
+/* The rcode for a query inside DOMAIN (`rel`: the name without it). */
+static int answer_name(reply *r, const dns_query *qq, char *rel)
 {
-    if (qlen < 12 || (q[2] & 0x80))
-        return 0; /* too short to be a query, or a response: never answer those */
-    memset(out, 0, 12);
-    out[0] = q[0];
-    out[1] = q[1];
-    out[2] = (uint8_t)(0x80 | (q[2] & 0x78)); /* QR, the opcode */
-    out[3] = LDNS_RCODE_FORMERR;
-    return 12;
+    int qt = qtype_index(qq->qtype);
+    if (!rel)
+        return answer_apex(r, 0, qq->qtype);
+    if (!strcmp(rel, "ns"))
+        return answer_apex(r, 1, qq->qtype);
+    target t;
+    r->d->pending = 0;
+    if (resolve(r->d, rel, &t))
+        return answer(r, &t, qt);
+    return r->d->pending ? RC_SERVFAIL : RC_NXDOMAIN;
 }
 
-/* The answer to `q` in a malloc'd buffer (*out, *outlen), or 0 when no
- * answer is due. `limit` is the largest answer allowed (UDP), 0 for none. */
-static int respond(dns_server *d, const uint8_t *q, size_t qlen, int udp, uint8_t **out, size_t *outlen)
+/* The answer to `q` in out (cap bytes, at least UDP_MAX for UDP, 65535
+ * for TCP); its length, 0 when no answer is due. */
+static size_t respond(dns_server *d, const uint8_t *q, size_t qlen, int udp, uint8_t *out, size_t cap)
 {
-    ldns_pkt *query = NULL;
-    if (ldns_wire2pkt(&query, q, qlen) != LDNS_STATUS_OK || ldns_pkt_qr(query) ||
-        ldns_pkt_qdcount(query) != 1) {
-        ldns_pkt_free(query);
-        *out = malloc(12);
-        *outlen = formerr(q, qlen, *out);
-        if (*outlen)
+    dns_query qq;
+    int prc = dns_parse(q, qlen, &qq);
+    if (prc == DNS_DROP)
+        return 0;
+    if (prc == DNS_BAD) {
+        size_t n = dns_formerr(q, qlen, out);
+        if (n)
             d->queries[QT_OTHER][RC_FORMERR]++;
-        return *outlen > 0;
+        return n;
     }
-    ldns_rr *question = ldns_rr_list_rr(ldns_pkt_question(query), 0);
-    int qt = qtype_index(ldns_rr_get_type(question));
-    ldns_pkt *r = ldns_pkt_new();
-    ldns_pkt_set_id(r, ldns_pkt_id(query));
-    ldns_pkt_set_qr(r, true);
-    ldns_pkt_set_opcode(r, ldns_pkt_get_opcode(query));
-    ldns_pkt_set_rd(r, ldns_pkt_rd(query));
-    ldns_pkt_push_rr(r, LDNS_SECTION_QUESTION, ldns_rr_clone(question));
-    size_t limit = 0;
-    if (ldns_pkt_edns(query)) {
-        ldns_pkt_set_edns_udp_size(r, 4096);
-        limit = ldns_pkt_edns_udp_size(query) < 512 ? 512 : ldns_pkt_edns_udp_size(query);
-    }
-    if (udp && !limit)
-        limit = 512;
-    if (!udp)
-        limit = 65535;
-    int rc;
-    if (ldns_pkt_get_opcode(query) != LDNS_PACKET_QUERY) {
+    size_t limit = 65535;
+    if (udp)
+        limit = !qq.edns || qq.edns_size < 512 ? 512 : qq.edns_size > UDP_MAX ? UDP_MAX : qq.edns_size;
+    size_t opt = qq.edns ? 11 : 0; /* room kept for the OPT record */
+    reply r = {.d = d, .ttl = (uint32_t)d->conf->ttl};
+    dns_msg_start(&r.m, out, cap, limit - opt, q, &qq);
+    int rc, aa = 0;
+    size_t nl = strlen(qq.name), dl = strlen(d->conf->domain);
+    if (qq.opcode != 0) {
         rc = RC_NOTIMP;
+    } else if ((qq.qclass != 1 && qq.qclass != 255) || nl < dl || strcmp(qq.name + nl - dl, d->conf->domain) ||
+               (nl > dl && qq.name[nl - dl - 1] != '.') || qq.nlabels < d->domain_labels) {
+        rc = RC_REFUSED;
     } else {
-        char *name = ldns_rdf2str(ldns_rr_owner(question));
-        size_t nl = strlen(name), dl = strlen(d->conf->domain);
-        for (char *c = name; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
-        if (nl && name[nl - 1] == '.')
-            name[--nl] = '\0';
-        if (nl < dl || strcmp(name + nl - dl, d->conf->domain) || (nl > dl && name[nl - dl - 1] != '.')) {
-            rc = RC_REFUSED;
-        } else {
-            ldns_pkt_set_aa(r, true);
-            target t;
-            if (nl == dl)
-                rc = RC_NOERROR; /* the domain itself exists, with nothing in it */
-            else {
-                name[nl - dl - 1] = '\0';
-                rc = resolve(d, name, &t) ? answer(d, r, &t, ldns_rr_owner(question), qt) : RC_NXDOMAIN;
-            }
-        }
-        free(name);
+        aa = 1;
+        r.apex = qq.label_off[qq.nlabels - d->domain_labels];
+        if (nl > dl)
+            qq.name[nl - dl - 1] = '\0';
+        rc = answer_name(&r, &qq, nl > dl ? qq.name : NULL);
+        if ((rc == RC_NOERROR || rc == RC_NXDOMAIN) && r.m.count[DNS_ANSWER] == 0 && !r.m.full)
+            soa_rr(&r, DNS_AUTHORITY); /* NXDOMAIN or NODATA: how long to remember it */
     }
-    ldns_pkt_set_rcode(r, (uint8_t)rcodes[rc]);
-    d->queries[qt][rc]++;
-    if (ldns_pkt2wire(out, r, outlen) == LDNS_STATUS_OK && *outlen > limit) {
-        /* Does not fit: an empty answer with TC; the client retries over TCP. */
-        free(*out);
-        ldns_rr_list_deep_free(ldns_pkt_answer(r));
-        ldns_rr_list_deep_free(ldns_pkt_additional(r));
-        ldns_pkt_set_answer(r, ldns_rr_list_new());
-        ldns_pkt_set_additional(r, ldns_rr_list_new());
-        ldns_pkt_set_ancount(r, 0);
-        ldns_pkt_set_arcount(r, 0);
-        ldns_pkt_set_tc(r, true);
+    int tc = udp && r.m.full;
+    if (tc)
         d->truncated++;
-        if (ldns_pkt2wire(out, r, outlen) != LDNS_STATUS_OK)
-            *outlen = 0;
+    if (opt) {
+        r.m.limit += opt;
+        size_t mark = dns_rr_begin(&r.m, 0, DNS_T_OPT, UDP_MAX);
+        dns_rr_end(&r.m, mark, DNS_ADDITIONAL);
     }
-    ldns_pkt_free(r);
-    ldns_pkt_free(query);
-    return *outlen > 0;
+    dns_msg_finish(&r.m, aa, tc, rc_wire[rc]);
+    d->queries[qtype_index(qq.qtype)][rc]++;
+    return r.m.len;
 }
 
 /* ---- transports ----------------------------------------------------------- */
 
+/* Datagrams are read and answered UDP_BATCH at a time (recvmmsg and
+ * sendmmsg: two system calls for a batch, not two per query). */
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     dns_server *d = arg;
-    uint8_t buf[65536];
-    for (int budget = 64; budget > 0; budget--) {
-        struct sockaddr_storage from;
-        socklen_t flen = sizeof from;
-        ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen);
-        if (n < 0)
+    for (int budget = 8; budget > 0; budget--) {
+        struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
+        struct iovec iv[UDP_BATCH], ov[UDP_BATCH];
+        memset(in, 0, sizeof in);
+        for (int k = 0; k < UDP_BATCH; k++) {
+            iv[k] = (struct iovec){d->udp_in[k], sizeof d->udp_in[k]};
+            in[k].msg_hdr.msg_iov = &iv[k];
+            in[k].msg_hdr.msg_iovlen = 1;
+            in[k].msg_hdr.msg_name = &d->udp_from[k];
+            in[k].msg_hdr.msg_namelen = sizeof d->udp_from[k];
+        }
+        int n = recvmmsg(fd, in, UDP_BATCH, MSG_DONTWAIT, NULL), m = 0;
+        if (n <= 0)
             return;
-        uint8_t *out = NULL;
-        size_t outlen = 0;
-        if (respond(d, buf, (size_t)n, 1, &out, &outlen))
-            sendto(fd, out, outlen, 0, (struct sockaddr *)&from, flen);
-        free(out);
+        for (int k = 0; k < n; k++) {
+            size_t len = respond(d, d->udp_in[k], in[k].msg_len, 1, d->udp_out[k], sizeof d->udp_out[k]);
+            if (!len)
+                continue;
+            ov[m] = (struct iovec){d->udp_out[k], len};
+            memset(&out[m], 0, sizeof out[m]);
+            out[m].msg_hdr.msg_iov = &ov[m];
+            out[m].msg_hdr.msg_iovlen = 1;
+            out[m].msg_hdr.msg_name = &d->udp_from[k];
+            out[m].msg_hdr.msg_namelen = in[k].msg_hdr.msg_namelen;
+            m++;
+        }
+        for (int sent = 0; sent < m;) {
+            int r = sendmmsg(fd, out + sent, (unsigned)(m - sent), MSG_DONTWAIT);
+            if (r <= 0)
+                break; /* a full socket buffer drops answers, as UDP may */
+            sent += r;
+        }
+        if (n < UDP_BATCH)
+            return;
     }
 }
 
+/* Answers the whole queries buffered, as long as the unsent output stays
+ * under TCP_OUT_HIGH; past it, reading stops until the output drains
+ * (tcp_drained), so a client that never reads holds at most that much. */
 static void tcp_read(struct bufferevent *bev, void *arg)
 {
     dns_server *d = ((conn *)arg)->d;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    for (;;) {
-        uint8_t lenbuf[2];
-        if (evbuffer_copyout(in, lenbuf, 2) < 2)
-            return;
-        size_t qlen = (size_t)lenbuf[0] << 8 | lenbuf[1];
+    struct evbuffer *in = bufferevent_get_input(bev), *out = bufferevent_get_output(bev);
+    while (evbuffer_get_length(out) < TCP_OUT_HIGH) {
+        uint8_t q[65537];
+        if (evbuffer_copyout(in, q, 2) < 2)
+            break;
+        size_t qlen = (size_t)q[0] << 8 | q[1];
         if (evbuffer_get_length(in) < qlen + 2)
-            return;
-        evbuffer_drain(in, 2);
-        uint8_t *q = malloc(qlen ? qlen : 1), *out = NULL;
-        evbuffer_remove(in, q, qlen);
-        size_t outlen = 0;
-        if (respond(d, q, qlen, 0, &out, &outlen)) {
-            uint8_t hdr[2] = {(uint8_t)(outlen >> 8), (uint8_t)outlen};
-            bufferevent_write(bev, hdr, 2);
-            bufferevent_write(bev, out, outlen);
+            break;
+        evbuffer_remove(in, q, qlen + 2);
+        size_t n = respond(d, q + 2, qlen, 0, d->wire, sizeof d->wire);
+        if (n) {
+            uint8_t hdr[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+            evbuffer_add(out, hdr, 2);
+            evbuffer_add(out, d->wire, n);
         }
-        free(q);
-        free(out);
+    }
+    if (evbuffer_get_length(out) >= TCP_OUT_HIGH)
+        bufferevent_disable(bev, EV_READ);
+}
+
+static void tcp_drained(struct bufferevent *bev, void *arg)
+{
+    if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+        bufferevent_enable(bev, EV_READ);
+        tcp_read(bev, arg); /* what was already buffered */
     }
 }
 
@@ -469,9 +591,17 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)sa;
     (void)salen;
     dns_server *d = arg;
+    if (d->nconns >= TCP_MAX_CONNS) {
+        d->tcp_refused++;
+        evutil_closesocket(fd);
+        return;
+    }
     struct bufferevent *bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    struct timeval idle = {10, 0};
+    struct timeval idle = {TCP_IDLE_S, 0};
     bufferevent_set_timeouts(bev, &idle, &idle);
+    /* Input: at most one largest query beyond what is being answered. */
+    bufferevent_setwatermark(bev, EV_READ, 0, 65537);
+    bufferevent_setwatermark(bev, EV_WRITE, TCP_OUT_HIGH / 2, 0);
     conn *c = calloc(1, sizeof *c);
     c->bev = bev;
     c->d = d;
@@ -479,8 +609,17 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     if (d->conns)
         d->conns->prev = c;
     d->conns = c;
-    bufferevent_setcb(bev, tcp_read, NULL, tcp_event, c);
+    d->nconns++;
+    bufferevent_setcb(bev, tcp_read, tcp_drained, tcp_event, c);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static int count_labels(const char *domain)
+{
+    int n = 1;
+    for (const char *c = domain; *c; c++)
+        n += *c == '.';
+    return n;
 }
 
 dns_server *dns_start(struct event_base *base, zkd_client *zk, int wake_fd, const dns_conf *c,
@@ -489,8 +628,8 @@ dns_server *dns_start(struct event_base *base, zkd_client *zk, int wake_fd, cons
     struct sockaddr_storage ss;
     int sslen = sizeof ss;
     char spec[300];
-    snprintf(spec, sizeof spec, strchr(c->listen_host, ':') ? "[%s]:%d" : "%s:%d", c->listen_host,
-             c->listen_port);
+    snprintf(spec, sizeof spec, strchr(c->listen_host, ':') && c->listen_host[0] != '[' ? "[%s]:%d" : "%s:%d",
+             c->listen_host, c->listen_port);
     if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) != 0) {
         evbuffer_add_printf(errors, "dns: %s is not an address and port\n", spec);
         return NULL;
@@ -499,9 +638,8 @@ dns_server *dns_start(struct event_base *base, zkd_client *zk, int wake_fd, cons
     d->base = base;
     d->zk = zk;
     d->wake_fd = wake_fd;
-    d->conf = c;
-    d->sets = sets;
-    d->nsets = n;
+    d->serial = (uint32_t)time(NULL);
+    dns_set_watches(d, c, sets, n);
     d->udp = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(d->udp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -519,6 +657,11 @@ dns_server *dns_start(struct event_base *base, zkd_client *zk, int wake_fd, cons
         dns_stop(d);
         return NULL;
     }
+    if (c->all_services && !(d->dir = dns_dir_open(zk))) {
+        evbuffer_add_printf(errors, "dns: cannot start the thread that lists services\n");
+        dns_stop(d);
+        return NULL;
+    }
     d->idle = event_new(base, -1, EV_PERSIST, on_idle, d);
     struct timeval second = {1, 0};
     event_add(d->idle, &second);
@@ -529,6 +672,7 @@ dns_server *dns_start(struct event_base *base, zkd_client *zk, int wake_fd, cons
 void dns_set_watches(dns_server *d, const dns_conf *c, watch_set *const *sets, int n)
 {
     d->conf = c;
+    d->domain_labels = count_labels(c->domain);
     d->sets = sets;
     d->nsets = n;
 }
@@ -542,9 +686,15 @@ void dns_metrics(const dns_server *d, struct evbuffer *out)
             if (d->queries[t][r])
                 evbuffer_add_printf(out, "zkdisc_agent_dns_queries_total{type=\"%s\",rcode=\"%s\"} %llu\n",
                                     qt_names[t], rc_names[r], (unsigned long long)d->queries[t][r]);
-    evbuffer_add_printf(out, "# HELP zkdisc_agent_dns_truncated_total UDP answers sent empty with TC.\n"
-                        "# TYPE zkdisc_agent_dns_truncated_total counter\n"
+    evbuffer_add_printf(out, "# HELP zkdisc_agent_dns_truncated_total UDP answers sent with TC (answers "
+                        "left out).\n# TYPE zkdisc_agent_dns_truncated_total counter\n"
                         "zkdisc_agent_dns_truncated_total %llu\n", (unsigned long long)d->truncated);
+    evbuffer_add_printf(out, "# HELP zkdisc_agent_dns_tcp_refused_total TCP connections closed at once "
+                        "(too many open).\n# TYPE zkdisc_agent_dns_tcp_refused_total counter\n"
+                        "zkdisc_agent_dns_tcp_refused_total %llu\n", (unsigned long long)d->tcp_refused);
+    evbuffer_add_printf(out, "# HELP zkdisc_agent_dns_service_caches Caches open for services no watch "
+                        "names (all_services).\n# TYPE zkdisc_agent_dns_service_caches gauge\n"
+                        "zkdisc_agent_dns_service_caches %d\n", d->nadhoc);
 }
 
 void dns_stop(dns_server *d)
@@ -559,9 +709,11 @@ void dns_stop(dns_server *d)
         evconnlistener_free(d->tcp);
     while (d->conns)
         conn_close(d->conns);
+    dns_dir_close(d->dir);
     while (d->nadhoc)
-        adhoc_close(d, 0);
+        adhoc_close(d, 0, "open");
     if (d->idle)
         event_free(d->idle);
+    free(d->order);
     free(d);
 }

@@ -78,7 +78,8 @@ watch_set *watch_set_open(struct event_base *base, zkd_client *zk, const watch_c
         ws->nouts++;
     }
     zkd_error err;
-    if (zkd_cache_open(zk, wc->service, on_cache, ws, &ws->cache, &err)) {
+    if (zkd_cache_open_flags(zk, wc->service, wc->unstored ? ZKD_CACHE_UNSTORED : 0, on_cache, ws,
+                             &ws->cache, &err)) {
         evbuffer_add_printf(errors, "watch %s: %s\n", wc->service, err.message);
         watch_set_close(ws);
         return NULL;
