@@ -1,9 +1,10 @@
 /* zkdisc-bench's agent group: the CPU a zkdisc-agent spends on N http
  * checks at a 1 s interval, against a plain libcurl-multi loop making the
  * same N requests a second (a new connection each, as the checks do) in a
- * process of its own, both against one local HTTP server (a forked libevent
- * server whose CPU counts for neither). CPU is compared per request, so a
- * slightly different request rate does not move the ratio. */
+ * process of its own, over the same window, both against one local HTTP
+ * server (a forked libevent server whose CPU counts for neither). CPU is
+ * also compared per request, so a slightly different rate does not move
+ * that ratio. */
 #include "bench_agent.h"
 
 #include <curl/curl.h>
@@ -95,6 +96,7 @@ static void loop_child(const char *url, int n, int warm, int secs, int out)
         if (tick == warm) {
             cpu0 = rusage_cpu();
             done = 0;
+            (void)!write(out, "s", 1); /* the window starts: the parent samples the agent */
         }
         for (int i = 0; i < n; i++) {
             CURL *e = curl_easy_init();
@@ -130,27 +132,21 @@ static void loop_child(const char *url, int n, int warm, int secs, int out)
     _exit(0);
 }
 
-static int run_loop(const char *url, int n, int secs, double *cpu, double *reqs)
+/* The loop in a child; returns its pid and the pipe it reports on. */
+static pid_t start_loop(const char *url, int n, int secs, int *fd)
 {
     int p[2];
     if (pipe(p) != 0)
         return -1;
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         close(p[0]);
         loop_child(url, n, 3, secs, p[1]);
     }
     close(p[1]);
-    double r[2];
-    int ok = pid > 0 && read(p[0], r, sizeof r) == sizeof r;
-    close(p[0]);
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
-    if (!ok)
-        return -1;
-    *cpu = r[0];
-    *reqs = r[1];
-    return 0;
+    *fd = p[0];
+    return pid;
 }
 
 /* ---- the agent ---------------------------------------------------------------- */
@@ -219,7 +215,8 @@ static int free_port(void)
 }
 
 static int run_agent(const char *agent, const char *zk, const char *url, int n, int secs,
-                     double *cpu, double *reqs, char *err, size_t errlen)
+                     double *cpu, double *reqs, double *loop_cpu, double *loop_reqs, char *err,
+                     size_t errlen)
 {
     char dir[] = "/tmp/zkdisc-bench-agent.XXXXXX", conf[128], log[128];
     if (!mkdtemp(dir)) {
@@ -257,16 +254,29 @@ static int run_agent(const char *agent, const char *zk, const char *url, int n, 
     if (p0 < 2.0 * n) {
         snprintf(err, errlen, "the agent (%s) did not run its checks within 60 s; see %s", agent, log);
     } else {
-        double c0 = proc_cpu(pid), t0 = mono();
-        p0 = probes(api_port);
-        usleep((useconds_t)secs * 1000000);
-        double c1 = proc_cpu(pid), p1 = probes(api_port);
-        (void)t0;
-        *cpu = c1 - c0;
-        *reqs = p1 - p0;
-        rc = c0 >= 0 && c1 >= 0 ? 0 : -1;
+        /* The loop runs beside the agent, over the same window: both see the
+         * same machine (a busy one shifts both alike). */
+        int fd = -1;
+        char go;
+        double r[2];
+        pid_t loop = start_loop(url, n, secs, &fd);
+        if (loop > 0 && read(fd, &go, 1) == 1) {
+            double c0 = proc_cpu(pid);
+            p0 = probes(api_port);
+            int got = read(fd, r, sizeof r) == sizeof r;
+            double c1 = proc_cpu(pid), p1 = probes(api_port);
+            *cpu = c1 - c0;
+            *reqs = p1 - p0;
+            *loop_cpu = r[0];
+            *loop_reqs = r[1];
+            rc = got && c0 >= 0 && c1 >= 0 ? 0 : -1;
+        }
         if (rc)
-            snprintf(err, errlen, "cannot read the agent's CPU time");
+            snprintf(err, errlen, "the baseline loop or the agent's CPU time failed");
+        if (loop > 0)
+            waitpid(loop, NULL, 0);
+        if (fd >= 0)
+            close(fd);
     }
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
@@ -289,11 +299,8 @@ int bench_agent_run(const char *agent, const char *zk, int n, int secs, bench_ag
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/health", port);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    int rc = run_agent(agent, zk, url, n, secs, &r->agent_cpu, &r->agent_requests, err, errlen);
-    if (rc == 0 && run_loop(url, n, secs, &r->loop_cpu, &r->loop_requests) != 0) {
-        snprintf(err, errlen, "the baseline loop failed");
-        rc = -1;
-    }
+    int rc = run_agent(agent, zk, url, n, secs, &r->agent_cpu, &r->agent_requests, &r->loop_cpu,
+                       &r->loop_requests, err, errlen);
     r->seconds = secs;
     kill(srv, SIGKILL);
     waitpid(srv, NULL, 0);
