@@ -72,6 +72,8 @@ static int socket_cb(CURL *easy, curl_socket_t s, int action, void *userp, void 
     }
     short what = (short)((action & CURL_POLL_IN ? EV_READ : 0) | (action & CURL_POLL_OUT ? EV_WRITE : 0) |
                          EV_PERSIST);
+    if (ev && event_get_events(ev) == what)
+        return 0; /* already watched so: no epoll_ctl */
     if (ev) {
         event_del(ev);
         event_assign(ev, cbase, s, what, on_socket_event, NULL);
