@@ -958,6 +958,8 @@ static void bench_agent(const bench *b)
     bench_agent_result r;
     if (bench_agent_run(agent, b->zk, b->agent_checks, b->agent_seconds, &r, err, sizeof err) != 0)
         die("agent", err);
+    if (r.agent_cpu <= 0 || r.loop_cpu <= 0 || r.agent_requests <= 0 || r.loop_requests <= 0)
+        die("agent", "no CPU time measured: give more --agent-checks or --agent-seconds");
     static char what[2][80];
     snprintf(what[0], sizeof what[0], "%d http checks at 1 s: CPU, %% of a core", b->agent_checks);
     snprintf(what[1], sizeof what[1], "%d http checks at 1 s: CPU per request", b->agent_checks);

@@ -72,16 +72,17 @@ static void arm(struct event *ev, double seconds)
     evtimer_add(ev, &tv);
 }
 
-/* A probe's start, put at the end of its 50 ms slot of the monotonic
- * clock: checks due within the same slot start in one turn of the loop and
- * share its wake-ups (500 checks at 1 s otherwise wake it 500 times a
- * second for their starts alone), still spread over the interval. */
+/* A probe's start, put on the nearest 50 ms mark of the monotonic clock
+ * (nearest, so that the interval keeps its mean): checks due about the
+ * same time start in one turn of the loop and share its wake-ups (500
+ * checks at 1 s otherwise wake it 500 times a second for their starts
+ * alone), still spread over the interval. */
 #define TICK_SLOT 0.05
 
 static void arm_tick(struct event *ev, double seconds)
 {
     double now = now_mono_s(), due = now + (seconds > 0 ? seconds : 0);
-    arm(ev, ceil(due / TICK_SLOT) * TICK_SLOT - now);
+    arm(ev, round(due / TICK_SLOT) * TICK_SLOT - now);
 }
 
 /* rise/fall (DESIGN.md section 8): critical after `fall` failures in a row,
