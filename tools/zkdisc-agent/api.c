@@ -10,7 +10,7 @@
  * form or an <img> cannot say it), and nothing else than GET and PUT is
  * taken; a request carrying a foreign Origin is refused (403), and so is a
  * Host that does not name this listener (421: DNS rebinding). Headers over
- * 8 KiB and bodies over 64 KiB get 413; at most API_CONNS_MAX connections
+ * 8 KiB get 400 (from evhttp) and bodies over 64 KiB 413; at most API_CONNS_MAX connections
  * (a new one closes the oldest), and a request must arrive whole within
  * API_DEADLINE_S of the connection's start or of the previous request, so
  * a client that dribbles its headers cannot hold a connection. */
