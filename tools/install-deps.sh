@@ -25,6 +25,7 @@ packages=(
     # prometheus for promtool and a real scrape in its tests
     libcurl4-openssl-dev libsystemd-dev prometheus
     dnsperf dnsmasq-base # tests/agent_consumers/bench.sh, bench_dns.sh (dnsmasq: the baseline)
+    chromium # cli_agent_api: a real page's fetch against the agent's API (skipped without it)
 )
 
 missing=()

@@ -52,7 +52,8 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
-/* mkdir -p */
+/* mkdir -p; what it makes is the owner's only (snapshots may hold secrets
+ * from configuration documents). */
 static int make_dirs(const char *dir, zkd_error *err)
 {
     if (!*dir)
@@ -66,7 +67,7 @@ static int make_dirs(const char *dir, zkd_error *err)
             continue;
         char saved = *s;
         *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
             rc = zkd__fail(err, ZKD_EIO, "cannot create directory %s: %s", p, strerror(errno));
             break;
         }
@@ -117,7 +118,8 @@ int zkd__store_write(const char *dir, const char *name, const void *data, size_t
                        strerror(errno));
         goto out;
     }
-    if (fchmod(fd, 0644) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+    /* mkstemp made it 0600; say so, whatever the umask or the platform. */
+    if (fchmod(fd, 0600) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         rc = zkd__fail(err, ZKD_EIO, "cannot write %s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);

@@ -78,12 +78,22 @@ start_agent() {
     AGENT_PID=$!
 }
 
-# api GET|PUT PATH [DATA]: curl against the agent's API (API_PORT).
+# api_auth: the header carrying the agent's API token: API_TOKEN_FILE, else
+# the default places (state_dir $OUT/state, else beside $OUT/agent.conf).
+api_auth() {
+    local f
+    for f in "${API_TOKEN_FILE:-}" "$OUT/state/api.token" "$OUT/api.token"; do
+        [ -n "$f" ] && [ -r "$f" ] && { echo "Authorization: Bearer $(cat "$f")"; return; }
+    done
+    echo "X-No-Token: none"
+}
+
+# api GET|PUT PATH [DATA]: curl against the agent's API (API_PORT), with the token.
 api() {
-    curl -s -X "$1" ${3:+--data-binary "$3"} "http://127.0.0.1:$API_PORT$2"
+    curl -s -X "$1" -H "$(api_auth)" ${3:+--data-binary "$3"} "http://127.0.0.1:$API_PORT$2"
 }
 api_code() {
-    curl -s -o /dev/null -w '%{http_code}' -X "$1" ${3:+--data-binary "$3"} "http://127.0.0.1:$API_PORT$2"
+    curl -s -o /dev/null -w '%{http_code}' -X "$1" -H "$(api_auth)" ${3:+--data-binary "$3"} "http://127.0.0.1:$API_PORT$2"
 }
 
 # check_status SERVICE CHECK: its status from /v1/services.

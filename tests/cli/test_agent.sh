@@ -149,20 +149,20 @@ within "memory past max_rss: deregistered" 3 has_count mem 0
 # ttl: fed through the CLI and the API, then starved.
 expect_exit 0 ttl-pass "$A" pass hb beat "all good" -c "$OUT/agent.conf"
 within "ttl fed: registered" 1 has_count hb 1
-expect_exit 0 ttl-warn "$A" warn hb beat --api "127.0.0.1:$API_PORT"
+expect_exit 0 ttl-warn "$A" warn hb beat --api "127.0.0.1:$API_PORT" --token-file "$OUT/state/api.token"
 check "warn via API status" check_is hb beat warning
 check "ttl warn keeps it" has_count hb 1
 within "ttl starved: deregistered (ttl 3 s)" 4 has_count hb 0
-expect_exit 1 ttl-unknown-check "$A" pass hb nope --api "127.0.0.1:$API_PORT"
+expect_exit 1 ttl-unknown-check "$A" pass hb nope --api "127.0.0.1:$API_PORT" --token-file "$OUT/state/api.token"
 expect_in ttl-unknown-check err "no ttl check \"nope\""
-expect_exit 1 ttl-unknown-service "$A" pass nosuch beat --api "127.0.0.1:$API_PORT"
+expect_exit 1 ttl-unknown-service "$A" pass nosuch beat --api "127.0.0.1:$API_PORT" --token-file "$OUT/state/api.token"
 expect_exit 3 ttl-no-agent "$A" pass hb beat --api "127.0.0.1:1"
 
 # The API's refusals.
 check "unknown service: 404" [ "$(api_code PUT /v1/maint/nosuch '{"enable":true}')" = 404 ]
-check "404 is JSON" sh -c "curl -s -X PUT 'http://127.0.0.1:$API_PORT/v1/maint/nosuch' | grep -q '\"error\"'"
+check "404 is JSON" sh -c "curl -s -X PUT -H '$(api_auth)' 'http://127.0.0.1:$API_PORT/v1/maint/nosuch' | grep -q '\"error\"'"
 "$PY" -c 'print("x" * 70000)' >"$OUT/big"
-check "body over 64 KiB: 413" [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$OUT/big" "http://127.0.0.1:$API_PORT/v1/check/hb/beat/pass")" = 413 ]
+check "body over 64 KiB: 413" [ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "$(api_auth)" --data-binary @"$OUT/big" "http://127.0.0.1:$API_PORT/v1/check/hb/beat/pass")" = 413 ]
 check "unknown endpoint: 404" [ "$(api_code GET /v2/nothing)" = 404 ]
 check "watch of an unwatched service: 404" [ "$(api_code GET /v1/watch/web)" = 404 ]
 expect_exit 0 agent-info curl -sf "http://127.0.0.1:$API_PORT/v1/agent"

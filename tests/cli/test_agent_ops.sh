@@ -89,10 +89,10 @@ NOTIFY_SOCKET=$OUT/notify.sock start_agent "$OUT/agent.conf" "$OUT/agent.log"
 check "sd_notify: READY=1" wait_until 10 grep -qx "READY=1" "$OUT/notify.log"
 within "restarted: registered again" 8 has_count web 1
 within "restarted: still in maintenance" 2 is_drained web
-expect_exit 0 maint-off "$A" maint web-1 off --api "127.0.0.1:$API_PORT"
+expect_exit 0 maint-off "$A" maint web-1 off --api "127.0.0.1:$API_PORT" --token-file "$OUT/state/api.token"
 within "maintenance off: up" 2 is_up web
 check "state_dir forgot it" sh -c "! grep -q web-1 '$OUT/state/maintenance.json'"
-expect_exit 1 maint-unknown "$A" maint nosuch on --api "127.0.0.1:$API_PORT"
+expect_exit 1 maint-unknown "$A" maint nosuch on --api "127.0.0.1:$API_PORT" --token-file "$OUT/state/api.token"
 expect_exit 2 maint-usage "$A" maint web-1 sideways --api "127.0.0.1:$API_PORT"
 
 # --- SIGHUP: unchanged services untouched; a broken file refused ---------------

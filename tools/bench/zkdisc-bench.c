@@ -19,6 +19,9 @@
  *     50,000 against raw pipelined getData, change-to-listener against a
  *     raw children watch that then reads the new child's data, and the time
  *     a cache of 100,000 takes to be fresh after a server restart.
+ *   - the agent (--only agent, bench_agent.c): zkdisc-agent's CPU for 500
+ *     http checks at 1 s against a plain libcurl-multi loop making the same
+ *     requests (baseline), per request and as a share of a core.
  * Without --zk it starts its own standalone server on a free loopback port. */
 #include <getopt.h>
 #include <pthread.h>
@@ -31,6 +34,7 @@
 #include <zkdisc/zkdisc.h>
 #include <zookeeper/zookeeper.h>
 
+#include "bench_agent.h"
 #include "zkserver.h"
 
 typedef struct bench {
@@ -39,6 +43,8 @@ typedef struct bench {
     int changes; /* watch latency samples */
     int json;
     const char *only;  /* "cache": just bench_cache */
+    const char *agent; /* the zkdisc-agent binary for the agent group */
+    int agent_checks, agent_seconds;
     int recovery;      /* instances for the recovery measure (0: skip) */
     zks_server *srv;   /* our own server, or NULL with --zk */
 } bench;
@@ -937,6 +943,36 @@ static void bench_request(const bench *b)
     zookeeper_close(zh);
 }
 
+/* ---- the agent ------------------------------------------------------------------- */
+
+static void bench_agent(const bench *b)
+{
+    char path[4096], err[512];
+    const char *agent = b->agent;
+    if (!agent) { /* beside this binary in the build tree */
+        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 64);
+        char *slash = n > 0 ? memrchr(path, '/', (size_t)n) : NULL;
+        if (!slash)
+            die("agent", "cannot find zkdisc-agent: give --agent PATH");
+        strcpy(slash, "/../zkdisc-agent/zkdisc-agent");
+        agent = path;
+    }
+    bench_agent_result r;
+    if (bench_agent_run(agent, b->zk, b->agent_checks, b->agent_seconds, &r, err, sizeof err) != 0)
+        die("agent", err);
+    if (r.agent_cpu <= 0 || r.loop_cpu <= 0 || r.agent_requests <= 0 || r.loop_requests <= 0)
+        die("agent", "no CPU time measured: give more --agent-checks or --agent-seconds");
+    static char what[2][80];
+    snprintf(what[0], sizeof what[0], "%d http checks at 1 s: CPU, %% of a core", b->agent_checks);
+    snprintf(what[1], sizeof what[1], "%d http checks at 1 s: CPU per request", b->agent_checks);
+    add_row("agent", what[0], 100 * r.agent_cpu / r.seconds, "%", 100 * r.loop_cpu / r.seconds);
+    add_row("agent", what[1], 1e6 * r.agent_cpu / r.agent_requests, "us",
+            1e6 * r.loop_cpu / r.loop_requests);
+    if (!b->json)
+        fprintf(stderr, "zkdisc-bench: agent %.0f probes, loop %.0f requests in %d s\n", r.agent_requests,
+                r.loop_requests, r.seconds);
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: zkdisc-bench [--zk HOSTS] [--instances N] [--changes N] [-o text|json]\n\n"
@@ -945,7 +981,10 @@ static void usage(FILE *out)
                  "is started on a free loopback port (needs java and the zookeeper package).\n"
                  "  --instances N  instances to register and read (default 10000)\n"
                  "  --changes N    samples for the watch latency (default 500)\n"
-                 "  --only cache   run only the cache measures\n"
+                 "  --only cache   run only the cache measures (also: select, request)\n"
+                 "  --only agent   only the agent's CPU for --agent-checks http checks at 1 s\n"
+                 "                 (default 500) over --agent-seconds (default 20) against a\n"
+                 "                 plain libcurl-multi loop; --agent PATH names zkdisc-agent\n"
                  "  --recovery N   instances for the recovery measure (default 100000, 0: skip;\n"
                  "                 needs the bench's own server, which it restarts)\n"
                  "The ZooKeeper server should be idle: other load skews the ratios.\n");
@@ -953,7 +992,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    bench b = {.n = 10000, .changes = 500, .recovery = 100000};
+    bench b = {.n = 10000, .changes = 500, .recovery = 100000, .agent_checks = 500, .agent_seconds = 20};
     const char *memory_child_arg = NULL;
     static const struct option lo[] = {{"zk", required_argument, NULL, 'z'},
                                        {"instances", required_argument, NULL, 'n'},
@@ -962,6 +1001,9 @@ int main(int argc, char **argv)
                                        {"only", required_argument, NULL, 'O'},
                                        {"recovery", required_argument, NULL, 'r'},
                                        {"memory-child", required_argument, NULL, 'M'},
+                                       {"agent", required_argument, NULL, 'A'},
+                                       {"agent-checks", required_argument, NULL, 'K'},
+                                       {"agent-seconds", required_argument, NULL, 'S'},
                                        {"help", no_argument, NULL, 'h'},
                                        {0}};
     int opt;
@@ -974,11 +1016,14 @@ int main(int argc, char **argv)
         case 'O': b.only = optarg; break;
         case 'r': b.recovery = atoi(optarg); break;
         case 'M': memory_child_arg = optarg; break;
+        case 'A': b.agent = optarg; break;
+        case 'K': b.agent_checks = atoi(optarg); break;
+        case 'S': b.agent_seconds = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (b.n <= 0 || b.changes <= 0 || optind != argc) {
+    if (b.n <= 0 || b.changes <= 0 || b.agent_checks <= 0 || b.agent_seconds <= 0 || optind != argc) {
         usage(stderr);
         return 2;
     }
@@ -1016,6 +1061,8 @@ int main(int argc, char **argv)
         bench_request(&b);
     if (!b.only || !strcmp(b.only, "cache"))
         bench_cache(&b);
+    if (b.only && !strcmp(b.only, "agent"))
+        bench_agent(&b);
     print_rows(&b);
     if (srv.pid > 0) {
         zks_stop(&srv, 10000, NULL, 0);

@@ -1,25 +1,65 @@
 /* The local HTTP API (libevent's evhttp on the agent's loop):
  *   GET /v1/agent, GET /v1/services, GET /v1/watch/SERVICE, GET /metrics,
  *   PUT /v1/check/SERVICE/CHECK/pass|warn|fail (body: the note),
- *   PUT /v1/maint/SERVICE (body {"enable": bool, "reason": "..."}, or
- *   ?enable=true&reason=... in the query).
- * Errors are JSON {"error": "..."}; bodies over 64 KiB get 413. */
+ *   PUT /v1/maint/SERVICE (body {"enable": bool, "reason": "..."}).
+ * Errors are JSON {"error": "..."}.
+ *
+ * Locked against the other users of the host and the pages of its browsers:
+ * a PUT needs "Authorization: Bearer TOKEN" (the token file, made 0600 at
+ * the first start), takes its change from the body or the path only (a
+ * form or an <img> cannot say it), and nothing else than GET and PUT is
+ * taken; a request carrying a foreign Origin is refused (403), and so is a
+ * Host that does not name this listener (421: DNS rebinding). Headers over
+ * 8 KiB get 400 (from evhttp) and bodies over 64 KiB 413; at most API_CONNS_MAX connections
+ * (a new one closes the oldest), and a request must arrive whole within
+ * API_DEADLINE_S of the connection's start or of the previous request, so
+ * a client that dribbles its headers cannot hold a connection. */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "log.h"
 #include "runtime.h"
 
 #define API_BODY_MAX (64 * 1024)
+#define API_HEADERS_MAX (8 * 1024)
+#define API_CONNS_MAX 64
+#define API_DEADLINE_S 5
+#define API_TOKEN_BYTES 32 /* made: 64 hex digits */
+
+typedef struct conn conn;
 
 struct api {
     agent_rt *rt;
     struct evhttp *http;
+    char host[256]; /* the listen address, without brackets */
+    int port;
+    char token[API_TOKEN_MAX];
+    conn *oldest, *newest; /* open connections, least recently used first */
+    int nconns;
+};
+
+/* One accepted connection, from on_accept until evhttp lets it go. */
+struct conn {
+    api *a;
+    struct bufferevent *bev;
+    struct evhttp_connection *evcon; /* NULL until on_timer first runs */
+    struct event *timer;
+    conn *prev, *next;
+    int closing;
 };
 
 static void reply_json(struct evhttp_request *req, int code, json_t *body)
@@ -87,8 +127,23 @@ static char *body_text(struct evhttp_request *req)
     return text;
 }
 
-/* Path segments "a/b/c" -> parts (decoded, malloc'd); the count, or
- * max + 1 when there are more. */
+/* One decoded path segment (malloc'd), or NULL when it holds a %00: a NUL
+ * would cut the name short and act on another check or service. */
+static char *decode_seg(const char *s, size_t n)
+{
+    char *seg = strndup(s, n);
+    size_t len = 0;
+    char *d = evhttp_uridecode(seg, 0, &len);
+    free(seg);
+    if (d && strlen(d) != len) {
+        free(d);
+        d = NULL;
+    }
+    return d;
+}
+
+/* Path segments "a/b/c" -> parts (decoded, malloc'd); the count, max + 1
+ * when there are more, or -1 when one holds a NUL. */
 static int split(const char *path, char **parts, int max)
 {
     int n = 0;
@@ -96,9 +151,9 @@ static int split(const char *path, char **parts, int max)
         const char *slash = strchr(p, '/');
         if (n == max)
             return max + 1;
-        char *seg = strndup(p, slash ? (size_t)(slash - p) : strlen(p));
-        parts[n] = evhttp_uridecode(seg, 0, NULL);
-        free(seg);
+        parts[n] = decode_seg(p, slash ? (size_t)(slash - p) : strlen(p));
+        if (!parts[n])
+            return -1;
         if (!slash)
             return n + 1;
         p = slash + 1;
@@ -109,7 +164,9 @@ static void handle_check(api *a, struct evhttp_request *req, const char *rest)
 {
     char *parts[4] = {0};
     int n = split(rest, parts, 3);
-    if (n != 3) {
+    if (n < 0) {
+        reply_error(req, 400, "%s", "a NUL (%00) in the path");
+    } else if (n != 3) {
         reply_error(req, 404, "%s", "use PUT /v1/check/SERVICE/CHECK/pass|warn|fail");
     } else {
         check_status st = !strcmp(parts[2], "pass") ? CHECK_PASSING
@@ -135,10 +192,13 @@ static void handle_check(api *a, struct evhttp_request *req, const char *rest)
 
 static void handle_maint(api *a, struct evhttp_request *req, const char *rest)
 {
-    char *name = evhttp_uridecode(rest, 0, NULL);
-    service *s = agent_find_service(a->rt, name);
+    char *name = decode_seg(rest, strlen(rest));
+    service *s = name ? agent_find_service(a->rt, name) : NULL;
     if (!s) {
-        reply_error(req, 404, "no service \"%s\"", name);
+        if (name)
+            reply_error(req, 404, "no service \"%s\"", name);
+        else
+            reply_error(req, 400, "%s", "a NUL (%00) in the path");
         free(name);
         return;
     }
@@ -146,30 +206,17 @@ static void handle_maint(api *a, struct evhttp_request *req, const char *rest)
     int enable = -1;
     char *reason = NULL;
     char *text = body_text(req);
-    if (*text) {
-        json_error_t je;
-        json_t *b = json_loads(text, 0, &je);
-        json_t *e = json_object_get(b, "enable");
-        if (json_is_boolean(e))
-            enable = json_is_true(e);
-        if (json_is_string(json_object_get(b, "reason")))
-            reason = strdup(json_string_value(json_object_get(b, "reason")));
-        json_decref(b);
-    } else {
-        struct evkeyvalq q;
-        const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-        if (query && evhttp_parse_query_str(query, &q) == 0) {
-            const char *e = evhttp_find_header(&q, "enable"), *r = evhttp_find_header(&q, "reason");
-            if (e)
-                enable = !strcmp(e, "true") || !strcmp(e, "1") || !strcmp(e, "on");
-            if (r)
-                reason = strdup(r);
-            evhttp_clear_headers(&q);
-        }
-    }
+    json_error_t je;
+    json_t *b = json_loads(text, 0, &je);
+    json_t *e = json_object_get(b, "enable");
+    if (json_is_boolean(e))
+        enable = json_is_true(e);
+    if (json_is_string(json_object_get(b, "reason")))
+        reason = strdup(json_string_value(json_object_get(b, "reason")));
+    json_decref(b);
     free(text);
     if (enable < 0) {
-        reply_error(req, 400, "%s", "say {\"enable\": true|false, \"reason\": \"...\"} or ?enable=true|false");
+        reply_error(req, 400, "%s", "say {\"enable\": true|false, \"reason\": \"...\"} in the body");
     } else {
         agent_set_maint(a->rt, s, enable, reason);
         reply_json(req, 200, json_pack("{sbss}", "maintenance", enable, "reason", reason ? reason : ""));
@@ -177,14 +224,256 @@ static void handle_maint(api *a, struct evhttp_request *req, const char *rest)
     free(reason);
 }
 
+/* ---- who may ask ---------------------------------------------------------- */
+
+static int is_loopback(const char *h)
+{
+    return !strcasecmp(h, "localhost") || !strncmp(h, "127.", 4) || !strcmp(h, "::1");
+}
+
+static int is_ip(const char *h)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+}
+
+/* "HOST[:PORT]" names this listener: its own address, a loopback name when
+ * it listens on loopback, or any address literal when it listens on all of
+ * them. Never another DNS name: that is what a rebinding page sends. */
+static int authority_ok(const api *a, const char *hp, size_t n)
+{
+    char h[300];
+    if (n == 0 || n >= sizeof h)
+        return 0;
+    memcpy(h, hp, n);
+    h[n] = 0;
+    char *name = h, *port = NULL;
+    if (h[0] == '[') {
+        char *close = strchr(h, ']');
+        if (!close || (close[1] && close[1] != ':'))
+            return 0;
+        *close = 0;
+        name = h + 1;
+        port = close[1] ? close + 2 : NULL;
+    } else if ((port = strchr(h, ':'))) {
+        *port++ = 0;
+    }
+    char *end = NULL;
+    long p = port ? strtol(port, &end, 10) : 80;
+    if ((port && (!*port || *end)) || p != a->port)
+        return 0;
+    if (!strcasecmp(name, a->host))
+        return 1;
+    if (is_loopback(a->host))
+        return is_loopback(name);
+    if (!strcmp(a->host, "0.0.0.0") || !strcmp(a->host, "::"))
+        return is_ip(name) || !strcasecmp(name, "localhost");
+    return 0;
+}
+
+static int origin_ok(const api *a, const char *origin)
+{
+    return !strncasecmp(origin, "http://", 7) && authority_ok(a, origin + 7, strlen(origin + 7));
+}
+
+static int token_ok(const api *a, struct evhttp_request *req)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7))
+        return 0;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    size_t n = strlen(a->token);
+    if (strlen(h) != n)
+        return 0;
+    unsigned char diff = 0; /* the same time whatever the first wrong byte */
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(h[i] ^ a->token[i]);
+    return diff == 0;
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+/* Closed from our side: evhttp sees the end and lets the connection go,
+ * which calls on_close. */
+static void conn_close(conn *c)
+{
+    if (c->closing || !c->evcon)
+        return;
+    c->closing = 1;
+    evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(c->evcon));
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+}
+
+static void conn_unlink(conn *c)
+{
+    api *a = c->a;
+    *(c->prev ? &c->prev->next : &a->oldest) = c->next;
+    *(c->next ? &c->next->prev : &a->newest) = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void conn_link(conn *c)
+{
+    api *a = c->a;
+    c->prev = a->newest;
+    *(a->newest ? &a->newest->next : &a->oldest) = c;
+    a->newest = c;
+}
+
+static void conn_free(conn *c)
+{
+    conn_unlink(c);
+    c->a->nconns--;
+    event_free(c->timer);
+    free(c);
+}
+
+/* Most recently used now, with a new deadline for its next request. */
+static void conn_touch(conn *c)
+{
+    conn_unlink(c);
+    conn_link(c);
+    struct timeval tv = {API_DEADLINE_S, 0};
+    evtimer_add(c->timer, &tv);
+}
+
+static void on_close(struct evhttp_connection *evcon, void *arg)
+{
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    conn_free(arg);
+}
+
+/* The timer: first (made active by on_accept, once evhttp has built its
+ * connection around our bufferevent) it learns the connection from the
+ * bufferevent's callback argument; after that it is the deadline. */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn *c = arg;
+    if (c->evcon) {
+        conn_close(c);
+        return;
+    }
+    bufferevent_data_cb readcb = NULL;
+    void *cbarg = NULL;
+    bufferevent_getcb(c->bev, &readcb, NULL, NULL, &cbarg);
+    struct bufferevent *bev = c->bev;
+    if (readcb && cbarg) { /* NULL: evhttp already let it go */
+        c->evcon = cbarg;
+        evhttp_connection_set_closecb(c->evcon, on_close, c);
+        conn_touch(c);
+    } else {
+        conn_free(c);
+    }
+    bufferevent_decref(bev);
+}
+
+/* evhttp asks for each accepted connection's bufferevent: counted here,
+ * the oldest closed when there are too many. A reference keeps the
+ * bufferevent readable until on_timer has looked at it. */
+static struct bufferevent *on_accept(struct event_base *base, void *arg)
+{
+    api *a = arg;
+    if (a->nconns >= API_CONNS_MAX) {
+        for (conn *o = a->oldest; o; o = o->next)
+            if (o->evcon && !o->closing) {
+                conn_close(o);
+                break;
+            }
+    }
+    conn *c = calloc(1, sizeof *c);
+    c->a = a;
+    c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    c->timer = evtimer_new(base, on_timer, c);
+    if (!c->bev || !c->timer) {
+        if (c->bev)
+            bufferevent_free(c->bev);
+        if (c->timer)
+            event_free(c->timer);
+        free(c);
+        return NULL;
+    }
+    bufferevent_incref(c->bev);
+    a->nconns++;
+    conn_link(c);
+    event_active(c->timer, EV_TIMEOUT, 0);
+    return c->bev;
+}
+
+static conn *conn_of(api *a, struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    for (conn *c = a->newest; c && evcon; c = c->prev)
+        if (c->evcon == evcon)
+            return c;
+    return NULL;
+}
+
+/* ---- requests ------------------------------------------------------------- */
+
+static void send_plain(struct evhttp_request *req, int code, const char *reason, const char *msg)
+{
+    json_t *b = json_pack("{ss}", "error", msg);
+    char *text = json_dumps(b, JSON_COMPACT);
+    struct evbuffer *out = evbuffer_new();
+    evbuffer_add_printf(out, "%s\n", text);
+    free(text);
+    json_decref(b);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, code, reason, out);
+    evbuffer_free(out);
+}
+
+/* Host and Origin: 0 when the request may go on, else answered. */
+static int refuse_stranger(api *a, struct evhttp_request *req)
+{
+    const struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *host = evhttp_find_header(in, "Host"), *origin = evhttp_find_header(in, "Origin");
+    if (!host || !authority_ok(a, host, strlen(host))) {
+        send_plain(req, 421, "Misdirected Request",
+                   "the Host header must name this agent's API address (agent.api)");
+        return 1;
+    }
+    if (origin && !origin_ok(a, origin)) {
+        send_plain(req, 403, "Forbidden", "requests from web pages are refused");
+        return 1;
+    }
+    return 0;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     api *a = arg;
-    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    conn *c = conn_of(a, req);
+    if (c)
+        conn_touch(c);
+    if (refuse_stranger(a, req))
+        return;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = evhttp_uri_get_path(uri);
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    int get = cmd == EVHTTP_REQ_GET, put = cmd == EVHTTP_REQ_PUT || cmd == EVHTTP_REQ_POST;
+    int get = cmd == EVHTTP_REQ_GET, put = cmd == EVHTTP_REQ_PUT;
     if (!path)
         path = "/";
+    int mutation = !strncmp(path, "/v1/check/", 10) || !strncmp(path, "/v1/maint/", 10);
+    if (mutation && put) {
+        if (!token_ok(a, req)) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                              "Bearer realm=\"zkdisc-agent\"");
+            send_plain(req, 401, "Unauthorized",
+                       "this needs the API token: Authorization: Bearer TOKEN, the token "
+                       "being the content of agent.api_token_file");
+            return;
+        }
+        if (evhttp_uri_get_query(uri)) {
+            reply_error(req, 400, "%s", "a change goes in the body or the path, not the query string");
+            return;
+        }
+    }
     if (!strcmp(path, "/metrics") && get) {
         struct evbuffer *out = evbuffer_new();
         metrics_render(a->rt, out);
@@ -201,28 +490,124 @@ static void on_request(struct evhttp_request *req, void *arg)
     } else if (!strncmp(path, "/v1/maint/", 10) && put) {
         handle_maint(a, req, path + 10);
     } else if (!strncmp(path, "/v1/watch/", 10) && get) {
-        char *name = evhttp_uridecode(path + 10, 0, NULL);
-        json_t *w = consumers_watch_json(a->rt->cons, name);
-        if (w)
+        char *name = decode_seg(path + 10, strlen(path + 10));
+        json_t *w = name ? consumers_watch_json(a->rt->cons, name) : NULL;
+        if (!name)
+            reply_error(req, 400, "%s", "a NUL (%00) in the path");
+        else if (w)
             reply_json(req, 200, w);
         else
             reply_error(req, 404, "service \"%s\" is not watched", name);
         free(name);
     } else if (!strncmp(path, "/v1/", 4) || !strcmp(path, "/metrics")) {
-        reply_error(req, 405, "%s", "method not allowed here");
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", mutation ? "PUT" : "GET");
+        send_plain(req, 405, "Method Not Allowed", mutation ? "use PUT here" : "use GET here");
     } else {
         reply_error(req, 404, "no such endpoint: %s", path);
     }
+}
+
+/* ---- the token ------------------------------------------------------------ */
+
+void api_token_path(const agent_conf *c, char *buf, size_t len)
+{
+    if (c->api_token_file) {
+        snprintf(buf, len, "%s", c->api_token_file);
+    } else if (c->state_dir) {
+        snprintf(buf, len, "%s/api.token", c->state_dir);
+    } else {
+        const char *slash = c->path ? strrchr(c->path, '/') : NULL;
+        snprintf(buf, len, "%.*sapi.token", slash ? (int)(slash - c->path + 1) : 0, c->path);
+    }
+}
+
+int api_token_read(const char *path, char *token, size_t len, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        snprintf(err, errlen, "%s: readable by others (mode %04o); chmod 600 it", path,
+                 (unsigned)(st.st_mode & 07777));
+        close(fd);
+        return -1;
+    }
+    char buf[512];
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    if (n <= 0 || (size_t)n >= len || memchr(buf, '\n', (size_t)n)) {
+        snprintf(err, errlen, "%s: not a token (one line of at most %zu characters)", path, len - 1);
+        return -1;
+    }
+    memcpy(token, buf, (size_t)n);
+    token[n] = 0;
+    return 0;
+}
+
+/* The token from its file, made (0600, O_EXCL) with 32 random bytes in hex
+ * when it is missing; its directory too (0700) when that is state_dir. */
+static int token_load(api *a, const agent_conf *c, char *err, size_t errlen)
+{
+    char path[4096];
+    api_token_path(c, path, sizeof path);
+    if (c->state_dir && !c->api_token_file && mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "api: %s: %s", c->state_dir, strerror(errno));
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        unsigned char raw[API_TOKEN_BYTES];
+        char line[2 * API_TOKEN_BYTES + 2];
+        int ok = getrandom(raw, sizeof raw, 0) == (ssize_t)sizeof raw;
+        for (size_t i = 0; i < sizeof raw; i++)
+            snprintf(line + 2 * i, 3, "%02x", raw[i]);
+        line[2 * API_TOKEN_BYTES] = '\n';
+        ok = ok && write(fd, line, 2 * API_TOKEN_BYTES + 1) == 2 * API_TOKEN_BYTES + 1 && fsync(fd) == 0;
+        if (close(fd) != 0 || !ok) {
+            snprintf(err, errlen, "api: cannot write the token to %s: %s", path, strerror(errno));
+            unlink(path);
+            return -1;
+        }
+        agent_log(AGENT_INFO, "api: made the token %s (mode 0600)", path);
+    } else if (errno != EEXIST) {
+        snprintf(err, errlen, "api: cannot make the token %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char why[4200];
+    if (api_token_read(path, a->token, sizeof a->token, why, sizeof why) != 0) {
+        snprintf(err, errlen, "api: token: %s", why);
+        return -1;
+    }
+    return 0;
 }
 
 api *api_start(agent_rt *rt, const char *host, int port, char *err, size_t errlen)
 {
     api *a = calloc(1, sizeof *a);
     a->rt = rt;
+    snprintf(a->host, sizeof a->host, "%s", host);
+    a->port = port;
+    if (token_load(a, rt->conf, err, errlen) != 0) {
+        free(a);
+        return NULL;
+    }
     a->http = evhttp_new(rt->base);
     evhttp_set_max_body_size(a->http, API_BODY_MAX);
-    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST);
-    evhttp_set_timeout(a->http, 10);
+    evhttp_set_max_headers_size(a->http, API_HEADERS_MAX);
+    /* Every method reaches on_request, which answers 405 itself (evhttp
+     * would say 501 for the ones not listed). */
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST |
+                                            EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_timeout(a->http, API_DEADLINE_S);
+    evhttp_set_bevcb(a->http, on_accept, a);
     evhttp_set_gencb(a->http, on_request, a);
     if (!evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port)) {
         snprintf(err, errlen, "api: cannot listen on %s:%d: %m", host, port);
@@ -237,6 +622,14 @@ void api_stop(api *a)
 {
     if (!a)
         return;
+    while (a->oldest) {
+        conn *c = a->oldest;
+        if (c->evcon)
+            evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+        else
+            bufferevent_decref(c->bev);
+        conn_free(c);
+    }
     evhttp_free(a->http);
     free(a);
 }

@@ -101,19 +101,21 @@ int atomic_file_write(const char *path, const void *data, size_t len, mode_t mod
     }
     snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dirname(copy), strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
     free(copy);
+    /* mkstemp makes it 0600; owner and mode are set before the first byte
+     * goes in, so the data is never readable by more than `mode` allows. */
     int fd = mkstemp(tmp);
     const char *step = "create a temporary file";
     if (fd < 0)
         goto fail;
-    step = "write";
-    if (write_all(fd, data, len) != 0)
-        goto fail_fd;
-    step = "set the mode of";
-    if (fchmod(fd, mode) != 0)
-        goto fail_fd;
     step = "set the owner of";
     if (owner && (owner->uid != (uid_t)-1 || owner->gid != (gid_t)-1) &&
         fchown(fd, owner->uid, owner->gid) != 0)
+        goto fail_fd;
+    step = "set the mode of"; /* after fchown, which may clear set-id bits */
+    if (fchmod(fd, mode) != 0)
+        goto fail_fd;
+    step = "write";
+    if (write_all(fd, data, len) != 0)
         goto fail_fd;
     step = "fsync";
     if (fsync(fd) != 0)

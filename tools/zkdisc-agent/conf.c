@@ -562,8 +562,9 @@ static const char *const top_keys[] = {"zookeeper", "agent", "services", "alerts
                                        "dns", "config_files", NULL};
 static const char *const zk_keys[] = {"connect", "root", "session_timeout", "auth", "auth_file",
                                       NULL};
-static const char *const agent_keys[] = {"api", "api_allow_remote", "state_dir", "log_format",
-                                         "drain_delay", "leave_on_terminate", NULL};
+static const char *const agent_keys[] = {"api",       "api_allow_remote", "api_token_file",
+                                         "state_dir", "log_format",       "drain_delay",
+                                         "leave_on_terminate", NULL};
 
 static int parse_zookeeper(const config_setting_t *g, agent_conf *c, struct evbuffer *errors)
 {
@@ -623,6 +624,7 @@ static int parse_agent(const config_setting_t *g, agent_conf *c, struct evbuffer
     }
     free(api);
     bad |= conf_string(g, "state_dir", &c->state_dir, errors) < 0;
+    bad |= conf_string(g, "api_token_file", &c->api_token_file, errors) < 0;
     if (conf_string(g, "log_format", &fmt, errors) == 0) {
         if (!strcmp(fmt, "json"))
             c->log_json = 1;
@@ -783,6 +785,7 @@ void conf_free(agent_conf *c)
     free(c->zk_auth);
     free(c->zk_auth_file);
     free(c->api_host);
+    free(c->api_token_file);
     free(c->state_dir);
     for (size_t i = 0; i < c->nservices; i++)
         service_conf_clear(&c->services[i]);

@@ -58,6 +58,7 @@ typedef struct agent_conf {
     char *api_host;
     int api_port;
     int api_allow_remote;
+    char *api_token_file; /* NULL: see api_token_path */
     char *state_dir;
     int log_json;
     int64_t drain_delay_ms;

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,15 +56,42 @@ static void on_version(zkd_config_watch *w, const zkd_config_version *v, uint64_
 
 /* ---- the env format ------------------------------------------------------------- */
 
+/* One value, one line. Double quotes with a backslash before " \ $ and `,
+ * which bash (`set -a; . FILE`) and systemd's EnvironmentFile= read alike;
+ * a value holding a newline or another control character is written in
+ * bash's $'...' form instead, so that it stays on its line and reads back
+ * exactly (in bash; systemd has no spelling for a newline on one line). */
 static void env_value(struct evbuffer *b, const char *s)
 {
-    evbuffer_add(b, "\"", 1);
+    int ctl = 0;
+    for (const char *p = s; *p; p++)
+        ctl |= (unsigned char)*p < 0x20 || *p == 0x7f;
+    evbuffer_add(b, ctl ? "$'" : "\"", ctl ? 2 : 1);
     for (; *s; s++) {
-        if (strchr("\"\\$`", *s))
-            evbuffer_add(b, "\\", 1);
-        evbuffer_add(b, s, 1);
+        unsigned char c = (unsigned char)*s;
+        if (!ctl && strchr("\"\\$`", c))
+            evbuffer_add_printf(b, "\\%c", c);
+        else if (ctl && (c == '\\' || c == '\''))
+            evbuffer_add_printf(b, "\\%c", c);
+        else if (ctl && c == '\n')
+            evbuffer_add(b, "\\n", 2);
+        else if (ctl && (c < 0x20 || c == 0x7f))
+            evbuffer_add_printf(b, "\\x%02x", c);
+        else
+            evbuffer_add(b, s, 1);
     }
-    evbuffer_add(b, "\"\n", 2);
+    evbuffer_add(b, ctl ? "'\n" : "\"\n", 2);
+}
+
+/* The shortest text that reads back to d (0.1, not 0.10000000000000001):
+ * the library's config formatter's rule, in %g spelling. */
+static void env_number(double d, char *out, size_t len)
+{
+    for (int p = 1; p <= 17; p++) {
+        snprintf(out, len, "%.*g", p, d);
+        if (strtod(out, NULL) == d)
+            return;
+    }
 }
 
 /* KEY="value" for every scalar, nested keys joined with '_', upper-cased,
@@ -94,7 +122,7 @@ static void env_lines(struct evbuffer *b, const char *prefix, json_t *obj)
             snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
             break;
         case JSON_REAL:
-            snprintf(num, sizeof num, "%.17g", json_real_value(v));
+            env_number(json_real_value(v), num, sizeof num);
             break;
         case JSON_TRUE:
             strcpy(num, "true");

@@ -1,9 +1,11 @@
 /* Sub-commands: check-config reads the file only; pass|warn|fail, maint and
  * status talk to the running agent's API (address from -c FILE's agent.api,
- * --api HOST:PORT, or the default 127.0.0.1:8586).
+ * --api HOST:PORT, or the default 127.0.0.1:8586; the API token from
+ * --token-file FILE, else the file -c FILE names, see api_token_path).
  * Exit: 0 done, 1 the agent refused (its message on stderr), 2 usage or a
  * bad config, 3 the agent could not be reached. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@ typedef struct ctl {
     const char *conf;
     int json;
     const char *reason;
+    char token[API_TOKEN_MAX]; /* "" when none was found */
 } ctl;
 
 static size_t collect(char *data, size_t size, size_t n, void *arg)
@@ -40,7 +43,15 @@ static long request(const ctl *c, const char *method, const char *path, const ch
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+    struct curl_slist *headers = NULL;
+    char auth[API_TOKEN_MAX + 32];
+    if (c->token[0]) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+        headers = curl_slist_append(headers, auth);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
     CURLcode rc = curl_easy_perform(e);
+    curl_slist_free_all(headers);
     long code = -1;
     if (rc == CURLE_OK)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
@@ -61,6 +72,8 @@ static int finish(long code, char *body, int print)
         json_t *j = json_loads(body, 0, NULL);
         const char *msg = json_string_value(json_object_get(j, "error"));
         fprintf(stderr, "zkdisc-agent: %s\n", msg ? msg : body);
+        if (code == 401)
+            fprintf(stderr, "zkdisc-agent: give -c FILE (the agent's configuration) or --token-file FILE\n");
         json_decref(j);
     } else if (print && code == 200) {
         fputs(body, stdout);
@@ -172,7 +185,7 @@ static int check_config(const char *path)
  * `zkdisc-agent --api HOST:PORT status`), or 0 when there is none. */
 static int command_at(int argc, char **argv)
 {
-    static const char *const with_value[] = {"-c", "--config", "--api", "-o", "--output", "--reason"};
+    static const char *const with_value[] = {"-c", "--config", "--api", "-o", "--output", "--reason", "--token-file"};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--"))
             return i + 1 < argc ? i + 1 : 0;
@@ -204,14 +217,33 @@ int ctl_dispatch(int argc, char **argv)
     return rc;
 }
 
+/* The token the agent wants for changes: --token-file, else the one its
+ * configuration names. Not finding it is said only when the agent asks. */
+static void find_token(ctl *c, const char *file, const agent_conf *conf)
+{
+    char path[4096], err[4200];
+    if (file)
+        snprintf(path, sizeof path, "%s", file);
+    else if (conf)
+        api_token_path(conf, path, sizeof path);
+    else
+        return;
+    if (api_token_read(path, c->token, sizeof c->token, err, sizeof err) != 0) {
+        c->token[0] = 0;
+        if (file || errno != ENOENT)
+            fprintf(stderr, "zkdisc-agent: %s\n", err);
+    }
+}
+
 int ctl_main(int argc, char **argv)
 {
     ctl c = {.api = "127.0.0.1:8586"};
-    const char *api = NULL;
+    const char *api = NULL, *token_file = NULL;
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
                                              {"api", required_argument, NULL, 'a'},
                                              {"output", required_argument, NULL, 'o'},
                                              {"reason", required_argument, NULL, 'r'},
+                                             {"token-file", required_argument, NULL, 't'},
                                              {NULL, 0, NULL, 0}};
     int opt;
     /* "+": options after the first operand stay operands (a NOTE may start with '-'). */
@@ -222,6 +254,7 @@ int ctl_main(int argc, char **argv)
         case 'a': api = optarg; break;
         case 'o': c.json = !strcmp(optarg, "json"); break;
         case 'r': c.reason = optarg; break;
+        case 't': token_file = optarg; break;
         default: return 2;
         }
     }
@@ -230,19 +263,21 @@ int ctl_main(int argc, char **argv)
     int nrest = argc - optind;
     if (!strcmp(cmd, "check-config"))
         return check_config(c.conf);
-    if (api) {
-        snprintf(c.api, sizeof c.api, "%s", api);
-    } else if (c.conf) {
+    agent_conf *conf = NULL;
+    if (c.conf) {
         struct evbuffer *errors = evbuffer_new();
-        agent_conf *conf = conf_load(c.conf, errors);
+        conf = conf_load(c.conf, errors);
         evbuffer_write(errors, 2);
         evbuffer_free(errors);
         if (!conf)
             return 2;
         snprintf(c.api, sizeof c.api, strchr(conf->api_host, ':') ? "[%s]:%d" : "%s:%d", conf->api_host,
                  conf->api_port);
-        conf_free(conf);
     }
+    if (api)
+        snprintf(c.api, sizeof c.api, "%s", api);
+    find_token(&c, token_file, conf);
+    conf_free(conf);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc;
     if (!strcmp(cmd, "pass") || !strcmp(cmd, "warn") || !strcmp(cmd, "fail"))

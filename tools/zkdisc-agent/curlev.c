@@ -11,9 +11,13 @@ typedef struct transfer {
     void *ctx;
 } transfer;
 
+#define POOL_MAX 1024
+
 static struct event_base *cbase;
 static CURLM *multi;
 static struct event *timer;
+static CURL *pool[POOL_MAX]; /* easy handles given back, reset on reuse */
+static int npool;
 
 static void check_finished(void)
 {
@@ -68,6 +72,8 @@ static int socket_cb(CURL *easy, curl_socket_t s, int action, void *userp, void 
     }
     short what = (short)((action & CURL_POLL_IN ? EV_READ : 0) | (action & CURL_POLL_OUT ? EV_WRITE : 0) |
                          EV_PERSIST);
+    if (ev && event_get_events(ev) == what)
+        return 0; /* already watched so: no epoll_ctl */
     if (ev) {
         event_del(ev);
         event_assign(ev, cbase, s, what, on_socket_event, NULL);
@@ -104,8 +110,27 @@ int curlev_init(struct event_base *base)
     return multi && timer ? 0 : -1;
 }
 
+CURL *curlev_easy_get(void)
+{
+    if (!npool)
+        return curl_easy_init();
+    CURL *e = pool[--npool];
+    curl_easy_reset(e);
+    return e;
+}
+
+void curlev_easy_put(CURL *easy)
+{
+    if (easy && npool < POOL_MAX)
+        pool[npool++] = easy;
+    else
+        curl_easy_cleanup(easy);
+}
+
 void curlev_shutdown(void)
 {
+    while (npool)
+        curl_easy_cleanup(pool[--npool]);
     if (multi)
         curl_multi_cleanup(multi);
     if (timer)

@@ -16,5 +16,11 @@ void curlev_shutdown(void);
 int curlev_add(CURL *easy, curlev_done_fn done, void *ctx);
 /* Abandons a transfer in flight; `done` is not called. */
 void curlev_remove(CURL *easy);
+/* An easy handle with libcurl's defaults, reused from those given back:
+ * curl_easy_init is a large allocation and setup, which 500 checks a
+ * second would pay each time. Give it back with curlev_easy_put (not
+ * curl_easy_cleanup) once its transfer is done or removed. */
+CURL *curlev_easy_get(void);
+void curlev_easy_put(CURL *easy);
 
 #endif

@@ -2,6 +2,7 @@
 #include "health.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,19 @@ static void arm(struct event *ev, double seconds)
     evtimer_add(ev, &tv);
 }
 
+/* A probe's start, put on the nearest 50 ms mark of the monotonic clock
+ * (nearest, so that the interval keeps its mean): checks due about the
+ * same time start in one turn of the loop and share its wake-ups (500
+ * checks at 1 s otherwise wake it 500 times a second for their starts
+ * alone), still spread over the interval. */
+#define TICK_SLOT 0.05
+
+static void arm_tick(struct event *ev, double seconds)
+{
+    double now = now_mono_s(), due = now + (seconds > 0 ? seconds : 0);
+    arm(ev, round(due / TICK_SLOT) * TICK_SLOT - now);
+}
+
 /* rise/fall (DESIGN.md section 8): critical after `fall` failures in a row,
  * healthy after `rise` successes in a row, else the state is kept; while
  * healthy, passing and warning follow the latest result. */
@@ -148,7 +162,7 @@ void check_done(check *c, check_status result, const char *note)
          * 2% so that many checks drift apart rather than fire together. */
         double interval = (double)c->conf->interval_ms / 1000.0;
         double next = interval - (now_mono_s() - c->started) + jitter(interval * 0.04) - interval * 0.02;
-        arm(c->tick, next);
+        arm_tick(c->tick, next);
     }
     if (c->status == before)
         return;
@@ -215,7 +229,7 @@ static void check_begin(check *c)
     }
     /* The first probe within the first interval (at most 1 s in), spread. */
     double interval = (double)c->conf->interval_ms / 1000.0;
-    arm(c->tick, jitter(interval < 1 ? interval : 1));
+    arm_tick(c->tick, jitter(interval < 1 ? interval : 1));
 }
 
 static void check_clear(check *c)

@@ -334,7 +334,8 @@ static void usage(FILE *f)
             "       zkdisc-agent pass|warn|fail SERVICE CHECK [NOTE]\n"
             "       zkdisc-agent maint SERVICE on|off [--reason TEXT]\n"
             "       zkdisc-agent status [-o json]\n"
-            "The sub-commands talk to the running agent's API (-c FILE or --api HOST:PORT).\n");
+            "The sub-commands talk to the running agent's API (-c FILE or --api HOST:PORT);\n"
+            "changes send its token (from -c FILE, or --token-file FILE).\n");
 }
 
 static int connect_zk(void)

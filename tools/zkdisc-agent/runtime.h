@@ -69,6 +69,12 @@ void state_session_connected(agent_rt *rt, zkd_session_event ev, int64_t saved_i
 typedef struct api api;
 api *api_start(agent_rt *rt, const char *host, int port, char *err, size_t errlen);
 void api_stop(api *a);
+/* The API token's file: agent.api_token_file, else api.token in
+ * agent.state_dir, else api.token beside the configuration file. */
+void api_token_path(const agent_conf *c, char *buf, size_t len);
+/* Reads a token file (one line); refused when others may read it. */
+#define API_TOKEN_MAX 256
+int api_token_read(const char *path, char *token, size_t len, char *err, size_t errlen);
 
 /* Sub-commands (pass|warn|fail|maint|status|check-config); exit status. */
 int ctl_main(int argc, char **argv);

@@ -39,8 +39,23 @@ static void drop_bad_entries(json_t *m, const char *path)
     }
 }
 
+/* state_dir holds snapshots of configuration documents (secrets) and the
+ * API token: the agent's user only, even when something else made it. */
+static void make_private(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0 && (st.st_mode & 077) && st.st_uid == geteuid()) {
+        if (chmod(dir, 0700) == 0)
+            agent_log(AGENT_INFO, "%s: mode %04o -> 0700", dir, (unsigned)(st.st_mode & 07777));
+        else
+            agent_log(AGENT_WARN, "%s: cannot make it 0700: %m", dir);
+    }
+}
+
 json_t *state_load(const char *dir)
 {
+    if (dir)
+        make_private(dir);
     json_t *m = NULL;
     char *path = dir ? state_path(dir) : NULL, *text = NULL;
     if (path && atomic_file_read(path, STATE_MAX, &text) >= 0) {
@@ -62,14 +77,14 @@ json_t *state_load(const char *dir)
 
 int state_save(const char *dir, json_t *maint)
 {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         agent_log(AGENT_ERROR, "%s: %m", dir);
         return -1;
     }
     char *path = state_path(dir);
     char *text = json_dumps(maint, JSON_INDENT(2) | JSON_SORT_KEYS);
     char err[512];
-    int rc = path && text ? atomic_file_write(path, text, strlen(text), 0644, NULL, err, sizeof err) : -1;
+    int rc = path && text ? atomic_file_write(path, text, strlen(text), 0600, NULL, err, sizeof err) : -1;
     if (rc < 0)
         agent_log(AGENT_ERROR, "%s", path && text ? err : "out of memory");
     free(text);

@@ -106,7 +106,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 
 static void run_free(http_run *r)
 {
-    curl_easy_cleanup(r->easy);
+    curlev_easy_put(r->easy);
     curl_slist_free_all(r->headers);
     free(r->body);
     free(r);
@@ -143,7 +143,7 @@ static void http_run_probe(check *c)
     const check_conf *cc = check_get_conf(c);
     const http_conf *h = cc->kconf;
     http_run *r = calloc(1, sizeof *r);
-    r->easy = curl_easy_init();
+    r->easy = curlev_easy_get();
     CURL *e = r->easy;
     curl_easy_setopt(e, CURLOPT_URL, h->url);
     if (h->method)
