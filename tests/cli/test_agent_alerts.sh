@@ -88,11 +88,11 @@ check "pager: nothing dropped" [ "$(metric dropped pager)" = 0 ]
 # --- a TTL check that expired at start: its first pass is no recovery --------------
 ttl_note() { api GET /v1/services | grep -q "no report within the ttl"; }
 check "ttl: expired at start" wait_until 10 ttl_note
-expect_exit 0 ttl-pass1 "$A" pass hb-1 beat "up" --api "127.0.0.1:$API_PORT"
+expect_exit 0 ttl-pass1 "$A" pass hb-1 beat "up" --api "127.0.0.1:$API_PORT" --token-file "$OUT/state/api.token"
 check "ttl: passing" wait_until 5 check_is hb-1 beat passing
-expect_exit 0 ttl-fail "$A" fail hb-1 beat "down" --api "127.0.0.1:$API_PORT"
+expect_exit 0 ttl-fail "$A" fail hb-1 beat "down" -c "$OUT/agent.conf"
 check "ttl: check_critical raised" wait_until 5 grep -q "check_critical hb-1" "$OUT/exec.log"
-expect_exit 0 ttl-pass "$A" pass hb-1 beat "up again" --api "127.0.0.1:$API_PORT"
+expect_exit 0 ttl-pass "$A" pass hb-1 beat "up again" -c "$OUT/agent.conf"
 check "ttl: check_recovered raised after it" wait_until 5 grep -q "check_recovered hb-1" "$OUT/exec.log"
 check "ttl: one check_recovered, not two" [ "$(grep -c "check_recovered hb-1" "$OUT/exec.log")" = 1 ]
 check "ttl: the critical came first" sh -c "grep -E 'check_(critical|recovered) hb-1' '$OUT/exec.log' | head -1 | grep -q check_critical"
