@@ -110,22 +110,20 @@ static void describe_status(proc_result *r, int timeout_ms, char *why, size_t le
     r->why = why;
 }
 
-static void on_exited(evutil_socket_t fd, short what, void *arg)
+/* Reaps the child if it has exited and reports it; 0 while it runs. */
+static int reap(proc *p)
 {
-    (void)fd;
-    (void)what;
-    proc *p = arg;
     int st = 0;
     pid_t got = waitpid(p->pid, &st, WNOHANG);
     if (got == 0 || (got < 0 && errno == EINTR))
-        return; /* not yet: the pidfd said readable early */
+        return 0;
     if (got < 0) {
         /* Cannot happen while nothing else reaps our children; say so
          * rather than report a status nobody saw. */
         st = W_EXITCODE(127, 0);
         snprintf(p->output, sizeof p->output, "waitpid %d: %s", (int)p->pid, strerror(errno));
         p->len = strlen(p->output);
-    } else if (p->out_fd >= 0) {
+    } else {
         read_output(p); /* everything the child wrote is in the pipe now */
     }
     p->output[p->len] = '\0';
@@ -138,6 +136,14 @@ static void on_exited(evutil_socket_t fd, short what, void *arg)
         p->done(p->ctx, &r);
     }
     proc_free(p);
+    return 1;
+}
+
+static void on_exited(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    reap(arg);
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -145,6 +151,10 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     proc *p = arg;
+    /* A loop busy past the deadline sees the timer and the exit together:
+     * a child that has exited did not time out. */
+    if (reap(p))
+        return;
     p->timed_out = 1;
     kill(-p->pid, SIGKILL);
 }
