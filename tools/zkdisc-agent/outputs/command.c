@@ -23,6 +23,7 @@ typedef struct command_out {
     size_t pending_len;
     char *delivered;   /* the last document handed to a run */
     size_t delivered_len;
+    char *pending_key, *delivered_key; /* the same, rendered without "updated" */
     proc *job;
     struct event *timer;
     int64_t last_start_ms;
@@ -39,15 +40,18 @@ static void retry_later(command_out *c, const char *cmd)
     output *o = &c->base;
     if (c->pending) {
         free(c->delivered); /* superseded: the newer document is tried instead */
+        free(c->delivered_key);
     } else if (c->failures <= COMMAND_RETRIES) {
         c->pending = c->delivered;
         c->pending_len = c->delivered_len;
+        c->pending_key = c->delivered_key;
     } else {
         agent_log(AGENT_ERROR, "watch %s: command output \"%s\" failed %d times; giving up on this set "
                   "until the next change", o->watch->service, cmd, c->failures);
         free(c->delivered);
+        free(c->delivered_key);
     }
-    c->delivered = NULL;
+    c->delivered = c->delivered_key = NULL;
     int64_t backoff = COMMAND_BACKOFF_MS;
     for (int i = 1; i < c->failures && backoff < COMMAND_BACKOFF_MAX_MS; i++)
         backoff *= 2;
@@ -99,9 +103,11 @@ static void run_now(command_out *c)
     output *o = &c->base;
     c->last_start_ms = output_mono_ms();
     free(c->delivered);
+    free(c->delivered_key);
     c->delivered = c->pending;
     c->delivered_len = c->pending_len;
-    c->pending = NULL;
+    c->delivered_key = c->pending_key;
+    c->pending = c->pending_key = NULL;
     o->stats.writes++;
     char err[512];
     proc_spec spec = {.argv = o->conf->argv, .input = c->delivered, .input_len = c->delivered_len,
@@ -142,19 +148,34 @@ static output *command_open(struct event_base *base, const watch_conf *w, const 
     return &c->base;
 }
 
+static void drop_pending(command_out *c)
+{
+    free(c->pending);
+    free(c->pending_key);
+    c->pending = c->pending_key = NULL;
+}
+
+/* A set that changed and changed back before its run (a drain and undrain
+ * within min_interval, or while a run is under way) is the set the command
+ * already has: only "updated" would differ, and running it again would
+ * deliver the same set twice in a row. */
 static void command_update(output *o, const watch_view *v)
 {
     command_out *c = (command_out *)o;
-    size_t len;
-    char *doc = output_render_json(v, &len);
-    if ((c->delivered && !c->pending && !strcmp(doc, c->delivered)) ||
-        (c->pending && !strcmp(doc, c->pending))) {
-        free(doc);
+    watch_view same = *v;
+    same.updated_ms = 0;
+    size_t len, klen;
+    char *key = output_render_json(&same, &klen);
+    if ((c->pending_key && !strcmp(key, c->pending_key)) || (c->delivered_key && !strcmp(key, c->delivered_key))) {
+        if (c->pending_key && strcmp(key, c->pending_key))
+            drop_pending(c); /* back to what the command has */
+        free(key);
         return;
     }
-    free(c->pending);
-    c->pending = doc;
+    drop_pending(c);
+    c->pending = output_render_json(v, &len);
     c->pending_len = len;
+    c->pending_key = key;
     if (c->failures)
         c->failures = 1; /* a new document gets its own retries, still after a backoff */
     schedule(c);
@@ -165,8 +186,9 @@ static void command_close(output *o)
     command_out *c = (command_out *)o;
     proc_kill(c->job);
     event_free(c->timer);
-    free(c->pending);
+    drop_pending(c);
     free(c->delivered);
+    free(c->delivered_key);
     free(c);
 }
 
