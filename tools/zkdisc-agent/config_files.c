@@ -179,12 +179,9 @@ static int restore(cfile *f, const char *why)
 static void on_change_finished(cfile *f, int status, const char *why, const char *out, size_t len)
 {
     f->job = NULL;
-    while (len && (out[len - 1] == '\n' || out[len - 1] == '\r'))
-        len--;
-    if (len > 512)
-        len = 512;
-    char reason[768];
-    snprintf(reason, sizeof reason, "on_change %s%s%.*s", why, len ? ": " : "", (int)len, out);
+    char said[513], reason[768];
+    proc_excerpt(out, len, said, sizeof said);
+    snprintf(reason, sizeof reason, "on_change %s%s%s", why, *said ? ": " : "", said);
     if (f->restoring) {
         f->restoring = 0;
         if (status != 0)

@@ -41,6 +41,26 @@ void proc_describe(char *const *argv, char *buf, size_t len)
         used += (size_t)snprintf(buf + used, len - used, "%s%s", a == argv ? "" : " ", *a);
 }
 
+void proc_excerpt(const char *out, size_t outlen, char *buf, size_t len)
+{
+    size_t used = 0;
+    while (outlen && (out[outlen - 1] == '\n' || out[outlen - 1] == '\r'))
+        outlen--;
+    for (size_t i = 0; i < outlen && used + 1 < len; i++) {
+        if (out[i] == '\r')
+            continue;
+        if (out[i] != '\n') {
+            buf[used++] = out[i];
+        } else if (used + 4 < len) {
+            memcpy(buf + used, " | ", 3);
+            used += 3;
+        } else {
+            break;
+        }
+    }
+    buf[used] = '\0';
+}
+
 static void unlink_proc(proc *p)
 {
     for (proc **pp = &procs; *pp; pp = &(*pp)->next)

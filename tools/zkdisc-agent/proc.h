@@ -59,6 +59,10 @@ proc *proc_spawn(char *const argv[], char *const env_extra[], const char *input,
  * is still reaped, on the loop). NULL is ignored. */
 void proc_kill(proc *p);
 
+/* A child's output as one line for a log or an alert, into buf: trailing
+ * line breaks dropped, inner ones as " | ", cut at len - 1 bytes. */
+void proc_excerpt(const char *out, size_t outlen, char *buf, size_t len);
+
 /* "prog arg arg" for messages, into buf. */
 void proc_describe(char *const *argv, char *buf, size_t len);
 

@@ -77,18 +77,16 @@ static void finished(command_out *c, int status, const char *why, const char *ou
         schedule(c);
         return;
     }
-    while (len && (out[len - 1] == '\n' || out[len - 1] == '\r'))
-        len--;
-    if (len > 512)
-        len = 512;
+    char said[513];
+    proc_excerpt(out, len, said, sizeof said);
     o->stats.write_failures++;
     c->failures++;
-    agent_log(AGENT_ERROR, "watch %s: command output \"%s\" failed: %s%s%.*s", o->watch->service, cmd,
-              why, len ? ": " : "", (int)len, out);
+    agent_log(AGENT_ERROR, "watch %s: command output \"%s\" failed: %s%s%s", o->watch->service, cmd,
+              why, *said ? ": " : "", said);
     if (c->failures == 1) /* once per failing streak, not per retry */
         agent_alert("command_failed", o->watch->service,
-                    json_pack("{s:s,s:s,s:i,s:s#}", "command", cmd, "reason", why, "status", status,
-                              "message", out, (int)len));
+                    json_pack("{s:s,s:s,s:i,s:s}", "command", cmd, "reason", why, "status", status,
+                              "message", said));
     retry_later(c, cmd);
     schedule(c);
 }

@@ -25,16 +25,14 @@ static void finished(reloader *r, int status, const char *why, const char *text,
     if (status != 0) {
         char cmd[256];
         proc_describe(o->conf->reload, cmd, sizeof cmd);
-        while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-            len--;
-        if (len > 512)
-            len = 512;
+        char said[513];
+        proc_excerpt(text, len, said, sizeof said);
         o->stats.reload_failures++;
-        agent_log(AGENT_ERROR, "watch %s: %s reload \"%s\" failed: %s%s%.*s", o->watch->service,
-                  o->ops->type, cmd, why, len ? ": " : "", (int)len, text);
+        agent_log(AGENT_ERROR, "watch %s: %s reload \"%s\" failed: %s%s%s", o->watch->service,
+                  o->ops->type, cmd, why, *said ? ": " : "", said);
         agent_alert("reload_failed", o->watch->service,
-                    json_pack("{s:s,s:s,s:s,s:i,s:s#}", "output", o->ops->type, "command", cmd, "reason", why,
-                              "status", status, "message", text, (int)len));
+                    json_pack("{s:s,s:s,s:s,s:i,s:s}", "output", o->ops->type, "command", cmd, "reason", why,
+                              "status", status, "message", said));
     } else {
         agent_log(AGENT_INFO, "watch %s: %s reloaded", o->watch->service, o->ops->type);
     }
