@@ -24,6 +24,7 @@
 
 #include "agent.h"
 #include "consumers.h"
+#include "proc.h"
 
 static const char *levels[] = {"error", "warn", "info", "debug"};
 
@@ -206,6 +207,7 @@ int main(int argc, char **argv)
         return 1;
     }
     d.base = event_base_new();
+    proc_init(d.base);
     struct evbuffer *errors = evbuffer_new();
     if (!(d.cs = consumers_start(d.base, zk, d.cc, errors))) {
         fprintf(stderr, "%.*s", (int)evbuffer_get_length(errors), (char *)evbuffer_pullup(errors, -1));
@@ -236,6 +238,7 @@ int main(int argc, char **argv)
     agent_log(AGENT_INFO, "consumers running");
     event_base_dispatch(d.base);
     consumers_stop(d.cs);
+    proc_shutdown();
     if (http)
         evhttp_free(http);
     event_free(term);

@@ -34,16 +34,19 @@ expect_exit 0 check-example "$AGENT_DRIVER" check -c "$OUT/example.conf"
 
 zkh_up 1 || { fail "harness did not start"; finish; exit 1; }
 trap 'cleanup_bg; zkh_down; rm -rf "$OUT"' EXIT
-# runs.log: per command run, the ids it got and whether they were stale.
+# runs.log: per command run, the ids it got and whether they were stale
+# (slow.log the same for the slow command).
 runs() {
+    local f=${1:-runs}
     python3 -c '
 import json, sys
 for line in open(sys.argv[1]):
     d = json.loads(line)
     print((" ".join(sorted(i["id"] for i in d["instances"])) or "-") + (" (stale)" if d["stale"] else ""))
-' "$OUT/runs.jsonl" >"$OUT/runs.log" 2>/dev/null
+' "$OUT/$f.jsonl" >"$OUT/$f.log" 2>/dev/null
 }
 last_run_is() { runs; [ "$(tail -n1 "$OUT/runs.log")" = "$1" ]; }
+last_slow_is() { runs slow; [ "$(tail -n1 "$OUT/slow.log")" = "$1" ]; }
 
 # The command output appends each document it gets to a log, one per line.
 # The command output appends each document it gets to a log, one line per run.
@@ -51,7 +54,15 @@ cat >"$OUT/record.sh" <<'SH'
 #!/bin/sh
 { tr -d '\n'; echo; } >>"$1"
 SH
-chmod +x "$OUT/record.sh"
+# slow.sh: says it started, then takes 3 s before recording like record.sh.
+cat >"$OUT/slow.sh" <<SH
+#!/bin/sh
+echo >>"$OUT/slow.started"
+doc=\$(cat)
+sleep 3
+printf '%s\n' "\$doc" | tr -d '\n' >>"\$1"; echo >>"\$1"
+SH
+chmod +x "$OUT/record.sh" "$OUT/slow.sh"
 
 cat >"$OUT/agent.conf" <<CONF
 watch = (
@@ -60,6 +71,8 @@ watch = (
     outputs = (
       { type = "json"; path = "$OUT/web.json"; mode = "0640"; stale_after = "2s"; },
       { type = "command"; command = [ "$OUT/record.sh", "$OUT/runs.jsonl" ];
+        min_interval = "1s"; timeout = "60s"; },
+      { type = "command"; command = [ "$OUT/slow.sh", "$OUT/slow.jsonl" ];
         min_interval = "1s"; timeout = "60s"; }
     ); }
 );
@@ -132,6 +145,22 @@ check "command saw c d e" wait_until 20 last_run_is "c d e"
 n=$(( $(wc -l <"$OUT/runs.log") - before ))
 # min_interval 1s: at most one run per started second of the burst, plus the trailing one
 check "burst of 11 changes in ${secs}s coalesced into $n runs" [ "$n" -le $(( secs + 1 )) ]
+
+# A change undone while the command runs (drain e, then undrain e and drain
+# e again during the slow run of "c d") leaves the command's set as it was:
+# no second run of "c d".
+check "slow saw c d e" wait_until 30 last_slow_is "c d e"
+started=$(wc -l <"$OUT/slow.started")
+"$ZKDISC" drain web e
+check "slow started its run of c d" wait_until 10 sh -c "[ \$(wc -l <'$OUT/slow.started') -gt $started ]"
+"$ZKDISC" undrain web e
+"$ZKDISC" drain web e
+check "slow recorded c d" wait_until 10 last_slow_is "c d"
+"$ZKDISC" undrain web e
+check "slow saw c d e again" wait_until 20 last_slow_is "c d e"
+CHECKS=$((CHECKS + 1))
+if uniq -d "$OUT/slow.log" | grep -q .; then fail "slow: a set delivered twice in a row: $(tr '\n' '|' <"$OUT/slow.log")"
+else pass "slow: no set delivered twice in a row: $(tr '\n' '|' <"$OUT/slow.log")"; fi
 
 stop_pid "$AGENT_PID"
 check "no sanitizer report from the agent" sh -c "! grep -q Sanitizer '$OUT/agent.log'"

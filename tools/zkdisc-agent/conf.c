@@ -492,7 +492,8 @@ static const char *const alert_keys[] = {"name", "on", "exec", "webhook", "after
 static const char *const alert_events[] = {
     "*", "check_critical", "check_recovered", "service_deregistered", "maintenance",
     "zookeeper_unreachable", "session_expired", "service_below_min", "service_recovered",
-    "output_stale", "config_apply_failed", NULL};
+    "output_stale", "config_apply_failed",
+    "reload_failed", "command_failed", NULL};
 
 static int parse_alert(const config_setting_t *s, size_t index, alert_conf *ac,
                        struct evbuffer *errors)

@@ -4,9 +4,10 @@
  * new version (its checksum verified by the library when it read the
  * envelope: a mismatch is never delivered) is rendered in the entry's
  * format and written atomically; then on_change runs. If on_change fails,
- * the previous file is put back and config_apply_failed is alerted; the
- * version stays published in ZooKeeper, and the next version is tried
- * afresh. While ZooKeeper is down the watch serves the last version, so the
+ * the previous file is put back, on_change runs again so the app goes back
+ * to it, and config_apply_failed is alerted; the version stays published in
+ * ZooKeeper and is not tried again (not by a SIGHUP either: cfiles_carry),
+ * and the next version is tried afresh. While ZooKeeper is down the watch serves the last version, so the
  * file keeps the last verified one. An app that does not exist yet is
  * waited for, logged once. */
 #include "config_files.h"
@@ -21,7 +22,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "consumers_run.h"
+#include "proc.h"
 
 typedef struct cfile {
     cfiles *owner;
@@ -30,8 +31,9 @@ typedef struct cfile {
     atomic_int dirty;
     int64_t applied;      /* the version last handled (written, or refused) */
     int waiting_logged;
-    run_job *job;
+    proc *job;
     int64_t job_version;
+    int restoring;        /* job is on_change run again on the restored file */
     char *previous;       /* the file before this version's write; NULL: there was none */
     size_t previous_len;
 } cfile;
@@ -175,38 +177,74 @@ static char *render(const cfile *f, const char *json, size_t *len, char *err, si
 
 /* ---- applying a version ------------------------------------------------------------ */
 
-static void restore(cfile *f, const char *why)
+static void run_on_change(cfile *f);
+
+/* Puts the previous file back; 1 when there is one to run on_change on. */
+static int restore(cfile *f, const char *why)
 {
     char err[512] = "";
     int rc = f->previous ? atomic_file_write(f->c->path, f->previous, f->previous_len, f->c->mode,
                                              &f->c->owner, err, sizeof err)
                          : unlink(f->c->path);
+    if (rc < 0 && !f->previous)
+        snprintf(err, sizeof err, "cannot remove %s: %s", f->c->path, strerror(errno));
     f->owner->failures++;
     if (rc >= 0)
         f->owner->restores++;
     agent_log(AGENT_ERROR, "config_files %s: version %lld not applied (%s); %s", f->c->app,
               (long long)f->job_version, why,
-              rc >= 0 ? (f->previous ? "previous file restored" : "file removed (there was none before)")
+              rc >= 0 ? (f->previous ? "previous file restored, on_change runs again"
+                                     : "file removed (there was none before)")
                       : err);
     agent_alert("config_apply_failed", f->c->app,
                 json_pack("{s:s,s:I,s:s,s:b,s:s}", "path", f->c->path, "version", (json_int_t)f->job_version,
                           "reason", why, "restored", rc >= 0,
                           "note", "the version stays published in ZooKeeper; this host keeps the previous file"));
+    return rc >= 0 && f->previous;
 }
 
-static void on_change_done(int status, const char *why, void *arg)
+/* `status` is on_change's exit code (127: not started). */
+static void on_change_finished(cfile *f, int status, const char *why, const char *out, size_t len)
 {
-    cfile *f = arg;
     f->job = NULL;
-    if (status != 0)
-        restore(f, why);
-    else
+    char said[513], reason[768];
+    proc_excerpt(out, len, said, sizeof said);
+    snprintf(reason, sizeof reason, "on_change %s%s%s", why, *said ? ": " : "", said);
+    if (f->restoring) {
+        f->restoring = 0;
+        if (status != 0)
+            agent_log(AGENT_ERROR, "config_files %s: on_change failed on the restored file too: %s",
+                      f->c->app, reason);
+        else
+            agent_log(AGENT_INFO, "config_files %s: on_change ran on the restored file", f->c->app);
+    } else if (status != 0) {
+        if (restore(f, reason)) {
+            f->restoring = 1;
+            run_on_change(f);
+            return;
+        }
+    } else {
         agent_log(AGENT_INFO, "config_files %s: version %lld applied to %s", f->c->app,
                   (long long)f->job_version, f->c->path);
+    }
     free(f->previous);
     f->previous = NULL;
     if (!atomic_exchange(&f->dirty, 1))
         (void)!write(f->owner->wake_fd, "c", 1); /* a version may have come meanwhile */
+}
+
+static void on_change_done(void *arg, const proc_result *r)
+{
+    on_change_finished(arg, r->code, r->why, r->output, r->len);
+}
+
+static void run_on_change(cfile *f)
+{
+    char err[512];
+    proc_spec spec = {.argv = f->c->on_change, .timeout_ms = f->c->timeout_ms};
+    f->job = proc_start(&spec, on_change_done, f, err, sizeof err);
+    if (!f->job)
+        on_change_finished(f, 127, err, "", 0);
 }
 
 static void apply(cfile *f)
@@ -261,9 +299,7 @@ static void apply(cfile *f)
     if (plen < 0)
         free(prev);
     f->job_version = num;
-    f->job = run_start(f->owner->base, f->c->on_change, NULL, 0, f->c->timeout_ms, on_change_done, f);
-    if (!f->job)
-        on_change_done(127, "on_change could not be started", f);
+    run_on_change(f);
 }
 
 cfiles *cfiles_start(struct event_base *base, zkd_client *zk, const cfile_conf *files, int n,
@@ -287,6 +323,29 @@ cfiles *cfiles_start(struct event_base *base, zkd_client *zk, const cfile_conf *
         atomic_store(&f->dirty, 1);
     }
     return cf;
+}
+
+static int same_argv(char *const *a, char *const *b)
+{
+    for (; a && b && *a && *b; a++, b++)
+        if (strcmp(*a, *b))
+            return 0;
+    return (!a || !*a) && (!b || !*b);
+}
+
+void cfiles_carry(cfiles *to, const cfiles *from)
+{
+    for (int i = 0; to && from && i < to->n; i++) {
+        cfile *t = &to->files[i];
+        for (int j = 0; j < from->n; j++) {
+            const cfile *f = &from->files[j];
+            if (!f->job && !strcmp(t->c->app, f->c->app) && !strcmp(t->c->path, f->c->path) &&
+                t->c->format == f->c->format && same_argv(t->c->on_change, f->c->on_change)) {
+                t->applied = f->applied;
+                break;
+            }
+        }
+    }
 }
 
 void cfiles_refresh(cfiles *cf)
@@ -322,7 +381,7 @@ void cfiles_stop(cfiles *cf)
         return;
     for (int i = 0; i < cf->n; i++) {
         zkd_config_watch_close(cf->files[i].w);
-        run_cancel(cf->files[i].job);
+        proc_kill(cf->files[i].job);
         free(cf->files[i].previous);
     }
     free(cf->files);

@@ -15,6 +15,10 @@ typedef struct cfiles cfiles;
  * through `wake_fd`; cfiles_refresh does the work there. */
 cfiles *cfiles_start(struct event_base *base, zkd_client *zk, const cfile_conf *files, int n,
                      int wake_fd, struct evbuffer *errors);
+/* After a reload: an entry unchanged in `from` (same app, path, format and
+ * on_change) keeps the version it last handled, so an unchanged SIGHUP
+ * neither rewrites a file nor retries a version whose on_change failed. */
+void cfiles_carry(cfiles *to, const cfiles *from);
 void cfiles_refresh(cfiles *cf);
 void cfiles_metrics(const cfiles *cf, struct evbuffer *out);
 void cfiles_stop(cfiles *cf);

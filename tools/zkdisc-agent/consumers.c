@@ -162,6 +162,7 @@ int consumers_reload(consumers *cs, const consumers_conf *cc, struct evbuffer *e
     }
     watch_sets_wait_ready(sets, cc->nwatches, 2000);
     close_sets(cs->sets, cs->nsets); /* what is left: watches no longer configured so */
+    cfiles_carry(files, cs->files);
     cfiles_stop(cs->files);
     cs->sets = sets;
     cs->nsets = cc->nwatches;

@@ -38,10 +38,14 @@ static void *exec_parse(const config_setting_t *s, struct evbuffer *errors)
     return x;
 }
 
-static void on_exit_status(void *ctx, int status, const char *output, size_t len)
+static void on_exit_status(void *ctx, const proc_result *r)
 {
     check *c = ctx;
+    int status = r->status;
+    const char *output = r->output;
+    size_t len = r->len;
     char note[PROC_NOTE_MAX + 64];
+    *check_run_state(c) = NULL; /* reaped: nothing left to cancel */
     while (len && (output[len - 1] == '\n' || output[len - 1] == '\r'))
         len--;
     check_status st = CHECK_CRITICAL;
@@ -61,7 +65,9 @@ static void exec_run(check *c)
 {
     const exec_conf *x = check_get_conf(c)->kconf;
     char err[512];
-    proc *p = proc_spawn(x->argv, NULL, NULL, on_exit_status, c, err, sizeof err);
+    /* No timeout here: health.c cancels the run at the check's timeout. */
+    proc_spec spec = {.argv = x->argv};
+    proc *p = proc_start(&spec, on_exit_status, c, err, sizeof err);
     *check_run_state(c) = p;
     if (!p)
         check_done(c, CHECK_CRITICAL, err);

@@ -80,11 +80,12 @@ void output_init(output *o, const output_ops *ops, struct event_base *base, cons
  * one at a time; failures are logged, alerted (reload_failed) and counted. */
 typedef struct reloader {
     output *o;
-    struct run_job *job;
+    struct proc *job;
     struct event *timer;
     int64_t last_ms;
     int pending;
-    void (*after)(output *o, int ok); /* optional: called when a reload finished */
+    int failed;                       /* the last reload failed (its true exit status was not 0) */
+    void (*after)(output *o, int ok); /* optional: called when a reload finished; ok is 0 on failure */
 } reloader;
 
 void reloader_init(reloader *r, output *o);

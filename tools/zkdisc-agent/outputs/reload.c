@@ -3,7 +3,7 @@
 #include <time.h>
 
 #include "../agent.h"
-#include "../consumers_run.h"
+#include "../proc.h"
 #include "output.h"
 
 int64_t output_mono_ms(void)
@@ -15,24 +15,35 @@ int64_t output_mono_ms(void)
 
 static void maybe_run(reloader *r);
 
-static void on_done(int status, const char *why, void *arg)
+/* `status` is the reload's exit code (127: not started); `text` what it
+ * printed, for the log. */
+static void finished(reloader *r, int status, const char *why, const char *text, size_t len)
 {
-    reloader *r = arg;
     output *o = r->o;
     r->job = NULL;
+    r->failed = status != 0;
     if (status != 0) {
         char cmd[256];
-        run_describe(o->conf->reload, cmd, sizeof cmd);
+        proc_describe(o->conf->reload, cmd, sizeof cmd);
+        char said[513];
+        proc_excerpt(text, len, said, sizeof said);
         o->stats.reload_failures++;
-        agent_log(AGENT_ERROR, "watch %s: %s reload \"%s\" %s", o->watch->service, o->ops->type, cmd, why);
+        agent_log(AGENT_ERROR, "watch %s: %s reload \"%s\" failed: %s%s%s", o->watch->service,
+                  o->ops->type, cmd, why, *said ? ": " : "", said);
         agent_alert("reload_failed", o->watch->service,
-                    json_pack("{s:s,s:s,s:s}", "output", o->ops->type, "command", cmd, "reason", why));
+                    json_pack("{s:s,s:s,s:s,s:i,s:s}", "output", o->ops->type, "command", cmd, "reason", why,
+                              "status", status, "message", said));
     } else {
         agent_log(AGENT_INFO, "watch %s: %s reloaded", o->watch->service, o->ops->type);
     }
     if (r->after)
         r->after(o, status == 0);
     maybe_run(r);
+}
+
+static void on_done(void *arg, const proc_result *res)
+{
+    finished(arg, res->code, res->why, res->output, res->len);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -56,9 +67,11 @@ static void maybe_run(reloader *r)
     r->pending = 0;
     r->last_ms = output_mono_ms();
     o->stats.reloads++;
-    r->job = run_start(o->base, o->conf->reload, NULL, 0, o->conf->timeout_ms, on_done, r);
+    char err[512];
+    proc_spec spec = {.argv = o->conf->reload, .timeout_ms = o->conf->timeout_ms};
+    r->job = proc_start(&spec, on_done, r, err, sizeof err);
     if (!r->job)
-        on_done(127, "could not be started", r);
+        finished(r, 127, err, "", 0);
 }
 
 void reloader_init(reloader *r, output *o)
@@ -77,7 +90,7 @@ void reloader_request(reloader *r)
 
 void reloader_close(reloader *r)
 {
-    run_cancel(r->job);
+    proc_kill(r->job);
     if (r->timer)
         event_free(r->timer);
 }
