@@ -7,7 +7,8 @@
 # saved check states. Then: a service dropped from the file while the agent
 # was down is removed at the next start; session.json is 0600 in a 0700
 # directory; with leave_on_terminate at its default SIGTERM still drains and
-# deregisters, and forgets the session.
+# deregisters, and forgets the session. A check critical before a restart
+# has its recovery raised after it (and its critical not raised again).
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "${ZKH_SH:?ZKH_SH must name tests/harness/harness.sh}"
@@ -28,6 +29,7 @@ services = (
   { name = "other"; id = "other-1"; port = 2;
     checks = ( { type = "memory"; pid = $SLEEPER; max_rss = "200M"; interval = "200ms"; rise = 3; fall = 3; } ); }
 );
+${4:-}
 CONF
 }
 WEB='{ name = "web"; id = "web-1"; address = "127.0.0.1"; port = 1;
@@ -93,6 +95,25 @@ check "dropped while down: other kept" has_count other 1
 write_conf 300M "leave_on_terminate = false;" "$(web 300M)"
 kill -HUP "$AGENT_PID"
 within "added back: web registered" 4 has_count web 1
+
+# --- a check critical before a restart: its recovery is raised after it -------
+HB='{ name = "hb"; id = "hb-1"; port = 3; checks = ( { type = "ttl"; name = "beat"; ttl = "60s"; } ); },'
+HOOK="alerts = ( { name = \"script\"; on = [ \"check_critical\", \"check_recovered\" ]; exec = [ \"$AGENT_HELPERS/hook.sh\", \"$OUT/exec.log\" ]; } );"
+write_conf 300M "leave_on_terminate = false;" "$(web 300M) $HB" "$HOOK"
+kill -HUP "$AGENT_PID"
+hb_saved() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(d.get("hb-1",{}).get("beat",{}).get("status")!=sys.argv[2])' "$STATE/checks.json" "$1" 2>/dev/null; }
+check "hb added" wait_until 5 sh -c "curl -s 'http://127.0.0.1:$API_PORT/v1/services' | grep -q hb-1"
+expect_exit 0 hb-pass "$AGENT" pass hb-1 beat up -c "$OUT/agent.conf"
+check "hb passing" wait_until 5 check_is hb-1 beat passing
+expect_exit 0 hb-fail "$AGENT" fail hb-1 beat down -c "$OUT/agent.conf"
+check "hb: check_critical raised" wait_until 5 grep -q "check_critical hb-1" "$OUT/exec.log"
+check "hb: its state saved critical" wait_until 5 hb_saved critical
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+start_agent "$OUT/agent.conf" "$OUT/agent.log"
+check "hb: restored critical" wait_until 5 check_is hb-1 beat critical
+expect_exit 0 hb-pass2 "$AGENT" pass hb-1 beat "up again" -c "$OUT/agent.conf"
+check "hb: check_recovered raised after the restart" wait_until 5 grep -q "check_recovered hb-1" "$OUT/exec.log"
+check "hb: the critical not raised again" [ "$(grep -c "check_critical hb-1" "$OUT/exec.log")" = 1 ]
 
 # --- leave_on_terminate at its default: SIGTERM leaves ------------------------
 write_conf 300M "" "$(web 300M)"
