@@ -83,7 +83,8 @@ static void answered(int result, struct evutil_addrinfo *res, void *arg)
     entry *e = arg;
     e->req = NULL;
     if (result == EVUTIL_EAI_CANCEL) {
-        evutil_freeaddrinfo(res);
+        if (res)
+            evutil_freeaddrinfo(res);
         return;
     }
     const struct evutil_addrinfo *pick = NULL;
@@ -98,7 +99,8 @@ static void answered(int result, struct evutil_addrinfo *res, void *arg)
                               : (const void *)&((const struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
         inet_ntop(pick->ai_family, raw, addr, sizeof addr);
     }
-    evutil_freeaddrinfo(res);
+    if (res)
+        evutil_freeaddrinfo(res);
     if (addr[0]) {
         if (e->state != 1 || strcmp(e->addr, addr))
             R.gen++;
