@@ -510,15 +510,18 @@ static void haproxy_update(output *o, const watch_view *v)
     o->names = 0;
     for (size_t i = 0; i < v->n; i++) {
         const zkd_instance *in = v->inst[i];
-        int w = zkd_instance_weight(in);
-        if (output_address(o, in, addr[i], sizeof addr[i]) <= 0) {
+        int w = zkd_instance_weight(in), k = find_slot(h, zkd_instance_id(in)), rc;
+        rc = output_address(o, in, addr[i], sizeof addr[i]);
+        if (rc == 0 && k >= 0) /* a name being looked up keeps its slot's address meanwhile */
+            snprintf(addr[i], sizeof addr[i], "%s", h->slots[k].addr);
+        else if (rc <= 0)
             addr[i][0] = '\0';
-        } else if (w < 0) {
+        if (addr[i][0] && w < 0) {
             output_note(o, zkd_instance_id(in), 1, "skipped: weight %d is negative", w);
             addr[i][0] = '\0';
-        } else if (w > max) {
-            max = w;
         }
+        if (addr[i][0] && w > max)
+            max = w;
     }
     /* Slots of instances that left are freed. */
     for (int k = 0; k < h->nslots; k++) {
