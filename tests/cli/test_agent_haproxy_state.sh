@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # zkdisc-agent (the real agent) and a real HAProxy in master-worker mode:
 # HAProxy's state is reconciled, not assumed. A drained instance receives
-# no request (counted at its backend) across an agent restart, a SIGHUP
-# that reopens the watch, a HAProxy reload behind the agent's back (USR2
-# to the master) and a state changed by hand on the stats socket (drift,
-# put back by the periodic reconcile). A hostname instance (localhost) is
+# no request (counted at its backend) across a HAProxy reload behind the
+# agent's back (USR2 to the master), an agent restart after it, a SIGHUP
+# that reopens the watch, and a state changed by hand on the stats socket
+# (drift, put back by the periodic reconcile). A hostname instance (localhost) is
 # served; a weight of 1000 is scaled into 1..256 with the others;
 # bad.invalid is logged once, never written. A SIGSTOPped HAProxy for
 # 10 s while instances change: /v1/agent and DNS answer within 50 ms p99.
@@ -92,24 +92,7 @@ check "drained b gets nothing" wait_until 15 reaches "a"
 check "b is in drain in haproxy" wait_until 10 drain_bit b
 : >"$OUT/b.count"
 
-# 1. Agent restart: the slots come back from the file with their state.
-stop_pid "$AGENT_PID"
-start
-check "restarted agent serves its api" wait_until 15 api_up
-check "restarted agent took its slots back" wait_until 10 grep -q "slots taken back" "$OUT/agent.log"
-load 100
-check "agent restart: 100 requests, none at drained b ($(count b) at b; $(got))" [ "$(count b)" -eq 0 ]
-check "agent restart: b still in drain" drain_bit b
-
-# 2. SIGHUP with a changed watch: its output is reopened from the file.
-conf 2s
-kill -HUP "$AGENT_PID"
-check "sighup reloaded" wait_until 10 grep -q "reloaded" "$OUT/agent.log"
-check "sighup took the slots back" wait_until 10 sh -c "[ \$(grep -c 'slots taken back' '$OUT/agent.log') -ge 2 ]"
-load 100
-check "sighup: 100 requests, none at drained b ($(count b) at b; $(got))" [ "$(count b)" -eq 0 ]
-
-# 3. HAProxy reloaded behind the agent's back: the new worker loaded the
+# 1. HAProxy reloaded behind the agent's back: the new worker loaded the
 # file (weight 0); the agent sees the new Pid and puts b in drain again.
 p0=$(pid_of_worker)
 kill -USR2 "$(cat "$OUT/haproxy.pid")"
@@ -118,6 +101,24 @@ check "after the haproxy reload b is in drain again" wait_until 5 drain_bit b
 check "the agent saw the new haproxy process" wait_until 5 grep -q "haproxy process changed" "$OUT/agent.log"
 load 100
 check "haproxy reload: 100 requests, none at drained b ($(count b) at b; $(got))" [ "$(count b)" -eq 0 ]
+
+# 2. Agent restart (after that HAProxy reload, which left b at weight 0 but
+# ready): the slots come back from the file with their full state.
+stop_pid "$AGENT_PID"
+start
+check "restarted agent serves its api" wait_until 15 api_up
+check "restarted agent took its slots back" wait_until 10 grep -q "slots taken back" "$OUT/agent.log"
+load 100
+check "agent restart: 100 requests, none at drained b ($(count b) at b; $(got))" [ "$(count b)" -eq 0 ]
+check "agent restart: b still in drain" drain_bit b
+
+# 3. SIGHUP with a changed watch: its output is reopened from the file.
+conf 2s
+kill -HUP "$AGENT_PID"
+check "sighup reloaded" wait_until 10 grep -q "reloaded" "$OUT/agent.log"
+check "sighup took the slots back" wait_until 10 sh -c "[ \$(grep -c 'slots taken back' '$OUT/agent.log') -ge 2 ]"
+load 100
+check "sighup: 100 requests, none at drained b ($(count b) at b; $(got))" [ "$(count b)" -eq 0 ]
 
 # 4. Drift: someone readies b by hand; the periodic reconcile drains it again.
 sock set server "web/zkd$(slot_of b)" state ready >/dev/null
