@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""idserver.py PORT ID: an HTTP server on 127.0.0.1:PORT whose every answer
-is ID (a backend for the haproxy and nginx tests). Exits on SIGTERM."""
+"""idserver.py PORT ID [COUNTFILE]: an HTTP server on 127.0.0.1:PORT whose
+every answer is ID (a backend for the haproxy and nginx tests); with
+COUNTFILE, each request appends a line to it (requests that reached this
+backend, counted). Exits on SIGTERM."""
 import http.server, signal, sys
 
 port, ident = int(sys.argv[1]), sys.argv[2].encode()
+countfile = sys.argv[3] if len(sys.argv) > 3 else None
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
+        if countfile:
+            with open(countfile, "a") as f:
+                f.write(self.path + "\n")
         self.send_response(200)
         self.send_header("Content-Length", str(len(ident)))
         self.end_headers()

@@ -36,7 +36,8 @@ cat >"$OUT/agent.conf" <<CONF
 watch = ( { service = "web";
   outputs = ( { type = "haproxy"; config = "$OUT/backend.cfg"; backend = "web";
                 socket = "$OUT/haproxy.sock"; slots = 3; options = [ "balance roundrobin" ];
-                reload = [ "$OUT/reload.sh" ]; min_reload_interval = "1s"; } ); } );
+                reload = [ "$OUT/reload.sh" ]; min_reload_interval = "1s";
+                check = [ "haproxy", "-c", "-q", "-f", "$OUT/main.cfg", "-f", "$OUT/backend.cfg" ]; } ); } );
 CONF
 cat >"$OUT/main.cfg" <<CFG
 global

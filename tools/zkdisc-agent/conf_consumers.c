@@ -270,13 +270,34 @@ static char **get_lines(parser *p, const config_setting_t *g, const char *key)
     return config_setting_get_member(g, key) ? get_argv(p, g, key, 0) : NULL;
 }
 
+/* `check`: the validator's argv; [] for none; a default when there is a
+ * reload, so a file its own program refuses is never loaded. */
+static char **get_check(parser *p, const config_setting_t *g, const out_conf *o)
+{
+    const config_setting_t *s = config_setting_get_member(g, "check");
+    if (s && config_setting_is_aggregate(s) && !config_setting_is_group(s) && !config_setting_length(s))
+        return calloc(1, sizeof(char *));
+    if (s || !o->reload || !o->path)
+        return get_argv(p, g, "check", 0);
+    const char *hap[] = {"haproxy", "-c", "-q", "-f", "/etc/haproxy/haproxy.cfg", "-f", o->path, NULL};
+    const char *ngx[] = {"nginx", "-t", "-q", NULL};
+    const char **def = o->type == OUT_HAPROXY ? hap : ngx;
+    size_t n = 0;
+    while (def[n])
+        n++;
+    char **argv = calloc(n + 1, sizeof *argv);
+    for (size_t i = 0; i < n; i++)
+        argv[i] = strdup(def[i]);
+    return argv;
+}
+
 static void parse_output(parser *p, const config_setting_t *g, const watch_conf *w, out_conf *o)
 {
     static const char *types[] = {"json", "command", "haproxy", "nginx"};
     static const char *const known[] = {"type", "path", "mode", "owner", "stale_after", "command",
                                         "min_interval", "timeout", "backend", "upstream", "config",
                                         "socket", "slots", "reload", "min_reload_interval",
-                                        "options", NULL};
+                                        "options", "check", NULL};
     only_keys(p, g, "an output", known);
     char *type = get_string(p, g, "type", 1);
     o->type = (out_type)-1;
@@ -309,12 +330,14 @@ static void parse_output(parser *p, const config_setting_t *g, const watch_conf 
         o->socket = get_string(p, g, "socket", 0);
         o->backend = get_string(p, g, "backend", 0);
         o->reload = get_argv(p, g, "reload", 0);
+        o->check = get_check(p, g, o);
         break;
     case OUT_NGINX:
         o->path = get_string(p, g, "path", 1);
         writable_dir(p, g, "path", o->path);
         o->backend = get_string(p, g, "upstream", 0);
         o->reload = get_argv(p, g, "reload", 0);
+        o->check = get_check(p, g, o);
         break;
     }
     if (!o->backend)
@@ -513,6 +536,7 @@ void consumers_conf_free(consumers_conf *cc)
             free(o->socket);
             free_argv(o->argv);
             free_argv(o->reload);
+            free_argv(o->check);
             free_argv(o->options);
         }
         for (int j = 0; j < w->nmeta; j++) {
@@ -560,7 +584,7 @@ static int out_conf_equal(const out_conf *a, const out_conf *b)
            a->min_interval_ms == b->min_interval_ms && a->timeout_ms == b->timeout_ms &&
            str_eq(a->backend, b->backend) && str_eq(a->socket, b->socket) && a->slots == b->slots &&
            argv_eq(a->reload, b->reload) && a->min_reload_interval_ms == b->min_reload_interval_ms &&
-           argv_eq(a->options, b->options);
+           argv_eq(a->options, b->options) && argv_eq(a->check, b->check);
 }
 
 int watch_conf_equal(const watch_conf *a, const watch_conf *b)

@@ -27,6 +27,9 @@ typedef struct out_conf {
     int slots;           /* haproxy: server slots the file declares at least, default 10 */
     char **reload;       /* haproxy, nginx: argv that reloads; NULL-terminated, may be NULL */
     int min_reload_interval_ms; /* default 5000 */
+    char **check;        /* haproxy, nginx: argv that validates the file before a reload; an
+                          * empty argv (`check = []`) checks nothing. Default with a reload:
+                          * nginx -t -q; haproxy -c -q -f /etc/haproxy/haproxy.cfg -f CONFIG */
     char **options;      /* haproxy: lines written into the backend; nginx: into the upstream */
 } out_conf;
 

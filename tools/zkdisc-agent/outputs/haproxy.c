@@ -3,26 +3,37 @@
  *
  * The backend's file (`config`, loaded by HAProxy with -f) declares a fixed
  * number of server slots, zkd1..zkdN; an instance owns a slot for as long
- * as it is registered. Changes between reloads go through the Runtime API
- * on `socket`: a new instance takes a free slot (set server addr/port,
- * weight, state ready), a drained one goes to `drain`, a removed one to
- * `maint` (its slot is free again). The file is rewritten (atomically,
- * change-only) before the commands are sent, so a reload or restart at any
- * moment loads the same state. A reload runs only when the slots run out,
- * the backend's options change, the file changed while the agent was not
- * running, or the socket refused a command; rate-limited by the reloader. */
+ * as it is registered. The file is rewritten (atomically, change-only) on
+ * every change, so a reload or restart at any moment loads the same state.
+ *
+ * HAProxy's state is observed, never assumed: a round on the Runtime API
+ * (`socket`, a unix path or HOST:PORT; prompt mode, commands pipelined on
+ * one connection, all on the loop) reads `show info` and `show servers
+ * state`, compares every slot with the wanted one (address, port, weight,
+ * admin state ready/drain/maint) and sends what differs. A round runs after
+ * each change and every tick, so slots taken back at start, after a
+ * SIGHUP, or after HAProxy was restarted or reloaded behind our back (a new
+ * Pid in `show info`) get their full state within a second, and any drift
+ * is fixed. A round that gets no answer within RT_TIMEOUT_MS is abandoned
+ * (a wedged HAProxy never stalls the loop). A reload runs only when HAProxy
+ * lacks slots the file declares, or when the socket fails while a change is
+ * waiting; once per file version, after `check` passed. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <event2/bufferevent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 #include "../agent.h"
+#include "../resolve.h"
 #include "output.h"
+
+#define RT_TIMEOUT_MS 2000
+#define HAPROXY_MAX_WEIGHT 256
 
 typedef struct slot {
     char *id;          /* NULL: free (in maint) */
@@ -30,34 +41,36 @@ typedef struct slot {
     int port, weight, enabled;
 } slot;
 
+enum { Q_PROMPT, Q_INFO, Q_STATE, Q_CMD };
+
+typedef struct rt_req {
+    int kind;
+    char cmd[200];
+} rt_req;
+
 typedef struct haproxy_out {
     output base;
     reloader reload;
-    slot *slots;
+    validator check;
+    slot *slots;       /* the wanted state, slot k is server zkd<k+1> */
     int nslots;        /* slots the file declares */
-    int running;       /* slots the running HAProxy has (from its last load) */
-    int synced;        /* the file has been written once */
-    int failing;
+    int failing;       /* the last file write failed */
+    unsigned file_gen; /* grows with each write of new content */
+    unsigned reload_gen; /* file_gen when a reload was last asked for, 0: never */
+    /* the Runtime API round under way (bev != NULL) */
+    struct bufferevent *bev;
+    struct event *deadline;
+    rt_req *q;
+    int qn, qcap, qnext; /* requests sent, their room, the next to answer */
+    int again;         /* another round after this one */
+    int changed;       /* the wanted state changed since a round last saw it in place */
+    int fixes, fix_failed;
+    int rt_failing;    /* the last round failed (logged once) */
+    long pid, started; /* HAProxy's process, from show info */
 } haproxy_out;
 
-/* A record HAProxy can take at runtime: an IP address, a port, a weight of
- * 0..256, an id that cannot break the file's comment. */
-static int usable_record(const zkd_instance *i)
-{
-    unsigned char buf[16];
-    const char *a = zkd_instance_address(i);
-    int port = zkd_instance_port(i), w = zkd_instance_weight(i);
-    return (inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1) && port > 0 &&
-           port <= 65535 && w >= 0 && w <= 256 && output_safe_token(zkd_instance_id(i)) &&
-           strlen(a) < sizeof ((slot *)0)->addr;
-}
-
-static void after_reload(output *o, int ok)
-{
-    haproxy_out *h = (haproxy_out *)o;
-    if (ok)
-        h->running = h->nslots;
-}
+static void round_start(haproxy_out *h);
+static void on_deadline(evutil_socket_t fd, short what, void *arg);
 
 /* Takes the slots back from the file a previous run wrote (an agent
  * restart or a SIGHUP), so that instances keep their slots and HAProxy,
@@ -98,97 +111,323 @@ static int recover(haproxy_out *h)
     return n;
 }
 
+static void after_reload(output *o, int ok)
+{
+    if (ok)
+        round_start((haproxy_out *)o); /* the next tick's rounds see the new process */
+}
+
+static void check_passed(output *o)
+{
+    reloader_request(&((haproxy_out *)o)->reload);
+}
+
+/* A reload, once per version of the file (the slots it lacks are not
+ * asked for again until the file changes, a failed reload included). */
+static void want_reload(haproxy_out *h, const char *why)
+{
+    if (!h->base.conf->reload || h->reload_gen == h->file_gen)
+        return;
+    h->reload_gen = h->file_gen;
+    agent_log(AGENT_INFO, "watch %s: haproxy reload: %s", h->base.watch->service, why);
+    validator_run(&h->check);
+}
+
 static output *haproxy_open(struct event_base *base, const watch_conf *w, const out_conf *c)
 {
     haproxy_out *h = calloc(1, sizeof *h);
     output_init(&h->base, &output_haproxy_ops, base, w, c);
     reloader_init(&h->reload, &h->base);
+    validator_init(&h->check, &h->base, check_passed);
     h->reload.after = after_reload;
     h->nslots = c->slots;
-    h->running = c->slots; /* as if HAProxy loaded a file of ours; the first write tells */
     h->slots = calloc((size_t)h->nslots, sizeof *h->slots);
-    int found = recover(h);
-    if (found) {
-        h->running = found;
-        h->synced = 1;
-        agent_log(AGENT_INFO, "watch %s: haproxy slots taken back from %s", w->service, c->path);
-    }
+    h->file_gen = 1;
+    h->deadline = evtimer_new(base, on_deadline, h);
+    h->changed = 1;
+    if (recover(h))
+        agent_log(AGENT_INFO, "watch %s: haproxy slots taken back from %s; their state is applied in full",
+                  w->service, c->path);
+    resolve_ref(base);
     return &h->base;
 }
 
 /* ---- the Runtime API ---------------------------------------------------------- */
 
-/* Sends one command; 0 when HAProxy accepted it. */
-static int runtime(haproxy_out *h, const char *cmd)
+static void send_req(haproxy_out *h, int kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void send_req(haproxy_out *h, int kind, const char *fmt, ...)
 {
-    output *o = &h->base;
-    o->stats.runtime_cmds++;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (!o->conf->socket || strlen(o->conf->socket) >= sizeof sa.sun_path)
-        return -1;
-    strcpy(sa.sun_path, o->conf->socket);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct timeval tv = {1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    char reply[512] = "";
-    size_t got = 0;
-    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-             dprintf(fd, "%s\n", cmd) > 0;
-    while (ok && got < sizeof reply - 1) {
-        ssize_t n = read(fd, reply + got, sizeof reply - 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            ok = 0;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
+    if (h->qn == h->qcap) {
+        h->qcap = h->qcap ? 2 * h->qcap : 16;
+        h->q = realloc(h->q, (size_t)h->qcap * sizeof *h->q);
     }
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    reply[got] = '\0';
-    while (got && (reply[got - 1] == '\n' || reply[got - 1] == ' '))
-        reply[--got] = '\0';
-    /* Success is an empty reply, or for addr changes a report of it. */
-    if (ok && (!got || strstr(reply, "changed") || strcasestr(reply, "no need to change")))
-        return 0;
-    o->stats.runtime_failures++;
-    agent_log(AGENT_WARN, "watch %s: haproxy runtime \"%s\": %s", o->watch->service, cmd,
-              ok ? reply : strerror(e));
-    return -1;
+    rt_req *r = &h->q[h->qn++];
+    r->kind = kind;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->cmd, sizeof r->cmd, fmt, ap);
+    va_end(ap);
+    bufferevent_write(h->bev, r->cmd, strlen(r->cmd));
+    bufferevent_write(h->bev, "\n", 1);
+    if (kind == Q_CMD) {
+        h->fixes++;
+        h->base.stats.runtime_cmds++;
+    }
 }
 
-/* Moves running slot `k` to its new state; 0 when every command worked. */
-static int apply(haproxy_out *h, int k, const slot *was)
+static void round_close(haproxy_out *h)
+{
+    if (h->bev)
+        bufferevent_free(h->bev);
+    h->bev = NULL;
+    evtimer_del(h->deadline);
+    h->qn = h->qnext = 0;
+}
+
+static void round_done(haproxy_out *h)
+{
+    round_close(h);
+    if (h->rt_failing)
+        agent_log(AGENT_INFO, "watch %s: haproxy runtime api answers again", h->base.watch->service);
+    h->rt_failing = 0;
+    if (!h->fixes && !h->fix_failed)
+        h->changed = 0; /* HAProxy runs what we want */
+    if (h->again) {
+        h->again = 0;
+        round_start(h);
+    }
+}
+
+static void round_fail(haproxy_out *h, const char *why)
+{
+    output *o = &h->base;
+    round_close(h);
+    o->stats.runtime_failures++;
+    if (!h->rt_failing)
+        agent_log(AGENT_WARN, "watch %s: haproxy runtime api %s: %s", o->watch->service,
+                  o->conf->socket, why);
+    h->rt_failing = 1;
+    h->again = 0;
+    if (h->changed) {
+        /* A change HAProxy cannot be told of at runtime: the file has it. */
+        h->changed = 0;
+        agent_alert("haproxy_runtime_failed", o->watch->service,
+                    json_pack("{s:s?,s:s,s:s}", "socket", o->conf->socket, "reason", why, "action", "reload"));
+        h->reload_gen = 0;
+        want_reload(h, "the runtime api failed");
+    }
+}
+
+/* An address as HAProxy prints it equals ours (IPv6 in any spelling). */
+static int same_addr(const char *a, const char *b)
+{
+    unsigned char x[16], y[16];
+    int f = strchr(a, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(f, a, x) != 1 || inet_pton(f, b, y) != 1)
+        return !strcmp(a, b);
+    return !memcmp(x, y, f == AF_INET ? 4 : 16);
+}
+
+/* Admin-state bits of `show servers state` (HAProxy's SRV_ADMF_*). */
+#define ADM_FMAINT 0x01
+#define ADM_CMAINT 0x04 /* `disabled` in the file; stays set after `state ready` */
+#define ADM_FDRAIN 0x08
+
+/* What slot k needs, given its line of `show servers state`. */
+static void fix_slot(haproxy_out *h, int k, const char *addr, int op, int admin, int weight, int port)
 {
     const slot *s = &h->slots[k];
     const char *b = h->base.conf->backend;
-    char cmd[256];
-    int rc = 0;
+    int stopped_cfg = (admin & ADM_CMAINT) && op == 0; /* still `disabled` from the file */
     if (!s->id) {
-        if (was->id) {
-            snprintf(cmd, sizeof cmd, "set server %s/zkd%d state maint", b, k + 1);
-            rc |= runtime(h, cmd);
+        if (!(admin & ADM_FMAINT))
+            send_req(h, Q_CMD, "set server %s/zkd%d state maint", b, k + 1);
+        return;
+    }
+    int want_w = s->enabled ? s->weight : 0; /* the file's weight for a drained one */
+    int drained = (admin & ADM_FDRAIN) && !(admin & ADM_FMAINT) && !stopped_cfg;
+    int ready = !(admin & (ADM_FMAINT | ADM_FDRAIN)) && !stopped_cfg;
+    if (!s->enabled && !drained)
+        send_req(h, Q_CMD, "set server %s/zkd%d state drain", b, k + 1);
+    if (!same_addr(s->addr, addr) || port != s->port)
+        send_req(h, Q_CMD, "set server %s/zkd%d addr %s port %d", b, k + 1, s->addr, s->port);
+    if (weight != want_w)
+        send_req(h, Q_CMD, "set server %s/zkd%d weight %d", b, k + 1, want_w);
+    if (s->enabled && !ready)
+        send_req(h, Q_CMD, "set server %s/zkd%d state ready", b, k + 1);
+}
+
+/* `show servers state BACKEND`: every slot compared and fixed; slots that
+ * HAProxy lacks ask for a reload. */
+static void on_state(haproxy_out *h, char *text)
+{
+    char *seen = calloc((size_t)h->nslots + 1, 1);
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char be[256], name[64], addr[64];
+        int op, admin, uw, iw, port, k;
+        long t;
+        /* be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight
+         * srv_iweight srv_time_since_last_change srv_check_status srv_check_result
+         * srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id
+         * srv_fqdn srv_port ... */
+        if (sscanf(line, "%*d %255s %*d %63s %63s %d %d %d %d %ld %*d %*d %*d %*d %*d %*d %*d %*s %d", be,
+                   name, addr, &op, &admin, &uw, &iw, &t, &port) != 9 ||
+            strcmp(be, h->base.conf->backend) || sscanf(name, "zkd%d", &k) != 1 || k < 1 || k > h->nslots)
+            continue;
+        seen[k - 1] = 1;
+        fix_slot(h, k - 1, addr, op, admin, uw, port);
+    }
+    int missing = 0;
+    for (int k = 0; k < h->nslots; k++)
+        missing += h->slots[k].id && !seen[k];
+    free(seen);
+    if (missing) {
+        char why[96];
+        snprintf(why, sizeof why, "HAProxy lacks %d of the file's slots", missing);
+        want_reload(h, why);
+    }
+}
+
+/* `show info`: a new Pid or start time is another HAProxy process (a
+ * restart, or a reload behind our back), which loaded the file: this
+ * round's `show servers state` gives it every slot's full state. */
+static void on_info(haproxy_out *h, const char *text)
+{
+    const char *p = strstr(text, "\nPid: ");
+    const char *st = strstr(text, "\nStart_time_sec: ");
+    long pid = p ? atol(p + 6) : 0, started = st ? atol(st + 17) : 0;
+    if (h->pid && (pid != h->pid || started != h->started))
+        agent_log(AGENT_INFO, "watch %s: haproxy process changed (pid %ld, was %ld): applying every slot",
+                  h->base.watch->service, pid, h->pid);
+    h->pid = pid;
+    h->started = started;
+}
+
+static void on_reply(haproxy_out *h, const rt_req *r, char *text)
+{
+    output *o = &h->base;
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+        text[--n] = '\0';
+    switch (r->kind) {
+    case Q_INFO:
+        on_info(h, text);
+        break;
+    case Q_STATE:
+        if (strstr(text, "Can't find backend"))
+            want_reload(h, "HAProxy has not loaded the backend");
+        else
+            on_state(h, text);
+        break;
+    case Q_CMD:
+        /* Success is an empty reply, or for addr changes a report of it. */
+        if (n && !strstr(text, "changed") && !strcasestr(text, "no need to change")) {
+            o->stats.runtime_failures++;
+            h->fix_failed = 1;
+            agent_log(AGENT_WARN, "watch %s: haproxy runtime \"%s\": %s", o->watch->service, r->cmd, text);
         }
-        return rc;
+        break;
     }
-    int fresh = !was->id || strcmp(was->id, s->id);
-    if (fresh || strcmp(was->addr, s->addr) || was->port != s->port) {
-        snprintf(cmd, sizeof cmd, "set server %s/zkd%d addr %s port %d", b, k + 1, s->addr, s->port);
-        rc |= runtime(h, cmd);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    haproxy_out *h = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    /* In prompt mode every answer ends with "\n> ". */
+    for (;;) {
+        struct evbuffer_ptr at = evbuffer_search(in, "\n> ", 3, NULL);
+        if (at.pos < 0)
+            return;
+        char *text = malloc((size_t)at.pos + 1);
+        evbuffer_remove(in, text, (size_t)at.pos);
+        text[at.pos] = '\0';
+        evbuffer_drain(in, 3);
+        if (h->qnext < h->qn) {
+            rt_req r = h->q[h->qnext++];
+            on_reply(h, &r, text); /* may send more */
+        }
+        free(text);
+        if (h->qnext == h->qn) {
+            round_done(h);
+            return;
+        }
     }
-    /* The file gives a drained server weight 0: undraining restores it. */
-    if (fresh || was->weight != s->weight || was->enabled != s->enabled) {
-        snprintf(cmd, sizeof cmd, "set server %s/zkd%d weight %d", b, k + 1, s->weight);
-        rc |= runtime(h, cmd);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    haproxy_out *h = arg;
+    if (what & BEV_EVENT_CONNECTED)
+        return;
+    char why[128];
+    int e = EVUTIL_SOCKET_ERROR();
+    snprintf(why, sizeof why, "%s", (what & BEV_EVENT_ERROR) && e ? strerror(e) : "connection closed");
+    round_fail(h, why);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    round_fail(arg, "no answer within 2 s");
+}
+
+/* The socket's address: a unix path, or HOST:PORT (HAProxy's ipv4@/ipv6@
+ * prefixes accepted). */
+static int socket_addr(const char *spec, struct sockaddr_storage *ss, int *len)
+{
+    memset(ss, 0, sizeof *ss);
+    if (!strncmp(spec, "unix@", 5))
+        spec += 5;
+    if (spec[0] == '/') {
+        struct sockaddr_un *un = (struct sockaddr_un *)ss;
+        if (strlen(spec) >= sizeof un->sun_path)
+            return -1;
+        un->sun_family = AF_UNIX;
+        strcpy(un->sun_path, spec);
+        *len = sizeof *un;
+        return 0;
     }
-    if (fresh || was->enabled != s->enabled) {
-        snprintf(cmd, sizeof cmd, "set server %s/zkd%d state %s", b, k + 1, s->enabled ? "ready" : "drain");
-        rc |= runtime(h, cmd);
+    if (!strncmp(spec, "ipv4@", 5) || !strncmp(spec, "ipv6@", 5))
+        spec += 5;
+    *len = sizeof *ss;
+    return evutil_parse_sockaddr_port(spec, (struct sockaddr *)ss, len);
+}
+
+/* Starts a round (or asks for one after the round under way). */
+static void round_start(haproxy_out *h)
+{
+    output *o = &h->base;
+    if (!o->conf->socket)
+        return;
+    if (h->bev) {
+        h->again = 1;
+        return;
     }
-    return rc;
+    struct sockaddr_storage ss;
+    int len;
+    if (socket_addr(o->conf->socket, &ss, &len) < 0) {
+        round_fail(h, "not a unix path or HOST:PORT");
+        return;
+    }
+    h->bev = bufferevent_socket_new(o->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    h->fixes = h->fix_failed = 0;
+    bufferevent_setcb(h->bev, on_read, NULL, on_event, h);
+    bufferevent_enable(h->bev, EV_READ | EV_WRITE);
+    struct timeval tv = {RT_TIMEOUT_MS / 1000, (RT_TIMEOUT_MS % 1000) * 1000};
+    evtimer_add(h->deadline, &tv);
+    if (bufferevent_socket_connect(h->bev, (struct sockaddr *)&ss, len) < 0) {
+        char why[128];
+        snprintf(why, sizeof why, "%s", strerror(errno));
+        round_fail(h, why);
+        return;
+    }
+    send_req(h, Q_PROMPT, "prompt");
+    send_req(h, Q_INFO, "show info");
+    send_req(h, Q_STATE, "show servers state %s", o->conf->backend);
 }
 
 /* ---- slots and the file ----------------------------------------------------------- */
@@ -215,7 +454,7 @@ static int take_free_slot(haproxy_out *h)
     return h->nslots - more;
 }
 
-static int write_file(haproxy_out *h, const char *service)
+static void write_file(haproxy_out *h, const char *service)
 {
     output *o = &h->base;
     struct evbuffer *b = evbuffer_new();
@@ -241,84 +480,106 @@ static int write_file(haproxy_out *h, const char *service)
         if (!h->failing)
             agent_log(AGENT_ERROR, "watch %s: haproxy output: %s", service, err);
         h->failing = 1;
-    } else {
-        h->failing = 0;
-        o->stats.writes += rc == 1;
+        return;
     }
-    return rc;
+    h->failing = 0;
+    if (rc == 1) {
+        o->stats.writes++;
+        h->file_gen++;
+        if (!o->conf->socket)
+            want_reload(h, "the file changed and there is no runtime socket");
+    }
 }
 
+/* HAProxy takes weights 0..256: a larger one scales every weight of the
+ * set by 256/max, keeping proportions (a nonzero weight stays >= 1). */
+static int scaled(int w, int max)
+{
+    if (max <= HAPROXY_MAX_WEIGHT || w <= 0)
+        return w;
+    long v = ((long)w * HAPROXY_MAX_WEIGHT + max / 2) / max;
+    return v < 1 ? 1 : (int)v;
+}
 
 static void haproxy_update(output *o, const watch_view *v)
 {
     haproxy_out *h = (haproxy_out *)o;
-    int old_n = h->nslots;
-    slot *was = calloc((size_t)old_n, sizeof *was);
-    memcpy(was, h->slots, (size_t)old_n * sizeof *was);
-    /* Slots of instances that left are freed (their ids stay owned by `was`). */
+    /* Which records go in, at which address. */
+    char (*addr)[64] = calloc(v->n + 1, sizeof *addr);
+    int max = 0;
+    o->names = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const zkd_instance *in = v->inst[i];
+        int w = zkd_instance_weight(in), k = find_slot(h, zkd_instance_id(in)), rc;
+        rc = output_address(o, in, addr[i], sizeof addr[i]);
+        if (rc == 0 && k >= 0) /* a name being looked up keeps its slot's address meanwhile */
+            snprintf(addr[i], sizeof addr[i], "%s", h->slots[k].addr);
+        else if (rc <= 0)
+            addr[i][0] = '\0';
+        if (addr[i][0] && w < 0) {
+            output_note(o, zkd_instance_id(in), 1, "skipped: weight %d is negative", w);
+            addr[i][0] = '\0';
+        }
+        if (addr[i][0] && w > max)
+            max = w;
+    }
+    /* Slots of instances that left are freed. */
     for (int k = 0; k < h->nslots; k++) {
         int keep = 0;
         for (size_t i = 0; h->slots[k].id && i < v->n && !keep; i++)
-            keep = usable_record(v->inst[i]) && !strcmp(zkd_instance_id(v->inst[i]), h->slots[k].id);
-        if (!keep)
+            keep = addr[i][0] && !strcmp(zkd_instance_id(v->inst[i]), h->slots[k].id);
+        if (!keep) {
+            free(h->slots[k].id);
             h->slots[k].id = NULL;
-        else
-            h->slots[k].id = strdup(h->slots[k].id);
+        }
     }
     for (size_t i = 0; i < v->n; i++) {
         const zkd_instance *in = v->inst[i];
-        if (!usable_record(in)) {
-            o->stats.skipped++;
+        if (!addr[i][0])
             continue;
-        }
         int k = find_slot(h, zkd_instance_id(in));
         if (k < 0) {
             k = take_free_slot(h);
             h->slots[k].id = strdup(zkd_instance_id(in));
         }
         slot *s = &h->slots[k];
-        snprintf(s->addr, sizeof s->addr, "%s", zkd_instance_address(in));
+        snprintf(s->addr, sizeof s->addr, "%s", addr[i]);
         s->port = zkd_instance_port(in);
-        s->weight = zkd_instance_weight(in);
+        s->weight = scaled(zkd_instance_weight(in), max);
         s->enabled = zkd_instance_enabled(in) != 0;
+        if (s->weight != zkd_instance_weight(in))
+            output_note(o, s->id, 0, "weight %d scaled to %d (HAProxy takes at most 256; all weights scaled by 256/%d)",
+                        zkd_instance_weight(in), s->weight, max);
     }
-    int rc = write_file(h, v->service);
-    int reload = rc == 1 && !h->synced; /* what HAProxy loaded may be older */
-    h->synced |= rc >= 0;
-    int failed = 0;
-    for (int k = 0; k < h->nslots; k++) {
-        if (k >= h->running) {
-            reload |= h->slots[k].id != NULL;
-            continue;
-        }
-        slot none = {0};
-        failed |= apply(h, k, k < old_n ? &was[k] : &none) != 0;
-    }
-    if (failed) {
-        agent_alert("haproxy_runtime_failed", v->service,
-                    json_pack("{s:s?,s:s}", "socket", o->conf->socket, "action", "reload"));
-        reload = 1;
-    }
-    for (int k = 0; k < old_n; k++)
-        free(was[k].id);
-    free(was);
-    if (reload)
-        reloader_request(&h->reload);
+    free(addr);
+    output_render_done(o);
+    write_file(h, v->service);
+    h->changed = 1;
+    round_start(h);
 }
 
 static void haproxy_tick(output *o, const watch_view *v)
 {
-    if (((haproxy_out *)o)->failing)
+    haproxy_out *h = (haproxy_out *)o;
+    if (h->failing || output_names_due(o))
         haproxy_update(o, v);
+    else
+        round_start(h); /* the periodic reconcile */
 }
 
 static void haproxy_close(output *o)
 {
     haproxy_out *h = (haproxy_out *)o;
+    round_close(h);
+    event_free(h->deadline);
+    free(h->q);
     reloader_close(&h->reload);
+    validator_close(&h->check);
     for (int k = 0; k < h->nslots; k++)
         free(h->slots[k].id);
     free(h->slots);
+    output_fini(o);
+    resolve_unref();
     free(h);
 }
 

@@ -1,7 +1,13 @@
 /* What every output shares: the JSON document, safe tokens, dispatch. */
 #include "output.h"
 
+#include "../agent.h"
+#include "../resolve.h"
+
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -71,4 +77,71 @@ char *output_render_json(const watch_view *v, size_t *len)
     out[l + 1] = '\0';
     *len = l + 1;
     return out;
+}
+
+void output_note(output *o, const char *id, int skipped, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    if (!o->noted)
+        o->noted = json_object();
+    char key[300];
+    snprintf(key, sizeof key, "%s", output_safe_token(id) ? id : "(unsafe id)");
+    json_t *was = o->notes ? json_object_get(o->notes, key) : NULL;
+    if (!was || strcmp(json_string_value(was), why))
+        agent_log(AGENT_WARN, "watch %s: %s output: instance %s %s", o->watch->service, o->ops->type,
+                  key, why);
+    json_object_set_new(o->noted, key, json_string(why));
+    if (skipped)
+        o->stats.skipped++;
+}
+
+void output_render_done(output *o)
+{
+    json_decref(o->notes);
+    o->notes = o->noted;
+    o->noted = NULL;
+    o->names_gen = resolve_generation();
+    o->names_ms = output_mono_ms();
+}
+
+int output_names_due(const output *o)
+{
+    return o->names && (o->names_gen != resolve_generation() ||
+                        output_mono_ms() - o->names_ms >= RESOLVE_TTL_S * 1000);
+}
+
+int output_address(output *o, const zkd_instance *i, char *addr, size_t len)
+{
+    const char *id = zkd_instance_id(i), *name = zkd_instance_address(i), *why = NULL;
+    int port = zkd_instance_port(i);
+    unsigned char raw[16];
+    if (!output_safe_token(id)) {
+        output_note(o, id, 1, "skipped: the id is not safe in a config file");
+        return -1;
+    }
+    if (port <= 0 || port > 65535) {
+        output_note(o, id, 1, "skipped: port %d is out of range", port);
+        return -1;
+    }
+    if (!name || !*name || strlen(name) > 253 || !output_safe_token(name)) {
+        output_note(o, id, 1, "skipped: the address is not an IP address or host name");
+        return -1;
+    }
+    if (inet_pton(AF_INET, name, raw) != 1 && inet_pton(AF_INET6, name, raw) != 1)
+        o->names++;
+    int rc = resolve_addr(name, addr, len, &why);
+    if (rc < 0)
+        output_note(o, id, 1, "skipped: address %s does not resolve: %s", name, why);
+    return rc;
+}
+
+void output_fini(output *o)
+{
+    json_decref(o->notes);
+    json_decref(o->noted);
+    o->notes = o->noted = NULL;
 }

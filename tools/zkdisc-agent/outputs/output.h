@@ -54,6 +54,10 @@ struct output {
     const out_conf *conf;
     struct event_base *base;
     output_stats stats;
+    json_t *notes, *noted; /* id -> why, from the last render and this one */
+    int names;             /* records with a host name at the last render */
+    unsigned names_gen;    /* resolve_generation() then */
+    int64_t names_ms;      /* when (monotonic) */
 };
 
 extern const output_ops output_json_ops, output_command_ops, output_haproxy_ops, output_nginx_ops;
@@ -75,6 +79,27 @@ int output_safe_token(const char *s);
 void output_init(output *o, const output_ops *ops, struct event_base *base, const watch_conf *w,
                  const out_conf *c);
 
+/* The IP address to write for record `i` into addr (64 bytes): 1 when
+ * there is one (a host name is resolved, see resolve.h), 0 while its
+ * lookup runs, -1 when the record cannot be used (noted, see below). Also
+ * checks the port (1..65535) and that the id is a safe token. */
+int output_address(output *o, const zkd_instance *i, char *addr, size_t len);
+
+/* Logs once per record why it is left out or changed (again only when the
+ * reason changes); `skipped` counts it in stats.skipped. */
+void output_note(output *o, const char *id, int skipped, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Ends a render: forgets the notes of records not noted in it. */
+void output_render_done(output *o);
+
+/* Whether a render is due because a host name's lookup finished or its
+ * cached answer may be stale (called from tick). */
+int output_names_due(const output *o);
+
+/* Frees what output_init and the notes hold (haproxy and nginx close). */
+void output_fini(output *o);
+
 /* Runs an output's `reload` argv when asked, at most once per
  * min_reload_interval (requests in between coalesce into one later run),
  * one at a time; failures are logged, alerted (reload_failed) and counted. */
@@ -91,6 +116,24 @@ typedef struct reloader {
 void reloader_init(reloader *r, output *o);
 void reloader_request(reloader *r);
 void reloader_close(reloader *r);
+
+/* Validates a written file with the output's `check` argv before a
+ * reload: validator_run after each write that needs a reload; when the
+ * check passes, `passed` runs (it requests the reload); when it fails the
+ * last file that passed (or the one found at start) is put back, and
+ * reload_failed is alerted. One check at a time; writes meanwhile coalesce. */
+typedef struct validator {
+    output *o;
+    struct run_job *job;
+    char *good;        /* the content last known to pass, NULL: none */
+    long good_len;
+    int again;
+    void (*passed)(output *o);
+} validator;
+
+void validator_init(validator *v, output *o, void (*passed)(output *o));
+void validator_run(validator *v);
+void validator_close(validator *v);
 
 /* Milliseconds on the monotonic clock. */
 int64_t output_mono_ms(void);

@@ -1,0 +1,78 @@
+/* A file checked by its consumer's own program before a reload (see
+ * validator in output.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../agent.h"
+#include "../consumers_run.h"
+#include "output.h"
+
+void validator_init(validator *v, output *o, void (*passed)(output *o))
+{
+    memset(v, 0, sizeof *v);
+    v->o = o;
+    v->passed = passed;
+    /* The file a previous run left is what the consumer runs now. */
+    char *text = NULL;
+    long n = atomic_file_read(o->conf->path, 16 << 20, &text);
+    if (n >= 0) {
+        v->good = text;
+        v->good_len = n;
+    }
+}
+
+static void checked(int status, const char *why, void *arg)
+{
+    validator *v = arg;
+    output *o = v->o;
+    v->job = NULL;
+    if (v->again) { /* the file changed while it was checked: check the new one */
+        v->again = 0;
+        validator_run(v);
+        return;
+    }
+    char *text = NULL;
+    long n = atomic_file_read(o->conf->path, 16 << 20, &text);
+    if (status == 0) {
+        free(v->good);
+        v->good = n >= 0 ? text : NULL;
+        v->good_len = n;
+        v->passed(o);
+    } else {
+        free(text);
+        char cmd[256], err[512];
+        run_describe(o->conf->check, cmd, sizeof cmd);
+        o->stats.reload_failures++;
+        int kept = v->good && atomic_file_write(o->conf->path, v->good, (size_t)v->good_len, o->conf->mode,
+                                                &o->conf->owner, err, sizeof err) >= 0;
+        agent_log(AGENT_ERROR, "watch %s: %s check \"%s\" %s: %s; not reloaded", o->watch->service,
+                  o->ops->type, cmd, why, kept ? "the previous file is back" : "no previous file to put back");
+        agent_alert("reload_failed", o->watch->service,
+                    json_pack("{s:s,s:s,s:s}", "output", o->ops->type, "command", cmd, "reason", why));
+    }
+}
+
+void validator_run(validator *v)
+{
+    char *const *check = v->o->conf->check;
+    if (!check || !check[0]) {
+        v->passed(v->o);
+        return;
+    }
+    if (v->job) {
+        v->again = 1;
+        return;
+    }
+    v->job = run_start(v->o->base, check, NULL, 0, v->o->conf->timeout_ms, checked, v);
+    if (!v->job)
+        checked(127, "could not be started", v);
+}
+
+void validator_close(validator *v)
+{
+    run_cancel(v->job);
+    v->job = NULL;
+    free(v->good);
+    v->good = NULL;
+}
