@@ -124,7 +124,7 @@ void reloader_close(reloader *r);
  * reload_failed is alerted. One check at a time; writes meanwhile coalesce. */
 typedef struct validator {
     output *o;
-    struct run_job *job;
+    struct proc *job;
     char *good;        /* the content last known to pass, NULL: none */
     long good_len;
     int again;

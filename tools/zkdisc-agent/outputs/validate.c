@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../agent.h"
-#include "../consumers_run.h"
+#include "../proc.h"
 #include "output.h"
 
 void validator_init(validator *v, output *o, void (*passed)(output *o))
@@ -22,9 +22,8 @@ void validator_init(validator *v, output *o, void (*passed)(output *o))
     }
 }
 
-static void checked(int status, const char *why, void *arg)
+static void checked(validator *v, int status, const char *why, const char *text, size_t len)
 {
-    validator *v = arg;
     output *o = v->o;
     v->job = NULL;
     if (v->again) { /* the file changed while it was checked: check the new one */
@@ -32,25 +31,33 @@ static void checked(int status, const char *why, void *arg)
         validator_run(v);
         return;
     }
-    char *text = NULL;
-    long n = atomic_file_read(o->conf->path, 16 << 20, &text);
+    char *file = NULL;
+    long n = atomic_file_read(o->conf->path, 16 << 20, &file);
     if (status == 0) {
         free(v->good);
-        v->good = n >= 0 ? text : NULL;
+        v->good = n >= 0 ? file : NULL;
         v->good_len = n;
         v->passed(o);
     } else {
-        free(text);
-        char cmd[256], err[512];
-        run_describe(o->conf->check, cmd, sizeof cmd);
+        free(file);
+        char cmd[256], err[512], said[513];
+        proc_describe(o->conf->check, cmd, sizeof cmd);
+        proc_excerpt(text, len, said, sizeof said);
         o->stats.reload_failures++;
         int kept = v->good && atomic_file_write(o->conf->path, v->good, (size_t)v->good_len, o->conf->mode,
                                                 &o->conf->owner, err, sizeof err) >= 0;
-        agent_log(AGENT_ERROR, "watch %s: %s check \"%s\" %s: %s; not reloaded", o->watch->service,
-                  o->ops->type, cmd, why, kept ? "the previous file is back" : "no previous file to put back");
+        agent_log(AGENT_ERROR, "watch %s: %s check \"%s\" %s%s%s; not reloaded, %s", o->watch->service,
+                  o->ops->type, cmd, why, *said ? ": " : "", said,
+                  kept ? "the previous file is back" : "no previous file to put back");
         agent_alert("reload_failed", o->watch->service,
-                    json_pack("{s:s,s:s,s:s}", "output", o->ops->type, "command", cmd, "reason", why));
+                    json_pack("{s:s,s:s,s:s,s:s}", "output", o->ops->type, "command", cmd, "reason", why,
+                              "message", said));
     }
+}
+
+static void on_done(void *arg, const proc_result *res)
+{
+    checked(arg, res->code, res->why, res->output, res->len);
 }
 
 void validator_run(validator *v)
@@ -64,14 +71,16 @@ void validator_run(validator *v)
         v->again = 1;
         return;
     }
-    v->job = run_start(v->o->base, check, NULL, 0, v->o->conf->timeout_ms, checked, v);
+    char err[512];
+    proc_spec spec = {.argv = check, .timeout_ms = v->o->conf->timeout_ms};
+    v->job = proc_start(&spec, on_done, v, err, sizeof err);
     if (!v->job)
-        checked(127, "could not be started", v);
+        checked(v, 127, err, "", 0);
 }
 
 void validator_close(validator *v)
 {
-    run_cancel(v->job);
+    proc_kill(v->job);
     v->job = NULL;
     free(v->good);
     v->good = NULL;
