@@ -58,6 +58,8 @@ check "PUT with a wrong token: 401" [ "$(code -X PUT -H 'Authorization: Bearer n
 check "the change in the query string only: 400" [ "$(code -X PUT -H "$AUTH" "$U/v1/maint/web-1?enable=true")" = 400 ]
 check "a rebinding Host: 421" [ "$(code -X PUT -H "$AUTH" -H "Host: evil.example:$API_PORT" -d '{"enable":true}' "$U/v1/maint/web-1")" = 421 ]
 check "a rebinding Host on a GET: 421" [ "$(code -H "Host: evil.example:$API_PORT" "$U/v1/services")" = 421 ]
+check "a rebinding Host named 127.*: 421" [ "$(code -H "Host: 127.evil.example:$API_PORT" "$U/v1/services")" = 421 ]
+check "an Origin named 127.*: 403" [ "$(code -H "Origin: http://127.evil.example:$API_PORT" "$U/v1/services")" = 403 ]
 check "a foreign Origin on a GET: 403" [ "$(code -H 'Origin: http://evil.example' "$U/v1/services")" = 403 ]
 check "maintenance still off" maint_is false
 # The API's own names pass.

@@ -226,9 +226,15 @@ static void handle_maint(api *a, struct evhttp_request *req, const char *rest)
 
 /* ---- who may ask ---------------------------------------------------------- */
 
+/* An address literal in 127/8 or ::1, or "localhost": never a DNS name
+ * that merely starts with "127." (127.evil.example can be made to point
+ * here by a rebinding page). */
 static int is_loopback(const char *h)
 {
-    return !strcasecmp(h, "localhost") || !strncmp(h, "127.", 4) || !strcmp(h, "::1");
+    struct in_addr v4;
+    if (inet_pton(AF_INET, h, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    return !strcasecmp(h, "localhost") || !strcmp(h, "::1");
 }
 
 static int is_ip(const char *h)

@@ -36,6 +36,7 @@ typedef struct cfile {
     int restoring;        /* job is on_change run again on the restored file */
     char *previous;       /* the file before this version's write; NULL: there was none */
     size_t previous_len;
+    int carried_hook;     /* a SIGHUP killed the old entry's on_change: run it even on an unchanged file */
 } cfile;
 
 struct cfiles {
@@ -279,6 +280,18 @@ static void apply(cfile *f)
     long plen = atomic_file_read(f->c->path, 64 << 20, &prev);
     int rc = atomic_file_write(f->c->path, text, len, f->c->mode, &f->c->owner, err, sizeof err);
     free(text);
+    if (f->carried_hook && f->c->on_change) {
+        /* The file was written by the entry a SIGHUP replaced, whose
+         * on_change was killed: run it now, with that entry's previous file. */
+        f->carried_hook = 0;
+        if (rc == 0) {
+            free(prev);
+            prev = f->previous;
+            plen = prev ? (long)f->previous_len : -1;
+            f->previous = NULL;
+            rc = 1;
+        }
+    }
     if (rc <= 0) {
         free(prev);
         if (rc < 0) {
@@ -339,9 +352,20 @@ void cfiles_carry(cfiles *to, const cfiles *from)
         cfile *t = &to->files[i];
         for (int j = 0; j < from->n; j++) {
             const cfile *f = &from->files[j];
-            if (!f->job && !strcmp(t->c->app, f->c->app) && !strcmp(t->c->path, f->c->path) &&
+            if (!strcmp(t->c->app, f->c->app) && !strcmp(t->c->path, f->c->path) &&
                 t->c->format == f->c->format && same_argv(t->c->on_change, f->c->on_change)) {
-                t->applied = f->applied;
+                if (!f->job) {
+                    t->applied = f->applied;
+                } else if (!f->restoring) {
+                    /* its on_change is killed with the old entry: the
+                     * version is handled again, the hook run even though
+                     * the file is already written */
+                    t->carried_hook = 1;
+                    if (f->previous && (t->previous = malloc(f->previous_len + 1))) {
+                        memcpy(t->previous, f->previous, f->previous_len);
+                        t->previous_len = f->previous_len;
+                    }
+                }
                 break;
             }
         }

@@ -130,7 +130,12 @@ static void adhoc_close(dns_server *d, int i, const char *why)
     agent_log(AGENT_INFO, "dns: closing the %s cache of %s", why, d->adhoc[i].wc.service);
     watch_set_close(d->adhoc[i].ws);
     free(d->adhoc[i].wc.service);
-    d->adhoc[i] = d->adhoc[--d->nadhoc];
+    /* The last cache moves into the gap: its watch set keeps a pointer to
+     * its conf, which must follow it. */
+    if (i != --d->nadhoc) {
+        d->adhoc[i] = d->adhoc[d->nadhoc];
+        watch_set_rebind(d->adhoc[i].ws, &d->adhoc[i].wc);
+    }
 }
 
 /* The ad-hoc cache of an existing service, opened now if need be (it loads

@@ -22,12 +22,14 @@ typedef struct entry {
     time_t asked;       /* when the last lookup started (monotonic s) */
     time_t used;
     struct evdns_getaddrinfo_request *req;
+    int orphan;         /* dropped while its lookup was in flight: freed by its callback */
 } entry;
 
 static struct {
     int refs;
     struct evdns_base *dns;
     entry *list;
+    entry *orphans;     /* cancelled lookups whose callbacks are still to come */
     int n;
     unsigned gen;
 } R;
@@ -41,7 +43,7 @@ static time_t now_s(void)
 
 void resolve_ref(struct event_base *base)
 {
-    if (R.refs++ == 0) {
+    if (R.refs++ == 0 && !R.dns) {
         R.dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
         if (R.dns) {
             evdns_base_set_option(R.dns, "timeout:", "2");
@@ -50,10 +52,28 @@ void resolve_ref(struct event_base *base)
     }
 }
 
+/* libevent 2.1 delivers a cancelled lookup's callback later, from the loop:
+ * such an entry waits on R.orphans until then. */
 static void entry_free(entry *e)
 {
-    if (e->req)
-        evdns_getaddrinfo_cancel(e->req); /* its callback runs now and clears req */
+    if (e->req) {
+        e->orphan = 1;
+        e->next = R.orphans;
+        R.orphans = e;
+        evdns_getaddrinfo_cancel(e->req);
+        return;
+    }
+    free(e->name);
+    free(e);
+}
+
+static void orphan_free(entry *e)
+{
+    entry **p = &R.orphans;
+    while (*p && *p != e)
+        p = &(*p)->next;
+    if (*p)
+        *p = e->next;
     free(e->name);
     free(e);
 }
@@ -68,9 +88,8 @@ void resolve_unref(void)
         entry_free(e);
     }
     R.n = 0;
-    if (R.dns)
-        evdns_base_free(R.dns, 0);
-    R.dns = NULL;
+    /* The evdns base stays for the process: freeing it while cancelled
+     * lookups still have callbacks queued would free what they touch. */
 }
 
 unsigned resolve_generation(void)
@@ -82,6 +101,12 @@ static void answered(int result, struct evutil_addrinfo *res, void *arg)
 {
     entry *e = arg;
     e->req = NULL;
+    if (e->orphan) {
+        if (res)
+            evutil_freeaddrinfo(res);
+        orphan_free(e);
+        return;
+    }
     if (result == EVUTIL_EAI_CANCEL) {
         if (res)
             evutil_freeaddrinfo(res);
