@@ -2,6 +2,7 @@
  * JSON object per line for log shippers. Safe from any thread (one write). */
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,12 @@
 #include "agent.h"
 #include "log.h"
 
-static int log_json;
+/* Set by the loop on a reload, read by every thread that logs. */
+static atomic_int log_json;
 
 void log_set_json(int json)
 {
-    log_json = json;
+    atomic_store_explicit(&log_json, json, memory_order_relaxed);
 }
 
 int64_t now_realtime_ms(void)
@@ -71,7 +73,7 @@ static void vlog(agent_level level, json_t *fields, const char *fmt, va_list ap)
     char ts[40];
     log_time(0, ts, sizeof ts);
     char *line = NULL;
-    if (log_json) {
+    if (atomic_load_explicit(&log_json, memory_order_relaxed)) {
         json_t *o = json_pack("{ssssss}", "time", ts, "level", level_name(level), "msg", msg);
         if (o && fields)
             json_object_update_missing(o, fields);
