@@ -204,14 +204,13 @@ const cli_command cmd_services = {
 /* ---- instances ------------------------------------------------------------- */
 
 /* 1 when another instance of the snapshot carries the same record id (two
- * znodes, one id: a copy by hand, or a writer that reuses ids). */
+ * znodes, one id: a copy by hand, or a writer that reuses ids). A snapshot
+ * is sorted by id, so equal ids are neighbours: O(1), not a scan. */
 static int duplicate_id(const zkd_snapshot *s, size_t k)
 {
     const char *id = zkd_instance_id(zkd_snapshot_at(s, k));
-    for (size_t j = 0; j < zkd_snapshot_count(s); j++)
-        if (j != k && !strcmp(id, zkd_instance_id(zkd_snapshot_at(s, j))))
-            return 1;
-    return 0;
+    return (k > 0 && !strcmp(id, zkd_instance_id(zkd_snapshot_at(s, k - 1)))) ||
+           (k + 1 < zkd_snapshot_count(s) && !strcmp(id, zkd_instance_id(zkd_snapshot_at(s, k + 1))));
 }
 
 static int max_width(int w, const char *text)
