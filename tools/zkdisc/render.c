@@ -188,11 +188,16 @@ static void dump_json(json_t *v, int pretty)
     funlockfile(stdout);
 }
 
-void render_json(json_t *v)
+int render_json_is_pretty(void)
 {
     if (json_pretty < 0)
         json_pretty = isatty(STDOUT_FILENO);
-    dump_json(v, json_pretty);
+    return json_pretty;
+}
+
+void render_json(json_t *v)
+{
+    dump_json(v, render_json_is_pretty());
 }
 
 void render_json_line(json_t *v)
