@@ -55,7 +55,8 @@ typedef struct zkd_options {
     const char *root;        /* zkdisc's base path inside the chroot; default "/zkdisc" */
     int session_timeout_ms;  /* asked of the server, which may clamp it; default 10000 */
     int connect_timeout_ms;  /* how long zkd_connect waits for a session; default 5000 */
-    int request_timeout_ms;  /* how long a synchronous call waits for its answer; default 10000 */
+    int request_timeout_ms;  /* how long a synchronous call waits for an answer (a batch: for
+                              * its next one); default 10000 */
     const char *auth;        /* digest credentials "user:password", or NULL; never logged */
     const char *auth_file;   /* or a file holding them (zkd_auth_file_read); not with auth */
     zkd_log_level log_level; /* default ZKD_LOG_WARN */

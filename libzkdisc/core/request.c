@@ -1304,6 +1304,9 @@ int zkd__call_batch(zkd_client *c, const zkd_op *ops, size_t n, zkd_result *res,
             zkd__req_free(got);
             answered++;
         }
+        /* The timeout is for silence, not for the whole batch: a listing
+         * of 100,000 that keeps being answered may take longer. */
+        deadline = zkd__now_ms() + timeout;
     }
     zkd__batch_free(b);
     if (!rc && answered < n) {

@@ -19,6 +19,14 @@ assert doc["instances"] == 300
 for r in doc["results"]:
     assert r["value"] > 0 or r["group"] == "memory", r
 PY
+# The cli group: `zkdisc -o json instances` as a process beside the raw lister.
+expect_exit 0 bench-cli "$B" --zk "$ZKDISC_ZK" --only cli --instances 300 -o json
+check "cli group reported against the raw lister" python3 - "$OUT/bench-cli.out" <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))["results"]
+assert [r["group"] for r in rows] == ["cli", "cli"], rows
+assert all(r["value"] > 0 and r["vs_baseline"] > 0 for r in rows), rows
+PY
 # The agent group: zkdisc-agent beside a plain libcurl-multi loop (small).
 expect_exit 0 bench-agent "$B" --zk "$ZKDISC_ZK" --only agent --agent-checks 100 --agent-seconds 3 -o json
 check "agent group reported against the loop" python3 - "$OUT/bench-agent.out" <<'PY'

@@ -19,6 +19,10 @@
  *     50,000 against raw pipelined getData, change-to-listener against a
  *     raw children watch that then reads the new child's data, and the time
  *     a cache of 100,000 takes to be fresh after a server restart.
+ *   - the CLI (--only cli): `zkdisc -o json instances` of N instances as a
+ *     whole process against zkdisc-bench-raw-list (raw_list.c: the C client's
+ *     pipelined getChildren + getData of every child, printed with jansson),
+ *     in interleaved pairs; the median ratio and its spread.
  *   - the agent (--only agent, bench_agent.c): zkdisc-agent's CPU for 500
  *     http checks at 1 s against a plain libcurl-multi loop making the same
  *     requests (baseline), per request and as a share of a core.
@@ -26,6 +30,8 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +50,7 @@ typedef struct bench {
     int json;
     const char *only;  /* "cache": just bench_cache */
     const char *agent; /* the zkdisc-agent binary for the agent group */
+    const char *cli;   /* the zkdisc binary for the cli group */
     int agent_checks, agent_seconds;
     int recovery;      /* instances for the recovery measure (0: skip) */
     zks_server *srv;   /* our own server, or NULL with --zk */
@@ -943,6 +950,75 @@ static void bench_request(const bench *b)
     zookeeper_close(zh);
 }
 
+/* ---- the CLI as a whole process ------------------------------------------------- */
+
+/* `rel` resolved beside this binary (in the build tree). */
+static void beside_self(char *out, size_t len, const char *rel)
+{
+    ssize_t n = readlink("/proc/self/exe", out, len - 128);
+    char *slash = n > 0 ? memrchr(out, '/', (size_t)n) : NULL;
+    if (!slash)
+        die("cli", "cannot find this binary's directory");
+    snprintf(slash + 1, 127, "%s", rel);
+}
+
+/* Wall time of one process run to its end, stdout to /dev/null. */
+static double run_timed(char *const argv[])
+{
+    double t0 = now_s();
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, STDOUT_FILENO);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        die(argv[0], "failed");
+    return now_s() - t0;
+}
+
+static void bench_cli(const bench *b)
+{
+    char service[64], path[128], cli[4096], raw[4096];
+    snprintf(service, sizeof service, "cli-%d", b->n);
+    snprintf(path, sizeof path, "/zkdisc/services/%s", service);
+    if (b->cli)
+        snprintf(cli, sizeof cli, "%s", b->cli);
+    else
+        beside_self(cli, sizeof cli, "../zkdisc/zkdisc");
+    beside_self(raw, sizeof raw, "zkdisc-bench-raw-list");
+    zhandle_t *zh = raw_connect(b->zk);
+    raw_fill(zh, service, "", b->n);
+    char *cli_argv[] = {cli, "--zk", (char *)b->zk, "-o", "json", "instances", service, NULL};
+    char *raw_argv[] = {raw, (char *)b->zk, path, NULL};
+    run_timed(cli_argv); /* warm: page cache, the server's JIT */
+    run_timed(raw_argv);
+    enum { PAIRS = 9 };
+    double ratio[PAIRS], tc[PAIRS], tr[PAIRS];
+    for (int p = 0; p < PAIRS; p++) { /* alternate which goes first */
+        if (p & 1) {
+            tr[p] = run_timed(raw_argv);
+            tc[p] = run_timed(cli_argv);
+        } else {
+            tc[p] = run_timed(cli_argv);
+            tr[p] = run_timed(raw_argv);
+        }
+        ratio[p] = tc[p] / tr[p];
+    }
+    qsort(ratio, PAIRS, sizeof *ratio, cmp_double);
+    qsort(tc, PAIRS, sizeof *tc, cmp_double);
+    qsort(tr, PAIRS, sizeof *tr, cmp_double);
+    static char what[80];
+    snprintf(what, sizeof what, "zkdisc -o json instances, %d (process)", b->n);
+    add_row("cli", "raw pipelined list as a process (median)", tr[PAIRS / 2], "s", tr[PAIRS / 2]);
+    add_row("cli", what, tc[PAIRS / 2], "s", tr[PAIRS / 2]);
+    fprintf(stderr, "zkdisc-bench: cli/raw median ratio %.2fx (pairs %.2f-%.2f) at %d instances\n",
+            ratio[PAIRS / 2], ratio[0], ratio[PAIRS - 1], b->n);
+    zookeeper_close(zh);
+}
+
 /* ---- the agent ------------------------------------------------------------------- */
 
 static void bench_agent(const bench *b)
@@ -982,6 +1058,9 @@ static void usage(FILE *out)
                  "  --instances N  instances to register and read (default 10000)\n"
                  "  --changes N    samples for the watch latency (default 500)\n"
                  "  --only cache   run only the cache measures (also: select, request)\n"
+                 "  --only cli     only `zkdisc -o json instances` of N as a process against a\n"
+                 "                 raw C client lister (interleaved pairs, median ratio); --cli\n"
+                 "                 PATH names zkdisc\n"
                  "  --only agent   only the agent's CPU for --agent-checks http checks at 1 s\n"
                  "                 (default 500) over --agent-seconds (default 20) against a\n"
                  "                 plain libcurl-multi loop; --agent PATH names zkdisc-agent\n"
@@ -1002,6 +1081,7 @@ int main(int argc, char **argv)
                                        {"recovery", required_argument, NULL, 'r'},
                                        {"memory-child", required_argument, NULL, 'M'},
                                        {"agent", required_argument, NULL, 'A'},
+                                       {"cli", required_argument, NULL, 'C'},
                                        {"agent-checks", required_argument, NULL, 'K'},
                                        {"agent-seconds", required_argument, NULL, 'S'},
                                        {"help", no_argument, NULL, 'h'},
@@ -1017,6 +1097,7 @@ int main(int argc, char **argv)
         case 'r': b.recovery = atoi(optarg); break;
         case 'M': memory_child_arg = optarg; break;
         case 'A': b.agent = optarg; break;
+        case 'C': b.cli = optarg; break;
         case 'K': b.agent_checks = atoi(optarg); break;
         case 'S': b.agent_seconds = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
@@ -1061,6 +1142,8 @@ int main(int argc, char **argv)
         bench_request(&b);
     if (!b.only || !strcmp(b.only, "cache"))
         bench_cache(&b);
+    if (b.only && !strcmp(b.only, "cli"))
+        bench_cli(&b);
     if (b.only && !strcmp(b.only, "agent"))
         bench_agent(&b);
     print_rows(&b);

@@ -40,6 +40,8 @@ void render_json_line(json_t *v);
 
 /* --pretty: indent JSON even when stdout is not a terminal. */
 void render_json_pretty(int on);
+/* Whether render_json indents (else: compact, one line). */
+int render_json_is_pretty(void);
 
 /* The Stat as a JSON object with ZooKeeper's field names (new reference). */
 json_t *render_stat_json(const zkd_stat *st);
