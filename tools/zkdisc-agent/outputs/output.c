@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,65 @@ static json_t *record(const zkd_instance *i)
     return v ? v : json_null();
 }
 
-char *output_render_json(const watch_view *v, size_t *len)
+/* Records decoded once per instance: open addressing on the instance's
+ * address, each key a reference to its instance (so an address is never
+ * reused while it is a key). */
+struct json_records {
+    const zkd_instance **key;
+    json_t **val;
+    size_t mask, n;
+};
+
+static json_records *records_new(size_t n)
+{
+    json_records *c = calloc(1, sizeof *c);
+    size_t cap = 16;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    c->key = calloc(cap, sizeof *c->key);
+    c->val = calloc(cap, sizeof *c->val);
+    c->mask = cap - 1;
+    return c;
+}
+
+static size_t records_pos(const json_records *c, const zkd_instance *i)
+{
+    size_t p = ((uintptr_t)i >> 4) * 11400714819323198485u & c->mask;
+    while (c->key[p] && c->key[p] != i)
+        p = (p + 1) & c->mask;
+    return p;
+}
+
+void output_json_records_free(json_records *c)
+{
+    if (!c)
+        return;
+    for (size_t p = 0; p <= c->mask; p++)
+        if (c->key[p]) {
+            zkd_instance_unref(c->key[p]);
+            json_decref(c->val[p]);
+        }
+    free(c->key);
+    free(c->val);
+    free(c);
+}
+
+/* The record of `i`, from *cache when it was rendered before; *cache ends
+ * up holding this view's records only. */
+static json_t *cached_record(json_records *old, json_records *now, const zkd_instance *i)
+{
+    size_t p = records_pos(now, i);
+    if (now->key[p])
+        return json_incref(now->val[p]); /* listed twice */
+    size_t q = old ? records_pos(old, i) : 0;
+    json_t *v = old && old->key[q] ? json_incref(old->val[q]) : record(i);
+    now->key[p] = zkd_instance_ref(i);
+    now->val[p] = json_incref(v);
+    now->n++;
+    return v;
+}
+
+char *output_render_json(const watch_view *v, size_t *len, json_records **cache)
 {
     char when[40];
     time_t secs = (time_t)(v->updated_ms / 1000);
@@ -63,10 +122,15 @@ char *output_render_json(const watch_view *v, size_t *len)
     gmtime_r(&secs, &tm);
     size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(when + n, sizeof when - n, ".%03dZ", (int)(v->updated_ms % 1000));
+    json_records *now = cache ? records_new(v->usable) : NULL;
     json_t *list = json_array();
     for (size_t k = 0; k < v->n; k++)
         if (zkd_instance_enabled(v->inst[k]))
-            json_array_append_new(list, record(v->inst[k]));
+            json_array_append_new(list, now ? cached_record(*cache, now, v->inst[k]) : record(v->inst[k]));
+    if (cache) {
+        output_json_records_free(*cache);
+        *cache = now;
+    }
     json_t *doc = json_pack("{s:s,s:b,s:s,s:o}", "service", v->service, "stale", v->stale,
                             "updated", when, "instances", list);
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
