@@ -33,9 +33,12 @@ CONF
     listed() { ! kill -0 "$agent" 2>/dev/null || grep -q "\"id\": \"i$((n - 1))\"" "$OUT/$svc.json" 2>/dev/null; }
     wait_until 120 listed && kill -0 "$agent" 2>/dev/null ||
         { echo "the json file never listed $n instances"; tail "$OUT/$svc.log"; exit 1; }
+    # BENCH_PERF=DIR: a perf profile of the agent during the changes, DIR/perf-N.data
+    [ -n "${BENCH_PERF:-}" ] && { bg perf record ${BENCH_PERF_OPTS:--g} -o "$BENCH_PERF/perf-$n.data" -p "$agent" 2>/dev/null; perf=$BG_PID; }
     res=$($py "$here/bench_scale.py" "$ZKDISC_ZK" "$svc" "$n" measure "$agent" "$OUT/$svc.json" "$changes") || exit 1
     echo "$res"
     cpu[$n]=$($py -c 'import json,sys; print(json.loads(sys.argv[1])["cpu_ms_per_change"])' "$res")
+    [ -n "${BENCH_PERF:-}" ] && kill -INT "$perf" && wait "$perf"
     stop_pid "$agent"
 done
 $py -c 'import sys; s, l, ns, nl = map(float, sys.argv[1:]); print("cpu per change %d -> %d: %.1fx (N grew %.0fx)" % (ns, nl, l / max(s, 0.01), nl / ns))' \
