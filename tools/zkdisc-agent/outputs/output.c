@@ -82,7 +82,9 @@ static json_records *records_new(size_t n)
 
 static size_t records_pos(const json_records *c, const zkd_instance *i)
 {
-    size_t p = ((uintptr_t)i >> 4) * 11400714819323198485u & c->mask;
+    uint64_t h = (uintptr_t)i;
+    h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdu; /* addresses share their low bits: mix them in */
+    size_t p = (size_t)(h ^ (h >> 33)) & c->mask;
     while (c->key[p] && c->key[p] != i)
         p = (p + 1) & c->mask;
     return p;
