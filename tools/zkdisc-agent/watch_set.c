@@ -209,7 +209,7 @@ json_t *watch_set_json(const watch_set *ws)
     json_t *doc;
     if (ws->loaded) {
         size_t len;
-        char *text = output_render_json(&ws->view, &len);
+        char *text = output_render_json(&ws->view, &len, NULL);
         doc = json_loads(text, 0, NULL);
         free(text);
     } else {

@@ -29,6 +29,7 @@ typedef struct command_out {
     int64_t last_start_ms;
     int failures;      /* consecutive failed runs of the current document */
     int64_t retry_ms;  /* no run before this (backoff after a failure) */
+    json_records *records; /* the last render's, reused by the next */
 } command_out;
 
 static void schedule(command_out *c);
@@ -163,7 +164,7 @@ static void command_update(output *o, const watch_view *v)
     watch_view same = *v;
     same.updated_ms = 0;
     size_t len, klen;
-    char *key = output_render_json(&same, &klen);
+    char *key = output_render_json(&same, &klen, &c->records);
     if ((c->pending_key && !strcmp(key, c->pending_key)) || (c->delivered_key && !strcmp(key, c->delivered_key))) {
         if (c->pending_key && strcmp(key, c->pending_key))
             drop_pending(c); /* back to what the command has */
@@ -171,7 +172,7 @@ static void command_update(output *o, const watch_view *v)
         return;
     }
     drop_pending(c);
-    c->pending = output_render_json(v, &len);
+    c->pending = output_render_json(v, &len, &c->records);
     c->pending_len = len;
     c->pending_key = key;
     if (c->failures)
@@ -187,6 +188,7 @@ static void command_close(output *o)
     drop_pending(c);
     free(c->delivered);
     free(c->delivered_key);
+    output_json_records_free(c->records);
     free(c);
 }
 

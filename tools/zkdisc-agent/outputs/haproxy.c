@@ -432,26 +432,77 @@ static void round_start(haproxy_out *h)
 
 /* ---- slots and the file ----------------------------------------------------------- */
 
-static int find_slot(const haproxy_out *h, const char *id)
+/* Ids to indexes, open addressing, built per update so that matching N
+ * instances with N slots costs O(N), not O(N^2). */
+typedef struct id_map {
+    const char **key;
+    int *val;
+    size_t mask;
+} id_map;
+
+static size_t id_hash(const char *s)
 {
-    for (int k = 0; k < h->nslots; k++)
-        if (h->slots[k].id && !strcmp(h->slots[k].id, id))
-            return k;
-    return -1;
+    size_t h = 14695981039346656037u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
 }
 
-static int take_free_slot(haproxy_out *h)
+static void map_init(id_map *m, size_t n)
 {
-    for (int k = 0; k < h->nslots; k++)
+    size_t cap = 16;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    m->key = calloc(cap, sizeof *m->key);
+    m->val = calloc(cap, sizeof *m->val);
+    m->mask = cap - 1;
+}
+
+/* The slot where `id` is or goes. */
+static size_t map_pos(const id_map *m, const char *id)
+{
+    size_t p = id_hash(id) & m->mask;
+    while (m->key[p] && strcmp(m->key[p], id))
+        p = (p + 1) & m->mask;
+    return p;
+}
+
+/* The first value put for `id` is kept (as a first-match scan would find). */
+static void map_put(id_map *m, const char *id, int v)
+{
+    size_t p = map_pos(m, id);
+    if (!m->key[p]) {
+        m->key[p] = id;
+        m->val[p] = v;
+    }
+}
+
+static int map_get(const id_map *m, const char *id)
+{
+    size_t p = map_pos(m, id);
+    return m->key[p] ? m->val[p] : -1;
+}
+
+static void map_free(id_map *m)
+{
+    free(m->key);
+    free(m->val);
+}
+
+/* The lowest free slot at or after *from (free slots are only taken
+ * during an update, so the lowest free one never moves back). */
+static int take_free_slot(haproxy_out *h, int *from)
+{
+    for (int k = *from; k < h->nslots; k++)
         if (!h->slots[k].id)
-            return k;
+            return *from = k;
     /* Out of slots: grow by the configured count; the new ones exist in
      * HAProxy only after a reload. */
     int more = h->base.conf->slots;
     h->slots = realloc(h->slots, (size_t)(h->nslots + more) * sizeof *h->slots);
     memset(h->slots + h->nslots, 0, (size_t)more * sizeof *h->slots);
     h->nslots += more;
-    return h->nslots - more;
+    return *from = h->nslots - more;
 }
 
 static void write_file(haproxy_out *h, const char *service)
@@ -507,10 +558,16 @@ static void haproxy_update(output *o, const watch_view *v)
     /* Which records go in, at which address. */
     char (*addr)[64] = calloc(v->n + 1, sizeof *addr);
     int max = 0;
+    id_map slot_of, usable;
+    map_init(&slot_of, (size_t)h->nslots + v->n);
+    map_init(&usable, v->n);
+    for (int k = 0; k < h->nslots; k++)
+        if (h->slots[k].id)
+            map_put(&slot_of, h->slots[k].id, k);
     o->names = 0;
     for (size_t i = 0; i < v->n; i++) {
         const zkd_instance *in = v->inst[i];
-        int w = zkd_instance_weight(in), k = find_slot(h, zkd_instance_id(in)), rc;
+        int w = zkd_instance_weight(in), k = map_get(&slot_of, zkd_instance_id(in)), rc;
         rc = output_address(o, in, addr[i], sizeof addr[i]);
         if (rc == 0 && k >= 0) /* a name being looked up keeps its slot's address meanwhile */
             snprintf(addr[i], sizeof addr[i], "%s", h->slots[k].addr);
@@ -522,25 +579,30 @@ static void haproxy_update(output *o, const watch_view *v)
         }
         if (addr[i][0] && w > max)
             max = w;
+        if (addr[i][0])
+            map_put(&usable, zkd_instance_id(in), (int)i);
     }
-    /* Slots of instances that left are freed. */
+    /* Slots of instances that left are freed (their ids once the map,
+     * which points at them, is gone). */
+    char **gone = calloc((size_t)h->nslots + 1, sizeof *gone);
+    int ngone = 0;
     for (int k = 0; k < h->nslots; k++) {
-        int keep = 0;
-        for (size_t i = 0; h->slots[k].id && i < v->n && !keep; i++)
-            keep = addr[i][0] && !strcmp(zkd_instance_id(v->inst[i]), h->slots[k].id);
-        if (!keep) {
-            free(h->slots[k].id);
+        if (h->slots[k].id && map_get(&usable, h->slots[k].id) < 0) {
+            gone[ngone++] = h->slots[k].id;
             h->slots[k].id = NULL;
         }
     }
+    int from = 0;
     for (size_t i = 0; i < v->n; i++) {
         const zkd_instance *in = v->inst[i];
         if (!addr[i][0])
             continue;
-        int k = find_slot(h, zkd_instance_id(in));
+        /* A slot in the map is one kept above (its id is usable). */
+        int k = map_get(&slot_of, zkd_instance_id(in));
         if (k < 0) {
-            k = take_free_slot(h);
+            k = take_free_slot(h, &from);
             h->slots[k].id = strdup(zkd_instance_id(in));
+            map_put(&slot_of, h->slots[k].id, k);
         }
         slot *s = &h->slots[k];
         snprintf(s->addr, sizeof s->addr, "%s", addr[i]);
@@ -551,6 +613,11 @@ static void haproxy_update(output *o, const watch_view *v)
             output_note(o, s->id, 0, "weight %d scaled to %d (HAProxy takes at most 256; all weights scaled by 256/%d)",
                         zkd_instance_weight(in), s->weight, max);
     }
+    map_free(&slot_of);
+    map_free(&usable);
+    while (ngone)
+        free(gone[--ngone]);
+    free(gone);
     free(addr);
     output_render_done(o);
     write_file(h, v->service);

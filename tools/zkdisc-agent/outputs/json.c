@@ -13,6 +13,7 @@ typedef struct json_out {
     int failing;         /* the last write failed: retried on the next tick */
     int64_t fresh_ms;    /* when the view was last not stale (monotonic) */
     int stale_alerted;
+    json_records *records; /* the last render's, reused by the next */
 } json_out;
 
 static output *json_open(struct event_base *base, const watch_conf *w, const out_conf *c)
@@ -27,7 +28,7 @@ static void json_update(output *o, const watch_view *v)
 {
     json_out *j = (json_out *)o;
     size_t len;
-    char *text = output_render_json(v, &len);
+    char *text = output_render_json(v, &len, &j->records);
     char err[512];
     int rc = atomic_file_write(o->conf->path, text, len, o->conf->mode, &o->conf->owner, err, sizeof err);
     free(text);
@@ -67,6 +68,7 @@ static void json_tick(output *o, const watch_view *v)
 
 static void json_close(output *o)
 {
+    output_json_records_free(((json_out *)o)->records);
     free(o);
 }
 

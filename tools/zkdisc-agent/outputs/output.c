@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,138 @@ static json_t *record(const zkd_instance *i)
     return v ? v : json_null();
 }
 
-char *output_render_json(const watch_view *v, size_t *len)
+/* Each record's text as it stands in the document (two levels deep),
+ * kept per instance: open addressing on the instance's address, each key
+ * a reference to its instance (so an address is never reused while it is
+ * a key). */
+struct json_records {
+    const zkd_instance **key;
+    char **text;
+    size_t *len;
+    size_t mask;
+};
+
+static json_records *records_new(size_t n)
+{
+    json_records *c = calloc(1, sizeof *c);
+    size_t cap = 16;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    c->key = calloc(cap, sizeof *c->key);
+    c->text = calloc(cap, sizeof *c->text);
+    c->len = calloc(cap, sizeof *c->len);
+    c->mask = cap - 1;
+    return c;
+}
+
+static size_t records_pos(const json_records *c, const zkd_instance *i)
+{
+    uint64_t h = (uintptr_t)i;
+    h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdu; /* addresses share their low bits: mix them in */
+    size_t p = (size_t)(h ^ (h >> 33)) & c->mask;
+    while (c->key[p] && c->key[p] != i)
+        p = (p + 1) & c->mask;
+    return p;
+}
+
+void output_json_records_free(json_records *c)
+{
+    if (!c)
+        return;
+    for (size_t p = 0; p <= c->mask; p++)
+        if (c->key[p]) {
+            zkd_instance_unref(c->key[p]);
+            free(c->text[p]);
+        }
+    free(c->key);
+    free(c->text);
+    free(c->len);
+    free(c);
+}
+
+/* The record as json_dumps prints it two levels deep with JSON_INDENT(2):
+ * every line after the first indented by 4 more (a newline in JSON text
+ * is always layout, never inside a string). */
+static char *record_text(const zkd_instance *i, size_t *len)
+{
+    json_t *r = record(i);
+    char *flat = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    json_decref(r);
+    size_t n = 0, lines = 0;
+    for (; flat[n]; n++)
+        lines += flat[n] == '\n';
+    char *out = malloc(n + 4 * lines + 1), *w = out;
+    for (const char *c = flat; *c; c++) {
+        *w++ = *c;
+        if (*c == '\n')
+            for (int k = 0; k < 4; k++)
+                *w++ = ' ';
+    }
+    *w = '\0';
+    free(flat);
+    *len = (size_t)(w - out);
+    return out;
+}
+
+/* Slot p of `now` for instance `i`, filled from `old` or rendered. */
+static size_t cached_record(json_records *old, json_records *now, const zkd_instance *i)
+{
+    size_t p = records_pos(now, i);
+    if (now->key[p])
+        return p; /* listed twice */
+    size_t q = old ? records_pos(old, i) : 0;
+    if (old && old->key[q]) {
+        now->text[p] = old->text[q];
+        now->len[p] = old->len[q];
+        old->text[q] = NULL; /* moved */
+    } else {
+        now->text[p] = record_text(i, &now->len[p]);
+    }
+    now->key[p] = zkd_instance_ref(i);
+    return p;
+}
+
+static char *append(char *w, const char *s, size_t n)
+{
+    memcpy(w, s, n);
+    return w + n;
+}
+
+/* The document around its records: the head as jansson prints it with an
+ * empty list, ending in "[]\n}", and each record's kept text. */
+static char *render_cached(const watch_view *v, json_t *doc, size_t *len, json_records **cache)
+{
+    char *head = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_records *now = records_new(v->usable);
+    size_t *at = malloc((v->n + 1) * sizeof *at), m = 0;
+    size_t hl = strlen(head) - 3, total = hl + 16; /* up to and including "[" */
+    for (size_t k = 0; k < v->n; k++)
+        if (zkd_instance_enabled(v->inst[k])) {
+            at[m] = cached_record(*cache, now, v->inst[k]);
+            total += now->len[at[m++]] + 6;
+        }
+    output_json_records_free(*cache);
+    *cache = now;
+    if (!m) {
+        free(at);
+        *len = strlen(head);
+        return head;
+    }
+    char *out = malloc(total), *w = out;
+    w = append(w, head, hl);
+    for (size_t k = 0; k < m; k++) {
+        w = append(w, ",\n    " + !k, k ? 6 : 5);
+        w = append(w, now->text[at[k]], now->len[at[k]]);
+    }
+    w = append(w, "\n  ]\n}", 6);
+    *w = '\0';
+    free(at);
+    free(head);
+    *len = (size_t)(w - out);
+    return out;
+}
+
+char *output_render_json(const watch_view *v, size_t *len, json_records **cache)
 {
     char when[40];
     time_t secs = (time_t)(v->updated_ms / 1000);
@@ -64,14 +196,20 @@ char *output_render_json(const watch_view *v, size_t *len)
     size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(when + n, sizeof when - n, ".%03dZ", (int)(v->updated_ms % 1000));
     json_t *list = json_array();
-    for (size_t k = 0; k < v->n; k++)
+    for (size_t k = 0; !cache && k < v->n; k++)
         if (zkd_instance_enabled(v->inst[k]))
             json_array_append_new(list, record(v->inst[k]));
     json_t *doc = json_pack("{s:s,s:b,s:s,s:o}", "service", v->service, "stale", v->stale,
                             "updated", when, "instances", list);
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    size_t l;
+    char *text;
+    if (cache) {
+        text = render_cached(v, doc, &l, cache);
+    } else {
+        text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        l = strlen(text);
+    }
     json_decref(doc);
-    size_t l = strlen(text);
     char *out = realloc(text, l + 2);
     out[l] = '\n';
     out[l + 1] = '\0';

@@ -37,6 +37,7 @@ typedef struct output_stats {
 } output_stats;
 
 typedef struct output output;
+typedef struct json_records json_records;
 
 typedef struct output_ops {
     const char *type;
@@ -68,8 +69,12 @@ const output_ops *output_ops_for(out_type type);
 /* The document json and command outputs produce: {"service", "stale",
  * "updated" (RFC 3339 UTC), "instances": [records as `zkdisc instances -o
  * json` prints them]} with only enabled instances. malloc'd, ends in a
- * newline. */
-char *output_render_json(const watch_view *v, size_t *len);
+ * newline. With `cache` (*cache NULL at first), records already rendered
+ * for the previous view are reused: a change decodes only what changed. */
+char *output_render_json(const watch_view *v, size_t *len, json_records **cache);
+
+/* Frees a cache of output_render_json (NULL is fine). */
+void output_json_records_free(json_records *c);
 
 /* An address or id that cannot break a generated config file: printable,
  * no space, quote, '#', ';', '{' or '}'. */
