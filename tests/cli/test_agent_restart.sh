@@ -96,6 +96,17 @@ write_conf 300M "leave_on_terminate = false;" "$(web 300M)"
 kill -HUP "$AGENT_PID"
 within "added back: web registered" 4 has_count web 1
 
+# --- a service renamed (same id) while the agent was down ----------------------
+kill -KILL "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+write_conf 300M "leave_on_terminate = false;" "$(web 300M | sed 's/name = "web"/name = "web2"/')"
+start_agent "$OUT/agent.conf" "$OUT/agent.log"
+within "renamed while down: web2/web-1 registered" 4 has_count web2 1
+within "renamed while down: the old web/web-1 removed" 4 has_count web 0
+write_conf 300M "leave_on_terminate = false;" "$(web 300M)"
+kill -HUP "$AGENT_PID"
+within "renamed back: web registered" 4 has_count web 1
+within "renamed back: web2 removed" 4 has_count web2 0
+
 # --- a check critical before a restart: its recovery is raised after it -------
 HB='{ name = "hb"; id = "hb-1"; port = 3; checks = ( { type = "ttl"; name = "beat"; ttl = "60s"; } ); },'
 HOOK="alerts = ( { name = \"script\"; on = [ \"check_critical\", \"check_recovered\" ]; exec = [ \"$AGENT_HELPERS/hook.sh\", \"$OUT/exec.log\" ]; } );"

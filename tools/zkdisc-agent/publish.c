@@ -31,6 +31,7 @@ typedef struct entry {
     unsigned gen;     /* bumped when want_spec changes */
     double asked_at;  /* when `want` or the spec last changed (monotonic) */
     int inherited;    /* the previous run's session may hold it: see publish_inherit */
+    int orphan;       /* inherited under a service nothing here wants: never found by id */
     /* Done: written by the worker. */
     zkd_registration *reg;
     char *reg_service;
@@ -130,7 +131,7 @@ static void to_instance_spec(const regspec *r, zkd_instance_spec *s)
 static entry *find(publisher *p, const char *id)
 {
     for (entry *e = p->entries; e; e = e->next)
-        if (!strcmp(e->want_spec.id, id))
+        if (!e->orphan && !strcmp(e->want_spec.id, id))
             return e;
     return NULL;
 }
@@ -166,8 +167,14 @@ void publish_inherit(publisher *p, const char *service, const char *id)
 {
     pthread_mutex_lock(&p->mu);
     entry *e = find(p, id);
+    /* The same id under another service (renamed while we were down) is
+     * another node: the wanted entry registers the new one, and an orphan
+     * entry removes the old one if our resumed session holds it. */
+    if (e && strcmp(e->want_spec.name, service))
+        e = NULL;
     if (!e) {
         e = calloc(1, sizeof *e);
+        e->orphan = 1;
         e->tree_enabled = -1;
         e->gen = 1;
         e->want_spec.name = strdup(service);
