@@ -288,7 +288,7 @@ static int typed(const zkd_config_version *v, const char *key, zkd_config_type w
 
 int zkd_config_int(const zkd_config_version *v, const char *key, int64_t *out, zkd_error *err)
 {
-    json_t *j;
+    json_t *j = NULL;
     int rc = typed(v, key, ZKD_CONFIG_INT, &j, err);
     if (!rc)
         *out = (int64_t)json_integer_value(j);
@@ -297,7 +297,7 @@ int zkd_config_int(const zkd_config_version *v, const char *key, int64_t *out, z
 
 int zkd_config_double(const zkd_config_version *v, const char *key, double *out, zkd_error *err)
 {
-    json_t *j;
+    json_t *j = NULL;
     int rc = typed(v, key, ZKD_CONFIG_DOUBLE, &j, err);
     if (!rc)
         *out = json_number_value(j);
@@ -306,7 +306,7 @@ int zkd_config_double(const zkd_config_version *v, const char *key, double *out,
 
 int zkd_config_bool(const zkd_config_version *v, const char *key, int *out, zkd_error *err)
 {
-    json_t *j;
+    json_t *j = NULL;
     int rc = typed(v, key, ZKD_CONFIG_BOOL, &j, err);
     if (!rc)
         *out = json_is_true(j);
@@ -316,7 +316,7 @@ int zkd_config_bool(const zkd_config_version *v, const char *key, int *out, zkd_
 int zkd_config_string(const zkd_config_version *v, const char *key, const char **out,
                       zkd_error *err)
 {
-    json_t *j;
+    json_t *j = NULL;
     int rc = typed(v, key, ZKD_CONFIG_STRING, &j, err);
     if (!rc)
         *out = json_string_value(j);
@@ -326,7 +326,7 @@ int zkd_config_string(const zkd_config_version *v, const char *key, const char *
 int zkd_config_object(const zkd_config_version *v, const char *key, char **json_out,
                       zkd_error *err)
 {
-    json_t *j;
+    json_t *j = NULL;
     int rc = typed(v, key, ZKD_CONFIG_OBJECT, &j, err);
     if (rc)
         return rc;

@@ -164,7 +164,7 @@ typedef struct wopts {
 static int on_wopt(cli *ctx, int opt, const char *arg, void *ud)
 {
     wopts *o = ud;
-    int64_t v;
+    int64_t v = 0;
     int rc;
     switch (opt) {
     case O_FORMAT:
@@ -411,7 +411,7 @@ static int run_rollback(cli *ctx, int argc, char **argv)
     if (rc)
         return rc;
     const char *app = argv[first];
-    int64_t target;
+    int64_t target = 0;
     if ((rc = check_app(ctx, app)) ||
         (rc = cfg_parse_version(ctx, "VERSION", argv[first + 1], 1, &target)) ||
         (rc = cli_connect(ctx)))

@@ -121,9 +121,13 @@ void render_time(char *out, size_t outlen, int64_t ms)
     time_t secs = (time_t)((ms - frac) / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    char day[32];
-    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, outlen, "%s.%03dZ", day, (int)frac);
+    size_t n = strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (n == 0) { /* too small a buffer: an empty string, never a cut one */
+        if (outlen)
+            out[0] = '\0';
+        return;
+    }
+    snprintf(out + n, outlen - n, ".%03dZ", (int)frac);
 }
 
 void render_time_now(char *out, size_t outlen)
