@@ -76,6 +76,24 @@ enum { ZKD_CACHE_UNSTORED = 1 };
 ZKD_EXPORT int zkd_cache_open_flags(zkd_client *c, const char *service, int flags,
                                     zkd_cache_fn fn, void *ctx, zkd_cache **out, zkd_error *err);
 
+/* Static discovery: a cache whose instances come from a file instead of
+ * ZooKeeper, a JSON array in the shape `zkdisc -o json instances` prints
+ * (Curator records; "name" defaults to `service`, "id" to "ADDRESS-PORT",
+ * an optional "znode" names the node). The file is read now (an error
+ * names it and the bad element), then again each time it is rewritten or
+ * renamed into place (inotify on its directory); a version that does not
+ * parse is refused whole and logged, and the last good one is kept, as it
+ * is when the file is removed. Its snapshots are never stale. Everything
+ * else, balancers included, works as for zkd_cache_open; the client only
+ * lends its dispatch thread and need not be connected. */
+ZKD_EXPORT int zkd_cache_open_file(zkd_client *c, const char *service, const char *path,
+                                   zkd_cache_fn fn, void *ctx, zkd_cache **out, zkd_error *err);
+
+/* The same for a fixed set given as JSON text of `len` bytes. */
+ZKD_EXPORT int zkd_cache_open_static(zkd_client *c, const char *service, const char *json,
+                                     size_t len, zkd_cache_fn fn, void *ctx, zkd_cache **out,
+                                     zkd_error *err);
+
 /* Waits until the initial load is done, or the snapshot file was loaded
  * (0), or timeout_ms passes (ZKD_ETIMEDOUT). Not from a zkdisc callback. */
 ZKD_EXPORT int zkd_cache_wait_ready(zkd_cache *cache, int timeout_ms, zkd_error *err);

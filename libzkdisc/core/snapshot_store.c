@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "errors.h"
 #include "sha.h"
 
@@ -79,21 +80,6 @@ static int make_dirs(const char *dir, zkd_error *err)
     return rc;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int zkd__store_write(const char *dir, const char *name, const void *data, size_t len,
                      zkd_error *err)
 {
@@ -104,41 +90,12 @@ int zkd__store_write(const char *dir, const char *name, const void *data, size_t
     if (stat(dir, &st) != 0 && (rc = make_dirs(dir, err)) != 0)
         return rc;
     char *target = join(dir, name);
-    size_t tn = strlen(dir) + strlen(name) + 16;
-    char *tmp = malloc(tn);
-    if (!target || !tmp) {
-        free(target);
-        free(tmp);
+    if (!target)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    }
-    snprintf(tmp, tn, "%s/.%s.XXXXXX", dir, name);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = zkd__fail(err, ZKD_EIO, "cannot create a temporary file in %s: %s", dir,
-                       strerror(errno));
-        goto out;
-    }
-    /* mkstemp made it 0600; say so, whatever the umask or the platform. */
-    if (fchmod(fd, 0600) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        rc = zkd__fail(err, ZKD_EIO, "cannot write %s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    if (close(fd) != 0 || rename(tmp, target) != 0) {
-        rc = zkd__fail(err, ZKD_EIO, "cannot replace %s: %s", target, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    /* The rename itself must reach the disk too. */
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-out:
+    char why[ZKD_ERROR_MESSAGE_MAX];
+    if (zkd__atomic_file_write(target, data, len, 0600, NULL, why, sizeof why) < 0)
+        rc = zkd__fail(err, ZKD_EIO, "%s", why);
     free(target);
-    free(tmp);
     return rc;
 }
 
@@ -151,48 +108,15 @@ int zkd__store_read(const char *dir, const char *name, size_t max, char **data_o
     char *path = join(dir, name);
     if (!path)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    int fd = open(path, O_RDONLY);
-    struct stat st;
-    char *buf = NULL;
-    if (fd < 0) {
-        rc = errno == ENOENT ? zkd__fail(err, ZKD_ENOTFOUND, "%s does not exist", path)
-                             : zkd__fail(err, ZKD_EIO, "cannot open %s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (fstat(fd, &st) != 0) {
-        rc = zkd__fail(err, ZKD_EIO, "cannot stat %s: %s", path, strerror(errno));
-        goto out;
-    }
-    if ((size_t)st.st_size > max) {
-        rc = zkd__fail(err, ZKD_ETOOBIG, "%s is %lld bytes, more than the %zu allowed", path,
-                       (long long)st.st_size, max);
-        goto out;
-    }
-    size_t size = (size_t)st.st_size, got = 0;
-    if (!(buf = malloc(size + 1))) {
-        rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
-        goto out;
-    }
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = zkd__fail(err, ZKD_EIO, "cannot read %s: %s", path, strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break; /* a short file: what is there is all there is */
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    *data_out = buf;
-    *len_out = got;
-    buf = NULL;
-out:
-    if (fd >= 0)
-        close(fd);
-    free(buf);
+    long n = zkd__atomic_file_read(path, max, data_out);
+    if (n >= 0)
+        *len_out = (size_t)n;
+    else if (errno == ENOENT)
+        rc = zkd__fail(err, ZKD_ENOTFOUND, "%s does not exist", path);
+    else if (errno == EFBIG)
+        rc = zkd__fail(err, ZKD_ETOOBIG, "%s is more than the %zu bytes allowed", path, max);
+    else
+        rc = zkd__fail(err, ZKD_EIO, "cannot read %s: %s", path, strerror(errno));
     free(path);
     return rc;
 }

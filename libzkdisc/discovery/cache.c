@@ -28,6 +28,7 @@
 #include <zkdisc/names.h>
 #include <zookeeper/zookeeper.h>
 
+#include "cache_file.h"
 #include "clock.h"
 #include "request.h"
 #include "errors.h"
@@ -107,6 +108,8 @@ struct zkd_cache {
     _Atomic uint64_t swaps; /* bumped after each swap of snap; read without mu */
     int ready;
     _Atomic int closed;
+
+    zkd__file_watch *file; /* a static cache's source, when it is a file */
 };
 
 static void request_children(zkd_cache *k);
@@ -791,8 +794,9 @@ int zkd_cache_open(zkd_client *c, const char *service, zkd_cache_fn fn, void *ct
     return zkd_cache_open_flags(c, service, 0, fn, ctx, out, err);
 }
 
-int zkd_cache_open_flags(zkd_client *c, const char *service, int flags, zkd_cache_fn fn,
-                         void *ctx, zkd_cache **out, zkd_error *err)
+/* A cache with nothing loaded and nothing started: *out, or an error. */
+static int cache_new(zkd_client *c, const char *service, zkd_cache_fn fn, void *ctx,
+                     zkd_cache **out, zkd_error *err)
 {
     if (!c || !out)
         return zkd__fail(err, ZKD_EINVAL, "no client or place for the cache given");
@@ -815,8 +819,17 @@ int zkd_cache_open_flags(zkd_client *c, const char *service, int flags, zkd_cach
     k->service = strdup(service);
     k->path = zkd__service_path(c, service);
     k->snap = zkd__snapshot_new(NULL, 0, k->stale);
-    if (!k->service || !k->path || !k->snap)
-        return open_fail(k, ZKD_ENOMEM, err);
+    *out = k;
+    return !k->service || !k->path || !k->snap ? open_fail(k, ZKD_ENOMEM, err) : 0;
+}
+
+int zkd_cache_open_flags(zkd_client *c, const char *service, int flags, zkd_cache_fn fn,
+                         void *ctx, zkd_cache **out, zkd_error *err)
+{
+    zkd_cache *k;
+    int rc = cache_new(c, service, fn, ctx, &k, err);
+    if (rc)
+        return rc;
     if (zkd__snapshot_dir(c) && !(flags & ZKD_CACHE_UNSTORED)) {
         if (!(k->store_name = zkd__store_name(c, "service", service)))
             return open_fail(k, ZKD_ENOMEM, err);
@@ -880,6 +893,8 @@ void zkd_cache_close(zkd_cache *k)
     if (!k)
         return;
     k->closed = 1;
+    zkd__file_watch_stop(k->file); /* no set is handed over after this */
+    k->file = NULL;
     zkd__run_on_dispatch(k->c, close_on_dispatch, close_dropped, k);
 }
 
@@ -906,3 +921,139 @@ zkd_snapshot *zkd_cache_snapshot(zkd_cache *k)
 uint64_t zkd__cache_swaps(const zkd_cache *k) { return atomic_load(&k->swaps); }
 uint64_t zkd_cache_malformed(zkd_cache *k) { return atomic_load(&k->malformed); }
 const char *zkd_cache_service(const zkd_cache *k) { return k->service; }
+
+/* ---- static sources (cache_file.c) ----------------------------------------- */
+
+static int in_set(const zkd__static_set *s, const char *name)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int cmp = strcmp(s->names[mid], name);
+        if (cmp == 0)
+            return 1;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* The set becomes the members, as one step; the instances move out of s. */
+static void apply_set(zkd_cache *k, zkd__static_set *s)
+{
+    for (size_t i = k->nmembers; i-- > 0;)
+        if (!in_set(s, k->members[i].name))
+            drop_member(k, i);
+    member_reserve(k, s->n);
+    for (size_t i = 0; i < s->n; i++) {
+        member *m = member_insert(k, s->names[i]);
+        if (m) {
+            set_member(k, m, s->insts[i], 0);
+            s->insts[i] = NULL;
+        }
+    }
+    k->stale = 0;
+    k->loading = 0;
+}
+
+typedef struct set_job {
+    zkd_cache *k;
+    zkd__static_set set;
+} set_job;
+
+static void set_job_drop(void *arg)
+{
+    set_job *j = arg;
+    zkd__static_set_free(&j->set);
+    cache_unref(j->k);
+    free(j);
+}
+
+static void set_job_run(void *arg)
+{
+    set_job *j = arg;
+    if (!j->k->closed) {
+        apply_set(j->k, &j->set);
+        maybe_publish(j->k);
+    }
+    set_job_drop(j);
+}
+
+void zkd__cache_take_set(zkd_cache *k, zkd__static_set *set)
+{
+    set_job *j = malloc(sizeof *j);
+    if (!j) {
+        zkd__log(k->c, ZKD_LOG_WARN, "out of memory taking a new version of %s", k->service);
+        return;
+    }
+    j->k = k;
+    j->set = *set;
+    *set = (zkd__static_set){0};
+    atomic_fetch_add(&k->refs, 1);
+    if (zkd__post(k->c, set_job_run, set_job_drop, j) != 0)
+        set_job_drop(j);
+}
+
+/* Tells the listener of the first set, on the dispatch thread. */
+static void start_static(void *arg)
+{
+    zkd_cache *k = arg;
+    if (!k->closed)
+        maybe_publish(k);
+    cache_unref(k);
+}
+
+static int open_static(zkd_client *c, const char *service, zkd__static_set *set, const char *path,
+                       zkd_cache_fn fn, void *ctx, zkd_cache **out, zkd_error *err)
+{
+    zkd_cache *k;
+    int rc = cache_new(c, service, fn, ctx, &k, err);
+    if (rc)
+        return rc;
+    /* Not yet shared: its dispatch-thread state is ours to set up here. */
+    apply_set(k, set);
+    swap_snapshot(k, build_snapshot(k), 1);
+    if (path && !(k->file = zkd__file_watch_start(c, k, path, err))) {
+        zkd_cache_close(k);
+        return err ? err->code : ZKD_EIO;
+    }
+    atomic_fetch_add(&k->refs, 1);
+    if ((rc = zkd__post(c, start_static, NULL, k)) != 0) {
+        cache_unref(k);
+        return open_fail(k, rc, err);
+    }
+    *out = k;
+    return 0;
+}
+
+int zkd_cache_open_file(zkd_client *c, const char *service, const char *path, zkd_cache_fn fn,
+                        void *ctx, zkd_cache **out, zkd_error *err)
+{
+    if (!path || !*path)
+        return zkd__fail(err, ZKD_EINVAL, "no file given for the static service %s",
+                         service ? service : "");
+    int rc = zkd_validate_name("service", service, err);
+    zkd__static_set set = {0};
+    if (!rc)
+        rc = zkd__static_read(service, path, &set, err);
+    if (!rc)
+        rc = open_static(c, service, &set, path, fn, ctx, out, err);
+    zkd__static_set_free(&set);
+    return rc;
+}
+
+int zkd_cache_open_static(zkd_client *c, const char *service, const char *json, size_t len,
+                          zkd_cache_fn fn, void *ctx, zkd_cache **out, zkd_error *err)
+{
+    int rc = zkd_validate_name("service", service, err);
+    zkd__static_set set = {0};
+    if (!rc)
+        rc = zkd__static_parse(service, "static instances", json ? json : "", json ? len : 0, &set,
+                               err);
+    if (!rc)
+        rc = open_static(c, service, &set, NULL, fn, ctx, out, err);
+    zkd__static_set_free(&set);
+    return rc;
+}

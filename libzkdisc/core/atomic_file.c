@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-long atomic_file_read(const char *path, size_t max, char **out)
+long zkd__atomic_file_read(const char *path, size_t max, char **out)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -54,7 +54,7 @@ static int same_content(const char *path, const void *data, size_t len, mode_t m
     if (stat(path, &st) != 0 || (size_t)st.st_size != len || (st.st_mode & 07777) != mode)
         return 0;
     char *old = NULL;
-    long n = atomic_file_read(path, len, &old);
+    long n = zkd__atomic_file_read(path, len, &old);
     int same = n == (long)len && memcmp(old, data, len) == 0;
     free(old);
     return same;
@@ -88,8 +88,8 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
-int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode,
-                      const atomic_file_owner *owner, char *err, size_t errlen)
+int zkd__atomic_file_write(const char *path, const void *data, size_t len, mode_t mode,
+                           const zkd__file_owner *owner, char *err, size_t errlen)
 {
     if (same_content(path, data, len, mode))
         return 0;
