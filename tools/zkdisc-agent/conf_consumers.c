@@ -349,16 +349,89 @@ static void parse_output(parser *p, const config_setting_t *g, const watch_conf 
         }
 }
 
+/* One default server: { address; port; id; weight; zone; } as a Curator
+ * record, checked the way readers will read it. */
+static json_t *default_server(parser *p, const config_setting_t *e, const char *service)
+{
+    static const char *const known[] = {"id", "address", "port", "weight", "zone", NULL};
+    if (!config_setting_is_group(e)) {
+        bad(p, e, "default_servers", "each must be a group: { address = \"10.0.0.5\"; port = 80; }");
+        return NULL;
+    }
+    only_keys(p, e, "a default server", known);
+    char *addr = get_string(p, e, "address", 1);
+    int port = get_int(p, e, "port", 0, 1, 65535);
+    if (!config_setting_get_member(e, "port"))
+        bad(p, e, "port", "is required");
+    char *id = get_string(p, e, "id", 0);
+    int weight = get_int(p, e, "weight", 100, 0, 1000000);
+    char *zone = get_string(p, e, "zone", 0);
+    char made[300];
+    snprintf(made, sizeof made, "%s-%d", addr ? addr : "", port);
+    for (char *c = made; *c; c++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *c))
+            *c = '-';
+    json_t *payload = json_pack("{s:i}", "weight", weight);
+    if (zone)
+        json_object_set_new(payload, "zone", json_string(zone));
+    json_t *r = json_pack("{s:s,s:s,s:s?,s:i,s:o}", "name", service, "id", id ? id : made, "address",
+                          addr, "port", port, "payload", payload);
+    char *text = json_dumps(r, JSON_COMPACT);
+    zkd_instance *inst = NULL;
+    zkd_error zerr;
+    if (addr && (zkd_validate_name("instance id", id ? id : made, &zerr) ||
+                 zkd_instance_parse(service, id ? id : made, text, strlen(text), &inst, &zerr)))
+        bad(p, e, "default_servers", "%s", zerr.message);
+    zkd_instance_unref(inst);
+    free(text);
+    free(addr);
+    free(id);
+    free(zone);
+    return r;
+}
+
+/* Where the instances come from: ZooKeeper (the default), a static `file`,
+ * and `default_servers` served until ZooKeeper first answers. */
+static void parse_sources(parser *p, const config_setting_t *g, watch_conf *w)
+{
+    w->file = get_string(p, g, "file", 0);
+    if (w->file && w->file[0] != '/')
+        bad(p, config_setting_get_member(g, "file"), "file", "must be an absolute path");
+    else if (w->file && access(w->file, R_OK) != 0)
+        bad(p, config_setting_get_member(g, "file"), "file", "cannot read %s: %s", w->file,
+            strerror(errno));
+    const config_setting_t *d = config_setting_get_member(g, "default_servers");
+    if (!d)
+        return;
+    if (w->file) {
+        bad(p, d, "default_servers", "a watch with a static file needs no default servers");
+        return;
+    }
+    if (!config_setting_is_list(d)) {
+        bad(p, d, "default_servers", "must be a list: ( { address = \"10.0.0.5\"; port = 80; } )");
+        return;
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < config_setting_length(d); i++) {
+        json_t *r = default_server(p, config_setting_get_elem(d, (unsigned)i), w->service ? w->service : "");
+        if (r)
+            json_array_append_new(list, r);
+    }
+    w->defaults_json = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+}
+
 static void parse_watch(parser *p, const config_setting_t *g, watch_conf *w)
 {
     static const char *const known[] = {"service", "zone", "metadata", "min_instances",
-                                        "allow_empty", "outputs", NULL};
+                                        "allow_empty", "outputs", "file", "default_servers", NULL};
     only_keys(p, g, "a watch", known);
     zkd_error zerr;
     w->service = get_string(p, g, "service", 1);
     if (w->service && zkd_validate_name("service", w->service, &zerr))
         bad(p, config_setting_get_member(g, "service"), "service", "%s", zerr.message);
     w->zone = get_string(p, g, "zone", 0);
+    parse_sources(p, g, w);
     w->min_instances = get_int(p, g, "min_instances", 0, 0, 1000000);
     w->allow_empty = get_bool(p, g, "allow_empty", 0);
     const config_setting_t *m = config_setting_get_member(g, "metadata");
@@ -548,6 +621,8 @@ void consumers_conf_free(consumers_conf *cc)
         free(w->outs);
         free(w->service);
         free(w->zone);
+        free(w->file);
+        free(w->defaults_json);
     }
     free(cc->watches);
     free(cc->dns.listen_host);
@@ -591,7 +666,8 @@ int watch_conf_equal(const watch_conf *a, const watch_conf *b)
 {
     if (!str_eq(a->service, b->service) || !str_eq(a->zone, b->zone) || a->nmeta != b->nmeta ||
         a->min_instances != b->min_instances || a->allow_empty != b->allow_empty ||
-        a->nouts != b->nouts)
+        a->nouts != b->nouts || !str_eq(a->file, b->file) ||
+        !str_eq(a->defaults_json, b->defaults_json))
         return 0;
     for (int i = 0; i < a->nmeta; i++)
         if (!str_eq(a->meta_keys[i], b->meta_keys[i]) || !str_eq(a->meta_vals[i], b->meta_vals[i]))

@@ -44,6 +44,8 @@ typedef struct watch_conf {
     out_conf *outs;
     int nouts;
     int unstored;        /* no snapshot file (DNS all_services' caches) */
+    char *file;          /* static source: the instances come from this file, not ZooKeeper */
+    char *defaults_json; /* default_servers as a JSON array of records, or NULL */
 } watch_conf;
 
 typedef struct dns_conf {

@@ -16,6 +16,7 @@
 struct watch_set {
     const watch_conf *conf;
     zkd_cache *cache;
+    zkd_cache *defaults;   /* default_servers: served until `cache` first loads */
     int wake_fd;
     atomic_int dirty;
     int loaded;            /* the view has been built from a loaded cache */
@@ -78,8 +79,13 @@ watch_set *watch_set_open(struct event_base *base, zkd_client *zk, const watch_c
         ws->nouts++;
     }
     zkd_error err;
-    if (zkd_cache_open_flags(zk, wc->service, wc->unstored ? ZKD_CACHE_UNSTORED : 0, on_cache, ws,
-                             &ws->cache, &err)) {
+    int rc = wc->file ? zkd_cache_open_file(zk, wc->service, wc->file, on_cache, ws, &ws->cache, &err)
+                      : zkd_cache_open_flags(zk, wc->service, wc->unstored ? ZKD_CACHE_UNSTORED : 0,
+                                             on_cache, ws, &ws->cache, &err);
+    if (!rc && wc->defaults_json)
+        rc = zkd_cache_open_static(zk, wc->service, wc->defaults_json, strlen(wc->defaults_json),
+                                   NULL, NULL, &ws->defaults, &err);
+    if (rc) {
         evbuffer_add_printf(errors, "watch %s: %s\n", wc->service, err.message);
         watch_set_close(ws);
         return NULL;
@@ -140,14 +146,25 @@ void watch_set_refresh(watch_set *ws, int force)
 {
     if (!atomic_exchange(&ws->dirty, 0) && !force)
         return;
-    zkd_snapshot *s = zkd_cache_snapshot(ws->cache);
-    int stale = zkd_snapshot_stale(s);
-    /* Before the first load (ZooKeeper down at start) nothing is written:
-     * the files of the previous run are better than an empty set. */
-    if (!ws->loaded && zkd_cache_wait_ready(ws->cache, 0, NULL) != 0) {
-        zkd_snapshot_unref(s);
+    /* Before the first load (ZooKeeper down at start, no snapshot file)
+     * the default servers are served when there are any; otherwise nothing
+     * is written: the files of the previous run are better than an empty
+     * set. Once ZooKeeper answers, its set replaces the defaults for good. */
+    int first = zkd_cache_wait_ready(ws->cache, 0, NULL) != 0;
+    if (first && !ws->defaults)
         return;
+    const char *source = first ? "default_servers" : ws->conf->file ? "file" : "zookeeper";
+    zkd_snapshot *s = zkd_cache_snapshot(first ? ws->defaults : ws->cache);
+    int stale = zkd_snapshot_stale(s);
+    if (!first && ws->defaults) {
+        agent_log(AGENT_INFO, "watch %s: ZooKeeper answered; no longer serving default_servers",
+                  ws->conf->service);
+        zkd_cache_close(ws->defaults);
+        ws->defaults = NULL;
+        ws->held_back = 0;
+        ws->view.usable = 0; /* the defaults never hold back ZooKeeper's own answer */
     }
+    ws->view.source = source;
     size_t total = zkd_snapshot_count(s), n = 0, usable = 0;
     const zkd_instance **inst = malloc((total ? total : 1) * sizeof *inst);
     for (size_t k = 0; k < total; k++) {
@@ -213,8 +230,8 @@ json_t *watch_set_json(const watch_set *ws)
         doc = json_loads(text, 0, NULL);
         free(text);
     } else {
-        doc = json_pack("{s:s,s:b,s:n,s:[]}", "service", ws->conf->service, "stale", 1, "updated",
-                        "instances");
+        doc = json_pack("{s:s,s:b,s:s,s:n,s:[]}", "service", ws->conf->service, "stale", 1,
+                        "source", ws->conf->file ? "file" : "zookeeper", "updated", "instances");
     }
     json_object_set_new(doc, "loaded", json_boolean(ws->loaded));
     json_object_set_new(doc, "held_back", json_boolean(ws->held_back));
@@ -276,6 +293,7 @@ void watch_set_close(watch_set *ws)
     if (!ws)
         return;
     zkd_cache_close(ws->cache);
+    zkd_cache_close(ws->defaults);
     for (int o = 0; o < ws->nouts; o++)
         ws->outs[o]->ops->close(ws->outs[o]);
     free(ws->outs);

@@ -38,8 +38,9 @@ static void nginx_update(output *o, const watch_view *v)
 {
     nginx_out *n = (nginx_out *)o;
     struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "# written by zkdisc-agent for service %s; do not edit\nupstream %s {\n",
-                        v->service, o->conf->backend);
+    evbuffer_add_printf(b, "# written by zkdisc-agent for service %s (source: %s); do not edit\n"
+                        "upstream %s {\n", v->service, v->source ? v->source : "zookeeper",
+                        o->conf->backend);
     for (char **l = o->conf->options; l && *l; l++)
         evbuffer_add_printf(b, "    %s\n", *l);
     int servers = 0;

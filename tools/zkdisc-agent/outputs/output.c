@@ -199,8 +199,9 @@ char *output_render_json(const watch_view *v, size_t *len, json_records **cache)
     for (size_t k = 0; !cache && k < v->n; k++)
         if (zkd_instance_enabled(v->inst[k]))
             json_array_append_new(list, record(v->inst[k]));
-    json_t *doc = json_pack("{s:s,s:b,s:s,s:o}", "service", v->service, "stale", v->stale,
-                            "updated", when, "instances", list);
+    json_t *doc = json_pack("{s:s,s:b,s:s,s:s,s:o}", "service", v->service, "stale", v->stale,
+                            "source", v->source ? v->source : "zookeeper", "updated", when,
+                            "instances", list);
     size_t l;
     char *text;
     if (cache) {

@@ -23,6 +23,7 @@ typedef struct watch_view {
     size_t usable;      /* how many are enabled */
     int stale;          /* ZooKeeper unreachable: this is the last known state */
     int64_t updated_ms; /* when this set last changed (ms since the epoch) */
+    const char *source; /* "zookeeper", "file" (static) or "default_servers" */
 } watch_view;
 
 /* Counters every output keeps (the metrics page shows them). */
