@@ -5,6 +5,7 @@
  * and ring the loop's doorbell; ui_live_flush, on the loop, reads the
  * immutable snapshots and pushes the differences to the event streams. */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,26 +126,95 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
 
 /* ---- services -------------------------------------------------------------- */
 
-static json_t *instance_json(const zkd_instance *i)
+/* Text built by appending: instance lists are written straight as JSON
+ * text (10,000 records in a few milliseconds, where building jansson values
+ * and parsing every payload took the better part of a second). */
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n)
 {
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *g = realloc(b->p, cap);
+        if (!g)
+            abort(); /* like jansson's allocations here: nothing sensible to serve */
+        b->p = g;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+static void sb_puts(sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    sb_add(b, tmp, n < 0 ? 0 : (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* A JSON string (or null for NULL); bytes >= 0x80 go as they are (UTF-8). */
+static void sb_str(sbuf *b, const char *s)
+{
+    if (!s) {
+        sb_puts(b, "null");
+        return;
+    }
+    sb_add(b, "\"", 1);
+    for (const char *run = s;; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        sb_add(b, run, (size_t)(s - run));
+        if (!c)
+            break;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            sb_add(b, esc, 2);
+        } else {
+            sb_printf(b, "\\u%04x", c);
+        }
+        run = s + 1;
+    }
+    sb_add(b, "\"", 1);
+}
+
+/* One instance; its payload is embedded as the compact JSON it already is. */
+static void instance_text(sbuf *b, const zkd_instance *i)
+{
+    static const char *const formats[] = {"curator", "serverset", "nerve"};
     char ep[600];
     zkd_instance_endpoint(i, 0, ep, sizeof ep);
-    static const char *const formats[] = {"curator", "serverset", "nerve"};
     zkd_format f = zkd_instance_format(i);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:b,s:I,s:s}", "znode", zkd_instance_znode(i), "id",
-                          zkd_instance_id(i), "endpoint", ep, "address",
-                          zkd_instance_address(i) ? zkd_instance_address(i) : "", "weight",
-                          zkd_instance_weight(i), "enabled", zkd_instance_enabled(i), "registered",
-                          (json_int_t)zkd_instance_registration_time(i), "format",
-                          (unsigned)f < 3 ? formats[f] : "?");
-    const char *zone = zkd_instance_zone(i), *ver = zkd_instance_version(i);
-    json_object_set_new(o, "zone", zone ? json_string(zone) : json_null());
-    json_object_set_new(o, "version", ver ? json_string(ver) : json_null());
-    json_t *payload = json_loads(zkd_instance_payload(i), JSON_DECODE_ANY, NULL);
-    json_t *meta = json_object_get(payload, f == ZKD_FORMAT_NERVE ? "labels" : "metadata");
-    json_object_set(o, "meta", json_is_object(meta) ? meta : json_null());
-    json_decref(payload);
-    return o;
+    sb_puts(b, "{\"znode\":");
+    sb_str(b, zkd_instance_znode(i));
+    sb_puts(b, ",\"id\":");
+    sb_str(b, zkd_instance_id(i));
+    sb_puts(b, ",\"endpoint\":");
+    sb_str(b, ep);
+    sb_puts(b, ",\"zone\":");
+    sb_str(b, zkd_instance_zone(i));
+    sb_puts(b, ",\"version\":");
+    sb_str(b, zkd_instance_version(i));
+    sb_printf(b, ",\"weight\":%d,\"enabled\":%s,\"registered\":%lld,\"format\":\"%s\",\"payload\":",
+              zkd_instance_weight(i), zkd_instance_enabled(i) ? "true" : "false",
+              (long long)zkd_instance_registration_time(i), (unsigned)f < 3 ? formats[f] : "?");
+    sb_puts(b, zkd_instance_payload(i));
+    sb_add(b, "}", 1);
 }
 
 static int inst_cmp(const zkd_instance *a, const zkd_instance *b)
@@ -153,48 +223,59 @@ static int inst_cmp(const zkd_instance *a, const zkd_instance *b)
     return c ? c : strcmp(zkd_instance_znode(a), zkd_instance_znode(b));
 }
 
-/* What changed from `was` to `now` (both sorted by id): {"set": [...],
- * "removed": [znodes]}, or NULL when nothing did. An instance object that
- * is not the very same one is sent again (snapshots share unchanged ones). */
-static json_t *snapshot_delta(const zkd_snapshot *was, const zkd_snapshot *now)
+/* What changed from `was` to `now` (both sorted by id), as the text
+ * {"set":[...],"removed":[znodes],"malformed":N,"stale":B}, or NULL when
+ * nothing did. An instance object that is not the very same one is sent
+ * again (snapshots share the unchanged ones). */
+static char *snapshot_delta(const zkd_snapshot *was, const zkd_snapshot *now, uint64_t malformed)
 {
-    json_t *set = json_array(), *removed = json_array();
+    sbuf set = {0}, removed = {0};
     size_t i = 0, j = 0, n = zkd_snapshot_count(was), m = zkd_snapshot_count(now);
     while (i < n || j < m) {
         const zkd_instance *a = i < n ? zkd_snapshot_at(was, i) : NULL;
         const zkd_instance *b = j < m ? zkd_snapshot_at(now, j) : NULL;
         int c = !a ? 1 : !b ? -1 : inst_cmp(a, b);
         if (c < 0) {
-            json_array_append_new(removed, json_string(zkd_instance_znode(a)));
+            sb_add(&removed, ",", removed.n ? 1 : 0);
+            sb_str(&removed, zkd_instance_znode(a));
             i++;
-        } else if (c > 0) {
-            json_array_append_new(set, instance_json(b));
-            j++;
-        } else {
-            if (a != b)
-                json_array_append_new(set, instance_json(b));
-            i++;
-            j++;
+            continue;
         }
+        if (c > 0 || a != b) {
+            sb_add(&set, ",", set.n ? 1 : 0);
+            instance_text(&set, b);
+        }
+        j++;
+        i += c == 0;
     }
-    if (!json_array_size(set) && !json_array_size(removed)) {
-        json_decref(set);
-        json_decref(removed);
+    int stale_changed = zkd_snapshot_stale(was) != zkd_snapshot_stale(now);
+    if (!set.n && !removed.n && !stale_changed)
         return NULL;
-    }
-    return json_pack("{s:o,s:o}", "set", set, "removed", removed);
+    sbuf out = {0};
+    sb_puts(&out, "{\"set\":[");
+    sb_add(&out, set.p ? set.p : "", set.n);
+    sb_puts(&out, "],\"removed\":[");
+    sb_add(&out, removed.p ? removed.p : "", removed.n);
+    sb_printf(&out, "],\"malformed\":%llu,\"stale\":%s}", (unsigned long long)malformed,
+              zkd_snapshot_stale(now) ? "true" : "false");
+    free(set.p);
+    free(removed.p);
+    return out.p;
 }
 
-static json_t *service_full(const svc *s)
+static char *service_full(const svc *s)
 {
-    json_t *arr = json_array();
+    sbuf out = {0};
+    sb_puts(&out, "{\"instances\":[");
     size_t n = s ? zkd_snapshot_count(s->shown) : 0;
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, instance_json(zkd_snapshot_at(s->shown, i)));
-    json_t *o = json_pack("{s:o}", "instances", arr);
-    json_object_set_new(o, "malformed", json_integer(s ? (json_int_t)zkd_cache_malformed(s->cache) : 0));
-    json_object_set_new(o, "stale", json_boolean(s && zkd_snapshot_stale(s->shown)));
-    return o;
+    for (size_t i = 0; i < n; i++) {
+        sb_add(&out, ",", i ? 1 : 0);
+        instance_text(&out, zkd_snapshot_at(s->shown, i));
+    }
+    sb_printf(&out, "],\"malformed\":%llu,\"stale\":%s}",
+              (unsigned long long)(s ? zkd_cache_malformed(s->cache) : 0),
+              s && zkd_snapshot_stale(s->shown) ? "true" : "false");
+    return out.p;
 }
 
 /* The service's line in the services list; NULL when it has no instances
@@ -236,17 +317,10 @@ static int svc_refresh(ui *u, svc *s)
 {
     zkd_snapshot *now = zkd_cache_snapshot(s->cache);
     if (ui_listeners(u, UI_TOPIC_SERVICE, s->name)) {
-        json_t *d = snapshot_delta(s->shown, now);
-        int stale_changed = zkd_snapshot_stale(now) != zkd_snapshot_stale(s->shown);
-        if (d || stale_changed) {
-            if (!d)
-                d = json_pack("{s:[],s:[]}", "set", "removed");
-            json_object_set_new(d, "malformed", json_integer((json_int_t)zkd_cache_malformed(s->cache)));
-            json_object_set_new(d, "stale", json_boolean(zkd_snapshot_stale(now)));
-            char *text = dump(d);
+        char *text = snapshot_delta(s->shown, now, zkd_cache_malformed(s->cache));
+        if (text)
             ui_broadcast(u, UI_TOPIC_SERVICE, s->name, "delta", text);
-            free(text);
-        }
+        free(text);
     }
     zkd_snapshot_unref(s->shown);
     s->shown = now;
@@ -592,7 +666,7 @@ void ui_live_subscribed(ui *u, ui_stream *s)
         svc *v = L->svcs;
         while (v && strcmp(v->name, s->key))
             v = v->next;
-        char *text = dump(service_full(v));
+        char *text = service_full(v);
         ui_stream_send(s, "full", text);
         free(text);
         break;

@@ -20,7 +20,9 @@ const columns = [
 function prepare(i) {
   i.state = i.enabled ? 'live' : 'drained';
   i.zone = i.zone || '';
-  i.metaText = i.meta ? Object.entries(i.meta).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ') : '';
+  const p = i.payload && typeof i.payload === 'object' ? i.payload : {};
+  i.meta = i.format === 'nerve' ? p.labels : p.metadata;
+  i.metaText = i.meta && typeof i.meta === 'object' ? Object.entries(i.meta).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ') : '';
   i.search = [i.id, i.znode, i.endpoint, i.zone, i.state, i.version || '', i.metaText].join('\n').toLowerCase();
   return i;
 }
@@ -121,8 +123,8 @@ export function render(main, name) {
     const numeric = columns.find((c) => c.key === sortKey)?.num;
     view.sort((a, b) => {
       const x = a[sortKey], y = b[sortKey];
-      const c = numeric ? x - y : String(x).localeCompare(String(y));
-      return (c || a.znode.localeCompare(b.znode)) * sortDir;
+      const c = numeric ? x - y : x < y ? -1 : x > y ? 1 : 0;
+      return (c || (a.znode < b.znode ? -1 : a.znode > b.znode ? 1 : 0)) * sortDir;
     });
     headCells.forEach((cell, n) => {
       if (cols[n].key === sortKey) cell.setAttribute('aria-sort', sortDir > 0 ? 'ascending' : 'descending');
