@@ -193,28 +193,34 @@ static void sb_str(sbuf *b, const char *s)
     sb_add(b, "\"", 1);
 }
 
-/* One instance; its payload is embedded as the compact JSON it already is. */
+/* One instance as an array, in the order of INSTANCE_COLUMNS (arrays, not
+ * objects: a 10,000-instance list is a third smaller and parses faster);
+ * its payload is embedded as the compact JSON it already is. */
+#define INSTANCE_COLUMNS                                                                       \
+    "[\"znode\",\"id\",\"endpoint\",\"zone\",\"version\",\"weight\",\"enabled\",\"registered\","    \
+    "\"format\",\"payload\"]"
+
 static void instance_text(sbuf *b, const zkd_instance *i)
 {
     static const char *const formats[] = {"curator", "serverset", "nerve"};
     char ep[600];
     zkd_instance_endpoint(i, 0, ep, sizeof ep);
     zkd_format f = zkd_instance_format(i);
-    sb_puts(b, "{\"znode\":");
+    sb_add(b, "[", 1);
     sb_str(b, zkd_instance_znode(i));
-    sb_puts(b, ",\"id\":");
+    sb_add(b, ",", 1);
     sb_str(b, zkd_instance_id(i));
-    sb_puts(b, ",\"endpoint\":");
+    sb_add(b, ",", 1);
     sb_str(b, ep);
-    sb_puts(b, ",\"zone\":");
+    sb_add(b, ",", 1);
     sb_str(b, zkd_instance_zone(i));
-    sb_puts(b, ",\"version\":");
+    sb_add(b, ",", 1);
     sb_str(b, zkd_instance_version(i));
-    sb_printf(b, ",\"weight\":%d,\"enabled\":%s,\"registered\":%lld,\"format\":\"%s\",\"payload\":",
-              zkd_instance_weight(i), zkd_instance_enabled(i) ? "true" : "false",
+    sb_printf(b, ",%d,%s,%lld,\"%s\",", zkd_instance_weight(i),
+              zkd_instance_enabled(i) ? "true" : "false",
               (long long)zkd_instance_registration_time(i), (unsigned)f < 3 ? formats[f] : "?");
     sb_puts(b, zkd_instance_payload(i));
-    sb_add(b, "}", 1);
+    sb_add(b, "]", 1);
 }
 
 static int inst_cmp(const zkd_instance *a, const zkd_instance *b)
@@ -252,7 +258,7 @@ static char *snapshot_delta(const zkd_snapshot *was, const zkd_snapshot *now, ui
     if (!set.n && !removed.n && !stale_changed)
         return NULL;
     sbuf out = {0};
-    sb_puts(&out, "{\"set\":[");
+    sb_puts(&out, "{\"columns\":" INSTANCE_COLUMNS ",\"set\":[");
     sb_add(&out, set.p ? set.p : "", set.n);
     sb_puts(&out, "],\"removed\":[");
     sb_add(&out, removed.p ? removed.p : "", removed.n);
@@ -266,7 +272,7 @@ static char *snapshot_delta(const zkd_snapshot *was, const zkd_snapshot *now, ui
 static char *service_full(const svc *s)
 {
     sbuf out = {0};
-    sb_puts(&out, "{\"instances\":[");
+    sb_puts(&out, "{\"columns\":" INSTANCE_COLUMNS ",\"instances\":[");
     size_t n = s ? zkd_snapshot_count(s->shown) : 0;
     for (size_t i = 0; i < n; i++) {
         sb_add(&out, ",", i ? 1 : 0);

@@ -20,6 +20,7 @@ let stop = null;
 
 function route() {
   const hash = location.hash || '#/services';
+  performance.mark('zkui-route');
   if (stop) { stop(); stop = null; }
   const main = document.getElementById('main');
   main.replaceChildren();
