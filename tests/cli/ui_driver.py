@@ -137,6 +137,20 @@ try:
     check("the page shows it drained",
           wait(lambda: css('div[data-znode="o1"][data-state="drained"]'), 3))
     shot("service")
+    # a refusal by ZooKeeper (NOAUTH) reads as the CLI prints it
+    check("acl set read-only on o2",
+          zk("acl", "set", "/zkdisc/services/orders/o2", "world:anyone:r").returncode == 0)
+    css('div[data-znode="o2"] button[data-action="drain"]')[0].click()
+    wait(lambda: driver.find_element(By.ID, "confirm").get_attribute("open") is not None, 2)
+    driver.find_element(By.ID, "confirm-ok").click()
+    toast = wait(lambda: driver.find_element(By.ID, "toast").is_displayed()
+                 and "not allowed" in driver.find_element(By.ID, "toast").text
+                 and driver.find_element(By.ID, "toast").text, 5)
+    cli = zk("drain", "orders", "o2")
+    check("a NOAUTH refusal shows as the CLI says it",
+          toast and cli.returncode == 6 and toast.strip() == cli.stderr.strip(),
+          f"page: {toast!r}; cli: {cli.stderr!r}")
+    shot("drain-refused")
 
     # ---- configuration: live history, diff, rollback ------------------------
     tmp = tempfile.mkdtemp(prefix="zkdisc-ui-cfg.")

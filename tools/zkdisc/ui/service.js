@@ -61,7 +61,7 @@ export function render(main, name) {
   const filter = h('input', { type: 'search', id: 'inst-filter', placeholder: 'id, endpoint, zone, state, metadata', autocomplete: 'off' });
   const summary = h('p.muted', { id: 'inst-count', role: 'status' });
   const cols = write ? [...columns, { key: null, label: 'Action' }] : columns;
-  const template = 'minmax(9rem,1.4fr) minmax(9rem,1.4fr) minmax(10rem,1.3fr) 6rem 4.5rem 5.5rem minmax(10rem,2fr) 11.5rem' + (write ? ' 7rem' : '');
+  const template = 'minmax(9rem,1.4fr) minmax(9rem,1.4fr) minmax(10rem,1.3fr) 6rem 4.5rem 5.5rem minmax(10rem,2fr) 12.5rem' + (write ? ' 7rem' : '');
 
   const headRow = h('div.vrow.vhead', { role: 'row', 'aria-rowindex': 1 });
   headRow.style.gridTemplateColumns = template;

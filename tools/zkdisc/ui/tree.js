@@ -1,7 +1,7 @@
 // Tree: a lazy, keyboard-driven browser of any path; the selected node's
 // data (pretty JSON, text or a hex dump), Stat and ACL, live; search by name
 // (a glob or a part of it) and by content, as find and grep do.
-import { h, heading, stream, getJSON, q, fmtTime } from './util.js';
+import { h, heading, stream, getJSON, q } from './util.js';
 
 function join(parent, name) {
   return parent === '/' ? `/${name}` : `${parent}/${name}`;
@@ -156,7 +156,7 @@ export function render(main, start) {
     show(views[0]);
     const st = node.stat;
     const stat = h('dl.stat', {}, Object.entries(st).flatMap(([k, v]) => [h('dt', { text: k }),
-      h('dd', { text: /time$/i.test(k) && typeof v === 'number' ? `${v} (${fmtTime(v)})` : v })]));
+      h('dd', { text: v })]));
     const acl = h('table.grid', {}, h('caption.sr', { text: 'ACL' }),
       h('thead', {}, h('tr', {}, ['Scheme', 'Id', 'Permissions'].map((t) => h('th', { scope: 'col', text: t })))),
       h('tbody', {}, node.acl.map((a) => h('tr', {}, h('td', { text: a.scheme }), h('td.code', { text: a.id }), h('td', { text: a.perms })))));
