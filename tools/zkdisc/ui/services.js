@@ -32,7 +32,7 @@ export function render(main) {
       h('td.num.live', { text: s.live }),
       h('td.num', { text: s.drained, class: s.drained ? 'num drained' : 'num' }),
       h('td.num', { text: s.malformed, class: s.malformed ? 'num bad' : 'num' }),
-      h('td', {}, s.zones.map((z) => h('span.tag', { text: z }))))));
+      h('td', {}, [...s.zones].sort().map((z) => h('span.tag', { text: z }))))));
     const live = all.reduce((n, s) => n + s.live, 0);
     count.textContent = `${shown.length} of ${all.length} services, ${live} live instances`;
   };
