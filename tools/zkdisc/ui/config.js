@@ -98,6 +98,7 @@ function renderApp(main, app) {
       h('p.muted', { role: 'status', text: changed ? `version ${l} → ${r}: ${changed} changed line${changed === 1 ? '' : 's'}` : `versions ${l} and ${r} are the same` }),
       h('div.scrollx', {}, h('table.difftable', {},
         h('caption.sr', { text: `Version ${l} beside version ${r}` }),
+        h('colgroup', {}, h('col.lncol'), h('col'), h('col.lncol'), h('col')),
         h('thead', {}, h('tr', {}, h('th', { scope: 'col', colspan: 2, text: `version ${l}` }), h('th', { scope: 'col', colspan: 2, text: `version ${r}` }))),
         tbody)));
   }
