@@ -180,11 +180,18 @@ static void stream_free(ui_stream *s)
     free(s);
 }
 
-/* The browser went away: evhttp frees the request after this. */
+/* The browser went away. When the connection failed under a reply in
+ * progress, evhttp has handed the request back to us (it has no connection
+ * any more) and only evhttp_send_reply_end frees it; otherwise evhttp frees
+ * it with the connection. */
 static void on_stream_close(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;
-    stream_free(arg);
+    ui_stream *s = arg;
+    struct evhttp_request *req = s->req;
+    stream_free(s);
+    if (!evhttp_request_get_connection(req))
+        evhttp_send_reply_end(req);
 }
 
 ui_stream *ui_stream_open(ui *u, struct evhttp_request *req, ui_topic topic, const char *key)
