@@ -53,9 +53,28 @@ if curl -s "$URL_rw" | grep -q '<script type="module" src="/app.js">' && \
     pass "the page is served from the binary, with no external URL"
 else fail "index.html: $(curl -s "$URL_rw" | head -c 300)"; fi
 
+# 10,000 instances of "big" (persistent records, imported in transactions of
+# 1,000), made while the browser starts; the driver waits for $OUT/big.done.
+/usr/bin/python3 - "$OUT/big.json" <<'PY'
+import json, sys, time
+now = int(time.time() * 1000)
+nodes = [{"path": "/zkdisc/services/big", "data": None}]
+for i in range(10000):
+    rec = {"name": "big", "id": f"big-{i:05d}", "address": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+           "port": 8000 + i % 1000, "sslPort": None,
+           "payload": {"zone": f"z{i % 3}", "weight": 100, "metadata": {"rack": f"r{i % 40}"}},
+           "registrationTimeUTC": now, "serviceType": "DYNAMIC", "uriSpec": None}
+    nodes.append({"path": f"/zkdisc/services/big/big-{i:05d}", "encoding": "utf-8",
+                  "data": json.dumps(rec, separators=(",", ":"))})
+json.dump({"format": "zkdisc-export/1", "root": "/zkdisc/services/big", "ephemeral": False,
+           "nodes": nodes}, open(sys.argv[1], "w"))
+PY
+( "$ZKDISC" import "$OUT/big.json" --batch 1000 >"$OUT/big.out" 2>&1; echo $? >"$OUT/big.tmp"
+  mv "$OUT/big.tmp" "$OUT/big.done" ) &
+
 shots=$(cd "$(dirname "$ZKDISC")/../.." && pwd)/ui-screenshots
 CHECKS=$((CHECKS + 1))
-if /usr/bin/python3 "$here/ui_driver.py" "$ZKDISC" "$URL_rw" "$URL_ro" "$shots"; then
+if /usr/bin/python3 "$here/ui_driver.py" "$ZKDISC" "$URL_rw" "$URL_ro" "$shots" "$OUT/big.done"; then
     pass "the browser checks (screenshots in $shots)"
 else
     fail "the browser checks failed (exit $?); console log: $(tail -c 600 "$OUT/ui-rw.err")"
