@@ -26,6 +26,7 @@ packages=(
     libcurl4-openssl-dev libsystemd-dev prometheus
     dnsperf dnsmasq-base # tests/agent_consumers/bench.sh, bench_dns.sh (dnsmasq: the baseline)
     chromium # cli_agent_api: a real page's fetch against the agent's API (skipped without it)
+    chromium-driver python3-selenium # cli_ui: the console driven in a real headless Chromium
 )
 
 missing=()

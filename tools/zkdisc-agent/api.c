@@ -14,7 +14,6 @@
  * (a new one closes the oldest), and a request must arrive whole within
  * API_DEADLINE_S of the connection's start or of the previous request, so
  * a client that dribbles its headers cannot hold a connection. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -31,6 +30,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "http_guard.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -226,60 +226,15 @@ static void handle_maint(api *a, struct evhttp_request *req, const char *rest)
 
 /* ---- who may ask ---------------------------------------------------------- */
 
-/* An address literal in 127/8 or ::1, or "localhost": never a DNS name
- * that merely starts with "127." (127.evil.example can be made to point
- * here by a rebinding page). */
-static int is_loopback(const char *h)
-{
-    struct in_addr v4;
-    if (inet_pton(AF_INET, h, &v4) == 1)
-        return (ntohl(v4.s_addr) >> 24) == 127;
-    return !strcasecmp(h, "localhost") || !strcmp(h, "::1");
-}
-
-static int is_ip(const char *h)
-{
-    unsigned char buf[16];
-    return inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
-}
-
-/* "HOST[:PORT]" names this listener: its own address, a loopback name when
- * it listens on loopback, or any address literal when it listens on all of
- * them. Never another DNS name: that is what a rebinding page sends. */
+/* Host and Origin: tools/common/http_guard.c (the console follows the same rules). */
 static int authority_ok(const api *a, const char *hp, size_t n)
 {
-    char h[300];
-    if (n == 0 || n >= sizeof h)
-        return 0;
-    memcpy(h, hp, n);
-    h[n] = 0;
-    char *name = h, *port = NULL;
-    if (h[0] == '[') {
-        char *close = strchr(h, ']');
-        if (!close || (close[1] && close[1] != ':'))
-            return 0;
-        *close = 0;
-        name = h + 1;
-        port = close[1] ? close + 2 : NULL;
-    } else if ((port = strchr(h, ':'))) {
-        *port++ = 0;
-    }
-    char *end = NULL;
-    long p = port ? strtol(port, &end, 10) : 80;
-    if ((port && (!*port || *end)) || p != a->port)
-        return 0;
-    if (!strcasecmp(name, a->host))
-        return 1;
-    if (is_loopback(a->host))
-        return is_loopback(name);
-    if (!strcmp(a->host, "0.0.0.0") || !strcmp(a->host, "::"))
-        return is_ip(name) || !strcasecmp(name, "localhost");
-    return 0;
+    return hg_authority_ok(a->host, a->port, hp, n);
 }
 
 static int origin_ok(const api *a, const char *origin)
 {
-    return !strncasecmp(origin, "http://", 7) && authority_ok(a, origin + 7, strlen(origin + 7));
+    return hg_origin_ok(a->host, a->port, origin);
 }
 
 static int token_ok(const api *a, struct evhttp_request *req)

@@ -111,6 +111,9 @@ extern const size_t cli_ncommands;
  * CHECKED's ACL read back, and returns EXIT_NOAUTH. CHECKED is the node
  * whose ACL decides (a create's or delete's parent). */
 int acl_refused(cli *ctx, const char *verb, const char *target, const char *checked, int perm);
+/* The same message into buf, for a caller that shows it elsewhere (the console). */
+void acl_refused_text(cli *ctx, const char *verb, const char *target, const char *checked,
+                      int perm, char *buf, size_t len);
 
 /* One ACL SPEC (open, read-only, creator, SCHEME:ID:PERMS) into *e; *owned
  * holds the strings to free. 0 or EXIT_USAGE with a message naming opt. */
@@ -127,5 +130,6 @@ extern const cli_command cmd_tree, cmd_find, cmd_grep, cmd_du, cmd_watch, cmd_cr
     cmd_rm, cmd_export, cmd_import, cmd_health;
 extern const cli_command cmd_services, cmd_instances, cmd_register, cmd_run, cmd_deregister,
     cmd_drain, cmd_undrain, cmd_pick;
+extern const cli_command cmd_ui;
 
 #endif

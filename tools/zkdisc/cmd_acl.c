@@ -86,7 +86,8 @@ static const char *perm_name(int perm)
     }
 }
 
-int acl_refused(cli *ctx, const char *verb, const char *target, const char *checked, int perm)
+void acl_refused_text(cli *ctx, const char *verb, const char *target, const char *checked,
+                      int perm, char *buf, size_t len)
 {
     char who[300];
     const char *colon = ctx->auth ? strchr(ctx->auth, ':') : NULL;
@@ -103,8 +104,15 @@ int acl_refused(cli *ctx, const char *verb, const char *target, const char *chec
     if (ctx->client && zkd_node_get_acl(ctx->client, checked, &acl, &n, NULL, NULL) == 0)
         acl_line(acl, n, line, sizeof line);
     zkd_acl_free(acl, n);
-    return cli_error(ctx, EXIT_NOAUTH, "%s %s: not allowed: identity %s lacks %s%s (ACL: %s)", verb,
-                     target, who, perm_name(perm), on, line);
+    snprintf(buf, len, "%s %s: not allowed: identity %s lacks %s%s (ACL: %s)", verb, target, who,
+             perm_name(perm), on, line);
+}
+
+int acl_refused(cli *ctx, const char *verb, const char *target, const char *checked, int perm)
+{
+    char msg[4096];
+    acl_refused_text(ctx, verb, target, checked, perm, msg, sizeof msg);
+    return cli_error(ctx, EXIT_NOAUTH, "%s", msg);
 }
 
 /* ---- acl get / set / digest ----------------------------------------------------- */
