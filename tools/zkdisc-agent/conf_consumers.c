@@ -16,6 +16,8 @@
 
 #include <zkdisc/zkdisc.h>
 
+#include "mustache.h"
+
 typedef struct parser {
     struct evbuffer *errors;
     int nerr;
@@ -472,6 +474,54 @@ static void parse_file(parser *p, const config_setting_t *g, cfile_conf *f)
     f->timeout_ms = get_duration(p, g, "timeout", 30000);
 }
 
+/* A check_cmd argument naming the file under check. */
+static int names_path(const char *arg)
+{
+    return strstr(arg, "{{path}}") || strstr(arg, "%s");
+}
+
+static void parse_template(parser *p, const config_setting_t *g, tmpl_conf *t)
+{
+    static const char *const known[] = {"source", "destination", "escape", "mode", "owner", "check_cmd",
+                                        "on_change", "config", "min_interval", "timeout", NULL};
+    only_keys(p, g, "a templates entry", known);
+    t->source = get_string(p, g, "source", 1);
+    t->destination = get_string(p, g, "destination", 1);
+    writable_dir(p, g, "destination", t->destination);
+    char *text = NULL, err[256];
+    zkd_mustache *m = NULL;
+    if (t->source && atomic_file_read(t->source, 16 << 20, &text) < 0)
+        bad(p, config_setting_get_member(g, "source"), "source", "cannot read %s: %s", t->source,
+            strerror(errno));
+    else if (text && zkd_mustache_compile(text, strlen(text), &m, err, sizeof err) < 0)
+        bad(p, config_setting_get_member(g, "source"), "source", "%s: %s", t->source, err);
+    zkd_mustache_free(m);
+    free(text);
+    char *esc = get_string(p, g, "escape", 0);
+    zkd_mustache_escape e = ZKD_MUSTACHE_NONE;
+    if (esc && zkd_mustache_escape_parse(esc, &e) < 0)
+        bad(p, config_setting_get_member(g, "escape"), "escape", "\"%s\" is not none, html or json", esc);
+    t->escape = (int)e;
+    free(esc);
+    t->mode = get_mode(p, g, 0644);
+    t->owner = get_owner(p, g);
+    t->check_cmd = get_argv(p, g, "check_cmd", 0);
+    int named = 0;
+    for (char **a = t->check_cmd; a && *a; a++)
+        named |= names_path(*a);
+    if (t->check_cmd && !named)
+        bad(p, config_setting_get_member(g, "check_cmd"), "check_cmd",
+            "must name the file to check with {{path}} or %%s, e.g. [\"haproxy\", \"-c\", \"-f\", \"{{path}}\"]");
+    t->on_change = get_argv(p, g, "on_change", 0);
+    t->apps = get_lines(p, g, "config");
+    zkd_error zerr;
+    for (char **a = t->apps; a && *a; a++)
+        if (zkd_validate_name("app", *a, &zerr))
+            bad(p, config_setting_get_member(g, "config"), "config", "%s", zerr.message);
+    t->min_interval_ms = get_duration(p, g, "min_interval", 1000);
+    t->timeout_ms = get_duration(p, g, "timeout", 30000);
+}
+
 static const config_setting_t *list_at(parser *p, const config_t *cfg, const char *key)
 {
     const config_setting_t *s = config_lookup(cfg, key);
@@ -516,6 +566,19 @@ consumers_conf *consumers_conf_parse(const config_t *cfg, struct evbuffer *error
             if (cc->files[j].path && !strcmp(cc->files[j].path, cc->files[i].path))
                 bad(&p, g, "path", "%s is written by two config_files entries", cc->files[i].path);
     }
+    const config_setting_t *ts = list_at(&p, cfg, "templates");
+    cc->ntemplates = ts ? config_setting_length(ts) : 0;
+    cc->templates = calloc((size_t)cc->ntemplates + 1, sizeof *cc->templates);
+    for (int i = 0; i < cc->ntemplates; i++) {
+        const config_setting_t *g = config_setting_get_elem(ts, (unsigned)i);
+        if (config_setting_is_group(g))
+            parse_template(&p, g, &cc->templates[i]);
+        else
+            bad(&p, g, "templates", "element %d is not a group", i);
+        for (int j = 0; j < i && cc->templates[i].destination; j++)
+            if (cc->templates[j].destination && !strcmp(cc->templates[j].destination, cc->templates[i].destination))
+                bad(&p, g, "destination", "%s is written by two templates", cc->templates[i].destination);
+    }
     if (p.nerr) {
         consumers_conf_free(cc);
         return NULL;
@@ -558,6 +621,15 @@ void consumers_conf_free(consumers_conf *cc)
         free_argv(cc->files[i].on_change);
     }
     free(cc->files);
+    for (int i = 0; i < cc->ntemplates; i++) {
+        tmpl_conf *t = &cc->templates[i];
+        free(t->source);
+        free(t->destination);
+        free_argv(t->check_cmd);
+        free_argv(t->on_change);
+        free_argv(t->apps);
+    }
+    free(cc->templates);
     free(cc);
 }
 

@@ -1,0 +1,699 @@
+/* The template output (template.h): one data model for all templates,
+ * rebuilt when a watched set, a config version or the node's services
+ * change; each template rendered from it and applied through check_cmd,
+ * an atomic write and on_change, one step at a time. */
+#include "template.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../agent.h"
+#include "../atomic_file.h"
+#include "../proc.h"
+#include "mustache.h"
+#include "output.h"
+
+#define FILE_MAX (16u << 20)
+
+enum { S_IDLE, S_CHECK, S_HOOK, S_RESTORE };
+
+typedef struct tmpl {
+    tmpls *owner;
+    const tmpl_conf *c;
+    zkd_mustache *m;
+    char *dir;            /* where partials are read */
+    unsigned gen;         /* the model generation last rendered */
+    char *refused;        /* a render check_cmd or on_change refused: not tried again */
+    size_t refused_len;
+    char *pending;        /* a render waiting for min_interval or for the running step */
+    size_t pending_len;
+    char *text;           /* the render being applied */
+    size_t len;
+    int stage;
+    proc *job;
+    char tmp[4096];       /* check_cmd's file */
+    char *previous;       /* the destination before this write */
+    long previous_len;    /* -1: there was none */
+    int64_t last_ms;      /* when the last apply started (monotonic) */
+    struct event *timer;
+    char *render_err;     /* the last render error, logged once */
+    uint64_t writes, failures, restores;
+} tmpl;
+
+typedef struct app {
+    char *name;
+    zkd_config_watch *w;
+    int64_t version;
+    json_t *doc, *info;
+    int waiting_logged;
+} app;
+
+struct tmpls {
+    struct event_base *base;
+    int wake_fd;
+    tmpl *v;
+    int n;
+    app *apps;
+    int napps;
+    json_t *model, *node, *noted;
+    unsigned gen;
+    uintptr_t *sig; /* the sets' shape and instance pointers the model was built from */
+    size_t nsig;
+    const zkd_instance **held; /* references keeping those pointers unique */
+    size_t nheld;
+};
+
+static json_t *(*node_fn)(void *);
+static void *node_ctx;
+
+void tmpls_node_source(json_t *(*fn)(void *ctx), void *ctx)
+{
+    node_fn = fn;
+    node_ctx = ctx;
+}
+
+/* ---- the data model ---- */
+
+static json_t *int_or_null(int v)
+{
+    return v < 0 ? json_null() : json_integer(v);
+}
+
+static json_t *instance_json(const zkd_instance *i)
+{
+    json_t *payload = json_loads(zkd_instance_payload(i), JSON_DECODE_ANY, NULL);
+    json_t *meta = json_object_get(payload, "metadata");
+    if (!json_is_object(meta))
+        meta = json_object_get(payload, "labels"); /* Nerve's records */
+    meta = json_is_object(meta) ? json_incref(meta) : json_object();
+    const char *zone = zkd_instance_zone(i);
+    return json_pack("{s:s,s:s,s:s,s:o,s:o,s:i,s:o,s:b,s:o,s:o}", "id", zkd_instance_id(i), "znode",
+                     zkd_instance_znode(i), "address", zkd_instance_address(i), "port",
+                     int_or_null(zkd_instance_port(i)), "sslPort", int_or_null(zkd_instance_ssl_port(i)),
+                     "weight", zkd_instance_weight(i), "zone", zone ? json_string(zone) : json_null(),
+                     "enabled", zkd_instance_enabled(i), "metadata", meta, "payload",
+                     payload ? payload : json_null());
+}
+
+/* Shallow copies of `items` with first, last and index (from 0): a list
+ * written as JSON needs no trailing-comma trick ({{^last}},{{/last}}). */
+static json_t *numbered(json_t *items)
+{
+    json_t *out = json_array();
+    size_t n = json_array_size(items);
+    for (size_t k = 0; k < n; k++) {
+        json_t *o = json_copy(json_array_get(items, k));
+        json_object_set_new(o, "first", json_boolean(k == 0));
+        json_object_set_new(o, "last", json_boolean(k + 1 == n));
+        json_object_set_new(o, "index", json_integer((json_int_t)k));
+        json_array_append_new(out, o);
+    }
+    return out;
+}
+
+/* A record whose id or address could break a generated file is left out
+ * (logged once): with escape none, a template prints them as they are. */
+static int usable(json_t *noted, const char *service, const zkd_instance *i)
+{
+    if (output_safe_token(zkd_instance_id(i)) && output_safe_token(zkd_instance_address(i)))
+        return 1;
+    char key[600];
+    snprintf(key, sizeof key, "%s/%s", service, zkd_instance_id(i));
+    if (noted && !json_object_get(noted, key)) {
+        json_object_set_new(noted, key, json_true());
+        agent_log(AGENT_WARN, "templates: %s instance \"%s\" left out: its id or address holds a space, "
+                  "quote, '#', ';', '{' or '}'", service, zkd_instance_id(i));
+    }
+    return 0;
+}
+
+static json_t *service_json(const watch_view *v, json_t *noted)
+{
+    json_t *up = json_array(), *down = json_array(), *all = json_array();
+    for (size_t k = 0; k < v->n; k++) {
+        if (!usable(noted, v->service, v->inst[k]))
+            continue;
+        json_t *o = instance_json(v->inst[k]);
+        json_array_append(all, o);
+        json_array_append_new(zkd_instance_enabled(v->inst[k]) ? up : down, o);
+    }
+    json_t *s = json_pack("{s:s,s:b,s:I,s:o,s:o,s:o}", "name", v->service, "stale", v->stale, "count",
+                          (json_int_t)json_array_size(up), "instances", numbered(up), "drained",
+                          numbered(down), "all", numbered(all));
+    json_decref(up);
+    json_decref(down);
+    json_decref(all);
+    return s;
+}
+
+static json_t *services_model(watch_set *const *sets, int nsets, json_t *noted)
+{
+    json_t *by_name = json_object(), *list = json_array();
+    for (int i = 0; i < nsets; i++) {
+        const watch_view *v = watch_set_view(sets[i]);
+        if (!v)
+            continue;
+        json_t *s = service_json(v, noted);
+        json_object_set(by_name, v->service, s);
+        json_array_append_new(list, s);
+    }
+    json_t *m = json_pack("{s:o,s:o}", "services", by_name, "service_list", numbered(list));
+    json_decref(list);
+    return m;
+}
+
+json_t *tmpl_model_services(watch_set *const *sets, int nsets)
+{
+    return services_model(sets, nsets, NULL);
+}
+
+static json_t *node_json(void)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    json_t *svcs = node_fn ? node_fn(node_ctx) : NULL;
+    return json_pack("{s:s,s:o}", "hostname", host, "services", svcs ? svcs : json_array());
+}
+
+/* ---- change detection ---- */
+
+static uintptr_t name_hash(const char *s)
+{
+    uintptr_t h = 5381;
+    for (; *s; s++)
+        h = h * 33 + (unsigned char)*s;
+    return h;
+}
+
+/* The sets' names, staleness and instance pointers. Each instance is
+ * referenced while it is in `held`, so an equal pointer is the same
+ * immutable record. 1 when that differs from what the model was built
+ * from (and takes the new one). */
+static int sets_changed(tmpls *t, watch_set *const *sets, int nsets)
+{
+    size_t cap = 1, ninst = 0;
+    for (int i = 0; i < nsets; i++) {
+        const watch_view *v = watch_set_view(sets[i]);
+        cap += 2 + (v ? v->n : 0);
+        ninst += v ? v->n : 0;
+    }
+    uintptr_t *sig = malloc(cap * sizeof *sig);
+    size_t n = 0;
+    sig[n++] = (uintptr_t)nsets;
+    for (int i = 0; i < nsets; i++) {
+        const watch_view *v = watch_set_view(sets[i]);
+        sig[n++] = name_hash(watch_set_conf(sets[i])->service);
+        sig[n++] = v ? (v->n << 1 | (size_t)(v->stale != 0)) : SIZE_MAX;
+        for (size_t k = 0; v && k < v->n; k++)
+            sig[n++] = (uintptr_t)v->inst[k];
+    }
+    if (n == t->nsig && !memcmp(sig, t->sig, n * sizeof *sig)) {
+        free(sig);
+        return 0;
+    }
+    for (size_t k = 0; k < t->nheld; k++)
+        zkd_instance_unref(t->held[k]);
+    free(t->held);
+    t->held = malloc((ninst ? ninst : 1) * sizeof *t->held);
+    t->nheld = 0;
+    for (int i = 0; i < nsets; i++) {
+        const watch_view *v = watch_set_view(sets[i]);
+        for (size_t k = 0; v && k < v->n; k++)
+            t->held[t->nheld++] = zkd_instance_ref(v->inst[k]);
+    }
+    free(t->sig);
+    t->sig = sig;
+    t->nsig = n;
+    return 1;
+}
+
+/* Reads each app's current version; 1 when one changed, -1 while one has
+ * none yet. */
+static int apps_changed(tmpls *t)
+{
+    int changed = 0;
+    for (int i = 0; i < t->napps; i++) {
+        app *a = &t->apps[i];
+        zkd_config_version *v = zkd_config_watch_current(a->w);
+        if (!v) {
+            if (!a->waiting_logged)
+                agent_log(AGENT_INFO, "templates: config app %s has no version yet; waiting for it", a->name);
+            a->waiting_logged = 1;
+            return -1;
+        }
+        a->waiting_logged = 0;
+        if (zkd_config_version_number(v) != a->version) {
+            json_t *doc = json_loads(zkd_config_version_json(v), JSON_DECODE_ANY, NULL);
+            json_decref(a->doc);
+            json_decref(a->info);
+            a->doc = doc ? doc : json_null();
+            a->version = zkd_config_version_number(v);
+            a->info = json_pack("{s:I,s:s,s:s?,s:s?,s:I}", "version", (json_int_t)a->version, "checksum",
+                                zkd_config_version_checksum(v), "author", zkd_config_version_author(v),
+                                "message", zkd_config_version_message(v), "time",
+                                (json_int_t)zkd_config_version_time(v));
+            changed = 1;
+        }
+        zkd_config_version_unref(v);
+    }
+    return changed;
+}
+
+/* ---- applying a render ---- */
+
+static void kick(tmpl *t);
+
+static void fail_alert(tmpl *t, const char *stage, const char *reason, int restored)
+{
+    t->failures++;
+    agent_alert("config_apply_failed", t->c->destination,
+                json_pack("{s:s,s:s,s:s,s:s,s:b}", "template", t->c->source, "path", t->c->destination,
+                          "stage", stage, "reason", reason, "restored", restored));
+}
+
+/* The render in t->text is refused: remembered so that the same bytes are
+ * not tried again. */
+static void refuse(tmpl *t)
+{
+    free(t->refused);
+    t->refused = t->text;
+    t->refused_len = t->len;
+    t->text = NULL;
+}
+
+static void step_done(tmpl *t)
+{
+    t->stage = S_IDLE;
+    free(t->text);
+    t->text = NULL;
+    free(t->previous);
+    t->previous = NULL;
+    kick(t);
+}
+
+static void run(tmpl *t, char **argv, int stage, proc_result_fn done);
+
+static void hook_done(void *arg, const proc_result *r)
+{
+    tmpl *t = arg;
+    t->job = NULL;
+    char said[513], reason[768];
+    proc_excerpt(r->output, r->len, said, sizeof said);
+    snprintf(reason, sizeof reason, "on_change %s%s%s", r->why, *said ? ": " : "", said);
+    if (t->stage == S_RESTORE) {
+        agent_log(r->code ? AGENT_ERROR : AGENT_INFO, "template %s: on_change %s on the restored file%s%s",
+                  t->c->destination, r->code ? "failed" : "ran", r->code ? ": " : "", r->code ? reason : "");
+        step_done(t);
+        return;
+    }
+    if (r->code == 0) {
+        agent_log(AGENT_INFO, "template %s: written and on_change ran", t->c->destination);
+        step_done(t);
+        return;
+    }
+    char err[512] = "";
+    int rc = t->previous_len >= 0 ? atomic_file_write(t->c->destination, t->previous, (size_t)t->previous_len,
+                                                      t->c->mode, &t->c->owner, err, sizeof err)
+                                  : unlink(t->c->destination);
+    t->restores += rc >= 0;
+    agent_log(AGENT_ERROR, "template %s: %s; %s", t->c->destination, reason,
+              rc < 0 ? "the previous file could not be put back"
+              : t->previous_len >= 0 ? "the previous file is back, on_change runs again"
+                                     : "the file is removed (there was none before)");
+    fail_alert(t, "on_change", reason, rc >= 0);
+    refuse(t);
+    if (rc >= 0 && t->previous_len >= 0) {
+        run(t, t->c->on_change, S_RESTORE, hook_done);
+        return;
+    }
+    step_done(t);
+}
+
+/* Replaces the destination with t->text, then on_change. */
+static void commit(tmpl *t)
+{
+    char err[512];
+    free(t->previous);
+    t->previous = NULL;
+    t->previous_len = atomic_file_read(t->c->destination, FILE_MAX, &t->previous);
+    int rc = atomic_file_write(t->c->destination, t->text, t->len, t->c->mode, &t->c->owner, err, sizeof err);
+    if (rc < 0) {
+        agent_log(AGENT_ERROR, "template %s: %s", t->c->destination, err);
+        fail_alert(t, "write", err, 0);
+        /* retried after min_interval: a full disk may clear */
+        free(t->pending);
+        t->pending = t->text;
+        t->pending_len = t->len;
+        t->text = NULL;
+        step_done(t);
+        return;
+    }
+    if (rc == 0) {
+        step_done(t);
+        return;
+    }
+    t->writes++;
+    if (!t->c->on_change) {
+        agent_log(AGENT_INFO, "template %s: written", t->c->destination);
+        step_done(t);
+        return;
+    }
+    run(t, t->c->on_change, S_HOOK, hook_done);
+}
+
+static void check_done(void *arg, const proc_result *r)
+{
+    tmpl *t = arg;
+    t->job = NULL;
+    unlink(t->tmp);
+    if (r->code == 0) {
+        commit(t);
+        return;
+    }
+    char said[513], reason[1200], cmd[256];
+    proc_excerpt(r->output, r->len, said, sizeof said);
+    proc_describe(t->c->check_cmd, cmd, sizeof cmd);
+    snprintf(reason, sizeof reason, "check_cmd \"%s\" %s%s%s", cmd, r->why, *said ? ": " : "", said);
+    agent_log(AGENT_ERROR, "template %s: %s; the previous file stays", t->c->destination, reason);
+    fail_alert(t, "check_cmd", reason, 1);
+    refuse(t);
+    step_done(t);
+}
+
+/* `s` with every "{{path}}" and "%s" replaced by `path`. */
+static char *with_path(const char *s, const char *path)
+{
+    size_t cap = strlen(s) + 1, pl = strlen(path);
+    for (const char *p = s; (p = strstr(p, "%s")); p += 2)
+        cap += pl;
+    for (const char *p = s; (p = strstr(p, "{{path}}")); p += 8)
+        cap += pl;
+    char *o = malloc(cap), *w = o;
+    while (*s) {
+        size_t skip = !strncmp(s, "{{path}}", 8) ? 8 : !strncmp(s, "%s", 2) ? 2 : 0;
+        if (skip) {
+            memcpy(w, path, pl);
+            w += pl;
+            s += skip;
+        } else {
+            *w++ = *s++;
+        }
+    }
+    *w = 0;
+    return o;
+}
+
+static void run(tmpl *t, char **argv, int stage, proc_result_fn done)
+{
+    char err[512];
+    char **args = argv;
+    if (stage == S_CHECK) {
+        size_t n = 0;
+        while (argv[n])
+            n++;
+        args = calloc(n + 1, sizeof *args);
+        for (size_t k = 0; k < n; k++)
+            args[k] = with_path(argv[k], t->tmp);
+    }
+    t->stage = stage;
+    proc_spec spec = {.argv = args, .timeout_ms = t->c->timeout_ms};
+    t->job = proc_start(&spec, done, t, err, sizeof err);
+    if (args != argv) {
+        for (char **a = args; *a; a++)
+            free(*a);
+        free(args);
+    }
+    if (!t->job) {
+        proc_result r = {.code = 127, .why = err, .output = "", .len = 0};
+        done(t, &r);
+    }
+}
+
+/* Writes t->text to a temporary file beside the destination for check_cmd. */
+static void check(tmpl *t)
+{
+    snprintf(t->tmp, sizeof t->tmp, "%s.check-XXXXXX", t->c->destination);
+    int fd = mkstemp(t->tmp);
+    size_t off = 0;
+    while (fd >= 0 && off < t->len) {
+        ssize_t w = write(fd, t->text + off, t->len - off);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    if (fd < 0 || off < t->len) {
+        char reason[4200];
+        snprintf(reason, sizeof reason, "cannot write %s: %s", t->tmp, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(t->tmp);
+        }
+        agent_log(AGENT_ERROR, "template %s: %s", t->c->destination, reason);
+        fail_alert(t, "check_cmd", reason, 1);
+        step_done(t);
+        return;
+    }
+    fchmod(fd, t->c->mode);
+    close(fd);
+    run(t, t->c->check_cmd, S_CHECK, check_done);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    kick(arg);
+}
+
+/* Starts applying the pending render when nothing runs and min_interval
+ * has passed since the last apply. */
+static void kick(tmpl *t)
+{
+    if (t->job || t->stage != S_IDLE || !t->pending || evtimer_pending(t->timer, NULL))
+        return;
+    char *cur = NULL;
+    long n = atomic_file_read(t->c->destination, FILE_MAX, &cur);
+    int same = n >= 0 && (size_t)n == t->pending_len && !memcmp(cur, t->pending, t->pending_len);
+    free(cur);
+    if (same) { /* identical bytes: no write, no check, no reload */
+        free(t->pending);
+        t->pending = NULL;
+        return;
+    }
+    int64_t now = output_mono_ms(), wait = t->last_ms + t->c->min_interval_ms - now;
+    if (t->last_ms && wait > 0) {
+        struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+        evtimer_add(t->timer, &tv);
+        return;
+    }
+    t->last_ms = now;
+    t->text = t->pending;
+    t->len = t->pending_len;
+    t->pending = NULL;
+    if (t->c->check_cmd)
+        check(t);
+    else
+        commit(t);
+}
+
+static void render(tmpl *t, json_t *model)
+{
+    char err[512], *text = NULL;
+    size_t len = 0;
+    if (zkd_mustache_render(t->m, model, (zkd_mustache_escape)t->c->escape, zkd_mustache_load_dir, t->dir,
+                            &text, &len, err, sizeof err) < 0) {
+        if (!t->render_err || strcmp(t->render_err, err)) {
+            agent_log(AGENT_ERROR, "template %s: %s: %s", t->c->destination, t->c->source, err);
+            fail_alert(t, "render", err, 1);
+            free(t->render_err);
+            t->render_err = strdup(err);
+        }
+        return;
+    }
+    free(t->render_err);
+    t->render_err = NULL;
+    if (t->refused && len == t->refused_len && !memcmp(text, t->refused, len)) {
+        free(text);
+        return;
+    }
+    free(t->pending);
+    t->pending = text;
+    t->pending_len = len;
+    kick(t);
+}
+
+void tmpls_refresh(tmpls *ts, watch_set *const *sets, int nsets)
+{
+    if (!ts || !ts->n)
+        return;
+    for (int i = 0; i < nsets; i++)
+        if (!watch_set_view(sets[i]))
+            return; /* not loaded yet: the previous run's files are better than a partial render */
+    int apps = apps_changed(ts);
+    if (apps < 0)
+        return;
+    json_t *node = node_json();
+    int changed = sets_changed(ts, sets, nsets) | apps | !ts->model | !json_equal(node, ts->node);
+    json_decref(ts->node);
+    ts->node = node;
+    if (changed) {
+        json_t *m = services_model(sets, nsets, ts->noted);
+        json_t *config = json_object(), *info = json_object();
+        for (int i = 0; i < ts->napps; i++) {
+            json_object_set(config, ts->apps[i].name, ts->apps[i].doc);
+            json_object_set(info, ts->apps[i].name, ts->apps[i].info);
+        }
+        json_object_set_new(m, "config", config);
+        json_object_set_new(m, "config_info", info);
+        json_object_set(m, "node", node);
+        json_decref(ts->model);
+        ts->model = m;
+        ts->gen++;
+    }
+    for (int i = 0; i < ts->n; i++)
+        if (ts->v[i].gen != ts->gen) {
+            ts->v[i].gen = ts->gen;
+            render(&ts->v[i], ts->model);
+        }
+}
+
+/* ---- life cycle ---- */
+
+static void on_version(zkd_config_watch *w, const zkd_config_version *v, uint64_t skipped, void *ctx)
+{
+    (void)w;
+    (void)v;
+    (void)skipped;
+    (void)!write(*(int *)ctx, "t", 1);
+}
+
+static int open_app(tmpls *ts, const char *name, zkd_client *zk, struct evbuffer *errors)
+{
+    for (int i = 0; i < ts->napps; i++)
+        if (!strcmp(ts->apps[i].name, name))
+            return 0;
+    app *a = &ts->apps[ts->napps];
+    zkd_error err;
+    if (zkd_config_watch_open(zk, name, on_version, &ts->wake_fd, &a->w, &err)) {
+        evbuffer_add_printf(errors, "templates: config app %s: %s\n", name, err.message);
+        return -1;
+    }
+    a->name = strdup(name);
+    a->version = -1;
+    ts->napps++;
+    return 0;
+}
+
+static int open_one(tmpls *ts, tmpl *t, const tmpl_conf *c, struct evbuffer *errors)
+{
+    t->owner = ts;
+    t->c = c;
+    t->previous_len = -1;
+    t->timer = evtimer_new(ts->base, on_timer, t);
+    char *text = NULL, err[256];
+    if (atomic_file_read(c->source, FILE_MAX, &text) < 0) {
+        evbuffer_add_printf(errors, "templates: cannot read %s: %s\n", c->source, strerror(errno));
+        return -1;
+    }
+    int rc = zkd_mustache_compile(text, strlen(text), &t->m, err, sizeof err);
+    free(text);
+    if (rc < 0) {
+        evbuffer_add_printf(errors, "templates: %s: %s\n", c->source, err);
+        return -1;
+    }
+    char *copy = strdup(c->source);
+    t->dir = strdup(dirname(copy));
+    free(copy);
+    return 0;
+}
+
+tmpls *tmpls_start(struct event_base *base, zkd_client *zk, const tmpl_conf *c, int n, int wake_fd,
+                   struct evbuffer *errors)
+{
+    tmpls *ts = calloc(1, sizeof *ts);
+    ts->base = base;
+    ts->wake_fd = wake_fd;
+    ts->noted = json_object();
+    ts->v = calloc((size_t)n + 1, sizeof *ts->v);
+    size_t napps = 0;
+    for (int i = 0; i < n; i++)
+        for (char **a = c[i].apps; a && *a; a++)
+            napps++;
+    ts->apps = calloc(napps + 1, sizeof *ts->apps);
+    for (int i = 0; i < n; i++) {
+        ts->n = i + 1;
+        if (open_one(ts, &ts->v[i], &c[i], errors) < 0)
+            goto fail;
+        for (char **a = c[i].apps; a && *a; a++)
+            if (open_app(ts, *a, zk, errors) < 0)
+                goto fail;
+    }
+    return ts;
+fail:
+    tmpls_stop(ts);
+    return NULL;
+}
+
+void tmpls_metrics(const tmpls *ts, struct evbuffer *out)
+{
+    if (!ts || !ts->n)
+        return;
+    static const struct { const char *name, *help; size_t off; } m[] = {
+        {"zkdisc_agent_template_writes_total", "Template renders written to their destination.",
+         offsetof(tmpl, writes)},
+        {"zkdisc_agent_template_failures_total", "Template renders refused (render, check_cmd, write, on_change).",
+         offsetof(tmpl, failures)},
+        {"zkdisc_agent_template_restores_total", "Destinations put back after a failed on_change.",
+         offsetof(tmpl, restores)},
+    };
+    for (size_t k = 0; k < sizeof m / sizeof *m; k++) {
+        evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n", m[k].name, m[k].help, m[k].name);
+        for (int i = 0; i < ts->n; i++)
+            evbuffer_add_printf(out, "%s{destination=\"%s\"} %llu\n", m[k].name, ts->v[i].c->destination,
+                                (unsigned long long)*(const uint64_t *)((const char *)&ts->v[i] + m[k].off));
+    }
+}
+
+void tmpls_stop(tmpls *ts)
+{
+    if (!ts)
+        return;
+    for (int i = 0; i < ts->n; i++) {
+        tmpl *t = &ts->v[i];
+        if (t->job && t->stage == S_CHECK)
+            unlink(t->tmp);
+        proc_kill(t->job);
+        if (t->timer)
+            event_free(t->timer);
+        zkd_mustache_free(t->m);
+        free(t->dir);
+        free(t->refused);
+        free(t->pending);
+        free(t->text);
+        free(t->previous);
+        free(t->render_err);
+    }
+    for (int i = 0; i < ts->napps; i++) {
+        zkd_config_watch_close(ts->apps[i].w);
+        free(ts->apps[i].name);
+        json_decref(ts->apps[i].doc);
+        json_decref(ts->apps[i].info);
+    }
+    for (size_t k = 0; k < ts->nheld; k++)
+        zkd_instance_unref(ts->held[k]);
+    free(ts->held);
+    free(ts->sig);
+    free(ts->apps);
+    free(ts->v);
+    json_decref(ts->model);
+    json_decref(ts->node);
+    json_decref(ts->noted);
+    free(ts);
+}
