@@ -474,6 +474,36 @@ static void parse_file(parser *p, const config_setting_t *g, cfile_conf *f)
     f->timeout_ms = get_duration(p, g, "timeout", 30000);
 }
 
+/* A libconfig setting as JSON (groups as objects, lists and arrays as arrays). */
+static json_t *setting_json(const config_setting_t *s)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        return json_integer(config_setting_get_int64(s));
+    case CONFIG_TYPE_FLOAT:
+        return json_real(config_setting_get_float(s));
+    case CONFIG_TYPE_STRING:
+        return json_string(config_setting_get_string(s));
+    case CONFIG_TYPE_BOOL:
+        return json_boolean(config_setting_get_bool(s));
+    case CONFIG_TYPE_GROUP: {
+        json_t *o = json_object();
+        for (int i = 0; i < config_setting_length(s); i++) {
+            const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+            json_object_set_new(o, config_setting_name(e), setting_json(e));
+        }
+        return o;
+    }
+    default: {
+        json_t *a = json_array();
+        for (int i = 0; i < config_setting_length(s); i++)
+            json_array_append_new(a, setting_json(config_setting_get_elem(s, (unsigned)i)));
+        return a;
+    }
+    }
+}
+
 /* A check_cmd argument naming the file under check. */
 static int names_path(const char *arg)
 {
@@ -483,7 +513,7 @@ static int names_path(const char *arg)
 static void parse_template(parser *p, const config_setting_t *g, tmpl_conf *t)
 {
     static const char *const known[] = {"source", "destination", "escape", "mode", "owner", "check_cmd",
-                                        "on_change", "config", "min_interval", "timeout", NULL};
+                                        "on_change", "config", "min_interval", "timeout", "vars", NULL};
     only_keys(p, g, "a templates entry", known);
     t->source = get_string(p, g, "source", 1);
     t->destination = get_string(p, g, "destination", 1);
@@ -520,6 +550,10 @@ static void parse_template(parser *p, const config_setting_t *g, tmpl_conf *t)
             bad(p, config_setting_get_member(g, "config"), "config", "%s", zerr.message);
     t->min_interval_ms = get_duration(p, g, "min_interval", 1000);
     t->timeout_ms = get_duration(p, g, "timeout", 30000);
+    const config_setting_t *v = config_setting_get_member(g, "vars");
+    if (v && !config_setting_is_group(v))
+        bad(p, v, "vars", "must be a group, e.g. vars = { services = { web = { port = 8080; }; }; }");
+    t->vars = v && config_setting_is_group(v) ? setting_json(v) : json_object();
 }
 
 static const config_setting_t *list_at(parser *p, const config_t *cfg, const char *key)
@@ -628,6 +662,7 @@ void consumers_conf_free(consumers_conf *cc)
         free_argv(t->check_cmd);
         free_argv(t->on_change);
         free_argv(t->apps);
+        json_decref(t->vars);
     }
     free(cc->templates);
     free(cc);

@@ -82,6 +82,7 @@ typedef struct tmpl_conf {
     char **apps;         /* config apps the template reads (config.APP); NULL-terminated, may be NULL */
     int min_interval_ms; /* at most one apply per interval, default 1000 */
     int timeout_ms;      /* of check_cmd and on_change, default 30000 */
+    json_t *vars;        /* `vars` as JSON (an object, may be empty) */
 } tmpl_conf;
 
 struct consumers_conf {

@@ -153,17 +153,26 @@ static json_t *service_json(const watch_view *v, json_t *noted)
     return s;
 }
 
+static int by_service(const void *a, const void *b)
+{
+    return strcmp((*(const watch_view *const *)a)->service, (*(const watch_view *const *)b)->service);
+}
+
 static json_t *services_model(watch_set *const *sets, int nsets, json_t *noted)
 {
     json_t *by_name = json_object(), *list = json_array();
-    for (int i = 0; i < nsets; i++) {
-        const watch_view *v = watch_set_view(sets[i]);
-        if (!v)
-            continue;
-        json_t *s = service_json(v, noted);
-        json_object_set(by_name, v->service, s);
+    const watch_view **views = calloc((size_t)nsets + 1, sizeof *views);
+    size_t n = 0;
+    for (int i = 0; i < nsets; i++)
+        if (watch_set_view(sets[i]))
+            views[n++] = watch_set_view(sets[i]);
+    qsort(views, n, sizeof *views, by_service);
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = service_json(views[i], noted);
+        json_object_set(by_name, views[i]->service, s);
         json_array_append_new(list, s);
     }
+    free(views);
     json_t *m = json_pack("{s:o,s:o}", "services", by_name, "service_list", numbered(list));
     json_decref(list);
     return m;
@@ -503,12 +512,45 @@ static void kick(tmpl *t)
         commit(t);
 }
 
+/* The model as one template sees it: its `vars` at the root, and
+ * vars.services.NAME also as services.NAME.vars (so a loop over
+ * service_list reaches each service's own settings, such as a port). */
+static json_t *with_vars(json_t *model, json_t *vars)
+{
+    if (!json_object_size(vars))
+        return json_incref(model);
+    json_t *root = json_copy(model);
+    json_object_set(root, "vars", vars);
+    json_t *per = json_object_get(vars, "services");
+    if (!json_is_object(per))
+        return root;
+    json_t *services = json_copy(json_object_get(model, "services")), *list = json_array(), *e;
+    size_t k;
+    json_array_foreach(json_object_get(model, "service_list"), k, e) {
+        json_t *sv = json_object_get(per, json_string_value(json_object_get(e, "name")));
+        if (!sv) {
+            json_array_append(list, e);
+            continue;
+        }
+        json_t *c = json_copy(e);
+        json_object_set(c, "vars", sv);
+        json_object_set(services, json_string_value(json_object_get(e, "name")), c);
+        json_array_append_new(list, c);
+    }
+    json_object_set_new(root, "services", services);
+    json_object_set_new(root, "service_list", list);
+    return root;
+}
+
 static void render(tmpl *t, json_t *model)
 {
     char err[512], *text = NULL;
     size_t len = 0;
-    if (zkd_mustache_render(t->m, model, (zkd_mustache_escape)t->c->escape, zkd_mustache_load_dir, t->dir,
-                            &text, &len, err, sizeof err) < 0) {
+    json_t *root = with_vars(model, t->c->vars);
+    int rc = zkd_mustache_render(t->m, root, (zkd_mustache_escape)t->c->escape, zkd_mustache_load_dir, t->dir,
+                                 &text, &len, err, sizeof err);
+    json_decref(root);
+    if (rc < 0) {
         if (!t->render_err || strcmp(t->render_err, err)) {
             agent_log(AGENT_ERROR, "template %s: %s: %s", t->c->destination, t->c->source, err);
             fail_alert(t, "render", err, 1);
