@@ -174,7 +174,7 @@ static void reload(void)
     agent_conf *next = conf_load(rt.conf->path, errors);
     /* A file truncated or emptied by mistake would deregister everything. */
     const consumers_conf *nc = next ? next->consumers : NULL;
-    if (next && !next->nservices && (!nc || (!nc->nwatches && !nc->nfiles && !nc->dns.enabled))) {
+    if (next && !next->nservices && (!nc || (!nc->nwatches && !nc->nfiles && !nc->ntemplates && !nc->dns.enabled))) {
         evbuffer_add_printf(errors, "%s: no services, watches, dns or config_files (to stop everything, "
                             "stop the agent)", rt.conf->path);
         conf_free(next);
