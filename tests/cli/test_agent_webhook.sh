@@ -32,7 +32,15 @@ services = (
 alerts = (
   { name = "slack"; on = [ "check_critical" ]; webhook = "http://127.0.0.1:$HTTP_PORT/hook"; retries = 2;
     headers = { Authorization = "@$OUT/token"; X-Team = { file = "$OUT/team"; }; X-Source = "zkdisc"; };
-    body = "{\"text\": \"{{event}} {{subject}} on {{host}}\", \"check\": \"{{check}}\"}"; }
+    body = "{\"text\": \"{{event}} {{subject}} on {{host}}\", \"check\": \"{{check}}\"}"; },
+  { name = "pagerduty"; on = [ "check_critical", "check_recovered" ];
+    webhook = "http://127.0.0.1:$HTTP_PORT/hook"; headers = { X-Hook = "pd"; };
+    body = "{\"routing_key\": \"R0UT1NGKEY\", "
+           "\"event_action\": \"{{#is.check_recovered}}resolve{{/is.check_recovered}}"
+           "{{^is.check_recovered}}trigger{{/is.check_recovered}}\", "
+           "\"dedup_key\": \"{{subject}}/{{check}}\", "
+           "\"payload\": {\"summary\": \"{{event}} {{subject}} on {{host}}\", "
+           "\"source\": \"{{host}}\", \"severity\": \"critical\"}}"; }
 );
 templates = ( { source = "$OUT/node.mustache"; destination = "$OUT/node.txt"; } );
 CONF
@@ -58,13 +66,15 @@ rm "$OUT/www/healthy"
 check "first attempt logged with its status and the retry" \
     wait_until 10 grep -q 'alert hook slack: check_critical delivery to http://127.0.0.1:[0-9]*/hook, attempt 1 of 3: HTTP 500; retry in 1 s' "$LOG"
 rm "$OUT/www/hook-fail"
-check "second attempt delivered and logged" \
-    wait_until 10 grep -q 'alert hook slack: check_critical delivery to .*, attempt 2 of 3: HTTP 200$' "$LOG"
+# (attempt 2, or 3 when a loaded machine let attempt 2 come before the rm)
+check "a later attempt delivered and logged" \
+    wait_until 10 grep -q 'alert hook slack: check_critical delivery to .*, attempt [23] of 3: HTTP 200$' "$LOG"
 received() {
     "$PY" - "$OUT/www/requests.jsonl" "$(hostname)" <<'PY'
 import json, sys
 reqs = [json.loads(l) for l in open(sys.argv[1])]
-assert len(reqs) == 2, len(reqs)
+reqs = [r for r in reqs if "X-Source" in r["headers"]]
+assert len(reqs) in (2, 3), len(reqs)
 want_body = '{"text": "check_critical web-1 on %s", "check": "probe \\"x\\""}' % sys.argv[2]
 for r in reqs:
     h = {k.lower(): v for k, v in r["headers"].items()}
@@ -77,7 +87,7 @@ for r in reqs:
     json.loads(r["body"])
 PY
 }
-check "the server received the headers and the body exactly as configured, twice" received
+check "the server received the headers and the body exactly as configured, at each attempt" received
 
 # A token file rotated on disk is read at the next delivery.
 printf 'Bearer rotated\n' >"$OUT/token"
@@ -85,6 +95,19 @@ touch "$OUT/www/healthy"
 check "registered again" wait_until 10 has_count web 1
 rm "$OUT/www/healthy"
 check "third delivery uses the rotated token" \
-    wait_until 10 sh -c "tail -1 '$OUT/www/requests.jsonl' | grep -q 'Bearer rotated'"
+    wait_until 10 sh -c "grep X-Source '$OUT/www/requests.jsonl' | tail -1 | grep -q 'Bearer rotated'"
+pd() {
+    "$PY" - "$OUT/www/requests.jsonl" "$1" <<'PY'
+import json, sys
+bodies = [json.loads(json.loads(l)["body"]) for l in open(sys.argv[1]) if '"X-Hook": "pd"' in l]
+acts = [b["event_action"] for b in bodies]
+assert sys.argv[2] in acts, acts
+for b in bodies:
+    assert b["routing_key"] == "R0UT1NGKEY" and b["dedup_key"] == 'web-1/probe "x"', b
+    assert b["payload"]["severity"] == "critical" and b["payload"]["source"], b
+PY
+}
+check "pagerduty example: trigger received as valid Events v2 JSON" pd trigger
+check "pagerduty example: resolve on recovery" wait_until 10 pd resolve
 check "no sanitizer report" no_sanitizer_reports "$LOG"
 finish

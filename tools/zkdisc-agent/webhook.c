@@ -118,8 +118,14 @@ char *webhook_body(const alert_conf *ac, json_t *ev, char *err, size_t errlen)
         return json_dumps(ev, JSON_COMPACT);
     zkd_mustache *t = NULL;
     char *out = NULL;
+    /* is.EVENT is true: Mustache cannot compare, a section can test it
+     * ({{#is.check_recovered}}resolve{{/is.check_recovered}}). */
+    json_t *data = json_copy(ev);
+    const char *event = json_string_value(json_object_get(ev, "event"));
+    json_object_set_new(data, "is", event ? json_pack("{s:b}", event, 1) : json_object());
     if (zkd_mustache_compile(ac->body, strlen(ac->body), &t, err, errlen) == 0)
-        zkd_mustache_render(t, ev, ZKD_MUSTACHE_JSON, NULL, NULL, &out, NULL, err, errlen);
+        zkd_mustache_render(t, data, ZKD_MUSTACHE_JSON, NULL, NULL, &out, NULL, err, errlen);
     zkd_mustache_free(t);
+    json_decref(data);
     return out;
 }

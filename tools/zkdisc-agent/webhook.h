@@ -22,8 +22,8 @@ int webhook_conf_parse(const config_setting_t *s, alert_conf *ac, struct evbuffe
  * dropped). NULL with a message in err when a file cannot be read. */
 struct curl_slist *webhook_headers(const alert_conf *ac, char *err, size_t errlen);
 
-/* The body: `body` rendered over the event's fields, else the event as
- * compact JSON. malloc'd; NULL with a message in err. */
+/* The body: `body` rendered over the event's fields and is.EVENT = true,
+ * else the event as compact JSON. malloc'd; NULL with a message in err. */
 char *webhook_body(const alert_conf *ac, json_t *ev, char *err, size_t errlen);
 
 #endif
