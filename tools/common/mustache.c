@@ -29,6 +29,11 @@ struct zkd_mustache {
 
 #define DELIM_MAX 16
 #define PARTIAL_DEPTH 64
+#define SECTION_DEPTH 100
+/* A render stops past this many nodes visited or bytes written: a partial
+ * that includes itself twice doubles at each level. */
+#define VISIT_MAX 20000000u
+#define OUTPUT_MAX (64u << 20)
 
 typedef struct parser {
     const char *t;
@@ -37,6 +42,7 @@ typedef struct parser {
     size_t olen, clen;
     char *err;
     size_t errlen;
+    int depth; /* sections open */
 } parser;
 
 static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -252,8 +258,15 @@ static int parse(parser *p, nodes *l, const char *name, size_t name_len, size_t 
         if (kind == N_PARTIAL && alone && ls < start)
             x->indent = dupn(p->t + ls, start - ls);
         if (kind == N_SECTION || kind == N_INVERTED) {
+            if (p->depth >= SECTION_DEPTH) {
+                fail(p->err, p->errlen, "line %d: sections nest more than %d deep", line_of(p, start),
+                     SECTION_DEPTH);
+                return -1;
+            }
             nodes kids = {0};
+            p->depth++;
             int rc = parse(p, &kids, s, sn, start);
+            p->depth--;
             x->kids = kids;
             if (rc < 0)
                 return -1;
@@ -317,6 +330,7 @@ typedef struct renderer {
     zkd_mustache_loader load;
     void *load_arg;
     int partials; /* how deep partials nest now */
+    unsigned visits;
     char *err;
     size_t errlen;
 } renderer;
@@ -524,6 +538,11 @@ static int render_nodes(renderer *r, const nodes *l)
     for (size_t i = 0; i < l->n; i++) {
         const node *x = &l->v[i];
         int rc = 0;
+        if (++r->visits > VISIT_MAX || r->out.n > OUTPUT_MAX) {
+            fail(r->err, r->errlen, "the render grows past %u steps or %u bytes (a partial that includes "
+                 "itself?)", VISIT_MAX, OUTPUT_MAX);
+            return -1;
+        }
         switch (x->kind) {
         case N_TEXT:
             put(&r->out, x->s, x->len);
