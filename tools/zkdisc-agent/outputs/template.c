@@ -64,6 +64,7 @@ struct tmpls {
     int napps;
     json_t *model, *node, *noted;
     unsigned gen;
+    int apps_dirty; /* an app's document changed since the model was built */
     uintptr_t *sig; /* the sets' shape and instance pointers the model was built from */
     size_t nsig;
     const zkd_instance **held; /* references keeping those pointers unique */
@@ -243,11 +244,10 @@ static int sets_changed(tmpls *t, watch_set *const *sets, int nsets)
     return 1;
 }
 
-/* Reads each app's current version; 1 when one changed, -1 while one has
- * none yet. */
-static int apps_changed(tmpls *t)
+/* Reads each app's current version (a change sets apps_dirty); -1 while
+ * one has none yet. */
+static int apps_read(tmpls *t)
 {
-    int changed = 0;
     for (int i = 0; i < t->napps; i++) {
         app *a = &t->apps[i];
         zkd_config_version *v = zkd_config_watch_current(a->w);
@@ -268,11 +268,11 @@ static int apps_changed(tmpls *t)
                                 zkd_config_version_checksum(v), "author", zkd_config_version_author(v),
                                 "message", zkd_config_version_message(v), "time",
                                 (json_int_t)zkd_config_version_time(v));
-            changed = 1;
+            t->apps_dirty = 1;
         }
         zkd_config_version_unref(v);
     }
-    return changed;
+    return 0;
 }
 
 /* ---- applying a render ---- */
@@ -578,11 +578,11 @@ void tmpls_refresh(tmpls *ts, watch_set *const *sets, int nsets)
     for (int i = 0; i < nsets; i++)
         if (!watch_set_view(sets[i]))
             return; /* not loaded yet: the previous run's files are better than a partial render */
-    int apps = apps_changed(ts);
-    if (apps < 0)
+    if (apps_read(ts) < 0)
         return;
     json_t *node = node_json();
-    int changed = sets_changed(ts, sets, nsets) | apps | !ts->model | !json_equal(node, ts->node);
+    int changed = sets_changed(ts, sets, nsets) | ts->apps_dirty | !ts->model | !json_equal(node, ts->node);
+    ts->apps_dirty = 0;
     json_decref(ts->node);
     ts->node = node;
     if (changed) {
