@@ -17,6 +17,7 @@
 
 #include "../conf_consumers.h"
 #include "../watch_set.h"
+#include "template_data.h"
 
 typedef struct tmpls tmpls;
 
@@ -34,13 +35,5 @@ void tmpls_metrics(const tmpls *t, struct evbuffer *out);
 
 /* Stops running checks and hooks and frees `t` (NULL is fine). */
 void tmpls_stop(tmpls *t);
-
-/* Where node.services comes from: fn(ctx) returns a new JSON array of the
- * agent's own registrations (main.c sets it; unset, the array is empty). */
-void tmpls_node_source(json_t *(*fn)(void *ctx), void *ctx);
-
-/* The data model over `sets` (exposed for the tests and the API): a new
- * reference. */
-json_t *tmpl_model_services(watch_set *const *sets, int nsets);
 
 #endif
