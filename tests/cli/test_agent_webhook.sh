@@ -109,5 +109,7 @@ PY
 }
 check "pagerduty example: trigger received as valid Events v2 JSON" pd trigger
 check "pagerduty example: resolve on recovery" wait_until 10 pd resolve
+kill -TERM "$AGENT_PID" && wait "$AGENT_PID" # a leak report comes at exit
+AGENT_PID=
 check "no sanitizer report" no_sanitizer_reports "$LOG"
 finish
