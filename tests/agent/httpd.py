@@ -5,8 +5,11 @@
   GET  /health      200 "ok" while DIR/healthy exists, else 503
   GET  /slow        answers after 5 s (longer than the checks' timeout)
   POST /hook        appends the body as one line to DIR/hooks.log, 200
-                    (500 while DIR/hook-fail exists, to test retries)
+                    (500 while DIR/hook-fail exists, to test retries);
+                    every POST also appends {"path", "headers", "body"} as
+                    one JSON line to DIR/requests.jsonl
 """
+import json
 import os
 import sys
 import time
@@ -37,6 +40,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(os.path.join(DIR, "requests.jsonl"), "a") as f:
+            f.write(json.dumps({"path": self.path, "headers": dict(self.headers.items()),
+                                "body": body.decode("utf-8", "replace")}) + "\n")
         if self.path != "/hook":
             self.answer(404)
             return

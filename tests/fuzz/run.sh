@@ -4,13 +4,13 @@
 # the reproducer's path when a target crashes, leaks or finds a round-trip
 # failure; such an input becomes a regression test (tests/test_codec.c or
 # tests/test_config_convert.c) before the fix lands.
-#   tests/fuzz/run.sh [SECONDS] [TARGET...]     targets: record config dns
+#   tests/fuzz/run.sh [SECONDS] [TARGET...]     targets: record config dns mustache
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(record config dns)
+[ ${#targets[@]} -eq 0 ] && targets=(record config dns mustache)
 out=${ZKDISC_FUZZ_DIR:-$top/build-fuzz}
 mkdir -p "$out/obj"
 

@@ -13,6 +13,7 @@
 #include "curlev.h"
 #include "log.h"
 #include "proc.h"
+#include "webhook.h"
 
 /* The last state raised per subject/check and kind of state (see
  * event_state), whatever hook wants it: one list for the agent, so a hook
@@ -35,7 +36,7 @@ typedef struct hook_state {
 
 typedef struct delivery {
     hook_state *hs;
-    char *url, *body;
+    char *url, *body, *event;
     int attempt, retries;
     CURL *easy;
     struct curl_slist *headers;
@@ -210,6 +211,7 @@ static void delivery_free(delivery *d)
         event_free(d->retry);
     free(d->url);
     free(d->body);
+    free(d->event);
     free(d);
 }
 
@@ -236,20 +238,33 @@ static void on_post_done(CURL *easy, CURLcode result, void *ctx)
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(d->easy);
     d->easy = NULL;
-    if (result == CURLE_OK && code >= 200 && code < 300) {
+    int ok = result == CURLE_OK && code >= 200 && code < 300;
+    /* Backoff: 1 s, 2 s, 4 s ... capped at a minute. */
+    double wait = (double)(1 << (d->attempt - 1 < 6 ? d->attempt - 1 : 6));
+    char said[64];
+    if (result == CURLE_OK)
+        snprintf(said, sizeof said, "HTTP %ld", code);
+    else
+        snprintf(said, sizeof said, "%s", curl_easy_strerror(result));
+    /* One line per attempt: what a person needs to tell a token refused
+     * (HTTP 401) from an endpoint down, and whether more tries follow. */
+    char next[64] = "";
+    if (!ok && d->attempt <= d->retries)
+        snprintf(next, sizeof next, "; retry in %.0f s", wait);
+    else if (!ok)
+        snprintf(next, sizeof next, "; giving up");
+    agent_log(ok ? AGENT_INFO : AGENT_WARN, "alert hook %s: %s delivery to %s, attempt %d of %d: %s%s",
+              d->hs->name, d->event, d->url, d->attempt, d->retries + 1, said, next);
+    if (ok) {
         d->hs->sent++;
         delivery_free(d);
         return;
     }
     if (d->attempt > d->retries) {
         d->hs->failed++;
-        agent_log(AGENT_WARN, "alert hook %s: %s: %s after %d attempts", d->hs->name, d->url,
-                  result != CURLE_OK ? curl_easy_strerror(result) : "HTTP error", d->attempt);
         delivery_free(d);
         return;
     }
-    /* Backoff: 1 s, 2 s, 4 s ... capped at a minute. */
-    double wait = (double)(1 << (d->attempt - 1 < 6 ? d->attempt - 1 : 6));
     struct timeval tv = {(time_t)wait, 0};
     if (!d->retry)
         d->retry = evtimer_new(abase, on_retry, d);
@@ -272,14 +287,25 @@ static void post(delivery *d)
     }
 }
 
-static void run_webhook(const alert_conf *ac, hook_state *hs, const char *body)
+static void run_webhook(const alert_conf *ac, hook_state *hs, json_t *ev)
 {
+    char err[512];
+    const char *event = json_string_value(json_object_get(ev, "event"));
+    struct curl_slist *headers = webhook_headers(ac, err, sizeof err);
+    char *body = headers ? webhook_body(ac, ev, err, sizeof err) : NULL;
+    if (!body) {
+        hs->failed++;
+        agent_log(AGENT_WARN, "alert hook %s: %s not delivered: %s", hs->name, event ? event : "", err);
+        curl_slist_free_all(headers);
+        return;
+    }
     delivery *d = calloc(1, sizeof *d);
     d->hs = hs;
     d->url = strdup(ac->webhook);
-    d->body = strdup(body);
+    d->body = body;
+    d->event = strdup(event ? event : "");
     d->retries = ac->retries;
-    d->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    d->headers = headers;
     post(d);
 }
 
@@ -295,12 +321,13 @@ static void deliver(const alert_conf *ac, hook_state *hs, json_t *ev)
                       json_string_value(json_object_get(ev, "subject")));
         return;
     }
-    char *body = json_dumps(ev, JSON_COMPACT);
-    if (ac->exec)
+    if (ac->exec) {
+        char *body = json_dumps(ev, JSON_COMPACT);
         run_exec(ac, hs, ev, body);
-    else
-        run_webhook(ac, hs, body);
-    free(body);
+        free(body);
+    } else {
+        run_webhook(ac, hs, ev);
+    }
 }
 
 void alerts_seed_critical(const char *subject, const char *check)

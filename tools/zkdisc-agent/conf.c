@@ -15,6 +15,7 @@
 #include <zkdisc/zkdisc.h>
 
 #include "checks/check.h"
+#include "webhook.h"
 
 const char *check_status_name(check_status s)
 {
@@ -488,7 +489,7 @@ static void service_conf_clear(service_conf *sc)
 /* ---- alerts ---------------------------------------------------------------- */
 
 static const char *const alert_keys[] = {"name", "on", "exec", "webhook", "after", "retries",
-                                         "max_per_minute", NULL};
+                                         "max_per_minute", "headers", "body", NULL};
 static const char *const alert_events[] = {
     "*", "check_critical", "check_recovered", "service_deregistered", "maintenance",
     "zookeeper_unreachable", "session_expired", "service_below_min", "service_recovered",
@@ -546,6 +547,7 @@ static int parse_alert(const config_setting_t *s, size_t index, alert_conf *ac,
     ac->after_ms = after;
     bad |= conf_int(s, "retries", 0, 20, &ac->retries, errors) < 0;
     bad |= conf_int(s, "max_per_minute", 1, 100000, &ac->max_per_minute, errors) < 0;
+    bad |= webhook_conf_parse(s, ac, errors) < 0;
     return bad ? -1 : 0;
 }
 
@@ -555,12 +557,14 @@ static void alert_conf_clear(alert_conf *ac)
     strv_free(ac->on);
     strv_free(ac->exec);
     free(ac->webhook);
+    strv_free(ac->headers);
+    free(ac->body);
 }
 
 /* ---- top level ------------------------------------------------------------- */
 
 static const char *const top_keys[] = {"zookeeper", "agent", "services", "alerts", "watch",
-                                       "dns", "config_files", NULL};
+                                       "dns", "config_files", "templates", NULL};
 static const char *const zk_keys[] = {"connect", "root", "session_timeout", "auth", "auth_file",
                                       NULL};
 static const char *const agent_keys[] = {"api",       "api_allow_remote", "api_token_file",

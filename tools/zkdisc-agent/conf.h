@@ -48,6 +48,8 @@ typedef struct alert_conf {
     int64_t after_ms;   /* zookeeper_unreachable: how long unreachable first */
     int retries;        /* webhook retries after the first attempt */
     int max_per_minute; /* rate limit per hook */
+    char **headers;     /* webhook: name, value pairs, NULL-terminated (webhook.h) */
+    char *body;         /* webhook: a Mustache template of the body, NULL: the event as JSON */
 } alert_conf;
 
 typedef struct agent_conf {

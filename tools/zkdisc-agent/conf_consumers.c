@@ -16,6 +16,8 @@
 
 #include <zkdisc/zkdisc.h>
 
+#include "mustache.h"
+
 typedef struct parser {
     struct evbuffer *errors;
     int nerr;
@@ -545,6 +547,88 @@ static void parse_file(parser *p, const config_setting_t *g, cfile_conf *f)
     f->timeout_ms = get_duration(p, g, "timeout", 30000);
 }
 
+/* A libconfig setting as JSON (groups as objects, lists and arrays as arrays). */
+static json_t *setting_json(const config_setting_t *s)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        return json_integer(config_setting_get_int64(s));
+    case CONFIG_TYPE_FLOAT:
+        return json_real(config_setting_get_float(s));
+    case CONFIG_TYPE_STRING:
+        return json_string(config_setting_get_string(s));
+    case CONFIG_TYPE_BOOL:
+        return json_boolean(config_setting_get_bool(s));
+    case CONFIG_TYPE_GROUP: {
+        json_t *o = json_object();
+        for (int i = 0; i < config_setting_length(s); i++) {
+            const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+            json_object_set_new(o, config_setting_name(e), setting_json(e));
+        }
+        return o;
+    }
+    default: {
+        json_t *a = json_array();
+        for (int i = 0; i < config_setting_length(s); i++)
+            json_array_append_new(a, setting_json(config_setting_get_elem(s, (unsigned)i)));
+        return a;
+    }
+    }
+}
+
+/* A check_cmd argument naming the file under check. */
+static int names_path(const char *arg)
+{
+    return strstr(arg, "{{path}}") || strstr(arg, "%s");
+}
+
+static void parse_template(parser *p, const config_setting_t *g, tmpl_conf *t)
+{
+    static const char *const known[] = {"source", "destination", "escape", "mode", "owner", "check_cmd",
+                                        "on_change", "config", "min_interval", "timeout", "vars", NULL};
+    only_keys(p, g, "a templates entry", known);
+    t->source = get_string(p, g, "source", 1);
+    t->destination = get_string(p, g, "destination", 1);
+    writable_dir(p, g, "destination", t->destination);
+    char *text = NULL, err[256];
+    zkd_mustache *m = NULL;
+    if (t->source && atomic_file_read(t->source, 16 << 20, &text) < 0)
+        bad(p, config_setting_get_member(g, "source"), "source", "cannot read %s: %s", t->source,
+            strerror(errno));
+    else if (text && zkd_mustache_compile(text, strlen(text), &m, err, sizeof err) < 0)
+        bad(p, config_setting_get_member(g, "source"), "source", "%s: %s", t->source, err);
+    zkd_mustache_free(m);
+    free(text);
+    char *esc = get_string(p, g, "escape", 0);
+    zkd_mustache_escape e = ZKD_MUSTACHE_NONE;
+    if (esc && zkd_mustache_escape_parse(esc, &e) < 0)
+        bad(p, config_setting_get_member(g, "escape"), "escape", "\"%s\" is not none, html or json", esc);
+    t->escape = (int)e;
+    free(esc);
+    t->mode = get_mode(p, g, 0644);
+    t->owner = get_owner(p, g);
+    t->check_cmd = get_argv(p, g, "check_cmd", 0);
+    int named = 0;
+    for (char **a = t->check_cmd; a && *a; a++)
+        named |= names_path(*a);
+    if (t->check_cmd && !named)
+        bad(p, config_setting_get_member(g, "check_cmd"), "check_cmd",
+            "must name the file to check with {{path}} or %%s, e.g. [\"haproxy\", \"-c\", \"-f\", \"{{path}}\"]");
+    t->on_change = get_argv(p, g, "on_change", 0);
+    t->apps = get_lines(p, g, "config");
+    zkd_error zerr;
+    for (char **a = t->apps; a && *a; a++)
+        if (zkd_validate_name("app", *a, &zerr))
+            bad(p, config_setting_get_member(g, "config"), "config", "%s", zerr.message);
+    t->min_interval_ms = get_duration(p, g, "min_interval", 1000);
+    t->timeout_ms = get_duration(p, g, "timeout", 30000);
+    const config_setting_t *v = config_setting_get_member(g, "vars");
+    if (v && !config_setting_is_group(v))
+        bad(p, v, "vars", "must be a group, e.g. vars = { services = { web = { port = 8080; }; }; }");
+    t->vars = v && config_setting_is_group(v) ? setting_json(v) : json_object();
+}
+
 static const config_setting_t *list_at(parser *p, const config_t *cfg, const char *key)
 {
     const config_setting_t *s = config_lookup(cfg, key);
@@ -588,6 +672,19 @@ consumers_conf *consumers_conf_parse(const config_t *cfg, struct evbuffer *error
         for (int j = 0; j < i && cc->files[i].path; j++)
             if (cc->files[j].path && !strcmp(cc->files[j].path, cc->files[i].path))
                 bad(&p, g, "path", "%s is written by two config_files entries", cc->files[i].path);
+    }
+    const config_setting_t *ts = list_at(&p, cfg, "templates");
+    cc->ntemplates = ts ? config_setting_length(ts) : 0;
+    cc->templates = calloc((size_t)cc->ntemplates + 1, sizeof *cc->templates);
+    for (int i = 0; i < cc->ntemplates; i++) {
+        const config_setting_t *g = config_setting_get_elem(ts, (unsigned)i);
+        if (config_setting_is_group(g))
+            parse_template(&p, g, &cc->templates[i]);
+        else
+            bad(&p, g, "templates", "element %d is not a group", i);
+        for (int j = 0; j < i && cc->templates[i].destination; j++)
+            if (cc->templates[j].destination && !strcmp(cc->templates[j].destination, cc->templates[i].destination))
+                bad(&p, g, "destination", "%s is written by two templates", cc->templates[i].destination);
     }
     if (p.nerr) {
         consumers_conf_free(cc);
@@ -633,6 +730,16 @@ void consumers_conf_free(consumers_conf *cc)
         free_argv(cc->files[i].on_change);
     }
     free(cc->files);
+    for (int i = 0; i < cc->ntemplates; i++) {
+        tmpl_conf *t = &cc->templates[i];
+        free(t->source);
+        free(t->destination);
+        free_argv(t->check_cmd);
+        free_argv(t->on_change);
+        free_argv(t->apps);
+        json_decref(t->vars);
+    }
+    free(cc->templates);
     free(cc);
 }
 

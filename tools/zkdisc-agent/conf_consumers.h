@@ -72,12 +72,29 @@ typedef struct cfile_conf {
     int timeout_ms;      /* of on_change, default 30000 */
 } cfile_conf;
 
+/* One `templates` entry (outputs/template.h). */
+typedef struct tmpl_conf {
+    char *source;        /* the Mustache file; partials come from its directory */
+    char *destination;
+    int escape;          /* zkd_mustache_escape, default none */
+    mode_t mode;
+    atomic_file_owner owner;
+    char **check_cmd;    /* argv run on the rendered temporary file ({{path}} or %s); may be NULL */
+    char **on_change;    /* argv run after the destination changed; may be NULL */
+    char **apps;         /* config apps the template reads (config.APP); NULL-terminated, may be NULL */
+    int min_interval_ms; /* at most one apply per interval, default 1000 */
+    int timeout_ms;      /* of check_cmd and on_change, default 30000 */
+    json_t *vars;        /* `vars` as JSON (an object, may be empty) */
+} tmpl_conf;
+
 struct consumers_conf {
     watch_conf *watches;
     int nwatches;
     dns_conf dns;
     cfile_conf *files;
     int nfiles;
+    tmpl_conf *templates;
+    int ntemplates;
 };
 
 /* A duration "250ms", "2s", "1m", "1h" or a bare number of seconds, in

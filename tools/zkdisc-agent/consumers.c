@@ -15,6 +15,7 @@
 #include "conf_consumers.h"
 #include "config_files.h"
 #include "dns.h"
+#include "outputs/template.h"
 #include "watch_set.h"
 
 struct consumers {
@@ -28,6 +29,7 @@ struct consumers {
     int nsets;
     dns_server *dns;
     cfiles *files;
+    tmpls *tmpls;
 };
 
 static void refresh_all(consumers *cs, int force)
@@ -35,6 +37,7 @@ static void refresh_all(consumers *cs, int force)
     for (int i = 0; i < cs->nsets; i++)
         watch_set_refresh(cs->sets[i], force);
     cfiles_refresh(cs->files);
+    tmpls_refresh(cs->tmpls, cs->sets, cs->nsets);
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
@@ -54,6 +57,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     for (int i = 0; i < cs->nsets; i++)
         watch_set_tick(cs->sets[i]);
     cfiles_refresh(cs->files);
+    tmpls_refresh(cs->tmpls, cs->sets, cs->nsets);
 }
 
 static void close_sets(watch_set **sets, int n)
@@ -99,6 +103,8 @@ consumers *consumers_start(struct event_base *base, zkd_client *zk, const consum
         goto fail;
     if (!(cs->files = cfiles_start(base, zk, cc->files, cc->nfiles, cs->wake[1], errors)))
         goto fail;
+    if (!(cs->tmpls = tmpls_start(base, zk, cc->templates, cc->ntemplates, cs->wake[1], errors)))
+        goto fail;
     refresh_all(cs, 1);
     return cs;
 fail:
@@ -136,6 +142,11 @@ int consumers_reload(consumers *cs, const consumers_conf *cc, struct evbuffer *e
             failed = 1;
     }
     cfiles *files = failed ? NULL : cfiles_start(cs->base, cs->zk, cc->files, cc->nfiles, cs->wake[1], errors);
+    tmpls *tm = files ? tmpls_start(cs->base, cs->zk, cc->templates, cc->ntemplates, cs->wake[1], errors) : NULL;
+    if (!tm) {
+        cfiles_stop(files);
+        files = NULL;
+    }
     if (!files) {
         for (int i = 0; i < cc->nwatches; i++)
             watch_set_close(sets[i]); /* only the new ones: kept ones are still NULL */
@@ -164,6 +175,8 @@ int consumers_reload(consumers *cs, const consumers_conf *cc, struct evbuffer *e
     close_sets(cs->sets, cs->nsets); /* what is left: watches no longer configured so */
     cfiles_carry(files, cs->files);
     cfiles_stop(cs->files);
+    tmpls_stop(cs->tmpls);
+    cs->tmpls = tm;
     cs->sets = sets;
     cs->nsets = cc->nwatches;
     cs->files = files;
@@ -220,6 +233,7 @@ void consumers_metrics(consumers *cs, struct evbuffer *out)
     if (cs->dns)
         dns_metrics(cs->dns, out);
     cfiles_metrics(cs->files, out);
+    tmpls_metrics(cs->tmpls, out);
 }
 
 void consumers_stop(consumers *cs)
@@ -229,6 +243,7 @@ void consumers_stop(consumers *cs)
     dns_stop(cs->dns);
     close_sets(cs->sets, cs->nsets);
     cfiles_stop(cs->files);
+    tmpls_stop(cs->tmpls);
     if (cs->wake_ev)
         event_free(cs->wake_ev);
     if (cs->tick)

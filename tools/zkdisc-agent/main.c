@@ -15,6 +15,7 @@
 #include "conf_consumers.h"
 #include "curlev.h"
 #include "log.h"
+#include "outputs/template.h"
 #include "proc.h"
 #include "runtime.h"
 
@@ -173,7 +174,7 @@ static void reload(void)
     agent_conf *next = conf_load(rt.conf->path, errors);
     /* A file truncated or emptied by mistake would deregister everything. */
     const consumers_conf *nc = next ? next->consumers : NULL;
-    if (next && !next->nservices && (!nc || (!nc->nwatches && !nc->nfiles && !nc->dns.enabled))) {
+    if (next && !next->nservices && (!nc || (!nc->nwatches && !nc->nfiles && !nc->ntemplates && !nc->dns.enabled))) {
         evbuffer_add_printf(errors, "%s: no services, watches, dns or config_files (to stop everything, "
                             "stop the agent)", rt.conf->path);
         conf_free(next);
@@ -376,6 +377,29 @@ static int connect_zk(void)
     return rc;
 }
 
+/* node.services for templates: the agent's own registrations. */
+static json_t *node_services(void *ctx)
+{
+    agent_rt *r = ctx;
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->nservices; i++) {
+        const service_conf *sc = service_get_conf(r->services[i]);
+        json_t *meta = json_object();
+        for (char **m = sc->meta; m && *m; m++) {
+            const char *eq = strchr(*m, '=');
+            if (eq)
+                json_object_setn_new(meta, *m, (size_t)(eq - *m), json_string(eq + 1));
+        }
+        publish_want actual = r->pub ? publish_actual(r->pub, sc->id) : WANT_ABSENT;
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s?,s:i,s:i,s:i,s:s?,s:o,s:s,s:b}", "name", sc->name,
+                                           "id", sc->id, "address", sc->address, "port", sc->port,
+                                           "sslPort", sc->ssl_port, "weight", sc->weight, "zone", sc->zone,
+                                           "metadata", meta, "state", publish_want_name(actual),
+                                           "registered", actual != WANT_ABSENT));
+    }
+    return a;
+}
+
 static void setup_events(void)
 {
     sig_term = evsignal_new(rt.base, SIGTERM, on_signal, NULL);
@@ -475,6 +499,7 @@ int main(int argc, char **argv)
     }
     alerts_init(rt.base);
     alerts_configure(rt.conf);
+    tmpls_node_source(node_services, &rt);
     rt.cons = consumers_start(rt.base, rt.zk, rt.conf->consumers, errors);
     char err[512];
     the_api = rt.cons ? api_start(&rt, rt.conf->api_host, rt.conf->api_port, err, sizeof err) : NULL;
