@@ -86,6 +86,8 @@ struct zkd_cache {
     size_t cursor;   /* no member before this one waits */
     int stale;
     delta_buf pending; /* deltas of the step in progress */
+    zkd__pnode *work;  /* the next snapshot's instances, edited as they change */
+    int bulk;          /* `work` is not kept: made from the members at the next publish */
     int resync;        /* a request failed: re-read on reconnect */
     int rebuilding;    /* a full re-read is in flight: stay stale until it is done */
     int listed;        /* the rebuild's children list has answered */
@@ -208,14 +210,54 @@ static void swap_snapshot(zkd_cache *k, zkd_snapshot *next, int loaded)
     zkd_snapshot_unref(old);
 }
 
+/* A change costs a path of the tree (see ptree.h), not a copy of every
+ * instance. A load or a rebuild, which may touch every member, stops
+ * keeping the tree and makes it once from the members when it publishes. */
+static void set_bulk(zkd_cache *k)
+{
+    zkd__ptree_unref(k->work);
+    k->work = NULL;
+    k->bulk = 1;
+}
+
+static void tree_edit(zkd_cache *k, const zkd_instance *was, const zkd_instance *now)
+{
+    int rc = 0;
+    if (k->bulk)
+        return;
+    if (was && (!now || zkd__ptree_cmp(was, now)))
+        rc = zkd__ptree_del(&k->work, was);
+    if (!rc && now)
+        rc = zkd__ptree_put(&k->work, now);
+    if (rc) /* out of memory: made whole at the next publish */
+        set_bulk(k);
+}
+
+static int make_tree(zkd_cache *k)
+{
+    const zkd_instance **live = malloc((k->nmembers ? k->nmembers : 1) * sizeof *live);
+    if (!live)
+        return ZKD_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < k->nmembers; i++)
+        if (k->members[i].inst)
+            live[n++] = k->members[i].inst;
+    zkd_snapshot *s = zkd__snapshot_new(live, n, 0); /* sorts by id when names are not ids */
+    free(live);
+    if (!s)
+        return ZKD_ENOMEM;
+    zkd__ptree_unref(k->work);
+    k->work = zkd__snapshot_tree(s);
+    zkd_snapshot_unref(s);
+    k->bulk = 0;
+    return 0;
+}
+
 static zkd_snapshot *build_snapshot(zkd_cache *k)
 {
-    zkd_snapshot *s = zkd__snapshot_alloc(k->nmembers, k->stale);
-    size_t n = 0;
-    for (size_t i = 0; s && i < k->nmembers; i++)
-        if (k->members[i].inst)
-            zkd__snapshot_set(s, n++, k->members[i].inst);
-    return s ? zkd__snapshot_seal(s, n) : NULL;
+    if (k->bulk && make_tree(k))
+        return NULL;
+    return zkd__snapshot_of(k->work, k->stale);
 }
 
 /* Ends a step: when no read of it is still in flight, publish the new
@@ -284,6 +326,7 @@ static void set_member(zkd_cache *k, member *m, zkd_instance *inst, int malforme
     if (borrow)
         m->name = inst->id;
     m->name_owned = !borrow;
+    tree_edit(k, m->inst, inst);
     zkd_instance_unref(m->inst);
     m->inst = inst;
 }
@@ -531,6 +574,7 @@ static void rebuild(zkd_cache *k)
     k->forgot = 0;
     k->rebuilding = 1;
     k->listed = 0;
+    set_bulk(k); /* it may touch every member: one tree at the end */
     for (size_t i = 0; i < k->nmembers; i++) {
         k->members[i].reading = 0;
         k->members[i].want = W_NONE;
@@ -730,6 +774,7 @@ static void cache_free(zkd_cache *k)
     }
     free(k->pending.items);
     free(k->members);
+    zkd__ptree_unref(k->work);
     zkd_snapshot_unref(k->snap);
     free(k->service);
     free(k->path);
@@ -811,6 +856,7 @@ int zkd_cache_open_flags(zkd_client *c, const char *service, int flags, zkd_cach
     k->ctx = ctx;
     k->sub_id = -1;
     k->loading = 1;
+    k->bulk = 1;
     k->stale = zkd_client_state(c) != ZKD_STATE_CONNECTED;
     k->service = strdup(service);
     k->path = zkd__service_path(c, service);
