@@ -28,15 +28,10 @@ struct zkd__pnode {
 
 static _Atomic size_t built;
 
-static const char *znode_or_empty(const zkd_instance *i)
-{
-    return i->znode ? i->znode : "";
-}
-
 int zkd__ptree_cmp(const zkd_instance *a, const zkd_instance *b)
 {
     int c = strcmp(a->id, b->id);
-    return c ? c : strcmp(znode_or_empty(a), znode_or_empty(b));
+    return c ? c : strcmp(zkd_instance_znode(a), zkd_instance_znode(b));
 }
 
 zkd__pnode *zkd__ptree_ref(zkd__pnode *n)

@@ -15,8 +15,7 @@
 
 typedef struct zkd__pnode zkd__pnode;
 
-/* The order of the tree: id, then znode name (a record without one sorts
- * first among its id). */
+/* The order of the tree: id, then znode name (zkd_instance_znode). */
 int zkd__ptree_cmp(const zkd_instance *a, const zkd_instance *b);
 
 /* A tree of items[0..n), which must be in zkd__ptree_cmp order (each gets a

@@ -167,6 +167,66 @@ static void raw_data_watch(zhandle_t *zh, int type, int state, const char *path,
         zoo_awget(zh, path, raw_data_watch, ctx, raw_data, ctx);
 }
 
+/* The baseline for a create: a children watch that, on its event, lists
+ * the children again with a new watch and reads the data of each child it
+ * had not seen (the new ones are named i-<n>, i-<n+1>...). */
+typedef struct raw_kids {
+    seen s;
+    zhandle_t *zh;
+    const char *service;
+    int known;
+} raw_kids;
+
+static void raw_kid_data(int rc, const char *value, int len, const struct Stat *st, const void *data)
+{
+    (void)value, (void)len, (void)st;
+    if (rc == ZOK)
+        note(&((raw_kids *)data)->s);
+}
+
+static void raw_kids_watch(zhandle_t *zh, int type, int state, const char *path, void *ctx);
+
+static void raw_kids_list(int rc, const struct String_vector *sv, const void *data)
+{
+    raw_kids *r = (raw_kids *)data;
+    if (rc != ZOK)
+        return;
+    for (; r->known < sv->count; r->known++) {
+        char path[256];
+        snprintf(path, sizeof path, "/zkdisc/services/%s/i-%06d", r->service, r->known);
+        zoo_aget(r->zh, path, 0, raw_kid_data, r);
+    }
+}
+
+static void raw_kids_watch(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)state;
+    if (type == ZOO_CHILD_EVENT)
+        zoo_awget_children(zh, path, raw_kids_watch, ctx, raw_kids_list, ctx);
+}
+
+/* `count` creates of i-<from>.. under `service`, each once `s` has seen
+ * the last: the latencies in ms to ms[0..count). */
+static int creates_of(zhandle_t *writer, const char *service, int from, int count, seen *s,
+                      double *ms)
+{
+    char path[256], data[512];
+    for (int k = 0; k < count; k++) {
+        pthread_mutex_lock(&s->mu);
+        long before = s->count;
+        pthread_mutex_unlock(&s->mu);
+        snprintf(path, sizeof path, "/zkdisc/services/%s/i-%06d", service, from + k);
+        record(data, sizeof data, service, from + k, 8080);
+        double t0 = now_s(), at;
+        if (zoo_create(writer, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0) !=
+                ZOK ||
+            wait_past(s, before, &at))
+            return -1;
+        ms[k] = (at - t0) * 1000;
+    }
+    return 0;
+}
+
 /* ---- the zkdisc cache ------------------------------------------------------- */
 
 static void cache_seen(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
@@ -219,7 +279,51 @@ typedef struct figures {
     double raw_p50, raw_p95, raw_cpu_ms;
     double zkd_p50, zkd_p95, zkd_cpu_ms;
     double heap_per_instance;
+    double record_heap; /* an instance's own allocation */
+    double zk_watch;    /* the C client's heap per data watch */
+    double record_text; /* the record's bytes */
 } figures;
+
+static void nothing(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh, (void)type, (void)state, (void)path, (void)ctx;
+}
+
+static void got_one(int rc, const char *value, int len, const struct Stat *st, const void *data)
+{
+    (void)value, (void)len, (void)st;
+    created(rc, NULL, data);
+}
+
+/* The ZooKeeper C client's heap per data watch: a raw client arms one on
+ * each of the n instances (pipelined reads with a watcher). */
+static double zk_watch_heap(const char *zk, const char *service, int n)
+{
+    zhandle_t *zh = raw_connect(zk);
+    if (!zh)
+        return -1;
+    window w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    malloc_trim(0);
+    size_t before = heap_bytes();
+    char path[256];
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_lock(&w.mu);
+        while (w.inflight >= 2000)
+            pthread_cond_wait(&w.cv, &w.mu);
+        w.inflight++;
+        pthread_mutex_unlock(&w.mu);
+        snprintf(path, sizeof path, "/zkdisc/services/%s/i-%06d", service, i);
+        if (zoo_awget(zh, path, nothing, NULL, got_one, &w) != ZOK)
+            created(0, NULL, &w);
+    }
+    pthread_mutex_lock(&w.mu);
+    while (w.inflight > 0)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    double per = ((double)heap_bytes() - (double)before) / n;
+    zookeeper_close(zh);
+    return per;
+}
 
 static int measure_size(const char *zk, zhandle_t *writer, int n, int changes, figures *f,
                         char *err, size_t errlen)
@@ -232,6 +336,10 @@ static int measure_size(const char *zk, zhandle_t *writer, int n, int changes, f
     snprintf(path, sizeof path, "/zkdisc/services/%s/i-%06d", service, n / 2);
     snprintf(raw_path, sizeof raw_path, "/zkdisc/services/%s/i-%06d", raw_service, 0);
 
+    f->zk_watch = zk_watch_heap(zk, service, n);
+    char text[512];
+    record(text, sizeof text, service, n / 2, 8080);
+    f->record_text = (double)strlen(text);
     zhandle_t *watcher = raw_connect(zk);
     seen raw = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
     if (!watcher || zoo_awget(watcher, raw_path, raw_data_watch, &raw, raw_data, &raw) != ZOK) {
@@ -266,6 +374,8 @@ static int measure_size(const char *zk, zhandle_t *writer, int n, int changes, f
     }
     zkd_snapshot *snap = zkd_cache_snapshot(k);
     size_t loaded = zkd_snapshot_count(snap);
+    const zkd_instance *one = zkd_snapshot_find(snap, "i-000000");
+    f->record_heap = one ? (double)malloc_usable_size((void *)one) + 8 : 0;
     zkd_snapshot_unref(snap);
     f->heap_per_instance = (double)(heap_bytes() - heap0) / (double)n;
 
@@ -300,6 +410,64 @@ static int measure_size(const char *zk, zhandle_t *writer, int n, int changes, f
     return rc;
 }
 
+static int measure_creates(const char *zk, zhandle_t *writer, int n, int count, double p[4],
+                           char *err, size_t errlen)
+{
+    char service[64], raw_service[64], path[256];
+    snprintf(service, sizeof service, "new-%d", n);
+    snprintf(raw_service, sizeof raw_service, "new-raw-%d", n);
+    fill(writer, service, n);
+    fill(writer, raw_service, n);
+    raw_kids raw = {{PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0}, NULL, raw_service, n};
+    raw.zh = raw_connect(zk);
+    struct String_vector kids;
+    snprintf(path, sizeof path, "/zkdisc/services/%s", raw_service);
+    if (!raw.zh || zoo_wget_children(raw.zh, path, raw_kids_watch, &raw, &kids) != ZOK) {
+        snprintf(err, errlen, "raw children watch");
+        return -1;
+    }
+    deallocate_String_vector(&kids);
+    zkd_options o;
+    zkd_options_init(&o);
+    o.connect = zk;
+    o.session_timeout_ms = 30000;
+    o.request_timeout_ms = 30000;
+    zkd_client *c;
+    zkd_cache *k = NULL;
+    zkd_error e;
+    seen mine = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    int rc = zkd_connect(&o, &c, &e);
+    if (!rc)
+        rc = zkd_cache_open(c, service, cache_seen, &mine, &k, &e);
+    if (!rc)
+        rc = zkd_cache_wait_ready(k, 600000, &e);
+    if (rc) {
+        snprintf(err, errlen, "cache of %d: %s", n, e.message);
+        zookeeper_close(raw.zh);
+        return -1;
+    }
+    size_t total = (size_t)count * ROUNDS;
+    double *rms = calloc(total, sizeof *rms), *zms = calloc(total, sizeof *zms);
+    rc = rms && zms ? 0 : -1;
+    for (int r = 0; !rc && r < ROUNDS; r++) /* interleaved rounds */
+        rc = creates_of(writer, raw_service, n + r * count, count, &raw.s, rms + (size_t)r * count) ||
+             creates_of(writer, service, n + r * count, count, &mine, zms + (size_t)r * count);
+    if (rc) {
+        snprintf(err, errlen, "%d instances: a create was not seen within 10 s", n);
+    } else {
+        p[0] = percentile(rms, total, 50);
+        p[1] = percentile(rms, total, 95);
+        p[2] = percentile(zms, total, 50);
+        p[3] = percentile(zms, total, 95);
+    }
+    free(rms);
+    free(zms);
+    zkd_cache_close(k);
+    zkd_close(c);
+    zookeeper_close(raw.zh);
+    return rc;
+}
+
 static void row_of(bench_cache_row_fn row, const char *what, int n, double value, const char *unit,
                    double baseline)
 {
@@ -317,7 +485,14 @@ int bench_cache_changes(const char *zk, const int *sizes, int nsizes, int change
         return -1;
     }
     figures first = {0}, f = {0};
-    int rc = 0;
+    double p[4] = {0};
+    int rc = measure_creates(zk, writer, 1000, changes, p, err, errlen);
+    if (!rc) {
+        row_of(row, "create, %d: raw children watch + getData, p50", 1000, p[0], "ms", p[0]);
+        row_of(row, "create, %d: to the cache's listener, p50", 1000, p[2], "ms", p[0]);
+        row_of(row, "create, %d: raw children watch + getData, p95", 1000, p[1], "ms", p[1]);
+        row_of(row, "create, %d: to the cache's listener, p95", 1000, p[3], "ms", p[1]);
+    }
     for (int s = 0; !rc && s < nsizes; s++) {
         int n = sizes[s];
         if ((rc = measure_size(zk, writer, n, changes, &f, err, errlen)) != 0)
@@ -330,6 +505,11 @@ int bench_cache_changes(const char *zk, const int *sizes, int nsizes, int change
         row_of(row, "change, %d: raw, process CPU per change", n, f.raw_cpu_ms, "ms", f.raw_cpu_ms);
         row_of(row, "change, %d: cache, process CPU per change", n, f.zkd_cpu_ms, "ms", f.raw_cpu_ms);
         row_of(row, "heap per cached instance, %d", n, f.heap_per_instance, "B", 0);
+        row_of(row, "  that / the record's bytes, %d", n, f.heap_per_instance / f.record_text, "x", 0);
+        row_of(row, "  of which the instance's allocation, %d", n, f.record_heap, "B", 0);
+        row_of(row, "  of which a raw client's data watch, %d", n, f.zk_watch, "B", 0);
+        row_of(row, "  the rest (members, tree, watch table), %d", n,
+               f.heap_per_instance - f.record_heap - f.zk_watch, "B", 0);
     }
     if (!rc && nsizes > 1) {
         char what[128];
