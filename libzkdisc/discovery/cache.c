@@ -447,22 +447,6 @@ static void on_check(void *owner, const char *name, uint64_t epoch, int rc, cons
 
 /* ---- the children --------------------------------------------------------- */
 
-static int in_sorted(const zkd_strings *kids, const char *name)
-{
-    size_t lo = 0, hi = kids->count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int cmp = strcmp(kids->items[mid], name);
-        if (cmp == 0)
-            return 1;
-        if (cmp < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
 static void drop_member(zkd_cache *k, size_t at)
 {
     member *m = &k->members[at];
@@ -499,19 +483,30 @@ static void on_children(void *owner, const char *tag, uint64_t epoch, int rc, zk
         k->resync = 1;
         return;
     }
-    for (size_t i = k->nmembers; i-- > 0;)
-        if (!in_sorted(kids, k->members[i].name))
+    /* Both lists are sorted: one walk over each, not a search per name
+     * (a create in a service of N costs N string compares, not 2N log N). */
+    for (size_t i = k->nmembers, j = kids->count; i-- > 0;) {
+        int cmp = 1;
+        while (j > 0 && (cmp = strcmp(kids->items[j - 1], k->members[i].name)) > 0)
+            j--;
+        if (j == 0 || cmp != 0)
             drop_member(k, i);
+    }
     member_reserve(k, kids->count); /* a load: exactly as many as there are */
-    for (size_t i = 0; i < kids->count; i++) {
-        member *m = member_find(k, kids->items[i]);
+    for (size_t i = 0, at = 0; i < kids->count; i++, at++) {
+        /* Every member is a child now: the next member is this child or
+         * comes after it. */
+        member *m = at < k->nmembers && !strcmp(k->members[at].name, kids->items[i])
+                        ? &k->members[at]
+                        : NULL;
         if (m && (m->inst || m->malformed || m->reading || m->want))
             continue; /* known: its data watch reports changes */
         /* New, or seen gone by an earlier read and now back. */
-        if (!m)
-            m = member_insert(k, kids->items[i]);
-        if (m)
-            read_member(k, m);
+        if (!m && !(m = member_insert(k, kids->items[i]))) {
+            at--; /* out of memory: not a member; read on the next change */
+            continue;
+        }
+        read_member(k, m);
     }
     maybe_publish(k);
 }
