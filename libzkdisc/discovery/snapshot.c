@@ -63,6 +63,11 @@ zkd__pnode *zkd__snapshot_tree(const zkd_snapshot *s)
     return zkd__ptree_ref(s->root);
 }
 
+void zkd__snapshot_fill(const zkd_snapshot *s, const zkd_instance **out)
+{
+    zkd__ptree_fill(s->root, out);
+}
+
 zkd_snapshot *zkd__snapshot_restale(const zkd_snapshot *s, int stale)
 {
     return zkd__snapshot_of(s->root, stale);

@@ -16,6 +16,10 @@ zkd_snapshot *zkd__snapshot_of(zkd__pnode *root, int stale);
 /* A snapshot's tree: a new reference. */
 zkd__pnode *zkd__snapshot_tree(const zkd_snapshot *s);
 
+/* Writes its instances, in order, to out[0..count) (borrowed): a walk of
+ * the tree, without the flat array zkd_snapshot_at makes. */
+void zkd__snapshot_fill(const zkd_snapshot *s, const zkd_instance **out);
+
 /* The same instances with another stale flag. */
 zkd_snapshot *zkd__snapshot_restale(const zkd_snapshot *s, int stale);
 
