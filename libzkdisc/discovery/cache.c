@@ -8,7 +8,10 @@
  * Costs: a children change reads the child list once and getData only for
  * new children; an update arrives through that instance's data watch and
  * costs one getData. A load or rebuild issues every getData before waiting
- * for any (they are pipelined on the one connection).
+ * for any (they are pipelined on the one connection). Publishing a change
+ * costs O(log N): the snapshot is a persistent tree (ptree.h) of which the
+ * cache copies only the path to what changed; what has answered within
+ * PUBLISH_EVERY_MS is published together.
  *
  * At scale: after a reconnect the ZooKeeper C client re-sends every watch
  * it holds in one SetWatches packet, which the server refuses over its 1 MB
