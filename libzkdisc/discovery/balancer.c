@@ -208,8 +208,9 @@ static view *view_new(const zkd_balancer *b, const zkd_snapshot *s, const view *
         view_free(&v->node);
         return NULL;
     }
+    zkd__snapshot_fill(s, v->c); /* every instance, then kept in place when it matches */
     for (size_t i = 0; i < total; i++) {
-        const zkd_instance *inst = zkd_snapshot_at(s, i);
+        const zkd_instance *inst = v->c[i];
         if (matches(b, inst)) {
             v->c[v->n] = inst;
             v->hash[v->n++] = zkd__down_hash(zkd_instance_id(inst));

@@ -8,7 +8,10 @@
  * Costs: a children change reads the child list once and getData only for
  * new children; an update arrives through that instance's data watch and
  * costs one getData. A load or rebuild issues every getData before waiting
- * for any (they are pipelined on the one connection).
+ * for any (they are pipelined on the one connection). Publishing a change
+ * costs O(log N): the snapshot is a persistent tree (ptree.h) of which the
+ * cache copies only the path to what changed; what has answered within
+ * PUBLISH_EVERY_MS is published together.
  *
  * At scale: after a reconnect the ZooKeeper C client re-sends every watch
  * it holds in one SetWatches packet, which the server refuses over its 1 MB
@@ -87,6 +90,8 @@ struct zkd_cache {
     size_t cursor;   /* no member before this one waits */
     int stale;
     delta_buf pending; /* deltas of the step in progress */
+    zkd__pnode *work;  /* the next snapshot's instances, edited as they change */
+    int bulk;          /* `work` is not kept: made from the members at the next publish */
     int resync;        /* a request failed: re-read on reconnect */
     int rebuilding;    /* a full re-read is in flight: stay stale until it is done */
     int listed;        /* the rebuild's children list has answered */
@@ -211,14 +216,54 @@ static void swap_snapshot(zkd_cache *k, zkd_snapshot *next, int loaded)
     zkd_snapshot_unref(old);
 }
 
+/* A change costs a path of the tree (see ptree.h), not a copy of every
+ * instance. A load or a rebuild, which may touch every member, stops
+ * keeping the tree and makes it once from the members when it publishes. */
+static void set_bulk(zkd_cache *k)
+{
+    zkd__ptree_unref(k->work);
+    k->work = NULL;
+    k->bulk = 1;
+}
+
+static void tree_edit(zkd_cache *k, const zkd_instance *was, const zkd_instance *now)
+{
+    int rc = 0;
+    if (k->bulk)
+        return;
+    if (was && (!now || zkd__ptree_cmp(was, now)))
+        rc = zkd__ptree_del(&k->work, was);
+    if (!rc && now)
+        rc = zkd__ptree_put(&k->work, now);
+    if (rc) /* out of memory: made whole at the next publish */
+        set_bulk(k);
+}
+
+static int make_tree(zkd_cache *k)
+{
+    const zkd_instance **live = malloc((k->nmembers ? k->nmembers : 1) * sizeof *live);
+    if (!live)
+        return ZKD_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < k->nmembers; i++)
+        if (k->members[i].inst)
+            live[n++] = k->members[i].inst;
+    zkd_snapshot *s = zkd__snapshot_new(live, n, 0); /* sorts by id when names are not ids */
+    free(live);
+    if (!s)
+        return ZKD_ENOMEM;
+    zkd__ptree_unref(k->work);
+    k->work = zkd__snapshot_tree(s);
+    zkd_snapshot_unref(s);
+    k->bulk = 0;
+    return 0;
+}
+
 static zkd_snapshot *build_snapshot(zkd_cache *k)
 {
-    zkd_snapshot *s = zkd__snapshot_alloc(k->nmembers, k->stale);
-    size_t n = 0;
-    for (size_t i = 0; s && i < k->nmembers; i++)
-        if (k->members[i].inst)
-            zkd__snapshot_set(s, n++, k->members[i].inst);
-    return s ? zkd__snapshot_seal(s, n) : NULL;
+    if (k->bulk && make_tree(k))
+        return NULL;
+    return zkd__snapshot_of(k->work, k->stale);
 }
 
 /* Ends a step: when no read of it is still in flight, publish the new
@@ -287,6 +332,7 @@ static void set_member(zkd_cache *k, member *m, zkd_instance *inst, int malforme
     if (borrow)
         m->name = inst->id;
     m->name_owned = !borrow;
+    tree_edit(k, m->inst, inst);
     zkd_instance_unref(m->inst);
     m->inst = inst;
 }
@@ -407,22 +453,6 @@ static void on_check(void *owner, const char *name, uint64_t epoch, int rc, cons
 
 /* ---- the children --------------------------------------------------------- */
 
-static int in_sorted(const zkd_strings *kids, const char *name)
-{
-    size_t lo = 0, hi = kids->count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int cmp = strcmp(kids->items[mid], name);
-        if (cmp == 0)
-            return 1;
-        if (cmp < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
 static void drop_member(zkd_cache *k, size_t at)
 {
     member *m = &k->members[at];
@@ -459,19 +489,30 @@ static void on_children(void *owner, const char *tag, uint64_t epoch, int rc, zk
         k->resync = 1;
         return;
     }
-    for (size_t i = k->nmembers; i-- > 0;)
-        if (!in_sorted(kids, k->members[i].name))
+    /* Both lists are sorted: one walk over each, not a search per name
+     * (a create in a service of N costs N string compares, not 2N log N). */
+    for (size_t i = k->nmembers, j = kids->count; i-- > 0;) {
+        int cmp = 1;
+        while (j > 0 && (cmp = strcmp(kids->items[j - 1], k->members[i].name)) > 0)
+            j--;
+        if (j == 0 || cmp != 0)
             drop_member(k, i);
+    }
     member_reserve(k, kids->count); /* a load: exactly as many as there are */
-    for (size_t i = 0; i < kids->count; i++) {
-        member *m = member_find(k, kids->items[i]);
+    for (size_t i = 0, at = 0; i < kids->count; i++, at++) {
+        /* Every member is a child now: the next member is this child or
+         * comes after it. */
+        member *m = at < k->nmembers && !strcmp(k->members[at].name, kids->items[i])
+                        ? &k->members[at]
+                        : NULL;
         if (m && (m->inst || m->malformed || m->reading || m->want))
             continue; /* known: its data watch reports changes */
         /* New, or seen gone by an earlier read and now back. */
-        if (!m)
-            m = member_insert(k, kids->items[i]);
-        if (m)
-            read_member(k, m);
+        if (!m && !(m = member_insert(k, kids->items[i]))) {
+            at--; /* out of memory: not a member; read on the next change */
+            continue;
+        }
+        read_member(k, m);
     }
     maybe_publish(k);
 }
@@ -534,6 +575,7 @@ static void rebuild(zkd_cache *k)
     k->forgot = 0;
     k->rebuilding = 1;
     k->listed = 0;
+    set_bulk(k); /* it may touch every member: one tree at the end */
     for (size_t i = 0; i < k->nmembers; i++) {
         k->members[i].reading = 0;
         k->members[i].want = W_NONE;
@@ -733,6 +775,7 @@ static void cache_free(zkd_cache *k)
     }
     free(k->pending.items);
     free(k->members);
+    zkd__ptree_unref(k->work);
     zkd_snapshot_unref(k->snap);
     free(k->service);
     free(k->path);
@@ -815,6 +858,7 @@ static int cache_new(zkd_client *c, const char *service, zkd_cache_fn fn, void *
     k->ctx = ctx;
     k->sub_id = -1;
     k->loading = 1;
+    k->bulk = 1;
     k->stale = zkd_client_state(c) != ZKD_STATE_CONNECTED;
     k->service = strdup(service);
     k->path = zkd__service_path(c, service);

@@ -251,7 +251,9 @@ int zkd_instance_parse(const char *service, const char *node_name, const char *d
     else
         rc = zkd__fail(err, ZKD_EBADDATA, "not a Curator, ServerSet or Nerve record");
     json_decref(o);
-    if (!rc && node_name && !(i->znode = strdup(node_name)))
+    /* Kept only when it differs from the id (zkd_instance_znode says the
+     * id otherwise): a cache of UUID-named instances saves 37 bytes each. */
+    if (!rc && node_name && strcmp(node_name, i->id) && !(i->znode = strdup(node_name)))
         rc = ZKD_ENOMEM;
     if (rc == ZKD_ENOMEM)
         zkd__fail(err, rc, "out of memory parsing a record");

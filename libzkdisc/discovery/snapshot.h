@@ -4,14 +4,21 @@
 
 #include <zkdisc/cache.h>
 
+#include "ptree.h"
+
 /* A snapshot of items[0..n) (each gets a new reference), sorted by id. */
 zkd_snapshot *zkd__snapshot_new(const zkd_instance *const *items, size_t n, int stale);
 
-/* Building one in place: room for n, each slot set (a new reference),
- * then sealed with the count used (sorted by id). */
-zkd_snapshot *zkd__snapshot_alloc(size_t n, int stale);
-void zkd__snapshot_set(zkd_snapshot *s, size_t i, const zkd_instance *inst);
-zkd_snapshot *zkd__snapshot_seal(zkd_snapshot *s, size_t n);
+/* A snapshot of a tree (it takes a new reference on it): O(1), the tree's
+ * nodes are shared. NULL when out of memory. */
+zkd_snapshot *zkd__snapshot_of(zkd__pnode *root, int stale);
+
+/* A snapshot's tree: a new reference. */
+zkd__pnode *zkd__snapshot_tree(const zkd_snapshot *s);
+
+/* Writes its instances, in order, to out[0..count) (borrowed): a walk of
+ * the tree, without the flat array zkd_snapshot_at makes. */
+void zkd__snapshot_fill(const zkd_snapshot *s, const zkd_instance **out);
 
 /* The same instances with another stale flag. */
 zkd_snapshot *zkd__snapshot_restale(const zkd_snapshot *s, int stale);

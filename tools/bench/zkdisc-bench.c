@@ -41,6 +41,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include "bench_agent.h"
+#include "bench_cache.h"
 #include "zkserver.h"
 
 typedef struct bench {
@@ -865,6 +866,16 @@ static void bench_cache_recovery(const bench *b, zhandle_t *zh)
     zkd_close(c);
 }
 
+/* bench_cache.c: a change's cost at 1,000, 10,000 and 50,000 instances. */
+static void bench_cache_change(const bench *b)
+{
+    static const int sizes[] = {1000, 10000, 50000};
+    char err[256];
+    if (bench_cache_changes(b->zk, sizes, 3, b->changes < 200 ? b->changes : 200, add_row, err,
+                            sizeof err))
+        die("cache-change", err);
+}
+
 static void bench_cache(const bench *b)
 {
     zhandle_t *zh = raw_connect(b->zk);
@@ -872,6 +883,7 @@ static void bench_cache(const bench *b)
     bench_cache_latency(b, zh);
     bench_cache_recovery(b, zh);
     zookeeper_close(zh);
+    bench_cache_change(b);
 }
 
 /* ---- main ------------------------------------------------------------------------------ */
@@ -1058,6 +1070,8 @@ static void usage(FILE *out)
                  "  --instances N  instances to register and read (default 10000)\n"
                  "  --changes N    samples for the watch latency (default 500)\n"
                  "  --only cache   run only the cache measures (also: select, request)\n"
+                 "  --only cache-change  only a change's cost to a cache at 1,000, 10,000 and\n"
+                 "                 50,000 instances against a raw data watch, and heap per instance\n"
                  "  --only cli     only `zkdisc -o json instances` of N as a process against a\n"
                  "                 raw C client lister (interleaved pairs, median ratio); --cli\n"
                  "                 PATH names zkdisc\n"
@@ -1142,6 +1156,8 @@ int main(int argc, char **argv)
         bench_request(&b);
     if (!b.only || !strcmp(b.only, "cache"))
         bench_cache(&b);
+    if (b.only && !strcmp(b.only, "cache-change"))
+        bench_cache_change(&b);
     if (b.only && !strcmp(b.only, "cli"))
         bench_cli(&b);
     if (b.only && !strcmp(b.only, "agent"))
