@@ -987,6 +987,7 @@ static int in_set(const zkd__static_set *s, const char *name)
 /* The set becomes the members, as one step; the instances move out of s. */
 static void apply_set(zkd_cache *k, zkd__static_set *s)
 {
+    set_bulk(k); /* a file's new version may touch every member: one tree at the end */
     for (size_t i = k->nmembers; i-- > 0;)
         if (!in_set(s, k->members[i].name))
             drop_member(k, i);
