@@ -35,7 +35,7 @@ apt_install dpkg-dev lintian build-essential
 "${sudo[@]}" apt-get build-dep -y "$src"
 
 echo "debian: building in $src"
-(cd "$src" && dpkg-buildpackage -us -uc -b)
+(cd "$src" && DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-parallel=$(nproc)}" dpkg-buildpackage -us -uc -b)
 ls -l "$work"/*.deb
 
 echo "debian: lintian"
@@ -94,14 +94,17 @@ test "$(command -v zkdisc)" = /usr/bin/zkdisc
 man -w zkdisc >/dev/null && man -w zkdisc-agent.conf >/dev/null
 test -f /usr/share/bash-completion/completions/zkdisc
 test -f /usr/share/zsh/vendor-completions/_zkdisc
-# The agent: binary, the unit, enabled (deb-systemd-helper's state: no
-# systemd runs here), its user, and the agent running as that user with a
+# The agent: binary, the unit, enabled (systemctl reads the unit files; no
+# systemd need run), its user, and the agent running as that user with a
 # configuration that names no state_dir.
 zkdisc-agent --version
 test "$(command -v zkdisc-agent)" = /usr/bin/zkdisc-agent
 test -f /lib/systemd/system/zkdisc-agent.service
-deb-systemd-helper is-enabled zkdisc-agent.service || fail "zkdisc-agent.service is not enabled"
+[ "$(systemctl is-enabled zkdisc-agent.service)" = enabled ] || fail "zkdisc-agent.service is not enabled"
 test -L /etc/systemd/system/multi-user.target.wants/zkdisc-agent.service
+# The unit as systemd reads it: its commands exist, its Documentation= man
+# pages are installed.
+systemd-analyze verify /lib/systemd/system/zkdisc-agent.service
 getent passwd zkdisc | grep -q ':/var/lib/zkdisc-agent:/usr/sbin/nologin$' || fail "user: $(getent passwd zkdisc)"
 zkdisc-agent check-config -c /usr/share/doc/zkdisc/examples/agent.conf
 # As the unit runs it (StateDirectory= and RuntimeDirectory= made, owned by
@@ -114,8 +117,9 @@ for d in /var/lib/zkdisc-agent:0700 /run/zkdisc:0755; do
     "${sudo[@]}" install -d -o zkdisc -g zkdisc -m "${d#*:}" "${d%:*}"
 done
 agent_pid=
-stop_agent() {
-    [ -z "$agent_pid" ] || { kill "$agent_pid"; wait "$agent_pid"; } 2>/dev/null
+stop_agent() {   # from the EXIT trap too: nothing in it may fail
+    [ -z "$agent_pid" ] || { kill "$agent_pid" && wait "$agent_pid"; } 2>/dev/null || true
+    agent_pid=
     [ ${#made[@]} = 0 ] || "${sudo[@]}" rm -rf "${made[@]}"
 }
 trap 'stop_agent; [ $keep = 1 ] || "${sudo[@]}" apt-get purge -y zkdisc libzkdisc-dev libzkdisc0 >/dev/null; rm -rf "$work"' EXIT
@@ -125,8 +129,9 @@ printf '%s\n' 'zookeeper = { connect = "127.0.0.1:1"; };' "agent = { api = \"127
     'watch = ( { service = "web"; outputs = ( { type = "json"; path = "/run/zkdisc/web.json"; } ); } );' \
     >"$work/agent.conf"
 chmod 0644 "$work/agent.conf"
-"${sudo[@]}" runuser -u zkdisc -- zkdisc-agent check-config -c "$work/agent.conf"
-"${sudo[@]}" runuser -u zkdisc -- zkdisc-agent -c "$work/agent.conf" 2>"$work/agent.log" &
+as_zkdisc=(setpriv --reuid=zkdisc --regid=zkdisc --init-groups)   # execs: the agent gets the signals
+"${sudo[@]}" "${as_zkdisc[@]}" zkdisc-agent check-config -c "$work/agent.conf"
+"${sudo[@]}" "${as_zkdisc[@]}" zkdisc-agent -c "$work/agent.conf" 2>"$work/agent.log" &
 agent_pid=$!
 for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$port/v1/agent" >/dev/null && break
@@ -159,4 +164,4 @@ if [ $keep = 0 ]; then
     [ ! -e /etc/systemd/system/multi-user.target.wants/zkdisc-agent.service ] || fail "purged, the agent is still enabled"
     [ ! -e /lib/systemd/system/zkdisc-agent.service ] || fail "purged, the unit is still there"
 fi
-echo "debian: packages built, lintian-clean, installed, used and purged"
+echo "debian: packages built, lintian-clean, installed and used"
