@@ -179,6 +179,7 @@ print(test[3].replace("$$", "$"))
 PY
     . "$ZKH_SH"
     if zkh_up 1 >"$OUT/zkh.log" 2>&1; then
+        trap 'zkh_down >/dev/null 2>&1; rm -rf "$OUT"' EXIT   # zkh_up took lib.sh's trap
         port=$(zkh_port 0)
         sed "s|/dev/tcp/127.0.0.1/2181|/dev/tcp/127.0.0.1/$port|" "$OUT/zk-health.sh" >"$OUT/zk-health-up.sh"
         expect_exit 0 zk-healthcheck-imok timeout 10 bash "$OUT/zk-health-up.sh"
@@ -187,6 +188,7 @@ PY
     else
         CHECKS=$((CHECKS + 1)); fail "no ZooKeeper for the healthcheck: $(tail -3 "$OUT/zkh.log")"
     fi
+    trap 'rm -rf "$OUT"' EXIT   # zkh_down dropped it
 fi
 
 if command -v docker >/dev/null && docker compose version >/dev/null 2>&1; then
