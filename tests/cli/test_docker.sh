@@ -2,12 +2,16 @@
 # What can be checked of docker/ without a Docker engine: the compose file
 # parses and describes the set-up the README promises (3 ZooKeeper nodes, two
 # web instances each with its own agent sidecar, HAProxy fed by an agent, a
-# watcher), every container has a healthcheck, every build target exists;
-# the Dockerfile is multi-stage, runs as a non-root user, copies only paths
-# that exist and that .dockerignore lets through; its build stage installs
-# through tools/install-deps.sh and its runtime stage carries the runtime
-# library of every -dev package that script installs. With a Docker engine,
-# `docker compose config` checks the file too.
+# watcher), every container has a healthcheck and a restart policy, every
+# build target exists; images are pinned to exact versions; ZooKeeper's data
+# and each agent's state_dir are named volumes; ZooKeeper's healthcheck is
+# `ruok` over its port (run here against a real ZooKeeper), no JVM; the
+# Dockerfile is multi-stage, runs as a non-root user with a HEALTHCHECK in
+# each runtime stage and HAProxy under tini, copies only paths that exist and
+# that .dockerignore lets through; its build stage installs through
+# tools/install-deps.sh and its runtime stage carries the runtime library of
+# every -dev package that script installs. With a Docker engine, `docker
+# compose config` checks the file too.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 top=$(cd "$here/../.." && pwd)
@@ -42,6 +46,48 @@ assert svc["watcher"]["command"][:2] == ["instances", "web"]
 assert svc["watcher"]["environment"]["ZKDISC_ZK"] == "zk1:2181,zk2:2181,zk3:2181"
 PY
 
+check "images pinned, restart policies, named volumes for ZooKeeper and the agents' state" \
+    python3 - "$top/docker/compose.yaml" "$dockerfile" "$top/docker/agent" <<'PY'
+import glob, re, sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+svc, vols = doc["services"], doc.get("volumes") or {}
+def pinned(ref):
+    """An exact version: a Debian point release (12.11, 12.11-slim), else
+    MAJOR.MINOR.PATCH; or a digest."""
+    if "@sha256:" in ref:
+        return True
+    name, _, tag = ref.rpartition(":")
+    if name.split("/")[-1] == "debian":
+        return re.fullmatch(r"\d+\.\d+(-slim)?", tag) is not None
+    return re.fullmatch(r"\d+\.\d+\.\d+([-.][\w.-]+)?", tag) is not None
+for name, s in svc.items():
+    if "build" not in s:
+        assert pinned(s["image"]), f"{name}: image {s['image']} is not an exact version"
+    assert s.get("restart") in ("always", "unless-stopped", "on-failure"), f"{name}: restart {s.get('restart')}"
+    for v in s.get("volumes", []):
+        src = v.split(":")[0]
+        assert src in vols, f"{name}: volume {src} is not a named volume"
+def mounts(name):
+    return {v.split(":")[1]: v.split(":")[0] for v in svc[name].get("volumes", [])}
+for i in (1, 2, 3):
+    assert {"/data", "/datalog"} <= set(mounts(f"zk{i}")), f"zk{i}: {mounts(f'zk{i}')}"
+state_dirs = set()
+for conf in glob.glob(sys.argv[3] + "/*.conf"):
+    state_dirs |= set(re.findall(r'state_dir\s*=\s*"([^"]+)"', open(conf).read()))
+assert len(state_dirs) == 1, state_dirs
+state_dir = state_dirs.pop()
+for name in ("web1-agent", "web2-agent", "lb"):
+    assert state_dir in mounts(name), f"{name}: no volume at the agent's state_dir {state_dir}"
+assert len({mounts(n)[state_dir] for n in ("web1-agent", "web2-agent", "lb")}) == 3, "agents share a state volume"
+for ref in re.findall(r"(?im)^FROM\s+(\S+)", open(sys.argv[2]).read()):
+    stages = re.findall(r"(?im)^FROM\s+\S+\s+AS\s+(\S+)", open(sys.argv[2]).read())
+    assert ref in stages or pinned(ref), f"Dockerfile: FROM {ref} is not an exact version"
+zk = svc["zk1"]
+assert "ruok" in zk["environment"]["ZOO_4LW_COMMANDS_WHITELIST"].split(","), "ruok is not whitelisted"
+test = " ".join(zk["healthcheck"]["test"])
+assert "ruok" in test and "imok" in test and not re.search(r"zkServer|java|zkCli", test), test
+PY
+
 check "the Dockerfile is multi-stage and every runtime stage runs as a non-root user" python3 - "$dockerfile" <<'PY'
 import re, sys
 stages, cur = {}, None
@@ -57,6 +103,18 @@ assert len(stages) >= 2, stages
 for name, st in stages.items():
     if name != "build":
         assert st["user"] not in (None, "root", "0"), f"stage {name} ends as {st['user']}"
+PY
+
+check "each runtime stage has a HEALTHCHECK; HAProxy runs under tini" python3 - "$dockerfile" <<'PY'
+import re, sys
+text = re.sub(r"\\\n", " ", open(sys.argv[1]).read())  # continued lines joined
+parts = re.split(r"(?im)^FROM\s+\S+\s+AS\s+(\S+).*$", text)
+stages = dict(zip(parts[1::2], parts[2::2]))
+for name, body in stages.items():
+    if name != "build":
+        assert re.search(r"(?m)^HEALTHCHECK\s.*\bCMD\b", body), f"stage {name} has no HEALTHCHECK"
+lb = stages["lb"]
+assert re.search(r"install .*\btini\b", lb) and re.search(r'(?m)^ENTRYPOINT \["tini", "--"', lb), "lb: not under tini"
 PY
 
 # Every COPY source exists and is not left out of the context by .dockerignore.
@@ -99,14 +157,39 @@ check "the build stage installs through tools/install-deps.sh" grep -q '^RUN /tm
 runtime=$(awk '/^FROM .* AS zkdisc/ {on = 1; next} /^FROM / {on = 0} on' "$dockerfile" |
     tr ' \\' '\n\n' | grep -E '^lib[a-z0-9.+-]+$' | sort -u)
 devs=$(sed -n '/^packages=(/,/^)/p' "$top/tools/install-deps.sh" | tr ' ' '\n' | grep -E -- '-dev$' | grep -v -e '^libcunit' -e '^libclang-rt')
+# One apt-cache call for all of them (each call reads the whole cache).
+apt-cache depends --no-recommends --no-suggests $devs >"$OUT/depends" 2>/dev/null
 for dev in $devs; do
     CHECKS=$((CHECKS + 1))
-    libs=$(apt-cache depends --no-recommends --no-suggests "$dev" 2>/dev/null | sed -n 's/^ *Depends: \(lib[^ ]*\)$/\1/p' | grep -v -- '-dev$')
+    libs=$(awk -v p="$dev" '/^[^ ]/ {on = ($1 == p)} on' "$OUT/depends" | sed -n 's/^ *Depends: \(lib[^ ]*\)$/\1/p' | grep -v -- '-dev$')
     hit=""
     for l in $libs; do grep -qx "$l" <<<"$runtime" && hit=$l; done
     if [ -n "$hit" ]; then pass "runtime image has $hit for $dev"; else
         fail "runtime stage lacks the library of $dev (one of: $(echo $libs))"; fi
 done
+
+# ZooKeeper's healthcheck, as compose runs it ($$ is compose's escape for $),
+# says healthy to a real ZooKeeper and unhealthy to a closed port.
+if [ -n "${ZKH_SH:-}" ] && command -v bash >/dev/null; then
+    python3 - "$top/docker/compose.yaml" >"$OUT/zk-health.sh" <<'PY'
+import sys, yaml
+test = yaml.safe_load(open(sys.argv[1]))["services"]["zk1"]["healthcheck"]["test"]
+assert test[:3] == ["CMD", "bash", "-c"], test
+print(test[3].replace("$$", "$"))
+PY
+    . "$ZKH_SH"
+    if zkh_up 1 >"$OUT/zkh.log" 2>&1; then
+        trap 'zkh_down >/dev/null 2>&1; rm -rf "$OUT"' EXIT   # zkh_up took lib.sh's trap
+        port=$(zkh_port 0)
+        sed "s|/dev/tcp/127.0.0.1/2181|/dev/tcp/127.0.0.1/$port|" "$OUT/zk-health.sh" >"$OUT/zk-health-up.sh"
+        expect_exit 0 zk-healthcheck-imok timeout 10 bash "$OUT/zk-health-up.sh"
+        zkh_down >/dev/null 2>&1
+        expect_exit 1 zk-healthcheck-down timeout 10 bash "$OUT/zk-health-up.sh"
+    else
+        CHECKS=$((CHECKS + 1)); fail "no ZooKeeper for the healthcheck: $(tail -3 "$OUT/zkh.log")"
+    fi
+    trap 'rm -rf "$OUT"' EXIT   # zkh_down dropped it
+fi
 
 if command -v docker >/dev/null && docker compose version >/dev/null 2>&1; then
     expect_exit 0 compose-config docker compose -f "$top/docker/compose.yaml" config -q

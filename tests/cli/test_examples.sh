@@ -32,6 +32,14 @@ expect_exit 0 installed-version env -u LD_LIBRARY_PATH "$prefix/bin/zkdisc" --ve
 expect_in installed-version out "zkdisc "
 expect_exit 0 installed-agent-version env -u LD_LIBRARY_PATH "$prefix/bin/zkdisc-agent" --version
 check "the agent's systemd unit installed" test -f "$prefix/lib/systemd/system/zkdisc-agent.service"
+# The unit follows the prefix given to `cmake --install`, not the configured
+# one; examples and the unit's user are installed, nothing in etc/.
+check "the unit's ExecStart follows the install prefix" \
+    grep -qx "ExecStart=$prefix/bin/zkdisc-agent -c /etc/zkdisc/agent.conf" "$prefix/lib/systemd/system/zkdisc-agent.service"
+check "agent examples in share/doc/zkdisc/examples" \
+    test -f "$prefix/share/doc/zkdisc/examples/agent.conf" -a -f "$prefix/share/doc/zkdisc/examples/agent-consumers.conf"
+check "the zkdisc user in sysusers.d" grep -q '^u zkdisc ' "$prefix/lib/sysusers.d/zkdisc.conf"
+check "nothing installed in etc/" test ! -e "$prefix/etc"
 # The tree still works after it is moved: the runtime path is relative.
 cp -a "$prefix" "$OUT/moved"
 expect_exit 0 moved-version env -u LD_LIBRARY_PATH "$OUT/moved/bin/zkdisc" version
@@ -61,6 +69,8 @@ expect_exit 0 build-usr cmake --build "$usrbuild" -j2 --target "${targets[@]}"
 expect_exit 0 install-usr env DESTDIR="$root" cmake --install "$usrbuild"
 libdir=$root/usr/lib/$multiarch
 check "library in the multiarch libdir" test -e "$libdir/libzkdisc.so.0"
+check "the /usr unit's ExecStart is /usr/bin, without DESTDIR" \
+    grep -qx "ExecStart=/usr/bin/zkdisc-agent -c /etc/zkdisc/agent.conf" "$root/usr/lib/systemd/system/zkdisc-agent.service"
 check "zkdisc.pc in the multiarch libdir" test -f "$libdir/pkgconfig/zkdisc.pc"
 CHECKS=$((CHECKS + 1))
 rp=$(runpath "$root/usr/bin/zkdisc")

@@ -770,6 +770,10 @@ agent_conf *conf_load(const char *path, struct evbuffer *errors)
                                           : (conf_error(errors, root, "agent", "must be a group"), 1);
     bad |= parse_lists(&cfg, c, errors) < 0;
     bad |= conf_dot_d(path, c, errors) < 0;
+#ifdef ZKDISC_AGENT_STATE_DIR /* a packaged agent: its unit's StateDirectory */
+    if (!c->state_dir)
+        c->state_dir = strdup(ZKDISC_AGENT_STATE_DIR);
+#endif
     c->consumers = consumers_conf_parse(&cfg, errors);
     bad |= !c->consumers;
     config_destroy(&cfg);
