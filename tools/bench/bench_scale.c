@@ -1,8 +1,8 @@
 /* zkdisc-bench --only scale: each step at every --sizes N, and a failure
  * (exit 1) when a step grows more than 1.3x faster than N between two
  * sizes: time(N2) / time(N1) > 1.3 x N2 / N1. Steps (--steps picks some):
- *   cli       `zkdisc -o json instances` as a process, median of 3 runs
- *   load      a cache's cold load, the better of 2
+ *   cli       `zkdisc -o json instances` as a process, the best of 3
+ *   load      a cache's cold load, the best of 3
  *   recovery  a cache fresh again after the server restarted (own server)
  *   memory    max RSS growth of a cache of N in a process of its own
  *   agent     zkdisc-agent's CPU per change of one instance, with haproxy,
@@ -24,7 +24,7 @@
 
 #include "bench.h"
 
-enum { S_CLI, S_LOAD, S_RECOVERY, S_MEMORY, S_AGENT, S_N, MAX_SIZES = 16, CHANGES = 10 };
+enum { S_CLI, S_LOAD, S_RECOVERY, S_MEMORY, S_AGENT, S_N, MAX_SIZES = 16, CHANGES = 10, ROUNDS = 3 };
 static const char *const step_names[S_N] = {"cli", "load", "recovery", "memory", "agent"};
 static const char *const step_units[S_N] = {"s", "s", "s", "MB", "ms CPU"};
 
@@ -39,12 +39,6 @@ static int step_on(const bench *b, int s)
     return 0;
 }
 
-static double median3(double *v)
-{
-    qsort(v, 3, sizeof *v, cmp_double);
-    return v[1];
-}
-
 static double cli_list(const bench *b, const char *service)
 {
     char cli[4096];
@@ -53,10 +47,7 @@ static double cli_list(const bench *b, const char *service)
     else
         beside_self(cli, sizeof cli, "../zkdisc/zkdisc");
     char *argv[] = {cli, "--zk", (char *)b->zk, "-o", "json", "instances", (char *)service, NULL};
-    double t[3];
-    for (int i = 0; i < 3; i++)
-        t[i] = run_timed(argv);
-    return median3(t);
+    return run_timed(argv);
 }
 
 static int fresh_n(zkd_cache *k, int n)
@@ -227,7 +218,7 @@ static double agent_per_change(const bench *b, zhandle_t *zh, const char *servic
         execl(agent, agent, "-c", conf, (char *)NULL);
         _exit(127);
     }
-    char last[64], path[256], data[512], name[256];
+    char last[64], path[1100], data[512], name[1100];
     snprintf(last, sizeof last, "\"i-%06d\"", n - 1);
     wait_for("the json file never listed every instance (see its log)", 600, pid, file_has, json, last);
     snprintf(path, sizeof path, "/zkdisc/services/%s/i-%06d", service, n / 2);
@@ -271,27 +262,34 @@ void bench_scale(const bench *b)
     double v[S_N][MAX_SIZES] = {{0}}, file_ms[MAX_SIZES] = {0};
     int ns = 0;
     zhandle_t *zh = raw_connect(b->zk);
+    char service[MAX_SIZES][64];
     for (; b->sizes[ns] && ns < MAX_SIZES; ns++) {
-        int n = b->sizes[ns];
-        char service[64];
-        snprintf(service, sizeof service, "scale-%d", n);
-        raw_fill(zh, service, "i-", n);
-        if (step_on(b, S_CLI))
-            v[S_CLI][ns] = cli_list(b, service);
-        if (step_on(b, S_LOAD)) {
-            double a = zkd_cold_load(b->zk, service, n), c = zkd_cold_load(b->zk, service, n);
-            v[S_LOAD][ns] = a < c ? a : c;
+        snprintf(service[ns], sizeof service[ns], "scale-%d", b->sizes[ns]);
+        raw_fill(zh, service[ns], "i-", b->sizes[ns]);
+    }
+    /* The timed steps go round the sizes ROUNDS times, the best of each
+     * kept: a burst of load elsewhere then falls on one round of one size,
+     * not on a whole size. */
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < ns; i++) {
+            double t;
+            if (step_on(b, S_CLI) && ((t = cli_list(b, service[i])) < v[S_CLI][i] || !r))
+                v[S_CLI][i] = t;
+            if (step_on(b, S_LOAD) &&
+                ((t = zkd_cold_load(b->zk, service[i], b->sizes[i])) < v[S_LOAD][i] || !r))
+                v[S_LOAD][i] = t;
         }
+    for (int i = 0; i < ns; i++) {
+        int n = b->sizes[i];
         if (step_on(b, S_MEMORY)) /* the total, so that it is compared with N */
-            v[S_MEMORY][ns] = memory_in_child(b, service, n) * n / 1e6;
+            v[S_MEMORY][i] = memory_in_child(b, service[i], n) * n / 1e6;
         if (step_on(b, S_AGENT))
-            v[S_AGENT][ns] = agent_per_change(b, zh, service, n, &file_ms[ns]);
+            v[S_AGENT][i] = agent_per_change(b, zh, service[i], n, &file_ms[i]);
         if (step_on(b, S_RECOVERY) && b->srv)
-            v[S_RECOVERY][ns] = recovery(b, service, n);
+            v[S_RECOVERY][i] = recovery(b, service[i], n);
         fprintf(stderr, "zkdisc-bench: scale %d: cli %.3f s, load %.3f s, recovery %.3f s, memory %.1f MB, "
                         "agent %.2f ms CPU per change (%.1f ms to the file)\n",
-                n, v[S_CLI][ns], v[S_LOAD][ns], v[S_RECOVERY][ns], v[S_MEMORY][ns], v[S_AGENT][ns],
-                file_ms[ns]);
+                n, v[S_CLI][i], v[S_LOAD][i], v[S_RECOVERY][i], v[S_MEMORY][i], v[S_AGENT][i], file_ms[i]);
     }
     zookeeper_close(zh);
 
