@@ -26,6 +26,10 @@
  *   - the agent (--only agent, bench_agent.c): zkdisc-agent's CPU for 500
  *     http checks at 1 s against a plain libcurl-multi loop making the same
  *     requests (baseline), per request and as a share of a core.
+ *   - scale (--only scale, bench_scale.c), dns and haproxy
+ *     (bench_consumers.c): see those files.
+ * A group is one entry of the table `groups` below; --report runs them all
+ * and prints the README's table (bench_report.c, docs/performance.md).
  * Without --zk it starts its own standalone server on a free loopback port. */
 #include <getopt.h>
 #include <pthread.h>
@@ -1107,7 +1111,8 @@ static void usage(FILE *out)
                  "is started on a free loopback port (needs java and the zookeeper package).\n"
                  "  --instances N  instances to register and read (default 10000)\n"
                  "  --changes N    samples for the watch latency (default 500)\n"
-                 "  --only cache   run only the cache measures (also: select, request)\n"
+                 "  --only cache   run only the cache measures (also: register, read, watch,\n"
+                 "                 select, request)\n"
                  "  --only cli     only `zkdisc -o json instances` of N as a process against a\n"
                  "                 raw C client lister (interleaved pairs, median ratio); --cli\n"
                  "                 PATH names zkdisc\n"
