@@ -173,10 +173,10 @@ static void send_req(haproxy_out *h, int kind, const char *fmt, ...)
     va_end(ap);
     bufferevent_write(h->bev, r->cmd, strlen(r->cmd));
     bufferevent_write(h->bev, "\n", 1);
-    if (kind == Q_CMD) {
+    if (kind == Q_CMD)
         h->fixes++;
+    if (kind == Q_CMD || kind == Q_PUSH)
         h->base.stats.runtime_cmds++;
-    }
 }
 
 static void round_close(haproxy_out *h)
