@@ -47,7 +47,6 @@
 #include "bench.h"
 #include "bench_agent.h"
 
-
 double now_s(void)
 {
     struct timespec ts;
