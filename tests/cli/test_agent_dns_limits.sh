@@ -2,7 +2,8 @@
 # zkdisc-agent DNS cannot be turned against anyone (real ZooKeeper, real
 # dig): a 65,000-byte EDNS query for a 100-instance service gets at most
 # 1,232 bytes over UDP, with TC and whole records, and everything over TCP
-# (for 1,000 instances, as many whole records as fit in 65,535 bytes);
+# (for 1,000 and 5,000 instances, as many whole records as fit in 65,535
+# bytes);
 # names are compressed (a 10-instance SRV answer is small); NXDOMAIN and
 # NODATA carry the SOA, the apex answers SOA and NS; 10,000 random names
 # under all_services leave real services answerable and state_dir without
@@ -117,6 +118,39 @@ pairs = re.findall(r"^instance-with-a-rather-long-id-(\d+)\.huge\.instance\.zkdi
 ok = [a == "10.2.%d.%d" % (int(i) // 200, int(i) % 200 + 1) for i, a in pairs]
 sys.exit(0 if len(ok) > 300 and all(ok) else 1)
 PY
+
+# An answer whose records alone pass 65,535 bytes: 5,000 instances (an
+# unwatched service) over TCP carry as many whole SRV records, and as many
+# whole A records, as fit; never an empty answer.
+/usr/bin/python3 - "$ZKDISC_ZK" <<'PY'
+import json, sys
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1])
+zk.start()
+zk.ensure_path("/zkdisc/services/vast")
+ops = []
+for i in range(5000):
+    iid = "vast-instance-with-a-long-id-%04d" % i
+    rec = {"name": "vast", "id": iid, "address": "10.3.%d.%d" % (i // 200, i % 200 + 1), "port": 80,
+           "sslPort": None, "payload": None, "registrationTimeUTC": 0, "serviceType": "STATIC", "uriSpec": None}
+    ops.append(zk.create_async("/zkdisc/services/vast/" + iid, json.dumps(rec).encode()))
+for o in ops:
+    o.get()
+zk.stop()
+PY
+for t in SRV A; do
+    vast_ok() { "${D[@]}" +tcp vast.service.zkdisc "$t" >"$OUT/vast-$t.out" 2>&1 &&
+        [ "$(section_count "vast-$t" ANSWER)" -gt 1000 ]; }
+    check "TCP: 5,000 instances, $t answered" wait_until 20 vast_ok
+    n=$(section_count "vast-$t" ANSWER)
+    CHECKS=$((CHECKS + 1))
+    if [ "$(size_of "vast-$t")" -le 65535 ] && [ "${n:-0}" -lt 5000 ] && [ "$(records "vast-$t" "$t")" -eq "$n" ] &&
+        ! grep -qi "malformed\|warning: message" "$OUT/vast-$t.out"; then
+        pass "TCP vast $t: $(size_of "vast-$t") bytes, $n whole records"
+    else
+        fail "TCP vast $t: $(size_of "vast-$t") bytes, ANSWER $n, $(records "vast-$t" "$t") records: $(head -c 600 "$OUT/vast-$t.out")"
+    fi
+done
 
 # Compressed names: 10 SRV records with their addresses (uncompressed: ~1,030 bytes).
 run ten-srv "${D[@]}" ten.service.zkdisc SRV

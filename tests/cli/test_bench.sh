@@ -35,5 +35,15 @@ rows = json.load(open(sys.argv[1]))["results"]
 assert [r["group"] for r in rows] == ["agent", "agent"], rows
 assert all(r["value"] > 0 and r["vs_baseline"] > 0 for r in rows), rows
 PY
+# --report: the README's table, the cli row measured, the others said not to be.
+run bench-report "$B" --zk "$ZKDISC_ZK" --only cli --instances 300 --report
+check "report: a Markdown table with the cli row measured" python3 - "$OUT/bench-report.out" <<'PY'
+import sys
+rows = [l for l in open(sys.argv[1]) if l.startswith("| ")]
+assert rows[0].startswith("| measure | baseline in the same run |"), rows[0]
+cli = [r for r in rows if r.startswith("| `zkdisc -o json instances` of N")]
+assert len(cli) == 1 and "not measured" not in cli[0] and "x |" in cli[0], cli
+assert any("not measured" in r for r in rows if "DNS answers" in r), rows
+PY
 zkh_down
 finish

@@ -7,6 +7,7 @@
  * service, so that its rounds do not wake the cache. Rounds of each
  * alternate, and the latencies of all rounds are pooled; the CPU is the
  * whole process's (the writer's share is the same in both). */
+#include "bench.h"
 #include "bench_cache.h"
 
 #include <malloc.h>
@@ -28,13 +29,6 @@ typedef struct seen {
     long count;
     double at;
 } seen;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static double cpu_s(void)
 {
@@ -75,28 +69,6 @@ static int wait_past(seen *s, long before, double *at)
 }
 
 /* ---- the raw ZooKeeper client --------------------------------------------- */
-
-static volatile int connected;
-static void session_watch(zhandle_t *zh, int type, int state, const char *path, void *ctx)
-{
-    (void)zh, (void)path, (void)ctx;
-    if (type == ZOO_SESSION_EVENT && state == ZOO_CONNECTED_STATE)
-        __atomic_store_n(&connected, 1, __ATOMIC_SEQ_CST);
-}
-
-static zhandle_t *raw_connect(const char *zk)
-{
-    __atomic_store_n(&connected, 0, __ATOMIC_SEQ_CST);
-    zhandle_t *zh = zookeeper_init(zk, session_watch, 30000, NULL, NULL, 0);
-    for (double end = now_s() + 15; zh && !__atomic_load_n(&connected, __ATOMIC_SEQ_CST);) {
-        if (now_s() > end) {
-            zookeeper_close(zh);
-            return NULL;
-        }
-        usleep(1000);
-    }
-    return zh;
-}
 
 static void record(char *buf, size_t len, const char *service, int i, int port)
 {
@@ -239,12 +211,6 @@ static size_t heap_bytes(void)
 {
     struct mallinfo2 mi = mallinfo2();
     return mi.uordblks + mi.hblkhd;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 static double percentile(double *v, size_t n, int pct)
@@ -492,6 +458,7 @@ int bench_cache_changes(const char *zk, const int *sizes, int nsizes, int change
         row_of(row, "create, %d: to the cache's listener, p50", 1000, p[2], "ms", p[0]);
         row_of(row, "create, %d: raw children watch + getData, p95", 1000, p[1], "ms", p[1]);
         row_of(row, "create, %d: to the cache's listener, p95", 1000, p[3], "ms", p[1]);
+        report_pairs("listener_p95", &p[3], &p[1], 1, "ms");
     }
     for (int s = 0; !rc && s < nsizes; s++) {
         int n = sizes[s];
@@ -517,6 +484,9 @@ int bench_cache_changes(const char *zk, const int *sizes, int nsizes, int change
         row("cache", strdup(what), f.zkd_p50 / first.zkd_p50, "x", 0);
         snprintf(what, sizeof what, "change CPU growth, %d -> %d", sizes[0], sizes[nsizes - 1]);
         row("cache", strdup(what), f.zkd_cpu_ms / first.zkd_cpu_ms, "x", 0);
+        /* The report's growth rows: the largest size's value over the first's. */
+        report_pairs("cache_change_growth", &f.zkd_p50, &first.zkd_p50, 1, "ms");
+        report_pairs("cache_change_cpu_growth", &f.zkd_cpu_ms, &first.zkd_cpu_ms, 1, "ms");
     }
     zookeeper_close(writer);
     return rc;

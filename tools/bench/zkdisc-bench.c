@@ -26,6 +26,10 @@
  *   - the agent (--only agent, bench_agent.c): zkdisc-agent's CPU for 500
  *     http checks at 1 s against a plain libcurl-multi loop making the same
  *     requests (baseline), per request and as a share of a core.
+ *   - scale (--only scale, bench_scale.c), dns and haproxy
+ *     (bench_consumers.c): see those files.
+ * A group is one entry of the table `groups` below; --report runs them all
+ * and prints the README's table (bench_report.c, docs/performance.md).
  * Without --zk it starts its own standalone server on a free loopback port. */
 #include <getopt.h>
 #include <pthread.h>
@@ -40,31 +44,18 @@
 #include <zkdisc/zkdisc.h>
 #include <zookeeper/zookeeper.h>
 
+#include "bench.h"
 #include "bench_agent.h"
 #include "bench_cache.h"
-#include "zkserver.h"
 
-typedef struct bench {
-    const char *zk;
-    int n;       /* instances */
-    int changes; /* watch latency samples */
-    int json;
-    const char *only;  /* "cache": just bench_cache */
-    const char *agent; /* the zkdisc-agent binary for the agent group */
-    const char *cli;   /* the zkdisc binary for the cli group */
-    int agent_checks, agent_seconds;
-    int recovery;      /* instances for the recovery measure (0: skip) */
-    zks_server *srv;   /* our own server, or NULL with --zk */
-} bench;
-
-static double now_s(void)
+double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what, const char *why)
+void die(const char *what, const char *why)
 {
     fprintf(stderr, "zkdisc-bench: %s: %s\n", what, why);
     exit(1);
@@ -80,7 +71,7 @@ static void raw_watcher(zhandle_t *zh, int type, int state, const char *path, vo
         __atomic_store_n(&raw_connected, 1, __ATOMIC_SEQ_CST);
 }
 
-static zhandle_t *raw_connect(const char *zk)
+zhandle_t *raw_connect(const char *zk)
 {
     __atomic_store_n(&raw_connected, 0, __ATOMIC_SEQ_CST);
     zhandle_t *zh = zookeeper_init(zk, raw_watcher, 30000, NULL, NULL, 0);
@@ -94,7 +85,7 @@ static zhandle_t *raw_connect(const char *zk)
 
 /* The record of znode <prefix><i>: its id is its znode's name, or readers
  * skip it as malformed. */
-static void record_json(char *buf, size_t len, const char *service, const char *prefix, int i)
+void record_json(char *buf, size_t len, const char *service, const char *prefix, int i)
 {
     snprintf(buf, len,
              "{\"name\":\"%s\",\"id\":\"%s%06d\",\"address\":\"10.%d.%d.%d\",\"port\":8080,"
@@ -103,7 +94,7 @@ static void record_json(char *buf, size_t len, const char *service, const char *
              service, prefix, i, (i >> 16) & 255, (i >> 8) & 255, i & 255);
 }
 
-static void raw_prepare(zhandle_t *zh, const char *service)
+void raw_prepare(zhandle_t *zh, const char *service)
 {
     char path[256];
     zoo_create(zh, "/zkdisc", NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
@@ -155,10 +146,12 @@ typedef struct row {
     double baseline;
 } row;
 
-static row rows[64];
+int bench_failures;
+
+static row rows[128];
 static int nrows;
 
-static void add_row(const char *group, const char *what, double value, const char *unit, double baseline)
+void add_row(const char *group, const char *what, double value, const char *unit, double baseline)
 {
     rows[nrows++] = (row){group, what, value, unit, baseline};
 }
@@ -241,7 +234,7 @@ static void *register_range(void *arg)
     return NULL;
 }
 
-static zkd_client *zkd_open(const char *zk)
+zkd_client *zkd_open(const char *zk)
 {
     zkd_options o;
     zkd_options_init(&o);
@@ -280,18 +273,23 @@ enum { REG_ROUNDS = 6 };
 static void one_thread_rounds(const bench *b, zhandle_t *zh, double *raw, double *zkd)
 {
     zkd_client *c = zkd_open(b->zk);
+    double rate_raw[REG_ROUNDS], rate_zkd[REG_ROUNDS];
     *raw = *zkd = 0;
     for (int r = 0; r < REG_ROUNDS; r++) {
         reg_job j = {c, "reg-zkd1", b->n * r / REG_ROUNDS, b->n * (r + 1) / REG_ROUNDS};
         double t0 = now_s();
         if (r % 2)
             register_range(&j);
-        *raw += raw_sync_creates(zh, "reg-sync", j.from, j.to);
+        double rt = raw_sync_creates(zh, "reg-sync", j.from, j.to);
         if (!(r % 2))
             register_range(&j);
-        *zkd += now_s() - t0;
+        double zt = now_s() - t0 - rt;
+        *raw += rt;
+        *zkd += zt;
+        rate_raw[r] = (j.to - j.from) / rt;
+        rate_zkd[r] = (j.to - j.from) / zt;
     }
-    *zkd -= *raw;
+    report_pairs("register_rate", rate_zkd, rate_raw, REG_ROUNDS, "/s");
     zkd_close(c);
 }
 
@@ -333,7 +331,7 @@ static double raw_sync_reads(zhandle_t *zh, const char *service)
     return took;
 }
 
-static double raw_async_reads(zhandle_t *zh, const char *service)
+double raw_async_reads(zhandle_t *zh, const char *service)
 {
     char parent[256], path[512];
     struct String_vector kids;
@@ -449,7 +447,7 @@ static void raw_child_watch(zhandle_t *zh, int type, int state, const char *path
         zoo_awget_children(zh, path, raw_child_watch, ctx, raw_children, ctx);
 }
 
-static int cmp_double(const void *a, const void *b)
+int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -639,7 +637,7 @@ static void bench_select(const bench *b)
 /* ---- 5. caches ------------------------------------------------------------------------ */
 
 /* Pipelined creates, at most 2,000 in flight. */
-static void raw_fill(zhandle_t *zh, const char *service, const char *prefix, int n)
+void raw_fill(zhandle_t *zh, const char *service, const char *prefix, int n)
 {
     char path[256], data[512];
     counter c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
@@ -689,7 +687,7 @@ static int memory_child(const char *zk, const char *service, int n)
     return 0;
 }
 
-static double memory_in_child(const bench *b, const char *service, int n)
+double memory_in_child(const bench *b, const char *service, int n)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "/proc/%d/exe --zk '%s' --memory-child %s:%d", (int)getpid(), b->zk,
@@ -702,7 +700,7 @@ static double memory_in_child(const bench *b, const char *service, int n)
     return per;
 }
 
-static double zkd_cold_load(const char *zk, const char *service, int n)
+double zkd_cold_load(const char *zk, const char *service, int n)
 {
     zkd_client *c = zkd_open(zk);
     double t0 = now_s();
@@ -750,6 +748,7 @@ static void bench_cache_sizes(const bench *b, zhandle_t *zh)
         double per = memory_in_child(b, names[s], sizes[s]);
         snprintf(what, sizeof what, "max RSS growth per instance, %d", sizes[s]);
         add_row("cache", strdup(what), per, "B", 0);
+        report_pairs("memory", &per, &record, 1, "B");
         snprintf(what, sizeof what, "  that / the record's size, %d", sizes[s]);
         add_row("cache", strdup(what), per / record, "x", 0);
     }
@@ -818,6 +817,8 @@ static void bench_cache_latency(const bench *b, zhandle_t *writer)
     measure(writer, "lat-zkd", &zl, N, &zp50, &zp99);
     zkd_cache_close(k);
     zkd_close(c);
+    report_pairs("listener_p50", &zp50, &rp50, 1, "ms");
+    report_pairs("listener_p99", &zp99, &rp99, 1, "ms");
     add_row("cache", "raw children watch + getData, 1,000, p50", rp50, "ms", rp50);
     add_row("cache", "cache delta, 1,000 creates, p50", zp50, "ms", rp50);
     add_row("cache", "raw children watch + getData, 1,000, p99", rp99, "ms", rp99);
@@ -860,6 +861,7 @@ static void bench_cache_recovery(const bench *b, zhandle_t *zh)
     char what[96];
     snprintf(what, sizeof what, "raw pipelined getData, %d", b->recovery);
     add_row("cache", strdup(what), raw, "s", raw);
+    report_pairs("recovery", &took, &raw, 1, "s");
     snprintf(what, sizeof what, "fresh after a server restart, %d", b->recovery);
     add_row("cache", strdup(what), took, "s", raw);
     zkd_cache_close(k);
@@ -883,7 +885,6 @@ static void bench_cache(const bench *b)
     bench_cache_latency(b, zh);
     bench_cache_recovery(b, zh);
     zookeeper_close(zh);
-    bench_cache_change(b);
 }
 
 /* ---- main ------------------------------------------------------------------------------ */
@@ -965,7 +966,7 @@ static void bench_request(const bench *b)
 /* ---- the CLI as a whole process ------------------------------------------------- */
 
 /* `rel` resolved beside this binary (in the build tree). */
-static void beside_self(char *out, size_t len, const char *rel)
+void beside_self(char *out, size_t len, const char *rel)
 {
     ssize_t n = readlink("/proc/self/exe", out, len - 128);
     char *slash = n > 0 ? memrchr(out, '/', (size_t)n) : NULL;
@@ -975,7 +976,7 @@ static void beside_self(char *out, size_t len, const char *rel)
 }
 
 /* Wall time of one process run to its end, stdout to /dev/null. */
-static double run_timed(char *const argv[])
+double run_timed(char *const argv[])
 {
     double t0 = now_s();
     pid_t pid = fork();
@@ -1019,6 +1020,7 @@ static void bench_cli(const bench *b)
         }
         ratio[p] = tc[p] / tr[p];
     }
+    report_pairs("cli_list", tc, tr, PAIRS, "s");
     qsort(ratio, PAIRS, sizeof *ratio, cmp_double);
     qsort(tc, PAIRS, sizeof *tc, cmp_double);
     qsort(tr, PAIRS, sizeof *tr, cmp_double);
@@ -1061,6 +1063,57 @@ static void bench_agent(const bench *b)
                 r.loop_requests, r.seconds);
 }
 
+/* ---- groups ------------------------------------------------------------------- */
+
+/* Every group; `dflt` ones run without --only. --report runs them all. */
+static const struct group {
+    const char *name;
+    void (*run)(const bench *);
+    int dflt;
+} groups[] = {
+    {"register", bench_register, 1}, {"read", bench_read, 1},   {"watch", bench_watch, 1},
+    {"select", bench_select, 1},     {"request", bench_request, 1}, {"cache", bench_cache, 1},
+    {"cli", bench_cli, 0},           {"agent", bench_agent, 0},  {"scale", bench_scale, 0},
+    {"dns", bench_dns, 0},           {"haproxy", bench_haproxy, 0},
+    {"cache-change", bench_cache_change, 1},
+};
+
+/* Is `name` in the comma-separated list? */
+static int listed(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (!strncmp(p, name, len) && (p[len] == ',' || !p[len]))
+            return 1;
+    return 0;
+}
+
+static int known_groups(const char *list)
+{
+    for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        size_t len = strcspn(p, ","), g = 0;
+        while (g < sizeof groups / sizeof *groups &&
+               (strlen(groups[g].name) != len || strncmp(groups[g].name, p, len)))
+            g++;
+        if (g == sizeof groups / sizeof *groups)
+            return 0;
+    }
+    return 1;
+}
+
+/* Runs the chosen groups; the number that failed on their own (scale). */
+static int run_groups(const bench *b, int all)
+{
+    int failed = 0;
+    for (size_t g = 0; g < sizeof groups / sizeof *groups; g++)
+        if (b->only ? listed(b->only, groups[g].name) : all || groups[g].dflt) {
+            int before = bench_failures;
+            groups[g].run(b);
+            failed += bench_failures != before;
+        }
+    return failed;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: zkdisc-bench [--zk HOSTS] [--instances N] [--changes N] [-o text|json]\n\n"
@@ -1069,7 +1122,8 @@ static void usage(FILE *out)
                  "is started on a free loopback port (needs java and the zookeeper package).\n"
                  "  --instances N  instances to register and read (default 10000)\n"
                  "  --changes N    samples for the watch latency (default 500)\n"
-                 "  --only cache   run only the cache measures (also: select, request)\n"
+                 "  --only cache   run only the cache measures (also: register, read, watch,\n"
+                 "                 select, request)\n"
                  "  --only cache-change  only a change's cost to a cache at 1,000, 10,000 and\n"
                  "                 50,000 instances against a raw data watch, and heap per instance\n"
                  "  --only cli     only `zkdisc -o json instances` of N as a process against a\n"
@@ -1080,13 +1134,39 @@ static void usage(FILE *out)
                  "                 plain libcurl-multi loop; --agent PATH names zkdisc-agent\n"
                  "  --recovery N   instances for the recovery measure (default 100000, 0: skip;\n"
                  "                 needs the bench's own server, which it restarts)\n"
+                 "  --only scale   each step (cli, load, recovery, memory, agent) at --sizes\n"
+                 "                 (default 1000,10000,50000,100000; --steps picks steps); exits\n"
+                 "                 1 when a step grows more than 1.3x faster than N\n"
+                 "  --only dns     agent/dnsmasq answers/s (runs tests/agent_consumers/bench_dns.sh)\n"
+                 "  --only haproxy a create to HAProxy serving it, against a raw children watch\n"
+                 "  --only A,B     several groups\n"
+                 "  --report       every group (or those of --only), then the README's table in\n"
+                 "                 Markdown; exits 1 when a measured claim misses its target\n"
                  "The ZooKeeper server should be idle: other load skews the ratios.\n");
+}
+
+/* "1000,10000": ascending, positive, at most max - 1 of them; else sizes[0] = 0. */
+static void parse_sizes(const char *arg, int *sizes, int max)
+{
+    int k = 0;
+    for (const char *p = arg; p && k < max - 1; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        sizes[k] = atoi(p);
+        if (sizes[k] <= 0 || (k && sizes[k] <= sizes[k - 1])) {
+            sizes[0] = 0;
+            return;
+        }
+        k++;
+    }
+    sizes[k] = 0;
 }
 
 int main(int argc, char **argv)
 {
     bench b = {.n = 10000, .changes = 500, .recovery = 100000, .agent_checks = 500, .agent_seconds = 20};
     const char *memory_child_arg = NULL;
+    int report = 0;
+    static int sizes[16] = {1000, 10000, 50000, 100000};
+    b.sizes = sizes;
     static const struct option lo[] = {{"zk", required_argument, NULL, 'z'},
                                        {"instances", required_argument, NULL, 'n'},
                                        {"changes", required_argument, NULL, 'c'},
@@ -1098,6 +1178,9 @@ int main(int argc, char **argv)
                                        {"cli", required_argument, NULL, 'C'},
                                        {"agent-checks", required_argument, NULL, 'K'},
                                        {"agent-seconds", required_argument, NULL, 'S'},
+                                       {"report", no_argument, NULL, 'R'},
+                                       {"sizes", required_argument, NULL, 's'},
+                                       {"steps", required_argument, NULL, 'T'},
                                        {"help", no_argument, NULL, 'h'},
                                        {0}};
     int opt;
@@ -1114,11 +1197,15 @@ int main(int argc, char **argv)
         case 'C': b.cli = optarg; break;
         case 'K': b.agent_checks = atoi(optarg); break;
         case 'S': b.agent_seconds = atoi(optarg); break;
+        case 'R': report = 1; break;
+        case 's': parse_sizes(optarg, sizes, 16); break;
+        case 'T': b.steps = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (b.n <= 0 || b.changes <= 0 || b.agent_checks <= 0 || b.agent_seconds <= 0 || optind != argc) {
+    if (b.n <= 0 || b.changes <= 0 || b.agent_checks <= 0 || b.agent_seconds <= 0 || optind != argc ||
+        !sizes[0] || (b.only && !known_groups(b.only))) {
         usage(stderr);
         return 2;
     }
@@ -1145,27 +1232,13 @@ int main(int argc, char **argv)
         if (!b.json)
             fprintf(stderr, "zkdisc-bench: local ZooKeeper at %s\n", connect);
     }
-    if (!b.only) {
-        bench_register(&b);
-        bench_read(&b);
-        bench_watch(&b);
-    }
-    if (!b.only || !strcmp(b.only, "select"))
-        bench_select(&b);
-    if (!b.only || !strcmp(b.only, "request"))
-        bench_request(&b);
-    if (!b.only || !strcmp(b.only, "cache"))
-        bench_cache(&b);
-    if (b.only && !strcmp(b.only, "cache-change"))
-        bench_cache_change(&b);
-    if (b.only && !strcmp(b.only, "cli"))
-        bench_cli(&b);
-    if (b.only && !strcmp(b.only, "agent"))
-        bench_agent(&b);
+    int failed = run_groups(&b, report);
     print_rows(&b);
+    if (report)
+        failed += report_print();
     if (srv.pid > 0) {
         zks_stop(&srv, 10000, NULL, 0);
         zks_remove_tree(srv.dir, NULL, 0);
     }
-    return 0;
+    return failed ? 1 : 0;
 }

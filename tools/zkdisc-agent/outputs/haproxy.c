@@ -39,9 +39,10 @@ typedef struct slot {
     char *id;          /* NULL: free (in maint) */
     char addr[64];
     int port, weight, enabled;
+    int push;          /* changed: its commands go first in the next round */
 } slot;
 
-enum { Q_PROMPT, Q_INFO, Q_STATE, Q_CMD };
+enum { Q_PROMPT, Q_INFO, Q_STATE, Q_CMD, Q_PUSH };
 
 typedef struct rt_req {
     int kind;
@@ -55,6 +56,7 @@ typedef struct haproxy_out {
     slot *slots;       /* the wanted state, slot k is server zkd<k+1> */
     int nslots;        /* slots the file declares */
     int failing;       /* the last file write failed */
+    int file_due;      /* the slots changed since the file was written */
     unsigned file_gen; /* grows with each write of new content */
     unsigned reload_gen; /* file_gen when a reload was last asked for, 0: never */
     /* the Runtime API round under way (bev != NULL) */
@@ -71,6 +73,7 @@ typedef struct haproxy_out {
 
 static void round_start(haproxy_out *h);
 static void on_deadline(evutil_socket_t fd, short what, void *arg);
+static void flush_file(haproxy_out *h);
 
 /* Takes the slots back from the file a previous run wrote (an agent
  * restart or a SIGHUP), so that instances keep their slots and HAProxy,
@@ -126,6 +129,7 @@ static void check_passed(output *o)
  * asked for again until the file changes, a failed reload included). */
 static void want_reload(haproxy_out *h, const char *why)
 {
+    flush_file(h); /* what the reload loads */
     if (!h->base.conf->reload || h->reload_gen == h->file_gen)
         return;
     h->reload_gen = h->file_gen;
@@ -169,10 +173,10 @@ static void send_req(haproxy_out *h, int kind, const char *fmt, ...)
     va_end(ap);
     bufferevent_write(h->bev, r->cmd, strlen(r->cmd));
     bufferevent_write(h->bev, "\n", 1);
-    if (kind == Q_CMD) {
+    if (kind == Q_CMD)
         h->fixes++;
+    if (kind == Q_CMD || kind == Q_PUSH)
         h->base.stats.runtime_cmds++;
-    }
 }
 
 static void round_close(haproxy_out *h)
@@ -187,6 +191,7 @@ static void round_close(haproxy_out *h)
 static void round_done(haproxy_out *h)
 {
     round_close(h);
+    flush_file(h);
     if (h->rt_failing)
         agent_log(AGENT_INFO, "watch %s: haproxy runtime api answers again", h->base.watch->service);
     h->rt_failing = 0;
@@ -202,6 +207,7 @@ static void round_fail(haproxy_out *h, const char *why)
 {
     output *o = &h->base;
     round_close(h);
+    flush_file(h);
     o->stats.runtime_failures++;
     if (!h->rt_failing)
         agent_log(AGENT_WARN, "watch %s: haproxy runtime api %s: %s", o->watch->service,
@@ -397,6 +403,31 @@ static int socket_addr(const char *spec, struct sockaddr_storage *ss, int *len)
     return evutil_parse_sockaddr_port(spec, (struct sockaddr *)ss, len);
 }
 
+/* The slots a change touched are told to HAProxy at the head of the
+ * round, in the same write as its reads, rather than after `show servers
+ * state` answered: a change reaches HAProxy one exchange sooner. Their
+ * replies are not judged; the state read after them is, as for any slot. */
+static void push_changed(haproxy_out *h)
+{
+    const char *b = h->base.conf->backend;
+    for (int k = 0; k < h->nslots; k++) {
+        slot *s = &h->slots[k];
+        if (!s->push)
+            continue;
+        s->push = 0;
+        if (!s->id) {
+            send_req(h, Q_PUSH, "set server %s/zkd%d state maint", b, k + 1);
+            continue;
+        }
+        if (!s->enabled)
+            send_req(h, Q_PUSH, "set server %s/zkd%d state drain", b, k + 1);
+        send_req(h, Q_PUSH, "set server %s/zkd%d addr %s port %d", b, k + 1, s->addr, s->port);
+        send_req(h, Q_PUSH, "set server %s/zkd%d weight %d", b, k + 1, s->enabled ? s->weight : 0);
+        if (s->enabled)
+            send_req(h, Q_PUSH, "set server %s/zkd%d state ready", b, k + 1);
+    }
+}
+
 /* Starts a round (or asks for one after the round under way). */
 static void round_start(haproxy_out *h)
 {
@@ -426,6 +457,7 @@ static void round_start(haproxy_out *h)
         return;
     }
     send_req(h, Q_PROMPT, "prompt");
+    push_changed(h);
     send_req(h, Q_INFO, "show info");
     send_req(h, Q_STATE, "show servers state %s", o->conf->backend);
 }
@@ -590,6 +622,7 @@ static void haproxy_update(output *o, const watch_view *v)
         if (h->slots[k].id && map_get(&usable, h->slots[k].id) < 0) {
             gone[ngone++] = h->slots[k].id;
             h->slots[k].id = NULL;
+            h->slots[k].push = 1;
         }
     }
     int from = 0;
@@ -602,13 +635,16 @@ static void haproxy_update(output *o, const watch_view *v)
         if (k < 0) {
             k = take_free_slot(h, &from);
             h->slots[k].id = strdup(zkd_instance_id(in));
+            h->slots[k].push = 1;
             map_put(&slot_of, h->slots[k].id, k);
         }
-        slot *s = &h->slots[k];
+        slot *s = &h->slots[k], was = *s;
         snprintf(s->addr, sizeof s->addr, "%s", addr[i]);
         s->port = zkd_instance_port(in);
         s->weight = scaled(zkd_instance_weight(in), max);
         s->enabled = zkd_instance_enabled(in) != 0;
+        s->push |= strcmp(was.addr, s->addr) || was.port != s->port || was.weight != s->weight ||
+                   was.enabled != s->enabled;
         if (s->weight != zkd_instance_weight(in))
             output_note(o, s->id, 0, "weight %d scaled to %d (HAProxy takes at most 256; all weights scaled by 256/%d)",
                         zkd_instance_weight(in), s->weight, max);
@@ -620,9 +656,23 @@ static void haproxy_update(output *o, const watch_view *v)
     free(gone);
     free(addr);
     output_render_done(o);
-    write_file(h, v->service);
+    h->file_due = 1;
     h->changed = 1;
     round_start(h);
+    if (!h->bev) /* no round to wait for */
+        flush_file(h);
+}
+
+/* The file is written once the Runtime API round a change started is
+ * over, not before it: its fsyncs take milliseconds on a busy disk, and
+ * HAProxy takes the change at runtime without it. A reload writes it
+ * first (want_reload), and so does the end of every round. */
+static void flush_file(haproxy_out *h)
+{
+    if (!h->file_due)
+        return;
+    h->file_due = 0;
+    write_file(h, h->base.watch->service);
 }
 
 static void haproxy_tick(output *o, const watch_view *v)
@@ -638,6 +688,7 @@ static void haproxy_close(output *o)
 {
     haproxy_out *h = (haproxy_out *)o;
     round_close(h);
+    flush_file(h);
     event_free(h->deadline);
     free(h->q);
     reloader_close(&h->reload);
