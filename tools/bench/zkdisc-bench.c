@@ -1057,7 +1057,8 @@ static void usage(FILE *out)
                  "is started on a free loopback port (needs java and the zookeeper package).\n"
                  "  --instances N  instances to register and read (default 10000)\n"
                  "  --changes N    samples for the watch latency (default 500)\n"
-                 "  --only cache   run only the cache measures (also: select, request)\n"
+                 "  --only cache   run only the cache measures (also: select, request,\n"
+                 "                 register, recovery)\n"
                  "  --only cli     only `zkdisc -o json instances` of N as a process against a\n"
                  "                 raw C client lister (interleaved pairs, median ratio); --cli\n"
                  "                 PATH names zkdisc\n"
@@ -1144,6 +1145,13 @@ int main(int argc, char **argv)
         bench_cache(&b);
     if (b.only && !strcmp(b.only, "cli"))
         bench_cli(&b);
+    if (b.only && !strcmp(b.only, "register"))
+        bench_register(&b);
+    if (b.only && !strcmp(b.only, "recovery")) {
+        zhandle_t *zh = raw_connect(b.zk);
+        bench_cache_recovery(&b, zh);
+        zookeeper_close(zh);
+    }
     if (b.only && !strcmp(b.only, "agent"))
         bench_agent(&b);
     print_rows(&b);
