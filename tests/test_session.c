@@ -2,6 +2,8 @@
  * server that is not there, forced expiry, a restart inside the session
  * timeout, and zkd_close from inside a callback. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -18,6 +20,24 @@
 #include "zkh.h"
 
 static zkh *zk;
+
+/* Every name lookup of "localhost" in this process: the ZooKeeper client's
+ * resolutions of a connect string naming it (this definition comes before
+ * libc's for the client library, which calls libc's in turn). */
+static volatile int localhost_lookups;
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    typedef int (*lookup_fn)(const char *, const char *, const struct addrinfo *,
+                             struct addrinfo **);
+    static lookup_fn real;
+    if (!__atomic_load_n(&real, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&real, (lookup_fn)dlsym(RTLD_NEXT, "getaddrinfo"), __ATOMIC_RELEASE);
+    if (node && !strcmp(node, "localhost"))
+        __atomic_add_fetch(&localhost_lookups, 1, __ATOMIC_SEQ_CST);
+    return __atomic_load_n(&real, __ATOMIC_ACQUIRE)(node, service, hints, res);
+}
 
 static int suite_init(void)
 {
@@ -257,6 +277,43 @@ static void test_restart_inside_session_timeout(void)
     zkd_close(c);
 }
 
+static int lookups(void)
+{
+    return __atomic_load_n(&localhost_lookups, __ATOMIC_SEQ_CST);
+}
+
+/* A host name in the connect string is resolved when the client has no
+ * connection, not on every I/O wake-up of a live one (the C client's
+ * default, a DNS query per request); and the name still serves to find
+ * the server again after it restarts. */
+static void test_names_resolved_on_loss_only(void)
+{
+    char connect[64];
+    snprintf(connect, sizeof connect, "localhost:%d", zkh_client_port(zk, 0));
+    zkd_client *c = tu_connect(connect, 30000);
+    tu_events ev;
+    tu_events_subscribe(c, &ev);
+    int64_t session = zkd_client_session_id(c);
+    int before = lookups();
+    CU_ASSERT(before >= 1);
+    for (int i = 0; i < 300; i++)
+        CU_ASSERT_EQUAL_FATAL(zkd_node_stat(c, "/", NULL, NULL), 0);
+    int during = lookups() - before;
+    CU_ASSERT(during <= 2); /* 300 and more without the resolution delay */
+    if (during > 2)
+        fprintf(stderr, "%d resolutions of localhost during 300 requests\n", during);
+
+    CU_ASSERT_EQUAL_FATAL(zkh_stop_server(zk, 0), 0);
+    CU_ASSERT_TRUE(wait_state(c, ZKD_STATE_SUSPENDED, 15000));
+    int at_loss = lookups();
+    CU_ASSERT_EQUAL_FATAL(zkh_restart_server(zk, 0), 0);
+    CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_RECONNECTED], 1, 25000));
+    CU_ASSERT(lookups() > at_loss); /* resolved again on the way back */
+    CU_ASSERT_EQUAL(zkd_client_session_id(c), session);
+    CU_ASSERT_EQUAL(zkd_node_stat(c, "/", NULL, NULL), 0);
+    zkd_close(c);
+}
+
 /* zkd_close from inside a callback returns, and the teardown then finishes
  * on the dispatch thread: no deadlock, no further events. */
 typedef struct close_probe {
@@ -335,6 +392,7 @@ int main(void)
         {"credentials survive dropped connections", test_auth_survives_dropped_connections},
         {"forced expiry: new session, re-established once", test_forced_expiry_reestablishes_once},
         {"restart inside the session timeout: same session", test_restart_inside_session_timeout},
+        {"host names resolved on connection loss, not per request", test_names_resolved_on_loss_only},
         {"zkd_close from inside a callback", test_close_from_callback},
         {"subscribe and unsubscribe", test_unsubscribe},
         CU_TEST_INFO_NULL,

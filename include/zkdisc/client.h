@@ -51,7 +51,9 @@ typedef struct zkd_session_credentials {
 } zkd_session_credentials;
 
 typedef struct zkd_options {
-    const char *connect;     /* "host:port[,host:port...][/chroot]"; default "127.0.0.1:2181" */
+    const char *connect;     /* "host:port[,host:port...][/chroot]"; default "127.0.0.1:2181".
+                              * Host names are resolved while there is no connection and at
+                              * most once a minute while there is one */
     const char *root;        /* zkdisc's base path inside the chroot; default "/zkdisc" */
     int session_timeout_ms;  /* asked of the server, which may clamp it; default 10000 */
     int connect_timeout_ms;  /* how long zkd_connect waits for a session; default 5000 */

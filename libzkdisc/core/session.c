@@ -688,6 +688,13 @@ static void open_run(opening *o)
     errno = 0;
     o->zh = zookeeper_init(c->connect, global_watcher, c->session_timeout_ms, o->id, o->conn, 0);
     o->err = errno ? errno : EINVAL;
+    /* Left alone, the C client resolves its host list (getaddrinfo, and an
+     * open of /dev/urandom to shuffle it) on every I/O wake-up: with names
+     * in the connect string, a DNS query per request. It resolves anyway
+     * whenever it has no connection (a loss, a server restart); while
+     * connected, a slow timer is enough to notice a changed address. */
+    if (o->zh)
+        zoo_set_servers_resolution_delay(o->zh, ZKD_RESOLVE_EVERY_MS);
     if (o->zh && c->auth)
         zoo_add_auth(o->zh, "digest", c->auth, (int)strlen(c->auth), auth_done, o->conn);
 }

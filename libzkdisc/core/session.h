@@ -60,6 +60,11 @@ int zkd__closing(const zkd_client *c);
 
 int zkd__request_timeout_ms(const zkd_client *c);
 
+/* While connected, the ZooKeeper client re-resolves the connect string's
+ * host names at most this often (and at once whenever it has no
+ * connection). */
+enum { ZKD_RESOLVE_EVERY_MS = 60000 };
+
 /* 1 when the client authenticates with credentials. */
 int zkd__client_has_auth(const zkd_client *c);
 

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zkdisc/registry.h>
@@ -99,7 +100,7 @@ struct registry {
     int64_t session;          /* the newest session seen */
     int64_t *dead;            /* our expired sessions: their nodes may be removed */
     size_t ndead, capdead;
-    uint64_t next_id;         /* generations and delete ids */
+    _Atomic uint64_t next_id; /* generations and delete ids (see new_id) */
     zkd_timer *retry;         /* drives everything again after a failure */
     int backoff_ms;
     pthread_mutex_t view_mu;  /* leaf lock: each registration's inst, for readers */
@@ -109,6 +110,13 @@ struct registry {
 };
 
 enum { RETRY_FIRST_MS = 20, RETRY_MAX_MS = 5000, PARENTS = 3 };
+
+/* A generation or delete id, unique in the registry; zkd_register's caller
+ * takes one too when it sends its create itself (see send_create). */
+static uint64_t new_id(registry *reg)
+{
+    return atomic_fetch_add(&reg->next_id, 1) + 1;
+}
 
 static void drive(zkd_registration *r);
 static void drive_delete(registry *reg, pending_delete *d);
@@ -427,7 +435,7 @@ static void answer_updates(zkd_registration *r, uint64_t upto, int all, int rc, 
 
 static void next_gen(zkd_registration *r)
 {
-    r->gen = ++r->reg->next_id;
+    r->gen = new_id(r->reg);
     r->busy = 0;
 }
 
@@ -571,31 +579,38 @@ static void early_created(void *arg, int rc)
         waiter_unref(w);
 }
 
-/* The create, and an exists watch right behind it on the same connection:
- * one round trip, and the watch is armed as soon as the node is there.
- * `acl` NULL: open to everyone. */
-static void create_node(zkd_registration *r, const struct ACL_vector *acl)
+/* The create of `path` holding `json`, and an exists watch right behind it
+ * on the same connection: one round trip, and the watch is armed as soon as
+ * the node is there. `acl` NULL: open to everyone. `w` (may be NULL) hears
+ * of a created node on the completion thread. 0, or why nothing was sent. */
+static int send_create(registry *reg, const char *path, uint64_t gen, const char *json,
+                       const struct ACL_vector *acl, waiter *w)
 {
-    char *json = zkd_instance_to_json(r->inst);
-    waiter *w = r->creator;
     if (w) { /* one reference more, for early_created */
         pthread_mutex_lock(&w->mu);
         w->refs++;
         pthread_mutex_unlock(&w->mu);
     }
-    int rc = json ? zkd__awrite_early(r->reg->target,
-                                      &(zkd_op){.kind = ZKD_OP_CREATE, .path = r->path, .data = json,
-                                                .len = (int)strlen(json), .flags = ZOO_EPHEMERAL,
-                                                .acl = acl},
-                                      r->path, r->gen, on_created, w ? early_created : NULL, w)
-                  : ZKD_ENOMEM;
-    if (rc)
+    int rc = zkd__awrite_early(reg->target,
+                               &(zkd_op){.kind = ZKD_OP_CREATE, .path = path, .data = json,
+                                         .len = (int)strlen(json), .flags = ZOO_EPHEMERAL, .acl = acl},
+                               path, gen, on_created, w ? early_created : NULL, w);
+    if (rc) {
         waiter_unref(w);
+        return rc;
+    }
+    zkd__aexists(reg->target, path, 1, path, gen, on_armed);
+    return 0;
+}
+
+static void create_node(zkd_registration *r, const struct ACL_vector *acl)
+{
+    char *json = zkd_instance_to_json(r->inst);
+    int rc = json ? send_create(r->reg, r->path, r->gen, json, acl, r->creator) : ZKD_ENOMEM;
     free(json);
     if (issued(r, rc)) {
         r->sending = r->seq;
         r->dirty = 0;
-        zkd__aexists(r->reg->target, r->path, 1, r->path, r->gen, on_armed);
     }
 }
 
@@ -903,7 +918,7 @@ static void on_delete_stat(void *owner, const char *tag, uint64_t epoch, int rc,
     if (transient(reg, rc)) {
         delete_queued(reg, d, rc);
     } else if (rc == 0 && ours(reg, st->ephemeral_owner)) {
-        d->id = ++reg->next_id;
+        d->id = new_id(reg);
         rc = zkd__awrite(reg->target, &(zkd_op){.kind = ZKD_OP_DELETE, .path = d->path, .version = st->version},
                          NULL, d->id, on_delete_sent);
         if (rc)
@@ -924,7 +939,7 @@ static void drive_delete(registry *reg, pending_delete *d)
         delete_queued(reg, d, ZKD_ECONNLOSS);
         return;
     }
-    d->id = ++reg->next_id;
+    d->id = new_id(reg);
     int rc = zkd__aexists(reg->target, d->path, 0, NULL, d->id, on_delete_stat);
     if (rc)
         on_delete_stat(reg, NULL, d->id, rc, NULL);
@@ -1056,8 +1071,8 @@ static void registry_teardown(void *arg)
     registry *reg = arg;
     /* The session is closed: no reply or event can reach the target now,
      * and nothing sends through it once `torn` is set. */
+    pthread_mutex_lock(&reg->mu); /* a zkd_register may be sending (register_sending) */
     zkd__target_cancel(reg->target);
-    pthread_mutex_lock(&reg->mu);
     reg->target = NULL;
     reg->torn = 1;
     for_each(reg, teardown_one);
@@ -1103,6 +1118,7 @@ typedef struct command {
     zkd_registration *r;
     zkd_instance *next; /* CMD_UPDATE */
     int64_t session;    /* CMD_MARK_DEAD */
+    int sent;           /* CMD_REGISTER: its caller has sent the create (register_sending) */
     waiter *w;
 } command;
 
@@ -1125,12 +1141,17 @@ static void cmd_register(command *cmd)
         }
         return;
     }
-    r->gen = ++reg->next_id;
+    if (!cmd->sent)
+        r->gen = new_id(reg);
     cancel_delete(reg, r->path);
     if (connected(reg)) {
         r->creator = cmd->w; /* answered when the node is there */
     } else {
         answer(cmd->w, 0, NULL); /* created when the session allows */
+    }
+    if (cmd->sent) { /* its create's reply (or register_unsent) comes after this */
+        r->busy = 1;
+        r->sending = r->seq;
     }
     drive(r);
 }
@@ -1243,6 +1264,68 @@ static int submit(zkd_client *c, command *cmd, int late, zkd_error *err)
     return await(w, timeout, late, err);
 }
 
+/* A create its caller could not send after all: told to the loop as its
+ * reply would have been. */
+typedef struct unsent {
+    registry *reg;
+    char *path;
+    uint64_t gen;
+    int rc;
+} unsent;
+
+static void unsent_free(void *arg)
+{
+    unsent *u = arg;
+    if (u)
+        free(u->path);
+    free(u);
+}
+
+static void unsent_run(void *arg)
+{
+    unsent *u = arg;
+    on_created(u->reg, u->path, u->gen, u->rc, NULL);
+    unsent_free(u);
+}
+
+/* zkd_register without credentials, off the loop thread: the caller sends
+ * the create itself right after posting its command, rather than waiting
+ * for the loop to wake and send it (one thread hop less before the create
+ * leaves; raw synchronous creates pay none). The loop runs jobs in order,
+ * so the command is handled before the create's reply arrives. */
+static int register_sending(zkd_client *c, command *cmd, zkd_error *err)
+{
+    registry *reg = cmd->reg;
+    zkd_registration *r = cmd->r;
+    waiter *w = cmd->w;
+    char *json = zkd_instance_to_json(r->inst);
+    unsent *u = json ? calloc(1, sizeof *u) : NULL;
+    if (u)
+        u->path = strdup(r->path);
+    if (!u || !u->path) {
+        free(json);
+        unsent_free(u);
+        return submit(c, cmd, 0, err);
+    }
+    /* r is the loop's once posted: what the create needs is copied first. */
+    uint64_t gen = r->gen = new_id(reg);
+    cmd->sent = 1;
+    if (zkd__post(c, run_command, drop_command, cmd) == 0) {
+        pthread_mutex_lock(&reg->mu); /* the target lives until the teardown, which takes it */
+        int rc = reg->torn ? ZKD_ECLOSED : send_create(reg, u->path, gen, json, NULL, w);
+        pthread_mutex_unlock(&reg->mu);
+        *u = (unsent){.reg = reg, .path = u->path, .gen = gen, .rc = rc};
+        if (rc)
+            zkd__post(c, unsent_run, unsent_free, u);
+        else
+            unsent_free(u);
+    } else {
+        unsent_free(u); /* refused: drop_command has answered */
+    }
+    free(json);
+    return await(w, zkd__request_timeout_ms(c), 0, err);
+}
+
 static command *command_new(cmd_kind kind, registry *reg, zkd_registration *r, zkd_error *err)
 {
     command *cmd = calloc(1, sizeof *cmd);
@@ -1307,7 +1390,9 @@ int zkd_register(zkd_client *c, const zkd_instance_spec *spec, zkd_registration 
     if (rc)
         return rc;
     command *cmd = command_new(CMD_REGISTER, reg, r, err);
-    rc = cmd ? submit(c, cmd, 0, err) : ZKD_ENOMEM;
+    rc = !cmd                                                               ? ZKD_ENOMEM
+         : zkd__client_has_auth(c) || zkd__on_dispatch_thread(c) ? submit(c, cmd, 0, err)
+                                                                 : register_sending(c, cmd, err);
     if (rc) {
         registration_drop(r);
         return rc;

@@ -833,39 +833,115 @@ static int is_fresh_n(zkd_cache *k, int n)
     return ok;
 }
 
-/* A cache of b->recovery instances, our server restarted inside the
- * session timeout: the time from the server serving again to the cache
- * being fresh (not stale, every instance there). */
-static void bench_cache_recovery(const bench *b, zhandle_t *zh)
+static double reconnected_at;
+
+static void note_reconnect(zkd_client *c, zkd_session_event ev, void *ctx)
 {
-    if (!b->srv || b->recovery <= 0)
-        return;
-    raw_fill(zh, "recover", "i-", b->recovery);
-    double raw = raw_async_reads(zh, "recover");
+    (void)c, (void)ctx;
+    double t = now_s();
+    if (ev == ZKD_SESSION_RECONNECTED)
+        __atomic_store(&reconnected_at, &t, __ATOMIC_SEQ_CST);
+}
+
+/* Stops our server and starts it again; returns when it serves. */
+static double restart_server(const bench *b)
+{
+    char e[2048];
+    if (zks_stop(b->srv, 30000, e, sizeof e) || zks_spawn(b->srv, ZKS_SPAWN_PDEATHSIG, e, sizeof e) ||
+        zks_wait_serving(b->srv, 0, 120000, e, sizeof e))
+        die("restart", e);
+    return now_s();
+}
+
+/* The baseline: a raw client (no watches) whose server restarted inside
+ * its session timeout re-reads every instance's data, pipelined. From its
+ * reconnect to the last answer: the C client's reconnect is the same for
+ * both, and now and then takes 16-20 s (a connect made while the server
+ * starts waits out 2/3 of the session timeout), which would swamp both. */
+static double raw_recovery(const bench *b, zhandle_t *zh)
+{
+    double back = restart_server(b);
+    while (zoo_state(zh) != ZOO_CONNECTED_STATE) {
+        if (now_s() - back > 300)
+            die("raw recovery", "no reconnect within 300 s");
+        usleep(1000);
+    }
+    double at = now_s();
+    raw_async_reads(zh, "recover");
+    if (!b->json)
+        fprintf(stderr, "zkdisc-bench: raw re-read of %d: reconnected %.3f s after the server "
+                "served again, read %.3f s later\n", b->recovery, at - back, now_s() - at);
+    return now_s() - at;
+}
+
+/* A cache of b->recovery instances, its server restarted inside the
+ * session timeout: from the reconnect to the cache being fresh (not stale,
+ * every instance there). Opened and closed around the restart, so that it
+ * is not recovering while the raw client measures. */
+static double zkd_recovery(const bench *b)
+{
     zkd_client *c = zkd_open(b->zk);
     zkd_cache *k;
     zkd_error err;
     if (zkd_cache_open(c, "recover", NULL, NULL, &k, &err) || zkd_cache_wait_ready(k, 600000, &err))
         die("cache", err.message);
-    char e[2048];
-    if (zks_stop(b->srv, 30000, e, sizeof e) || zks_spawn(b->srv, ZKS_SPAWN_PDEATHSIG, e, sizeof e) ||
-        zks_wait_serving(b->srv, 0, 120000, e, sizeof e))
-        die("restart", e);
-    double back = now_s();
+    zkd_session_subscribe(c, note_reconnect, NULL, NULL, NULL);
+    double none = 0;
+    __atomic_store(&reconnected_at, &none, __ATOMIC_SEQ_CST);
+    double back = restart_server(b);
     while (!is_fresh_n(k, b->recovery)) {
         if (now_s() - back > 300)
             die("recovery", "not fresh within 300 s");
         usleep(5000);
     }
-    double took = now_s() - back;
-    char what[96];
-    snprintf(what, sizeof what, "raw pipelined getData, %d", b->recovery);
-    add_row("cache", strdup(what), raw, "s", raw);
-    report_pairs("recovery", &took, &raw, 1, "s");
-    snprintf(what, sizeof what, "fresh after a server restart, %d", b->recovery);
-    add_row("cache", strdup(what), took, "s", raw);
+    double at;
+    __atomic_load(&reconnected_at, &at, __ATOMIC_SEQ_CST);
+    if (at == 0)
+        at = back; /* not a reconnect (the session expired): from the restart */
+    double took = now_s() - at;
+    if (!b->json)
+        fprintf(stderr, "zkdisc-bench: recovery of %d: reconnected %.3f s after the server served "
+                "again, fresh %.3f s later\n", b->recovery, at - back, took);
     zkd_cache_close(k);
     zkd_close(c);
+    return took;
+}
+
+/* Recovery against its baseline after the same event (a restart: a server
+ * whose JVM starts cold again, both timed from their reconnect), in
+ * interleaved rounds (which goes first alternates), taking the better of
+ * each. A warm server's re-read is shown too, without a ratio. */
+enum { RECOVERY_ROUNDS = 2 };
+
+static void bench_cache_recovery(const bench *b, zhandle_t *zh)
+{
+    if (!b->srv || b->recovery <= 0)
+        return;
+    raw_fill(zh, "recover", "i-", b->recovery);
+    double warm = raw_async_reads(zh, "recover"), raw = 0, zkd = 0;
+    for (int r = 0; r < RECOVERY_ROUNDS; r++) {
+        double z = r % 2 ? zkd_recovery(b) : 0;
+        double w = raw_recovery(b, zh);
+        if (!(r % 2))
+            z = zkd_recovery(b);
+        raw = r == 0 || w < raw ? w : raw;
+        zkd = r == 0 || z < zkd ? z : zkd;
+    }
+    char what[96];
+    snprintf(what, sizeof what, "raw pipelined getData, warm server, %d", b->recovery);
+    add_row("cache", strdup(what), warm, "s", 0);
+    snprintf(what, sizeof what, "raw re-read after a restart's reconnect, %d", b->recovery);
+    add_row("cache", strdup(what), raw, "s", raw);
+    snprintf(what, sizeof what, "fresh after a restart's reconnect, %d", b->recovery);
+    add_row("cache", strdup(what), zkd, "s", raw);
+    report_pairs("recovery", &zkd, &raw, 1, "s");
+}
+
+static void bench_recovery(const bench *b)
+{
+    zhandle_t *zh = raw_connect(b->zk);
+    bench_cache_recovery(b, zh);
+    zookeeper_close(zh);
 }
 
 /* bench_cache.c: a change's cost at 1,000, 10,000 and 50,000 instances. */
@@ -883,7 +959,6 @@ static void bench_cache(const bench *b)
     zhandle_t *zh = raw_connect(b->zk);
     bench_cache_sizes(b, zh);
     bench_cache_latency(b, zh);
-    bench_cache_recovery(b, zh);
     zookeeper_close(zh);
 }
 
@@ -1075,7 +1150,7 @@ static const struct group {
     {"select", bench_select, 1},     {"request", bench_request, 1}, {"cache", bench_cache, 1},
     {"cli", bench_cli, 0},           {"agent", bench_agent, 0},  {"scale", bench_scale, 0},
     {"dns", bench_dns, 0},           {"haproxy", bench_haproxy, 0},
-    {"cache-change", bench_cache_change, 1},
+    {"cache-change", bench_cache_change, 1}, {"recovery", bench_recovery, 1},
 };
 
 /* Is `name` in the comma-separated list? */
@@ -1123,7 +1198,7 @@ static void usage(FILE *out)
                  "  --instances N  instances to register and read (default 10000)\n"
                  "  --changes N    samples for the watch latency (default 500)\n"
                  "  --only cache   run only the cache measures (also: register, read, watch,\n"
-                 "                 select, request)\n"
+                 "                 select, request, recovery)\n"
                  "  --only cache-change  only a change's cost to a cache at 1,000, 10,000 and\n"
                  "                 50,000 instances against a raw data watch, and heap per instance\n"
                  "  --only cli     only `zkdisc -o json instances` of N as a process against a\n"

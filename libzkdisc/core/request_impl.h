@@ -1,0 +1,155 @@
+/* Internal to the request layer (request.h is its interface), split by
+ * concern:
+ *   request.c         a request, its result, its release
+ *   request_engine.c  one engine per client: its life and the session's events
+ *   request_queue.c   the queue, the window, sending and completions
+ *   request_watch.c   the table of armed watches and the client's one watcher
+ *   request_retry.c   re-sending reads cut off by a connection loss
+ *   request_batch.c   synchronous batches and the waiting calls
+ *   request_target.c  targets and their inboxes
+ *
+ * One engine per client, one mutex (e->mu) for all of its state: the queue,
+ * the window, the targets' inboxes and reference counts, the batches' done
+ * lists, and the table of armed watches. Lock order: the client's own
+ * mutex (held by zkd__post/zkd__after while they may run a drop function)
+ * comes before e->mu, so nothing here posts, sets a timer or asks the
+ * client anything that locks while holding e->mu. */
+#ifndef ZKD_INTERNAL_REQUEST_IMPL_H
+#define ZKD_INTERNAL_REQUEST_IMPL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "request.h"
+
+typedef struct engine engine;
+typedef struct wpath wpath;
+typedef struct wreg wreg;
+
+typedef enum { SINK_BATCH, SINK_TARGET } sink_kind;
+typedef enum { H_DATA, H_CHILDREN, H_STAT, H_RESULT, H_EVENT } handler_kind;
+
+struct zkd_req {
+    zkd_req *next; /* in the queue, a batch's done list or a target's inbox */
+    engine *e;
+    zkd_op op;
+    char *own_path, *own_data, *own_tag; /* a target's request owns its strings */
+    struct ACL_vector own_acl;           /* and a CREATE's ACL (a deep copy) */
+    int watch;
+    int retry;    /* a read, re-sent after a connection loss */
+    int nowait;   /* made on the loop thread: fail rather than wait for it */
+    int queued;   /* in e's queue */
+    unsigned gen; /* target requests: the session they were made in */
+    int attempts;
+    sink_kind sink;
+    zkd_batch *b;
+    void *tag;
+    zkd_target *t;
+    handler_kind hk;
+    void *fn;
+    uint64_t epoch;
+    int ev_type; /* H_EVENT */
+    wpath *wp;   /* a watched read in flight: counted in wp->inflight */
+    zkd_early_fn early; /* zkd__awrite_early: told on the completion thread */
+    void *early_arg;
+    int zrc, nomem;
+    zkd_result res;
+    zoo_op_result_t *zres; /* MULTI: written by the client library */
+    struct Stat *zstats;
+    char **zpaths;
+};
+
+struct zkd_batch {
+    engine *e;
+    pthread_cond_t cv;
+    int refs;      /* the waiter plus one per request not yet released */
+    int abandoned; /* the waiter left: answers are dropped */
+    int nowait;
+    zkd_req *head, *tail;
+};
+
+struct wreg { /* one target's armed watches on one path */
+    wreg *pnext;         /* the path's next registration */
+    wreg *tnext, **tprev; /* in the target's list */
+    wpath *p;
+    zkd_target *t;
+    unsigned kinds;
+};
+
+struct wpath {
+    wpath *hnext;
+    wreg *regs;
+    int inflight; /* watched reads of this path sent and not yet answered */
+    char path[];
+};
+
+struct zkd_target {
+    engine *e;
+    void *owner; /* NULL once cancelled */
+    zkd_watch_handler on_watch;
+    int refs;    /* the owner, each request, a posted job */
+    int posted;
+    zkd_req *head, *tail; /* answers and events to run on the loop */
+    wreg *regs;
+    zkd_target *post_next;
+};
+
+struct engine {
+    engine *next_engine; /* in the list of every client's engine */
+    zkd_client *c;
+    pthread_mutex_t mu;
+    int refs; /* the client, each batch, each target */
+    int dead; /* the client was torn down */
+    int window, inflight, max_inflight, queued;
+    int polling; /* a poll timer is set */
+    zkd_req *qhead, *qtail;
+    unsigned gen;
+    wpath **buckets;
+    size_t nbuckets, npaths;
+};
+
+/* request.c */
+int zkd__rq_is_read(zkd_op_kind k);
+zkd_req *zkd__rq_new(engine *e, const zkd_op *op);
+/* Frees a request and lets go of its batch or target. Not under e->mu. */
+void zkd__rq_release(zkd_req *r);
+void zkd__rq_release_list(zkd_req *r);
+/* Under e->mu: nobody wants the answer any more. */
+int zkd__rq_sink_gone(const zkd_req *r);
+
+/* request_engine.c */
+engine *zkd__rq_engine_get(zkd_client *c);
+void zkd__rq_engine_unref(engine *e);
+
+/* request_queue.c */
+void zkd__rq_queue_push(engine *e, zkd_req *r);
+zkd_req *zkd__rq_queue_take(engine *e, int (*drop)(const zkd_req *r, const void *arg),
+                            const void *arg);
+void zkd__rq_pump_locked(engine *e, zkd_req **failed);
+void zkd__rq_pump(engine *e);
+void zkd__rq_poll_later(engine *e);
+int zkd__rq_submit_locked(engine *e, zkd_req *r, zkd_req **failed);
+void zkd__rq_finish(zkd_req *r);
+void zkd__rq_finish_list(zkd_req *r);
+
+/* request_watch.c */
+wpath *zkd__rq_path_get(engine *e, const char *path);
+void zkd__rq_path_put(engine *e, wpath *p);
+void zkd__rq_reg_unlink(engine *e, wreg *g);
+void zkd__rq_arm(engine *e, zkd_req *r);
+void zkd__rq_forget_all_watches(engine *e);
+void zkd__rq_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
+
+/* request_retry.c */
+void zkd__rq_retry_later(zkd_req *r);
+
+/* request_batch.c */
+void zkd__rq_batch_unref(zkd_batch *b);
+
+/* request_target.c */
+int zkd__rq_inbox_push(zkd_target *t, zkd_req *r);
+void zkd__rq_target_run(void *arg);
+void zkd__rq_target_drop(void *arg);
+void zkd__rq_target_unref(zkd_target *t);
+
+#endif
