@@ -82,6 +82,10 @@ int cli_exit_code(int zkd_code);
 /* Parses a non-negative int option; returns 0 or EXIT_USAGE with a message. */
 int cli_parse_int(cli *ctx, const char *what, const char *text, int min, int *out);
 
+/* Parses a duration option (500ms, 5s, 1.5s, 2m, 1h; a bare number is
+ * milliseconds) into *out_ms >= min_ms; 0 or EXIT_USAGE with a message. */
+int cli_parse_duration(cli *ctx, const char *what, const char *text, int min_ms, int *out_ms);
+
 /* Prints the command's usage line to stderr and returns EXIT_USAGE. */
 int cli_usage(cli *ctx, const cli_command *cmd);
 
