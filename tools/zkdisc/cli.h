@@ -27,6 +27,7 @@ typedef struct cli {
     int json;         /* -o json */
     int verbose;      /* -v: library log lines to stderr, timestamped */
     const char *cmd;  /* the command's name, for messages */
+    const char *cwd;  /* `zkdisc shell`: the working node for relative paths */
     zkd_client *client;
 } cli;
 

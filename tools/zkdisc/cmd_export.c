@@ -104,7 +104,7 @@ static int run_export(cli *ctx, int argc, char **argv)
     int rc = cu_parse(ctx, &cmd_export, argc, argv, lo, "f:", export_opt, &o, 0, 1, &first);
     if (rc)
         return rc;
-    const char *path = first < argc ? argv[first] : "/";
+    const char *path = cu_path(ctx, first < argc ? argv[first] : NULL);
     if ((rc = cu_connect_path(ctx, path)))
         return rc;
     static const char *const exclude[] = {"/zookeeper", NULL};

@@ -159,7 +159,7 @@ static int run_watch(cli *ctx, int argc, char **argv)
     if (rc)
         return rc;
     o.json = ctx->json;
-    const char *path = first < argc ? argv[first] : "/";
+    const char *path = cu_path(ctx, first < argc ? argv[first] : NULL);
     int pipefd[2];
     if (pipe(pipefd) != 0)
         return cli_error(ctx, EXIT_ERROR, "pipe: %s", strerror(errno));
