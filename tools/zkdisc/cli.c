@@ -282,6 +282,8 @@ int cli_connect_with(cli *ctx, const zkd_options *o)
 
 int cli_connect(cli *ctx)
 {
+    if (ctx->client) /* zkdisc shell: every command over the shell's session */
+        return 0;
     zkd_options o;
     cli_options(ctx, &o);
     return cli_connect_with(ctx, &o);

@@ -12,7 +12,7 @@ const cli_command *const cli_commands[] = {
     &cmd_services, &cmd_instances, &cmd_register, &cmd_run, &cmd_deregister, &cmd_drain,
     &cmd_undrain, &cmd_pick,
     &cmd_config, &cmd_service, &cmd_acl,
-    &cmd_help, &cmd_version, &cmd_completion,
+    &cmd_shell, &cmd_help, &cmd_version, &cmd_completion,
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
 
