@@ -182,14 +182,15 @@ void zkd__acl_free(zkd_acl_entry *entries, size_t n)
 
 static int is_read(zkd_op_kind k)
 {
-    return k == ZKD_OP_GET || k == ZKD_OP_CHILDREN || k == ZKD_OP_EXISTS || k == ZKD_OP_GET_ACL;
+    return k == ZKD_OP_GET || k == ZKD_OP_CHILDREN || k == ZKD_OP_EXISTS || k == ZKD_OP_GET_ACL ||
+           k == ZKD_OP_SYNC;
 }
 
 static const char *op_name(zkd_op_kind k)
 {
     static const char *names[] = {"get", "list children of", "stat", "create", "set", "delete",
                                   "check", "commit a transaction on", "set the ACL of",
-                                  "get the ACL of"};
+                                  "get the ACL of", "sync"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "use";
 }
 
@@ -659,6 +660,12 @@ static void on_created(int rc, const char *value, const struct Stat *st, const v
     complete(r, rc);
 }
 
+static void on_synced(int rc, const char *value, const void *data)
+{
+    (void)value;
+    complete((zkd_req *)data, rc);
+}
+
 static void on_void(int rc, const void *data)
 {
     zkd_req *r = (zkd_req *)data;
@@ -798,7 +805,7 @@ static int issue(engine *e, zhandle_t *zh, zkd_req *r)
     const zkd_op *op = &r->op;
     watcher_fn w = r->watch ? engine_watcher : NULL;
     void *wctx = r->watch ? e : NULL;
-    if (op->kind != ZKD_OP_CHECK && op->kind != ZKD_OP_SET_ACL && op->kind != ZKD_OP_GET_ACL)
+    if ((size_t)op->kind < sizeof op_counter / sizeof op_counter[0] && op->kind != ZKD_OP_CHECK)
         zkd__count(e->c, op_counter[op->kind], 1);
     uint64_t bytes = op->data && op->len > 0 ? (uint64_t)op->len : 0;
     for (int i = 0; op->kind == ZKD_OP_MULTI && i < op->nops; i++)
@@ -818,6 +825,7 @@ static int issue(engine *e, zhandle_t *zh, zkd_req *r)
     case ZKD_OP_SET_ACL:
         return zoo_aset_acl(zh, op->path, -1, (struct ACL_vector *)op->acl, on_void, r);
     case ZKD_OP_GET_ACL: return zoo_aget_acl(zh, op->path, on_acl, r);
+    case ZKD_OP_SYNC: return zoo_async(zh, op->path, on_synced, r);
     case ZKD_OP_MULTI: return issue_multi(zh, r);
     case ZKD_OP_CHECK: break;
     }

@@ -116,6 +116,50 @@ expect_exit 0 get-slash "$Z" get /tr/a/b/
 expect_exit 0 tree-slash "$Z" tree /tr//
 expect_exit 0 stat-root "$Z" stat /
 
+# sync, whoami, health --4lw
+expect_exit 0 sync "$Z" sync /tr
+expect_in sync out "synced /tr"
+expect_exit 0 sync-json "$Z" -o json sync
+py "sync -o json" "$OUT/sync-json.out" 'd["path"] == "/" and d["synced"] is True and d["server"]'
+printf 'bob:secret\n' >"$OUT/bob" && chmod 600 "$OUT/bob"
+expect_exit 0 whoami "$Z" --auth-file "$OUT/bob" whoami
+expect_in whoami out "digest:bob"
+expect_in whoami out "no whoAmI"
+expect_exit 0 whoami-json "$Z" --auth-file "$OUT/bob" -o json whoami
+py "whoami -o json" "$OUT/whoami-json.out" \
+    'd["identities"] == [{"scheme": "digest", "id": "bob"}] and d["sessionId"].startswith("0x") and d["source"] == "client"'
+check "whoami never prints the password" bash -c "! grep -q secret '$OUT/whoami.out' '$OUT/whoami-json.out'"
+expect_exit 0 whoami-anon "$Z" whoami
+expect_in whoami-anon out "anonymous"
+expect_exit 0 4lw-ruok "$Z" health --4lw ruok
+check "4lw prints the reply as it came" bash -c "[ \"\$(cat '$OUT/4lw-ruok.out')\" = imok ]"
+expect_exit 0 4lw-conf "$Z" health --4lw conf
+expect_in 4lw-conf out "clientPort="
+expect_exit 0 4lw-cons "$Z" health --4lw cons
+expect_in 4lw-cons out "queued="
+expect_exit 0 4lw-json "$Z" -o json health --4lw wchs
+py "4lw -o json" "$OUT/4lw-json.out" 'd["servers"][0]["word"] == "wchs" and "watch" in d["servers"][0]["reply"]'
+expect_exit 2 4lw-bad "$Z" health --4lw CONS
+expect_exit 3 4lw-down "$Z" --zk 127.0.0.1:1 --timeout 300ms health --4lw cons
+# A server that does not allow the word answers so on an open connection (as
+# ZooKeeper does without 4lw.commands.whitelist); a stand-in says it here.
+python3 - "$OUT/fake.port" <<'PY' &
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0)); s.listen(4); s.settimeout(30)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+__import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    c, _ = s.accept(); w = c.recv(4).decode()
+    c.sendall((w + " is not executed because it is not in the whitelist.\\n").encode()); c.close()
+PY
+fake=$!
+wait_until 10 test -s "$OUT/fake.port"
+expect_exit 1 4lw-refused "$Z" --zk "127.0.0.1:$(cat "$OUT/fake.port")" health --4lw cons
+expect_in 4lw-refused err '"cons" is not allowed by the server'
+expect_in 4lw-refused err "4lw.commands.whitelist"
+kill "$fake" 2>/dev/null
+
 # --- completion per argument kind, live from --zk on the line --------------------
 "$Z" completion bash >"$OUT/c.bash"
 "$Z" create -p /zkdisc/services/web/w-1 '{}' >/dev/null

@@ -123,7 +123,7 @@ int acl_spec_parse(cli *ctx, const char *opt, const char *spec, zkd_acl_entry *e
 
 /* The commands. */
 extern const cli_command cmd_ls, cmd_get, cmd_stat, cmd_dev, cmd_help, cmd_version,
-    cmd_completion, cmd_shell;
+    cmd_completion, cmd_shell, cmd_sync, cmd_whoami;
 extern const cli_command cmd_config, cmd_acl, cmd_service;
 /* Their subcommands, for completion. */
 extern const cli_command *const acl_subs[], *const svc_subs[];

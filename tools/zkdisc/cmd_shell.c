@@ -113,7 +113,8 @@ static void fill_paths(const char *text)
 static void set_append(char **matches, int is_path)
 {
     rl_completion_append_character = ' ';
-    if (!is_path || !matches || !matches[0] || matches[1])
+    /* One match: libedit lists it at [0] and again at [1]; readline at [0] only. */
+    if (!is_path || !matches || !matches[0] || (matches[1] && matches[2]))
         return;
     char full[4096];
     zkd_stat st;
@@ -183,13 +184,43 @@ static int do_cd(cli *ctx, char **cwd, char **prev, int argc, char **argv)
 
 /* ---- running a line ---------------------------------------------------------------------- */
 
-/* Signals that end a running watch or register are taken by sigwait in the
- * command; one left pending from the prompt must not end the next one. */
-static void drop_pending(const sigset_t *set)
+/* Ctrl-C and SIGTERM end a running watch, register or run and come back to
+ * the prompt; they never end the shell. Commands take them two ways: by
+ * sigwait (register, run, instances --watch, config watch), which needs
+ * them blocked in every thread, as the shell keeps them; or by a handler
+ * (watch), which needs them deliverable to this thread while it runs. */
+static void on_interrupt(int sig)
+{
+    (void)sig;
+}
+
+static void quiet_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_interrupt};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Runs cmd with SIGINT and SIGTERM open to this thread alone (the
+ * session's threads keep them blocked), after dropping one left pending
+ * from the prompt, which must not end the command at once. */
+static int run_interruptible(const cli_command *cmd, cli *c, int argc, char **argv,
+                             const sigset_t *sigs)
 {
     struct timespec zero = {0, 0};
-    while (sigtimedwait(set, NULL, &zero) > 0) {
+    while (sigtimedwait(sigs, NULL, &zero) > 0) {
     }
+    sigset_t open;
+    sigemptyset(&open);
+    sigaddset(&open, SIGINT);
+    sigaddset(&open, SIGTERM);
+    quiet_signals();
+    pthread_sigmask(SIG_UNBLOCK, &open, NULL);
+    int rc = cmd->run(c, argc, argv);
+    pthread_sigmask(SIG_BLOCK, sigs, NULL);
+    quiet_signals();
+    return rc;
 }
 
 static int run_line(const cli *base, char **cwd, char **prev, int argc, char **argv,
@@ -211,9 +242,8 @@ static int run_line(const cli *base, char **cwd, char **prev, int argc, char **a
         return EXIT_USAGE;
     c.cmd = cmd->name;
     int pretty = render_json_is_pretty();
-    drop_pending(sigs);
     /* The command sees argv with argv[0] its own name, as main hands it over. */
-    int rc = cmd->run(&c, argc, argv);
+    int rc = run_interruptible(cmd, &c, argc, argv, sigs);
     render_json_pretty(pretty);
     if (c.client != base->client) /* a command that needed a session of its own */
         zkd_close(c.client);
@@ -325,6 +355,7 @@ static int run_shell(cli *ctx, int argc, char **argv)
     sigaddset(&sigs, SIGUSR1);
     sigaddset(&sigs, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    quiet_signals();
     if ((rc = cli_connect(ctx)))
         return rc;
     shell_state.client = ctx->client;
