@@ -252,7 +252,9 @@ static int run_line(const cli *base, char **cwd, char **prev, int argc, char **a
 }
 
 /* Splits a line as sh would (quotes, backslashes) into a malloc'd argv the
- * command may change. -1 when a quote is not closed. */
+ * command may change: commands move entries around (a group drops its
+ * subcommand), so the strings are also listed after argv's NULL, for
+ * free_argv. -1 when a quote is not closed. */
 static int split(Tokenizer *tok, const char *line, int *argc, char ***argv)
 {
     const char **words;
@@ -260,18 +262,18 @@ static int split(Tokenizer *tok, const char *line, int *argc, char ***argv)
     tok_reset(tok);
     if (tok_str(tok, line, &n, &words) != 0)
         return -1;
-    char **v = calloc((size_t)n + 1, sizeof *v);
+    char **v = calloc(2 * ((size_t)n + 1), sizeof *v);
     for (int i = 0; v && i < n; i++)
-        v[i] = strdup(words[i]);
+        v[i] = v[n + 1 + i] = strdup(words[i]);
     *argc = n;
     *argv = v;
     return v ? 0 : -1;
 }
 
-static void free_argv(char **v)
+static void free_argv(char **v, int argc)
 {
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
+    for (int i = 0; v && i < argc; i++)
+        free(v[argc + 1 + i]);
     free(v);
 }
 
@@ -307,7 +309,7 @@ static int loop(cli *ctx, int interactive, const sigset_t *sigs)
     int rc = 0;
     char *line;
     while (tok && (line = next_line(interactive, cwd))) {
-        int argc;
+        int argc = 0;
         char **argv = NULL;
         const char *p = line + strspn(line, " \t");
         if (*p && *p != '#' && interactive) {
@@ -323,14 +325,14 @@ static int loop(cli *ctx, int interactive, const sigset_t *sigs)
         } else if (argc && (!strcmp(argv[0], "exit") || !strcmp(argv[0], "quit"))) {
             if (argc > 1)
                 cli_parse_int(ctx, "exit", argv[1], 0, &rc);
-            free_argv(argv);
+            free_argv(argv, argc);
             free(line);
             break;
         } else if (argc) {
             rc = run_line(ctx, &cwd, &prev, argc, argv, sigs);
             shell_state.cwd = cwd;
         }
-        free_argv(argv);
+        free_argv(argv, argc);
         free(line);
     }
     if (tok)
