@@ -53,7 +53,7 @@ for want in /a b '"x": 1' /a/b '["b"]' '/nope: no such node' '"path":"/"' 'unkno
 done
 check "pwd lines in order" bash -c "[ \"\$(grep -x '/a[/b]*' '$OUT/piped.out' | head -4 | tr '\n' ' ')\" = '/a /a /a/b /a/b ' ]"
 check "nothing after exit ran" bash -c "! grep -qx zookeeper '$OUT/piped.out'"
-check "one session for every line" bash -c "[ \"\$(printf 'whoami -o json\nwhoami -o json\n' | '$Z' shell | python3 -c 'import json,sys; print(len({json.loads(l)[\"sessionId\"] for l in sys.stdin}))')\" = 1 ]"
+check "one session for every line" bash -c "[ \"\$(printf 'whoami -o json\nwhoami -o json\n' | '$Z' shell | jq -r .sessionId | sort -u | wc -l)\" = 1 ]"
 
 # --- on a terminal, through tmux -----------------------------------------------------
 if ! command -v tmux >/dev/null; then
