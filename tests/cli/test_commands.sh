@@ -206,5 +206,7 @@ offers "acl set PATH completes presets" creator zkdisc --zk "$zk" acl set /tr cr
 offers "run completes register's --zone" --zone zkdisc run web --zo
 offers "run completes --session-timeout" --session-timeout zkdisc run web --sess
 offers "config completes set" set zkdisc config s
+offers "health --4lw completes words" wchs zkdisc health --4lw wc
+lacks "shell takes no files" export.json zkdisc shell ex
 offers "config set completes apps" app zkdisc --zk "$zk" config set a
 finish

@@ -13,6 +13,8 @@
 
 /* What --acl and acl set take besides SCHEME:ID:PERMS. */
 #define ACL_PRESETS "open read-only creator"
+/* ZooKeeper 3.8's four-letter words, for health --4lw. */
+#define FOUR_LETTER_WORDS "conf cons crst dirs dump envi gtmk isro mntr ruok srst srvr stat wchc wchp wchs"
 static const char *const global_opts =
     "--zk --root --timeout --auth --auth-file -o --output --pretty -v --verbose --help";
 
@@ -170,6 +172,7 @@ static void print_bash(void)
            "    --acl) COMPREPLY=($(compgen -W '%s' -- \"$cur\")); return ;;\n"
            "    --auth-file) _zkdisc_files; return ;;\n"
            "    --path) _zkdisc_paths; return ;;\n"
+           "    --4lw) COMPREPLY=($(compgen -W '%s' -- \"$cur\")); return ;;\n"
            "    esac\n"
            "    [[ $valopts == *\" $prev \"* || $prev == --zk || $prev == --root ]] && return\n"
            "    if [[ $cur == -* && -z $dashdash ]]; then\n"
@@ -177,10 +180,10 @@ static void print_bash(void)
            "    fi\n"
            "    [[ -n $dashdash ]] && { _zkdisc_files; return; }\n"
            "    case $cmd in\n"
-           "    '') COMPREPLY=($(compgen -W '", ACL_PRESETS, global_opts);
+           "    '') COMPREPLY=($(compgen -W '", ACL_PRESETS, FOUR_LETTER_WORDS, global_opts);
     print_names();
     printf("' -- \"$cur\")) ;;\n"
-           "    import|shell) _zkdisc_files ;;\n"
+           "    import) _zkdisc_files ;;\n"
            "    ls|get|stat|tree|find|du|watch|rm|export|sync) _zkdisc_paths ;;\n"
            "    create|set) ((npos == 0)) && _zkdisc_paths ;;\n"
            "    grep) ((npos == 1)) && _zkdisc_paths ;;\n"
@@ -244,7 +247,7 @@ static void print_zsh(void)
            "    [[ -n $dashdash ]] && { _files; return; }\n"
            "    case $cmd in\n"
            "    '') _describe command cmds ;;\n"
-           "    import|shell) _files ;;\n"
+           "    import) _files ;;\n"
            "    ls|get|stat|tree|find|grep|du|watch|create|set|rm|export|sync)\n"
            "        live=(${(f)\"$(_zl paths ${PREFIX:-/})\"}); compadd -S '' -- $live ;;\n"
            "    deregister|drain|undrain)\n"

@@ -4,6 +4,7 @@
  * that makes an unchanged `config put` a no-op. */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -282,6 +283,10 @@ static int run_editor(cli *ctx, const char *path)
     if (pid < 0)
         return cli_error(ctx, EXIT_ERROR, "cannot start the editor: %s", strerror(errno));
     if (pid == 0) {
+        /* zkdisc shell blocks signals for its own use: the editor gets none blocked. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         execl("/bin/sh", "sh", "-c", cmd, ed, path, (char *)NULL);
         _exit(127);
     }
