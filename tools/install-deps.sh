@@ -21,6 +21,8 @@ packages=(
     # and the real HAProxy, nginx, dig and curl its tests drive
     libevent-dev haproxy nginx-light dnsutils curl
     scdoc zsh
+    libedit-dev # zkdisc shell: line editing, history, completion
+    jq # cli_commands, cli_shell: JSON checks that start quickly
     # zkdisc-agent: libcurl (http checks, webhooks), libsystemd (sd_notify);
     # prometheus for promtool and a real scrape in its tests
     libcurl4-openssl-dev libsystemd-dev prometheus

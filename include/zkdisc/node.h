@@ -51,6 +51,11 @@ ZKD_EXPORT int zkd_node_children(zkd_client *c, const char *path, zkd_strings *o
 /* Reads a node's Stat only. */
 ZKD_EXPORT int zkd_node_stat(zkd_client *c, const char *path, zkd_stat *stat_out, zkd_error *err);
 
+/* Asks the server this session is connected to to catch up with the leader
+ * (ZooKeeper's sync) before it answers: a read made after it returns sees
+ * every write committed before the call. `path` is named in errors only. */
+ZKD_EXPORT int zkd_node_sync(zkd_client *c, const char *path, zkd_error *err);
+
 /* ---- writing --------------------------------------------------------------
  * Writes are sent once: after a connection loss (ZKD_ECONNLOSS) the write
  * may or may not have happened (read the node to find out), and the caller

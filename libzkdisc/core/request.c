@@ -82,14 +82,15 @@ void zkd__acl_free(zkd_acl_entry *entries, size_t n)
 
 int zkd__rq_is_read(zkd_op_kind k)
 {
-    return k == ZKD_OP_GET || k == ZKD_OP_CHILDREN || k == ZKD_OP_EXISTS || k == ZKD_OP_GET_ACL;
+    return k == ZKD_OP_GET || k == ZKD_OP_CHILDREN || k == ZKD_OP_EXISTS || k == ZKD_OP_GET_ACL ||
+           k == ZKD_OP_SYNC;
 }
 
 static const char *op_name(zkd_op_kind k)
 {
     static const char *names[] = {"get", "list children of", "stat", "create", "set", "delete",
                                   "check", "commit a transaction on", "set the ACL of",
-                                  "get the ACL of"};
+                                  "get the ACL of", "sync"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "use";
 }
 

@@ -38,7 +38,8 @@ typedef enum zkd_op_kind {
     ZKD_OP_CHECK,   /* inside a MULTI only: the node has `version` */
     ZKD_OP_MULTI,   /* ops[0..nops): CREATE, SET, DELETE, CHECK; all or none */
     ZKD_OP_SET_ACL, /* `acl` on `path`, any version */
-    ZKD_OP_GET_ACL  /* a read: the ACL and Stat of `path` into res->acl */
+    ZKD_OP_GET_ACL, /* a read: the ACL and Stat of `path` into res->acl */
+    ZKD_OP_SYNC     /* the server catches up with the leader for `path` */
 } zkd_op_kind;
 
 typedef struct zkd_op {

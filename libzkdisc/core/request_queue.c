@@ -187,6 +187,12 @@ static void on_stat(int rc, const struct Stat *st, const void *data)
     complete(r, rc);
 }
 
+static void on_synced(int rc, const char *value, const void *data)
+{
+    (void)value;
+    complete((zkd_req *)data, rc);
+}
+
 /* A create: the path the server made and the new node's Stat. */
 static void on_created(int rc, const char *value, const struct Stat *st, const void *data)
 {
@@ -274,7 +280,7 @@ static int issue(engine *e, zhandle_t *zh, zkd_req *r)
     const zkd_op *op = &r->op;
     watcher_fn w = r->watch ? zkd__rq_watcher : NULL;
     void *wctx = r->watch ? e : NULL;
-    if (op->kind != ZKD_OP_CHECK && op->kind != ZKD_OP_SET_ACL && op->kind != ZKD_OP_GET_ACL)
+    if ((size_t)op->kind < sizeof op_counter / sizeof op_counter[0] && op->kind != ZKD_OP_CHECK)
         zkd__count(e->c, op_counter[op->kind], 1);
     uint64_t bytes = op->data && op->len > 0 ? (uint64_t)op->len : 0;
     for (int i = 0; op->kind == ZKD_OP_MULTI && i < op->nops; i++)
@@ -294,6 +300,7 @@ static int issue(engine *e, zhandle_t *zh, zkd_req *r)
     case ZKD_OP_SET_ACL:
         return zoo_aset_acl(zh, op->path, -1, (struct ACL_vector *)op->acl, on_void, r);
     case ZKD_OP_GET_ACL: return zoo_aget_acl(zh, op->path, on_acl, r);
+    case ZKD_OP_SYNC: return zoo_async(zh, op->path, on_synced, r);
     case ZKD_OP_MULTI: return issue_multi(zh, r);
     case ZKD_OP_CHECK: break;
     }

@@ -55,6 +55,14 @@ int zkd_node_stat(zkd_client *c, const char *path, zkd_stat *stat_out, zkd_error
     return rc;
 }
 
+int zkd_node_sync(zkd_client *c, const char *path, zkd_error *err)
+{
+    zkd_result res = {0};
+    int rc = zkd__call(c, &(zkd_op){.kind = ZKD_OP_SYNC, .path = path}, &res, err);
+    zkd__result_clear(&res);
+    return rc;
+}
+
 /* ---- writing ------------------------------------------------------------ */
 
 /* A ZooKeeper ACL_vector pointing at the caller's strings (the client only

@@ -50,7 +50,7 @@ expect_exit 4 export-missing "$Z" export /nope
 # --- import: dry run, --path, conflicts, overwrite ------------------------------------
 expect_exit 0 dry "$Z" import "$OUT/a.json" --path /copy --dry-run
 expect_in dry out "create    /copy/bin"
-expect_in dry out "would create 9"
+expect_in dry out "9 to create, 0 to change"
 expect_exit 4 dry-wrote-nothing "$Z" stat /copy
 expect_exit 0 import-path "$Z" import "$OUT/a.json" --path /copy/here
 expect_in import-path out "9 created"
@@ -64,6 +64,9 @@ expect_in import-conflict out "conflict  /copy/here/text"
 expect_in import-conflict err "nothing was imported"
 expect_exit 4 conflict-wrote-nothing "$Z" stat /copy/here/json
 expect_exit 5 dry-conflict "$Z" import "$OUT/a.json" --path /copy/here --dry-run
+expect_in dry-conflict out "1 to create, 0 to change, 7 unchanged"
+expect_in dry-conflict out "conflict  /copy/here/text"
+check "dry run lists only changes" bash -c "! grep -q '^unchanged' '$OUT/dry-conflict.out'"
 expect_exit 0 import-overwrite "$Z" import "$OUT/a.json" --path /copy/here --overwrite
 expect_in import-overwrite out "1 created, 1 updated, 7 unchanged"
 expect_exit 0 overwritten "$Z" get /copy/here/text

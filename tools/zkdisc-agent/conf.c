@@ -16,6 +16,7 @@
 
 #include "checks/check.h"
 #include "webhook.h"
+#include "duration.h"
 
 const char *check_status_name(check_status s)
 {
@@ -112,24 +113,7 @@ int conf_bool(const config_setting_t *g, const char *key, int *out, struct evbuf
 
 int64_t parse_duration_ms(const char *s)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || v < 0)
-        return -1;
-    double mult;
-    if (!*end || !strcmp(end, "s"))
-        mult = 1000;
-    else if (!strcmp(end, "ms"))
-        mult = 1;
-    else if (!strcmp(end, "m"))
-        mult = 60000;
-    else if (!strcmp(end, "h"))
-        mult = 3600000;
-    else
-        return -1;
-    double ms = v * mult;
-    return ms > 1e12 ? -1 : (int64_t)(ms + 0.5);
+    return duration_parse_ms(s, 1000);
 }
 
 int conf_duration(const config_setting_t *g, const char *key, int64_t *ms, struct evbuffer *errors)

@@ -82,7 +82,7 @@ static int global_opt(cli *ctx, int opt, const char *arg)
     case OPT_ZK: ctx->zk = arg; return 0;
     case OPT_ROOT: ctx->root = arg; return 0;
     case OPT_AUTH: ctx->auth = arg; return 0;
-    case OPT_TIMEOUT: return cli_parse_int(ctx, "--timeout", arg, 1, &ctx->timeout_ms);
+    case OPT_TIMEOUT: return cli_parse_duration(ctx, "--timeout", arg, 1, &ctx->timeout_ms);
     case 'v': ctx->verbose = 1; return 0;
     case OPT_PRETTY: render_json_pretty(1); return 0;
     case 'o':
@@ -100,7 +100,8 @@ static const char global_help[] =
     "  --zk HOSTS        ZooKeeper connect string, host:port[,host:port...][/chroot]\n"
     "                    (env ZKDISC_ZK, default 127.0.0.1:2181)\n"
     "  --root PATH       zkdisc's root path (env ZKDISC_ROOT, default /zkdisc)\n"
-    "  --timeout MS      connect and request timeout (default 5000)\n"
+    "  --timeout TIME    connect and request timeout: 500ms, 5s, 2m (a bare\n"
+    "                    number is milliseconds; default 5s)\n"
     "  --auth-file FILE  digest credentials USER:PASSWORD from the first line of FILE,\n"
     "                    which only its owner may read (env ZKDISC_AUTH_FILE)\n"
     "  --auth USER:PASS  digest credentials (env ZKDISC_AUTH); visible to every local\n"
@@ -281,6 +282,8 @@ int cli_connect_with(cli *ctx, const zkd_options *o)
 
 int cli_connect(cli *ctx)
 {
+    if (ctx->client) /* zkdisc shell: every command over the shell's session */
+        return 0;
     zkd_options o;
     cli_options(ctx, &o);
     return cli_connect_with(ctx, &o);

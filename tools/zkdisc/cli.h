@@ -27,6 +27,7 @@ typedef struct cli {
     int json;         /* -o json */
     int verbose;      /* -v: library log lines to stderr, timestamped */
     const char *cmd;  /* the command's name, for messages */
+    const char *cwd;  /* `zkdisc shell`: the working node for relative paths */
     zkd_client *client;
 } cli;
 
@@ -82,6 +83,10 @@ int cli_exit_code(int zkd_code);
 /* Parses a non-negative int option; returns 0 or EXIT_USAGE with a message. */
 int cli_parse_int(cli *ctx, const char *what, const char *text, int min, int *out);
 
+/* Parses a duration option (500ms, 5s, 1.5s, 2m, 1h; a bare number is
+ * milliseconds) into *out_ms >= min_ms; 0 or EXIT_USAGE with a message. */
+int cli_parse_duration(cli *ctx, const char *what, const char *text, int min_ms, int *out_ms);
+
 /* Prints the command's usage line to stderr and returns EXIT_USAGE. */
 int cli_usage(cli *ctx, const cli_command *cmd);
 
@@ -121,7 +126,7 @@ int acl_spec_parse(cli *ctx, const char *opt, const char *spec, zkd_acl_entry *e
 
 /* The commands. */
 extern const cli_command cmd_ls, cmd_get, cmd_stat, cmd_dev, cmd_help, cmd_version,
-    cmd_completion;
+    cmd_completion, cmd_shell, cmd_sync, cmd_whoami;
 extern const cli_command cmd_config, cmd_acl, cmd_service;
 /* Their subcommands, for completion. */
 extern const cli_command *const acl_subs[], *const svc_subs[];

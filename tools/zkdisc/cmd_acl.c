@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmdutil.h"
 #include "render.h"
 
 /* ---- ACLs as text ----------------------------------------------------------- */
@@ -154,7 +155,7 @@ static int run_acl_get(cli *ctx, int argc, char **argv)
     int rc = cli_parse(ctx, &acl_get, argc, argv, NULL, NULL, NULL, NULL, &first);
     if (rc || (rc = cli_expect_args(ctx, &acl_get, argc - first, 1, 1)))
         return rc;
-    const char *path = argv[first];
+    const char *path = cu_path(ctx, argv[first]);
     zkd_error err;
     if ((rc = zkd_validate_path(path, &err)))
         return cli_fail(ctx, rc, &err);
@@ -187,7 +188,7 @@ static int run_acl_set(cli *ctx, int argc, char **argv)
     int rc = cli_parse(ctx, &acl_set, argc, argv, NULL, NULL, NULL, NULL, &first);
     if (rc || (rc = cli_expect_args(ctx, &acl_set, argc - first, 2, 65)))
         return rc;
-    const char *path = argv[first];
+    const char *path = cu_path(ctx, argv[first]);
     size_t n = (size_t)(argc - first - 1);
     zkd_acl_entry e[64];
     char *owned[64] = {0};

@@ -88,7 +88,7 @@ static int run_create(cli *ctx, int argc, char **argv)
         acl_free(&o.acl);
         return rc;
     }
-    const char *path = argv[first];
+    const char *path = cu_path(ctx, argv[first]);
     if ((rc = refuse_zookeeper(ctx, "create", path))) {
         acl_free(&o.acl);
         return rc;
@@ -156,7 +156,7 @@ static int run_set(cli *ctx, int argc, char **argv)
     int rc = cu_parse(ctx, &cmd_set, argc, argv, lo, "", version_opt, &version, 2, 2, &first);
     if (rc)
         return rc;
-    const char *path = argv[first];
+    const char *path = cu_path(ctx, argv[first]);
     char *data = NULL;
     size_t len = 0;
     if (term_read_value(argv[first + 1], &data, &len) != 0)
@@ -235,7 +235,7 @@ static int run_rm(cli *ctx, int argc, char **argv)
     int rc = cu_parse(ctx, &cmd_rm, argc, argv, lo, "Rry", rm_opt, &o, 1, 1, &first);
     if (rc)
         return rc;
-    const char *path = argv[first];
+    const char *path = cu_path(ctx, argv[first]);
     zkd_error err;
     if ((rc = zkd_validate_path(path, &err)))
         return cli_fail(ctx, rc, &err);

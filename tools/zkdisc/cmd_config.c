@@ -84,7 +84,7 @@ void cfg_fit(const char *s, size_t width, char *out, size_t outlen)
 }
 
 /* Reads a file ("-": stdin) whole. */
-static int read_input(cli *ctx, const char *path, char **out, size_t *len)
+int cfg_read_input(cli *ctx, const char *path, char **out, size_t *len)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f)
@@ -147,7 +147,7 @@ static int format_from_name(const char *path, zkd_config_format *out)
 
 /* ---- options shared by the writing subcommands ---------------------------------- */
 
-enum { O_FORMAT = 2000, O_MESSAGE, O_IF_VERSION, O_RETAIN, O_VERSION, O_ALLOW, O_YES };
+enum { O_FORMAT = 2000, O_MESSAGE, O_IF_VERSION, O_RETAIN, O_VERSION, O_ALLOW, O_YES, O_FORCE };
 
 typedef struct wopts {
     int have_format;
@@ -157,6 +157,7 @@ typedef struct wopts {
     int retain;
     int64_t version;
     int yes;
+    int force;
     const char *allow[64];
     size_t nallow;
 } wopts;
@@ -174,6 +175,7 @@ static int on_wopt(cli *ctx, int opt, const char *arg, void *ud)
     case O_MESSAGE: o->message = arg; return 0;
     case 'y':
     case O_YES: o->yes = 1; return 0;
+    case O_FORCE: o->force = 1; return 0;
     case O_IF_VERSION: return cfg_parse_version(ctx, "--if-version", arg, 0, &o->if_version);
     case O_RETAIN:
         if ((rc = cfg_parse_version(ctx, "--retain", arg, 1, &v)) == 0)
@@ -244,6 +246,7 @@ static int run_put(cli *ctx, int argc, char **argv)
                                        {"message", required_argument, NULL, O_MESSAGE},
                                        {"if-version", required_argument, NULL, O_IF_VERSION},
                                        {"retain", required_argument, NULL, O_RETAIN},
+                                       {"force", no_argument, NULL, O_FORCE},
                                        {0}};
     wopts o;
     int first;
@@ -262,7 +265,7 @@ static int run_put(cli *ctx, int argc, char **argv)
      * without a word to ZooKeeper. */
     char *text = NULL;
     size_t len = 0;
-    if ((rc = read_input(ctx, file, &text, &len)))
+    if ((rc = cfg_read_input(ctx, file, &text, &len)))
         return rc;
     char *json = NULL;
     zkd_error err;
@@ -273,7 +276,7 @@ static int run_put(cli *ctx, int argc, char **argv)
     free(text);
     if (rc)
         return cli_fail(ctx, rc, &err);
-    if ((rc = cli_connect(ctx))) {
+    if ((rc = cli_connect(ctx)) || (!o.force && cfg_put_unchanged(ctx, app, json))) {
         zkd_free(json);
         return rc;
     }
@@ -292,7 +295,7 @@ static int run_put(cli *ctx, int argc, char **argv)
 const cli_command cfg_put = {
     "config put", "publish a file as the app's next version",
     "config put APP FILE [--format json|libconfig] [-m M]\n"
-    "                         [--if-version N] [--retain K]\n\n"
+    "                         [--if-version N] [--retain K] [--force]\n\n"
     "Publishes FILE (- reads stdin) as the next version of APP and prints its\n"
     "number. The format comes from the name (.json; .cfg or .conf: libconfig),\n"
     "else from --format (stdin: JSON by default). The top level must be an\n"
@@ -303,6 +306,8 @@ const cli_command cfg_put = {
     "  --if-version N  publish only if the current version is N (0: the app must\n"
     "                  not exist yet); otherwise exit 5, naming the current version\n"
     "  --retain K      versions to keep (default 100; only the oldest are pruned)\n"
+    "  --force         publish even when the document equals the current one\n"
+    "                  (else that prints \"nothing changed\", exit 0)\n"
     "The author recorded is the --auth user, else $USER@hostname.",
     run_put};
 
@@ -572,7 +577,7 @@ const cli_command cfg_unlock = {
 /* ---- the dispatcher ---------------------------------------------------------------------- */
 
 static const cli_command *const subs[] = {
-    &cfg_put, &cfg_get, &cfg_history, &cfg_diff, &cfg_rollback,
+    &cfg_put, &cfg_set, &cfg_edit, &cfg_get, &cfg_history, &cfg_diff, &cfg_rollback,
     &cfg_watch, &cfg_list, &cfg_delete, &cfg_lock, &cfg_unlock,
 };
 #define NSUBS (sizeof subs / sizeof subs[0])
@@ -613,6 +618,6 @@ static int run_config(cli *ctx, int argc, char **argv)
 const cli_command cmd_config = {
     "config", "versioned configuration: put, get, history, diff, watch...",
     "config SUBCOMMAND [ARGS...]\n\n"
-    "Subcommands: put, get, history, diff, rollback, watch, list, delete, lock,\n"
-    "unlock. Run 'zkdisc config --help' for the list.",
+    "Subcommands: put, set, edit, get, history, diff, rollback, watch, list,\n"
+    "delete, lock, unlock. Run 'zkdisc config --help' for the list.",
     run_config};

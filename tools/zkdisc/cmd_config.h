@@ -9,7 +9,15 @@
 
 /* The subcommands; cmd_config (in cli.h) dispatches to them. */
 extern const cli_command cfg_put, cfg_get, cfg_history, cfg_diff, cfg_rollback, cfg_watch,
-    cfg_list, cfg_delete, cfg_lock, cfg_unlock;
+    cfg_list, cfg_delete, cfg_lock, cfg_unlock, cfg_set, cfg_edit;
+
+/* Reads a file ("-": stdin) whole, at most 64 MiB; *out is malloc'd.
+ * Returns 0 or EXIT_ERROR with a message. */
+int cfg_read_input(cli *ctx, const char *path, char **out, size_t *len);
+
+/* `config put` without --force: when the app's current document equals
+ * json, prints "unchanged" (or its JSON) and returns 1; else 0. */
+int cfg_put_unchanged(cli *ctx, const char *app, const char *json);
 
 /* Parses --format: "json" or "libconfig". Returns 0 or EXIT_USAGE. */
 int cfg_parse_format(cli *ctx, const char *arg, zkd_config_format *out);

@@ -104,7 +104,7 @@ static int run_export(cli *ctx, int argc, char **argv)
     int rc = cu_parse(ctx, &cmd_export, argc, argv, lo, "f:", export_opt, &o, 0, 1, &first);
     if (rc)
         return rc;
-    const char *path = first < argc ? argv[first] : "/";
+    const char *path = cu_path(ctx, first < argc ? argv[first] : NULL);
     if ((rc = cu_connect_path(ctx, path)))
         return rc;
     static const char *const exclude[] = {"/zookeeper", NULL};
@@ -475,7 +475,8 @@ static int run_import(cli *ctx, int argc, char **argv)
         if (need_parent && !plan && o.dry_run)
             printf("create parents of %s\n", target);
         for (size_t i = 0; i < n; i++) {
-            if (!o.dry_run && v[i].act != ACT_CONFLICT)
+            /* Only changes: 20,000 "unchanged" lines would hide the few that matter. */
+            if ((!o.dry_run && v[i].act != ACT_CONFLICT) || v[i].act == ACT_SAME)
                 continue;
             if (plan)
                 json_array_append_new(plan, json_pack("{s:s,s:s}", "action", act_name(v[i].act), "path", v[i].path));
@@ -559,9 +560,12 @@ report:
             json_object_del(r, "plan");
         render_json(r);
     } else if (o.dry_run) {
-        printf("dry run for %s: would create %zu, update %zu; %zu unchanged, %zu conflict%s, "
-               "%zu ephemeral skipped\n", target, counts[ACT_CREATE], counts[ACT_UPDATE], counts[ACT_SAME],
-               counts[ACT_CONFLICT], counts[ACT_CONFLICT] == 1 ? "" : "s", ephemeral);
+        /* Import never deletes: what is there but not in the file stays. */
+        size_t kept = have.count - counts[ACT_SAME] - counts[ACT_UPDATE] - counts[ACT_CONFLICT];
+        printf("dry run for %s: %zu to create, %zu to change, %zu unchanged, 0 to delete (%zu "
+               "not in the file stay), %zu conflict%s, %zu ephemeral skipped\n", target,
+               counts[ACT_CREATE], counts[ACT_UPDATE], counts[ACT_SAME], kept, counts[ACT_CONFLICT],
+               counts[ACT_CONFLICT] == 1 ? "" : "s", ephemeral);
     } else if (!rc) {
         printf("imported into %s: %zu created, %zu updated, %zu unchanged, %zu ephemeral skipped "
                "(%zu batch%s)\n", target, created, updated, counts[ACT_SAME], ephemeral, batches,
@@ -596,7 +600,8 @@ const cli_command cmd_import = {
     "Ephemeral nodes in the document are never created. New nodes get the open\n"
     "ACL. Reports what it did.\n"
     "  --path P     import under P instead of the document's root\n"
-    "  -n, --dry-run  only print what would be done (exit 5 if it would conflict)\n"
+    "  -n, --dry-run  print the nodes it would create or change (or that conflict)\n"
+    "               and the counts, and write nothing (exit 5 if it would conflict)\n"
     "  --overwrite  replace the data of existing nodes\n"
     "  --batch N    operations per transaction (1..1000)",
     run_import};

@@ -82,7 +82,7 @@ static int run_find(cli *ctx, int argc, char **argv)
         return rc;
     if (o.ephemeral && o.persistent)
         return cli_error(ctx, EXIT_USAGE, "--ephemeral and --persistent exclude each other");
-    const char *path = first < argc ? argv[first] : "/";
+    const char *path = cu_path(ctx, first < argc ? argv[first] : NULL);
     if ((rc = cu_connect_path(ctx, path)))
         return rc;
     zkd_walk_options wo;
@@ -222,7 +222,7 @@ static int run_grep(cli *ctx, int argc, char **argv)
     if (rc)
         return rc;
     const char *pattern = argv[first];
-    const char *path = first + 1 < argc ? argv[first + 1] : "/";
+    const char *path = cu_path(ctx, first + 1 < argc ? argv[first + 1] : NULL);
     char *fixed = o.fixed ? escape_fixed(pattern) : NULL;
     int cflags = (o.fixed ? 0 : REG_EXTENDED) | (o.icase ? REG_ICASE : 0) | REG_NOSUB | REG_NEWLINE;
     rc = regcomp(&o.re, fixed ? fixed : pattern, cflags);

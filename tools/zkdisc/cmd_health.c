@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_health.h"
 #include "cmdutil.h"
 #include "render.h"
 #include "term.h"
@@ -19,16 +20,31 @@ static void fmt_ll(char *out, size_t len, long long v)
         snprintf(out, len, "%lld", v);
 }
 
+static int on_word(cli *ctx, int opt, const char *arg, void *ud)
+{
+    (void)opt;
+    *(const char **)ud = arg;
+    return health_check_word(ctx, arg);
+}
+
 static int run_health(cli *ctx, int argc, char **argv)
 {
+    static const struct option lo[] = {{"4lw", required_argument, NULL, 'W'}, {0}};
+    const char *word = NULL;
     int first;
-    int rc = cu_parse(ctx, &cmd_health, argc, argv, NULL, NULL, NULL, NULL, 0, 0, &first);
+    int rc = cu_parse(ctx, &cmd_health, argc, argv, lo, NULL, on_word, &word, 0, 0, &first);
     if (rc)
         return rc;
     probe v[MAX_SERVERS];
     int n;
     if ((rc = parse_connect(ctx, ctx->zk, v, &n)))
         return rc;
+    if (word) {
+        health_server s[MAX_SERVERS];
+        for (int i = 0; i < n; i++)
+            s[i] = (health_server){v[i].host, v[i].port, v[i].label};
+        return health_4lw(ctx, word, s, n);
+    }
     for (int i = 0; i < n; i++)
         v[i].timeout_ms = ctx->timeout_ms;
     probe_all(v, n);
@@ -79,7 +95,7 @@ static int run_health(cli *ctx, int argc, char **argv)
 
 const cli_command cmd_health = {
     "health", "check every server of the ensemble",
-    "health\n\n"
+    "health [--4lw WORD]\n\n"
     "Asks each server of the connect string (--zk), in parallel, with the\n"
     "four-letter words ruok, srvr and mntr: its mode (leader, follower or\n"
     "standalone, or down), the probe's round trip, the server's average\n"
@@ -89,5 +105,10 @@ const cli_command cmd_health = {
     "Exit 0 when every server serves and the quorum holds; 3 when a server is\n"
     "down, unreachable or not serving, or the quorum is lost.\n"
     "  -o json  {servers: [{server, ok, mode, rttMs, avgLatencyMs, znodes,\n"
-    "           watches, outstanding, ...}], quorum: {ok, leader, ...}, healthy}",
+    "           watches, outstanding, ...}], quorum: {ok, leader, ...}, healthy}\n"
+    "  --4lw WORD  send the four-letter word WORD (cons, wchs, conf, mntr, srvr,\n"
+    "           envi, ...) to each server instead and print each reply as the\n"
+    "           server returns it (-o json: {servers: [{server, word, reply}]});\n"
+    "           a word the server does not allow is an error naming\n"
+    "           4lw.commands.whitelist (exit 1); no answer exits 3",
     run_health};

@@ -15,7 +15,7 @@ static int one_path(cli *ctx, const cli_command *cmd, int argc, char **argv,
     int rc = cu_parse(ctx, cmd, argc, argv, lo, so, on_opt, ud, 0, 1, &first);
     if (rc)
         return rc;
-    *path = first < argc ? argv[first] : "/";
+    *path = cu_path(ctx, first < argc ? argv[first] : NULL);
     return cu_connect_path(ctx, *path);
 }
 

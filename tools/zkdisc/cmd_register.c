@@ -63,7 +63,7 @@ static int reg_opt(cli *ctx, int opt, const char *arg, void *ud)
     case O_WEIGHT: return cli_parse_int(ctx, "--weight", arg, 0, &a->spec.weight);
     case O_ZONE: a->spec.zone = arg; return 0;
     case O_VERSION: a->spec.version = arg; return 0;
-    case O_SESSION: return cli_parse_int(ctx, "--session-timeout", arg, 1, &a->session_timeout_ms);
+    case O_SESSION: return cli_parse_duration(ctx, "--session-timeout", arg, 1, &a->session_timeout_ms);
     case O_CLASS: a->payload_class = arg; return 0;
     case O_META:
         if (a->nmeta == MAX_META)
@@ -240,7 +240,7 @@ const cli_command cmd_register = {
     "register", "register an instance and hold it until interrupted",
     "register SERVICE --port N [--address A] [--id ID] [--ssl-port N]\n"
     "       [--payload JSON] [--weight W] [--zone Z] [--version V] [--meta k=v ...]\n"
-    "       [--session-timeout MS] [--payload-class CLASS]\n\n"
+    "       [--session-timeout TIME] [--payload-class CLASS]\n\n"
     "Registers an ephemeral instance of SERVICE and prints its id (-o json: the\n"
     "record). Holds it, across session expiries, until SIGINT or SIGTERM; then\n"
     "deregisters and exits 0. If the process is killed outright, ZooKeeper\n"
@@ -259,8 +259,9 @@ const cli_command cmd_register = {
     "  --zone Z          payload.zone, for pick --zone and zone-aware balancers\n"
     "  --version V       payload.version, the service's version as text\n"
     "  --meta k=v        payload.metadata.k = \"v\" (repeat for more)\n"
-    "  --session-timeout MS  asked of the server (default 10000): how long a\n"
-    "                    killed holder's instance outlives it",
+    "  --session-timeout TIME  asked of the server (10s, 500ms; a bare number is\n"
+    "                    ms; default 10s): how long a killed holder's instance\n"
+    "                    outlives it",
     run_register};
 
 /* ---- run ------------------------------------------------------------------ */

@@ -231,7 +231,7 @@ static int run_tree(cli *ctx, int argc, char **argv)
     int rc = cu_parse(ctx, &cmd_tree, argc, argv, lo, "d:", tree_opt, &o, 0, 1, &first);
     if (rc)
         return rc;
-    const char *path = first < argc ? argv[first] : "/";
+    const char *path = cu_path(ctx, first < argc ? argv[first] : NULL);
     if ((rc = cu_connect_path(ctx, path)))
         return rc;
     tree_state t = {.max_depth = o.depth};
@@ -356,7 +356,7 @@ static int run_du(cli *ctx, int argc, char **argv)
     int rc = cu_parse(ctx, &cmd_du, argc, argv, lo, "d:", du_opt, &o, 0, 1, &first);
     if (rc)
         return rc;
-    const char *path = first < argc ? argv[first] : "/";
+    const char *path = cu_path(ctx, first < argc ? argv[first] : NULL);
     if ((rc = cu_connect_path(ctx, path)))
         return rc;
     du_state d = {.show_depth = o.depth};

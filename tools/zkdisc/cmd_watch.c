@@ -159,7 +159,7 @@ static int run_watch(cli *ctx, int argc, char **argv)
     if (rc)
         return rc;
     o.json = ctx->json;
-    const char *path = first < argc ? argv[first] : "/";
+    const char *path = cu_path(ctx, first < argc ? argv[first] : NULL);
     int pipefd[2];
     if (pipe(pipefd) != 0)
         return cli_error(ctx, EXIT_ERROR, "pipe: %s", strerror(errno));
@@ -171,10 +171,13 @@ static int run_watch(cli *ctx, int argc, char **argv)
     if ((rc = cu_connect_path(ctx, path)))
         return rc;
     zkd_error err;
-    zkd_session_subscribe(ctx->client, on_session, &o, NULL, NULL);
+    int sub = -1;
+    zkd_session_subscribe(ctx->client, on_session, &o, &sub, NULL);
     zkd_watch *w;
-    if ((rc = zkd_watch_open(ctx->client, path, o.flags, on_event, &o, &w, &err)))
+    if ((rc = zkd_watch_open(ctx->client, path, o.flags, on_event, &o, &w, &err))) {
+        zkd_session_unsubscribe(ctx->client, sub);
         return cli_fail(ctx, rc, &err);
+    }
     size_t nodes = zkd_watch_count(w);
     const char *what = o.flags & ZKD_WATCH_RECURSIVE ? "subtree"
                      : o.flags & ZKD_WATCH_CHILDREN  ? "node and children"
@@ -191,6 +194,10 @@ static int run_watch(cli *ctx, int argc, char **argv)
     while (read(pipefd[0], &b, 1) < 0 && errno == EINTR)
         ;
     zkd_watch_close(w);
+    zkd_session_unsubscribe(ctx->client, sub);
+    close(pipefd[0]); /* zkdisc shell runs many watches in one process */
+    close(pipefd[1]);
+    wake_fd = -1;
     return atomic_load(&o.exit_code);
 }
 

@@ -11,6 +11,15 @@ int cu_parse(cli *ctx, const cli_command *cmd, int argc, char **argv, const stru
              const char *so, int (*on_opt)(cli *, int, const char *, void *), void *ud, int min,
              int max, int *first);
 
+/* A path argument (NULL: none given) as the command uses it: trailing
+ * slashes dropped (in place: "/app/" is "/app"); inside the shell,
+ * relative to its working node (ctx->cwd), with "." and ".." resolved. */
+const char *cu_path(cli *ctx, char *arg);
+
+/* Joins arg to cwd (when arg is relative and cwd is not NULL) and resolves
+ * "." and ".." and repeated slashes into out. 0, or -1 when it does not fit. */
+int cu_resolve(const char *cwd, const char *arg, char *out, size_t len);
+
 /* Validates `path` (exit 2 with a message) and connects (exit 3 ...). */
 int cu_connect_path(cli *ctx, const char *path);
 

@@ -8,11 +8,11 @@
 const cli_command *const cli_commands[] = {
     &cmd_dev, &cmd_ls, &cmd_get, &cmd_stat,
     &cmd_tree, &cmd_find, &cmd_grep, &cmd_du, &cmd_watch, &cmd_create, &cmd_set, &cmd_rm,
-    &cmd_export, &cmd_import, &cmd_health,
+    &cmd_export, &cmd_import, &cmd_health, &cmd_sync, &cmd_whoami,
     &cmd_services, &cmd_instances, &cmd_register, &cmd_run, &cmd_deregister, &cmd_drain,
     &cmd_undrain, &cmd_pick,
     &cmd_config, &cmd_service, &cmd_acl, &cmd_ui,
-    &cmd_help, &cmd_version, &cmd_completion,
+    &cmd_shell, &cmd_help, &cmd_version, &cmd_completion,
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof cli_commands[0];
 
