@@ -65,7 +65,7 @@ fi
 export XDG_STATE_HOME=$OUT/state
 sock=zkdisc-test-$$
 tm() { tmux -L "$sock" "$@"; }
-trap 'tm kill-server 2>/dev/null; zkh_down; rm -rf "$OUT"' EXIT
+trap 'tm kill-server 2>/dev/null; tmux -L "${sock%-2}" kill-server 2>/dev/null; zkh_down; rm -rf "$OUT"' EXIT
 tm new-session -d -x 120 -y 50 \
     "env ZKDISC_ZK=$ZKDISC_ZK XDG_STATE_HOME=$XDG_STATE_HOME TERM=xterm '$Z' shell; echo SHELL-EXIT=\$?; sleep 60"
 screen() { tm capture-pane -p -S -200; }
@@ -92,7 +92,10 @@ tm send-keys 'exit 4' Enter
 shows "exit N" "SHELL-EXIT=4"
 check "history file written" grep -q 'watch' "$XDG_STATE_HOME/zkdisc/history"
 # A new shell recalls the last one's lines with the arrow keys.
+# A server of its own: a killed tmux server may still hold its socket for
+# a moment, and a new session on it would then fail.
 tm kill-server
+sock=$sock-2
 tm new-session -d -x 120 -y 50 \
     "env ZKDISC_ZK=$ZKDISC_ZK XDG_STATE_HOME=$XDG_STATE_HOME TERM=xterm '$Z' shell; echo SHELL-EXIT=\$?; sleep 60"
 shows "second shell" "zkdisc />"
