@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -28,9 +29,23 @@ int cli_error(cli *ctx, int exit_code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "zkdisc%s%s: ", ctx->cmd ? " " : "", ctx->cmd ? ctx->cmd : "");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (ctx->json) {
+        /* -o json: a script reads the error as it reads the answer */
+        char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0)
+            msg = NULL;
+        json_t *o = json_pack("{s:s,s:s,s:i}", "error", msg ? msg : fmt, "command",
+                              ctx->cmd ? ctx->cmd : "", "exitCode", exit_code);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fprintf(stderr, "%s\n", s ? s : "{\"error\": \"out of memory\"}");
+        free(s);
+        json_decref(o);
+        free(msg);
+    } else {
+        fprintf(stderr, "zkdisc%s%s: ", ctx->cmd ? " " : "", ctx->cmd ? ctx->cmd : "");
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
     va_end(ap);
     return exit_code;
 }

@@ -47,9 +47,9 @@ static int run_history(cli *ctx, int argc, char **argv)
             char when[RENDER_TIME_LEN];
             render_time(when, sizeof when, h[i].time_ms);
             json_array_append_new(
-                arr, json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:I}", "version",
-                               (json_int_t)h[i].version, "time", (json_int_t)h[i].time_ms,
-                               "timeText", when, "author", h[i].author, "message", h[i].message,
+                arr, json_pack("{s:I,s:s,s:I,s:s,s:s,s:s,s:I}", "version",
+                               (json_int_t)h[i].version, "time", when, "timeMs",
+                               (json_int_t)h[i].time_ms, "author", h[i].author, "message", h[i].message,
                                "checksum", h[i].checksum, "size", (json_int_t)h[i].size));
         }
         render_json(arr);
@@ -98,9 +98,9 @@ static int run_list(cli *ctx, int argc, char **argv)
             char when[RENDER_TIME_LEN] = "";
             if (apps[i].version > 0)
                 render_time(when, sizeof when, apps[i].time_ms);
-            json_array_append_new(arr, json_pack("{s:s,s:I,s:I,s:s,s:s}", "app", apps[i].name,
+            json_array_append_new(arr, json_pack("{s:s,s:I,s:s,s:I,s:s}", "app", apps[i].name,
                                                  "version", (json_int_t)apps[i].version, "time",
-                                                 (json_int_t)apps[i].time_ms, "timeText", when,
+                                                 when, "timeMs", (json_int_t)apps[i].time_ms,
                                                  "author", apps[i].author));
         }
         render_json(arr);
@@ -310,21 +310,21 @@ static void on_version(zkd_config_watch *w, const zkd_config_version *v, uint64_
     if (s->ctx->json) {
         json_t *o;
         if (!v) {
-            o = json_pack("{s:s,s:b}", "app", app, "deleted", 1);
+            o = json_pack("{s:s,s:s}", "event", "removed", "app", app);
         } else {
             char when[RENDER_TIME_LEN];
             render_time(when, sizeof when, zkd_config_version_time(v));
-            o = json_pack("{s:s,s:I,s:I,s:b,s:I,s:s,s:s,s:s,s:s,s:o}", "app", app, "version",
+            o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:s,s:I,s:s,s:s,s:s,s:o}", "event", "changed", "app", app, "version",
                           (json_int_t)zkd_config_version_number(v), "skipped",
                           (json_int_t)skipped, "stale", zkd_config_version_stale(v), "time",
-                          (json_int_t)zkd_config_version_time(v), "timeText", when, "author",
+                          when, "timeMs", (json_int_t)zkd_config_version_time(v), "author",
                           zkd_config_version_author(v), "message", zkd_config_version_message(v),
                           "checksum", zkd_config_version_checksum(v), "document",
                           json_loads(zkd_config_version_json(v), 0, NULL));
         }
         render_json_line(o);
     } else if (!v) {
-        printf("=== %s deleted\n", app);
+        printf("=== %s removed\n", app);
     } else {
         char when[RENDER_TIME_LEN], author[64], message[64];
         render_time(when, sizeof when, zkd_config_version_time(v));

@@ -257,7 +257,9 @@ static int run_health(cli *ctx, int argc, char **argv)
             json_t *o = json_pack("{s:s,s:b,s:s}", "server", p->label, "ok", serving(p), "mode",
                                   p->reachable ? zks_mode_name(p->mode) : "down");
             if (p->reachable) {
-                json_object_set_new(o, "rttMs", json_real(p->rtt_ms));
+                /* microseconds: the digits past them are the clock's noise */
+                double rtt = (double)(int64_t)(p->rtt_ms * 1000 + 0.5) / 1000;
+                json_object_set_new(o, "rttMs", json_real(rtt));
                 if (p->avg_latency >= 0)
                     json_object_set_new(o, "avgLatencyMs", json_real(p->avg_latency));
                 if (p->max_latency >= 0)

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# What the CLI prints: every change says what it did ("drained web/w1",
+# "web/w1 already drained" for a no-op, exit 0) and -o json says it as one
+# object {"action", ..., "changed"}; a path the server would refuse is
+# refused whole before anything is created.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "${ZKH_SH:?ZKH_SH must name tests/harness/harness.sh}"
+
+# py NAME FILE EXPR : EXPR over d = the JSON in FILE is true.
+py() {
+    CHECKS=$((CHECKS + 1))
+    if python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$2" "$3" 2>/dev/null
+    then pass "$1"; else fail "$1: $3 is false for $(head -c 300 "$2")"; fi
+}
+# says NAME LINE : the stdout of NAME is exactly LINE.
+says() {
+    CHECKS=$((CHECKS + 1))
+    if [ "$(cat "$OUT/$1.out")" = "$2" ]; then pass "$1 says \"$2\""; else
+        fail "$1: stdout is \"$(head -c 300 "$OUT/$1.out")\", wanted \"$2\""; fi
+}
+
+zkh_up 1 || { fail "harness did not start"; finish; exit 1; }
+Z=$ZKDISC
+
+# --- every change says what it did -------------------------------------------
+expect_exit 0 create "$Z" create /o v;                     says create "created /o"
+expect_exit 0 create-json "$Z" -o json create /o/j v
+py "create -o json" "$OUT/create-json.out" 'd == {"action": "create", "path": "/o/j", "changed": True}'
+expect_exit 0 set "$Z" set /o w;                           says set "set /o (version 1)"
+expect_exit 0 set-json "$Z" -o json set /o x
+py "set -o json: the Stat, action, changed" "$OUT/set-json.out" 'd["action"] == "set" and d["path"] == "/o" and d["version"] == 2 and d["changed"] is True'
+expect_exit 0 rm "$Z" rm /o/j --yes;                       says rm "removed /o/j"
+"$Z" create /o/a 1 >/dev/null; "$Z" create /o/a/b 2 >/dev/null
+expect_exit 0 rm-R "$Z" rm -R /o/a --yes;                  says rm-R "removed /o/a (2 nodes)"
+expect_exit 0 rm-json "$Z" -o json rm /o --yes
+py "rm -o json" "$OUT/rm-json.out" 'd == {"action": "rm", "path": "/o", "deleted": 1, "changed": True}'
+expect_exit 0 acl-set "$Z" create /acl v
+expect_exit 0 acl-set "$Z" acl set /acl open;              says acl-set "set the ACL of /acl (1 entry)"
+
+printf '{"n": 1}\n' >"$OUT/c1.json"; printf '{"n": 2}\n' >"$OUT/c2.json"
+expect_exit 0 cfg-put "$Z" config put shop "$OUT/c1.json";   says cfg-put "published shop version 1"
+expect_exit 0 cfg-put-json "$Z" -o json config put shop "$OUT/c2.json"
+py "config put -o json" "$OUT/cfg-put-json.out" 'd == {"action": "config put", "app": "shop", "version": 2, "changed": True}'
+expect_exit 0 cfg-rollback "$Z" config rollback shop 1;    says cfg-rollback "published shop version 3"
+expect_exit 0 cfg-unlock-json "$Z" -o json config unlock shop
+py "config unlock -o json" "$OUT/cfg-unlock-json.out" 'd["action"] == "config unlock" and d["changed"] is True'
+expect_exit 0 cfg-delete "$Z" config delete shop --yes;    says cfg-delete "deleted shop"
+
+# drain, undrain, deregister: an instance held by `register`.
+"$Z" register web --port 8080 --address 127.0.0.1 --id w1 >"$OUT/reg.out" 2>"$OUT/reg.err" &
+regpid=$!
+trap 'kill $regpid 2>/dev/null; rm -rf "$OUT"' EXIT
+check "registered" wait_until 15 grep -qx w1 "$OUT/reg.out"
+expect_exit 0 drain "$Z" drain web w1;                     says drain "drained web/w1"
+expect_exit 0 drain-again "$Z" drain web w1;               says drain-again "web/w1 already drained"
+expect_exit 0 drain-json "$Z" -o json drain web w1
+py "drain -o json, a no-op" "$OUT/drain-json.out" 'd == {"action": "drain", "service": "web", "id": "w1", "changed": False}'
+expect_exit 0 undrain "$Z" undrain web w1;                 says undrain "undrained web/w1"
+expect_exit 0 undrain-again "$Z" undrain web w1;           says undrain-again "web/w1 not drained"
+expect_exit 0 undrain-json "$Z" -o json drain web w1
+py "drain -o json, a change" "$OUT/undrain-json.out" 'd == {"action": "drain", "service": "web", "id": "w1", "changed": True}'
+expect_exit 0 deregister "$Z" deregister web w1;           says deregister "deregistered web/w1"
+expect_exit 4 deregister-again "$Z" deregister web w1
+wait "$regpid"
+
+# --- whole-path validation before any create --------------------------------
+expect_exit 2 create-emoji "$Z" create -p /a1/b2/e😀 v
+expect_in create-emoji err 'component 3 "e😀"'
+expect_in create-emoji err "U+1F600"
+expect_exit 4 create-emoji-left-nothing "$Z" stat /a1
+
+zkh_down
+finish
