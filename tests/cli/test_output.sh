@@ -70,5 +70,55 @@ expect_in create-emoji err 'component 3 "e😀"'
 expect_in create-emoji err "U+1F600"
 expect_exit 4 create-emoji-left-nothing "$Z" stat /a1
 
+# --- narrow terminals, wide characters ---------------------------------------
+# fits FILE COLS: every line is valid UTF-8 and at most COLS display columns
+# (East Asian wide characters take two; colour sequences none).
+fits() {
+    CHECKS=$((CHECKS + 1))
+    if python3 - "$OUT/$1.out" "$2" <<'PY'
+import re, sys, unicodedata
+raw = open(sys.argv[1], "rb").read()
+text = raw.decode("utf-8")  # raises on a split character
+def width(line):
+    line = re.sub("\x1b\\[[0-9;]*m", "", line)
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+bad = [l for l in text.splitlines() if width(l) > int(sys.argv[2])]
+sys.exit(1 if bad or not text else 0)
+PY
+    then pass "$1 fits $2 columns as valid UTF-8"; else fail "$1 does not fit $2 columns or is not UTF-8: $(head -c 400 "$OUT/$1.out")"; fi
+}
+wide=中文服务名称很长很长很长很长很长很长的名字
+"$Z" create -p "/w/$wide/ünïcödé-子节点-ünïcödé-子节点-ünïcödé" '{"k": "値"}' >/dev/null
+"$Z" create "/w/é$wide" >/dev/null
+expect_exit 0 tree-40 env COLUMNS=40 "$Z" tree /w
+fits tree-40 40
+expect_in tree-40 out "…"
+"$Z" register cjk --port 80 --address 127.0.0.1 --id c1 --zone "東京第一データセンター東京第一データセンター" >"$OUT/reg2.out" 2>&1 &
+regpid=$!
+trap 'kill $regpid 2>/dev/null; rm -rf "$OUT"' EXIT
+check "registered c1" wait_until 15 grep -qx c1 "$OUT/reg2.out"
+expect_exit 0 instances-40 env COLUMNS=40 "$Z" instances cjk
+fits instances-40 40
+expect_in instances-40 out "ENDPOINT"
+expect_exit 0 instances-wide "$Z" instances cjk
+expect_in instances-wide out "東京第一データセンター東京第一データセンター"
+expect_exit 0 instances-nohead "$Z" instances cjk --no-headers
+check "--no-headers: no header line" bash -c "! grep -q ENDPOINT '$OUT/instances-nohead.out' && grep -q '^c1 ' '$OUT/instances-nohead.out'"
+printf '{"n": 1}\n' >"$OUT/m.json"
+"$Z" config put cjk "$OUT/m.json" -m "配置更新：把连接池的大小从十改成二十，并且打开缓存" >/dev/null
+expect_exit 0 history-40 env COLUMNS=40 "$Z" config history cjk
+fits history-40 40
+expect_exit 0 history-nohead "$Z" --no-headers config history cjk
+check "config history --no-headers: one line per version" test "$(wc -l <"$OUT/history-nohead.out")" -eq 1
+expect_exit 0 list-40 env COLUMNS=40 "$Z" config list
+fits list-40 40
+expect_exit 0 health-40 env COLUMNS=40 "$Z" health
+fits health-40 40
+expect_exit 0 services-40 env COLUMNS=40 "$Z" services
+fits services-40 40
+expect_exit 0 du-nohead "$Z" du /w --no-headers
+check "du --no-headers" bash -c "! grep -q NODES '$OUT/du-nohead.out'"
+kill $regpid; wait $regpid
+
 zkh_down
 finish

@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "cmd_config.h"
+#include "term.h"
+#include "textwidth.h"
 
 enum { O_COUNT = 2100, O_SNAPSHOT_DIR };
 
@@ -54,18 +56,21 @@ static int run_history(cli *ctx, int argc, char **argv)
         }
         render_json(arr);
     } else {
-        /* 7 + 2 + 24 + 2 + 7 + 2 + 12 + 2 + 8 + 2 + 12 = 80 columns */
-        printf("%7s  %-24s  %7s  %-12s  %-8s  %s\n", "VERSION", "TIME (UTC)", "SIZE", "AUTHOR",
-               "SHA256", "MESSAGE");
+        /* the terminal's width (80 when piped); author and message give way first */
+        static const char *const heads[] = {"VERSION", "TIME (UTC)", "SIZE", "AUTHOR", "SHA256",
+                                            "MESSAGE"};
+        tw_table *t = tw_table_new(6, heads, "RLDddl");
         for (size_t i = 0; i < n; i++) {
-            char when[RENDER_TIME_LEN], author[64], message[64];
+            char when[RENDER_TIME_LEN], version[24], size[24], sum[9], message[256];
             render_time(when, sizeof when, h[i].time_ms);
-            cfg_fit(h[i].author, 12, author, sizeof author);
-            cfg_fit(h[i].message, 12, message, sizeof message);
-            const char *sum = strncmp(h[i].checksum, "sha256:", 7) ? h[i].checksum : h[i].checksum + 7;
-            printf("%7" PRId64 "  %-24s  %7zu  %-12s  %-8.8s  %s\n", h[i].version, when,
-                   h[i].size, author, sum, message);
+            snprintf(version, sizeof version, "%" PRId64, h[i].version);
+            snprintf(size, sizeof size, "%zu", h[i].size);
+            const char *s = strncmp(h[i].checksum, "sha256:", 7) ? h[i].checksum : h[i].checksum + 7;
+            snprintf(sum, sizeof sum, "%.8s", s);
+            cfg_fit(h[i].message, 200, message, sizeof message); /* one line */
+            tw_table_add(t, (const char *const[]){version, when, size, h[i].author, sum, message});
         }
+        tw_table_print(t, stdout, term_width(), 2);
     }
     zkd_config_meta_free(h, n);
     return 0;
@@ -105,18 +110,17 @@ static int run_list(cli *ctx, int argc, char **argv)
         }
         render_json(arr);
     } else {
-        /* 24 + 2 + 7 + 2 + 24 + 2 + 19 = 80 columns */
-        printf("%-24s  %7s  %-24s  %s\n", "APP", "VERSION", "CHANGED (UTC)", "AUTHOR");
+        static const char *const heads[] = {"APP", "VERSION", "CHANGED (UTC)", "AUTHOR"};
+        tw_table *t = tw_table_new(4, heads, "lRLd");
         for (size_t i = 0; i < n; i++) {
-            char when[RENDER_TIME_LEN] = "?", name[160], author[64], version[24] = "?";
+            char when[RENDER_TIME_LEN] = "?", version[24] = "?";
             if (apps[i].version > 0) {
                 render_time(when, sizeof when, apps[i].time_ms);
                 snprintf(version, sizeof version, "%" PRId64, apps[i].version);
             }
-            cfg_fit(apps[i].name, 24, name, sizeof name);
-            cfg_fit(apps[i].author, 19, author, sizeof author);
-            printf("%-24s  %7s  %-24s  %s\n", name, version, when, author);
+            tw_table_add(t, (const char *const[]){apps[i].name, version, when, apps[i].author});
         }
+        tw_table_print(t, stdout, term_width(), 2);
     }
     zkd_config_apps_free(apps, n);
     return 0;

@@ -11,6 +11,7 @@
 #include "mutation_report.h"
 #include "render.h"
 #include "term.h"
+#include "textwidth.h"
 
 static const char *format_name(const zkd_instance *i)
 {
@@ -161,13 +162,15 @@ static void print_services(cli *ctx, const service_row *rows, size_t n)
         render_json(arr);
         return;
     }
-    int w = 7; /* never cut a name: the column is as wide as the longest */
-    for (size_t i = 0; i < n; i++)
-        w = (int)strlen(rows[i].name) > w ? (int)strlen(rows[i].name) : w;
-    printf("%-*s %9s %9s\n", w, "SERVICE", "INSTANCES", "MALFORMED");
-    for (size_t i = 0; i < n; i++)
-        printf("%-*s %9zu %9llu\n", w, rows[i].name, rows[i].live,
-               (unsigned long long)rows[i].malformed);
+    static const char *const heads[] = {"SERVICE", "INSTANCES", "MALFORMED"};
+    tw_table *t = tw_table_new(3, heads, "lRD");
+    for (size_t i = 0; i < n; i++) {
+        char live[24], bad[24];
+        snprintf(live, sizeof live, "%zu", rows[i].live);
+        snprintf(bad, sizeof bad, "%llu", (unsigned long long)rows[i].malformed);
+        tw_table_add(t, (const char *const[]){rows[i].name, live, bad});
+    }
+    tw_table_print(t, stdout, tw_table_width(), 1);
 }
 
 static int run_services(cli *ctx, int argc, char **argv)
@@ -220,53 +223,40 @@ static int duplicate_id(const zkd_snapshot *s, size_t k)
            (k + 1 < zkd_snapshot_count(s) && !strcmp(id, zkd_instance_id(zkd_snapshot_at(s, k + 1))));
 }
 
-static int max_width(int w, const char *text)
-{
-    int n = (int)strlen(text);
-    return n > w ? n : w;
-}
-
-typedef struct table_widths {
-    int id, znode, ep, zone;
-    int show_znode; /* some znode is not named after its record's id */
-} table_widths;
-
-/* Column widths from the content: a table is never cut, so two zones that
- * differ in their last letter stay two zones. */
-static table_widths measure(const zkd_snapshot *s, int ssl)
-{
-    table_widths w = {2, 5, 8, 4, 0};
-    for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
-        const zkd_instance *i = zkd_snapshot_at(s, k);
-        char ep[300];
-        zkd_instance_endpoint(i, ssl, ep, sizeof ep);
-        w.id = max_width(w.id, zkd_instance_id(i));
-        w.znode = max_width(w.znode, zkd_instance_znode(i));
-        w.ep = max_width(w.ep, ep);
-        w.zone = max_width(w.zone, zkd_instance_zone(i) ? zkd_instance_zone(i) : "-");
-        w.show_znode |= strcmp(zkd_instance_id(i), zkd_instance_znode(i)) != 0;
-    }
-    return w;
-}
-
+/* The table of instances: as wide as its content when piped (scripts get
+ * every byte of every cell); on a terminal or with COLUMNS set, the widest
+ * columns give way with "…". */
 static void print_table(const zkd_snapshot *s, int ssl)
 {
-    table_widths w = measure(s, ssl);
-    printf("%-*s ", w.id, "ID");
-    if (w.show_znode)
-        printf("%-*s ", w.znode, "ZNODE");
-    printf("%-*s %-*s %6s %s\n", w.ep, "ENDPOINT", w.zone, "ZONE", "WEIGHT", "STATE");
+    int show_znode = 0; /* some znode is not named after its record's id */
     for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
         const zkd_instance *i = zkd_snapshot_at(s, k);
-        char ep[300];
-        zkd_instance_endpoint(i, ssl, ep, sizeof ep);
-        const char *zone = zkd_instance_zone(i);
-        printf("%-*s ", w.id, zkd_instance_id(i));
-        if (w.show_znode)
-            printf("%-*s ", w.znode, zkd_instance_znode(i));
-        printf("%-*s %-*s %6d %s%s\n", w.ep, ep, w.zone, zone ? zone : "-", zkd_instance_weight(i),
-               zkd_instance_enabled(i) ? "up" : "drained", duplicate_id(s, k) ? ",duplicate-id" : "");
+        show_znode |= strcmp(zkd_instance_id(i), zkd_instance_znode(i)) != 0;
     }
+    static const char *const heads[] = {"ID", "ZNODE", "ENDPOINT", "ZONE", "WEIGHT", "STATE"};
+    int skip = !show_znode; /* the ZNODE column only when it says something */
+    const char *h[6];
+    for (int c = 0, o = 0; c < 6; c++)
+        if (c != 1 || !skip)
+            h[o++] = heads[c];
+    tw_table *t = tw_table_new(6 - skip, h, skip ? "lLlDL" : "llLlDL");
+    for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
+        const zkd_instance *i = zkd_snapshot_at(s, k);
+        char ep[300], weight[16], state[32];
+        zkd_instance_endpoint(i, ssl, ep, sizeof ep);
+        snprintf(weight, sizeof weight, "%d", zkd_instance_weight(i));
+        snprintf(state, sizeof state, "%s%s", zkd_instance_enabled(i) ? "up" : "drained",
+                 duplicate_id(s, k) ? ",duplicate-id" : "");
+        const char *zone = zkd_instance_zone(i);
+        const char *row[6] = {zkd_instance_id(i), zkd_instance_znode(i), ep, zone ? zone : "-",
+                              weight, state};
+        const char *r[6];
+        for (int c = 0, o = 0; c < 6; c++)
+            if (c != 1 || !skip)
+                r[o++] = row[c];
+        tw_table_add(t, r);
+    }
+    tw_table_print(t, stdout, tw_table_width(), 1);
 }
 
 /* Appends ,"key":<value as compact JSON> before the record's closing brace;
