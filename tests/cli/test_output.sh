@@ -118,6 +118,46 @@ expect_exit 0 services-40 env COLUMNS=40 "$Z" services
 fits services-40 40
 expect_exit 0 du-nohead "$Z" du /w --no-headers
 check "du --no-headers" bash -c "! grep -q NODES '$OUT/du-nohead.out'"
+
+# --- one JSON shape: every command's -o json against json_shape.py -----------
+J=()
+j() { # NAME ARGS... : zkdisc -o json ARGS, exit 0, its stdout checked below
+    local name=$1; shift
+    expect_exit 0 "json-$name" "$Z" -o json "$@"
+    J+=("$OUT/json-$name.out")
+}
+printf '{"n": 2}\n' >"$OUT/m2.json"
+j ls ls /w;                 j ls-R ls -R /w;            j get get "/w/é$wide"
+j stat stat /w;             j tree tree /w;             j find find /w
+j grep grep 値 /w;          j du du /w;                 j create create /j v
+j set set /j w;             j rm rm /j --yes;           j health health
+j services services;        j instances instances cjk;  j pick pick cjk
+j version version;          j export export /w
+j cfg-put config put cjk "$OUT/m2.json";               j cfg-get config get cjk
+j cfg-key config get cjk n; j cfg-history config history cjk; j cfg-list config list
+j cfg-diff config diff cjk 1 2
+j cfg-rollback config rollback cjk 1
+j cfg-lock config lock cjk --allow ops:pw;              j cfg-unlock --auth ops:pw config unlock cjk
+j acl-get acl get /w;       j acl-set acl set /w open
+j drain drain cjk c1;       j undrain undrain cjk c1
+j svc-lock service lock lk --admin ops:pw;              j svc-unlock --auth ops:pw service unlock lk
+timeout 20 "$Z" -o json watch /w --count 1 >"$OUT/json-watch.out" 2>"$OUT/json-watch.err" &
+wpid=$!
+check "watch armed" wait_until 15 grep -q '"event":"watching"' "$OUT/json-watch.out"
+"$Z" set /w x >/dev/null
+check "watch saw the change" wait_until 15 grep -q '"event":"changed"' "$OUT/json-watch.out"
+wait $wpid
+timeout 20 "$Z" -o json config watch cjk --count 1 >"$OUT/json-cfg-watch.out" 2>&1
+check "json shape of every command" python3 "$here/json_shape.py" "${J[@]}"
+check "json shape of watch lines" python3 "$here/json_shape.py" --lines "$OUT/json-watch.out" "$OUT/json-cfg-watch.out"
+expect_exit 4 json-get-missing "$Z" -o json get /nope
+check "get /nope -o json: nothing on stdout" test ! -s "$OUT/json-get-missing.out"
+check "get /nope -o json: an error object on stderr" python3 "$here/json_shape.py" --error "$OUT/json-get-missing.err"
+py "the error says exit 4" "$OUT/json-get-missing.err" 'd["exitCode"] == 4 and "/nope" in d["error"]'
+py "stat: RFC 3339 ctime with ctimeMs" "$OUT/json-stat.out" 'd["ctime"].endswith("Z") and d["ctimeMs"] > 0'
+py "config history: time and timeMs" "$OUT/json-cfg-history.out" 'all(h["time"].endswith("Z") and h["timeMs"] > 0 for h in d)'
+py "instances: registrationTime" "$OUT/json-instances.out" 'd[0]["registrationTime"].endswith("Z") and d[0]["registrationTimeUTC"] > 0'
+py "health: rttMs to the microsecond" "$OUT/json-health.out" 'all(round(s["rttMs"], 3) == s["rttMs"] for s in d["servers"])'
 kill $regpid; wait $regpid
 
 zkh_down

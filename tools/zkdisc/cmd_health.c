@@ -208,6 +208,13 @@ static void fmt_ll(char *out, size_t len, long long v)
         snprintf(out, len, "%lld", v);
 }
 
+/* A duration in ms to the microsecond: the digits past it are the clock's
+ * noise (and mntr's rounding). */
+static double round3(double ms)
+{
+    return (double)(int64_t)(ms * 1000 + (ms < 0 ? -0.5 : 0.5)) / 1000;
+}
+
 static int run_health(cli *ctx, int argc, char **argv)
 {
     int first;
@@ -258,13 +265,11 @@ static int run_health(cli *ctx, int argc, char **argv)
             json_t *o = json_pack("{s:s,s:b,s:s}", "server", p->label, "ok", serving(p), "mode",
                                   p->reachable ? zks_mode_name(p->mode) : "down");
             if (p->reachable) {
-                /* microseconds: the digits past them are the clock's noise */
-                double rtt = (double)(int64_t)(p->rtt_ms * 1000 + 0.5) / 1000;
-                json_object_set_new(o, "rttMs", json_real(rtt));
+                json_object_set_new(o, "rttMs", json_real(round3(p->rtt_ms)));
                 if (p->avg_latency >= 0)
-                    json_object_set_new(o, "avgLatencyMs", json_real(p->avg_latency));
+                    json_object_set_new(o, "avgLatencyMs", json_real(round3(p->avg_latency)));
                 if (p->max_latency >= 0)
-                    json_object_set_new(o, "maxLatencyMs", json_real(p->max_latency));
+                    json_object_set_new(o, "maxLatencyMs", json_real(round3(p->max_latency)));
                 if (p->znodes >= 0)
                     json_object_set_new(o, "znodes", json_integer(p->znodes));
                 if (p->watches >= 0)

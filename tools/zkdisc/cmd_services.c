@@ -295,6 +295,11 @@ static void print_instances_compact(const zkd_snapshot *s)
         fwrite(text, 1, len - 1, stdout);
         int empty = len == 2; /* "{}" */
         put_field("znode", json_string(zkd_instance_znode(i)), &empty);
+        if (zkd_instance_registration_time(i) > 0) {
+            char when[RENDER_TIME_LEN];
+            render_time(when, sizeof when, zkd_instance_registration_time(i));
+            put_field("registrationTime", json_string(when), &empty);
+        }
         if (zkd_instance_format(i) != ZKD_FORMAT_CURATOR)
             put_field("format", json_string(format_name(i)), &empty);
         if (duplicate_id(s, k))
