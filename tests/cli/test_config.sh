@@ -198,7 +198,7 @@ check "nothing was written" py "$OUT/locked-history.out" '[h["version"] for h in
 expect_exit 0 locked-alice "$ZKDISC" -v --auth alice:secret config put locked "$OUT/v2.json"
 check "credentials never logged" bash -c "! grep -q secret '$OUT/locked-alice.err'"
 ZKDISC_AUTH=bob:pw expect_exit 0 locked-bob "$ZKDISC" config put locked "$OUT/v3.json"
-check "bob published version 3" grep -qx 3 "$OUT/locked-bob.out"
+check "bob published version 3" grep -qx "published locked version 3" "$OUT/locked-bob.out"
 expect_exit 0 locked-author "$ZKDISC" -o json config get locked
 check "the author is the --auth user" py "$OUT/locked-author.out" 'd["author"] == "bob"'
 expect_exit 0 unlock "$ZKDISC" --auth alice:secret config unlock locked

@@ -14,7 +14,7 @@
 #define PATH_CMDS "ls|get|stat|tree|find|grep|du|watch|create|set|rm|export|import"
 #define SERVICE_CMDS "instances|pick|register|run|deregister|drain|undrain"
 static const char *const global_opts =
-    "--zk --root --timeout --auth --auth-file -o --output --pretty -v --verbose --help";
+    "--zk --root --timeout --auth --auth-file -o --output --pretty --no-headers -v --verbose --help";
 
 /* The options a --help text names: "--long" words and "-X" flags, once each. */
 static void print_options(const char *text)

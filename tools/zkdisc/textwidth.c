@@ -285,8 +285,8 @@ void tw_table_print(tw_table *t, FILE *out, int width, int gap)
     for (size_t r = headers ? 0 : 1; natural && r < t->rows; r++) {
         for (int i = 0, first = 1; i < n; i++) {
             const char *c = t->cells[r * (size_t)n + (size_t)i];
-            if (w[i] < 0)
-                continue;
+            if (w[i] < 0 || (i == last && !*c))
+                continue; /* no trailing blanks for an empty last cell */
             if (!first)
                 fprintf(out, "%*s", gap, "");
             first = 0;
