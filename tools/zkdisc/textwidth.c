@@ -145,8 +145,8 @@ int tw_cut(const char *s, int cols, char *out, size_t outlen)
     size_t elen = strchr(s, 0x1b) ? sizeof ellipsis - 1 : strlen("…");
     int total = tw_width(s);
     int room = total <= cols ? cols : cols - 1;
-    int used = 0;
-    size_t o = 0, n;
+    int used = 0, used_cut = 0;
+    size_t o = 0, o_cut = 0, n; /* o_cut: the end that leaves a column for "…" */
     const unsigned char *p = (const unsigned char *)s;
     for (; *p; p += n) {
         int w = next(p, &n);
@@ -155,11 +155,19 @@ int tw_cut(const char *s, int cols, char *out, size_t outlen)
         memcpy(out + o, p, n);
         o += n;
         used += w;
+        if (used < cols) {
+            o_cut = o;
+            used_cut = used;
+        }
     }
-    if (*p && cols > 0 && o + sizeof ellipsis <= outlen) {
-        memcpy(out + o, ellipsis, elen);
-        o += elen;
-        used++;
+    if (*p) { /* cut: by the columns or by the buffer */
+        o = o_cut;
+        used = used_cut;
+        if (cols > 0 && o + sizeof ellipsis <= outlen) {
+            memcpy(out + o, ellipsis, elen);
+            o += elen;
+            used++;
+        }
     }
     if (outlen)
         out[o < outlen ? o : outlen - 1] = '\0';
