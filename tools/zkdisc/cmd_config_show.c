@@ -314,7 +314,9 @@ static void on_version(zkd_config_watch *w, const zkd_config_version *v, uint64_
     if (s->ctx->json) {
         json_t *o;
         if (!v) {
-            o = json_pack("{s:s,s:s}", "event", "removed", "app", app);
+            char now[RENDER_TIME_LEN];
+            render_time_now(now, sizeof now);
+            o = json_pack("{s:s,s:s,s:s}", "time", now, "event", "removed", "app", app);
         } else {
             char when[RENDER_TIME_LEN];
             render_time(when, sizeof when, zkd_config_version_time(v));
@@ -422,6 +424,7 @@ const cli_command cfg_watch = {
     "reported.\n"
     "  --snapshot-dir DIR  keep the last version seen in DIR, and serve it\n"
     "                      (marked stale) while ZooKeeper is unreachable\n"
-    "  -o json             one JSON object per line: version, skipped, stale,\n"
-    "                      time, author, message, checksum, document",
+    "  -o json             one JSON object per line: event (changed, or removed\n"
+    "                      when the app is deleted), app, version, skipped,\n"
+    "                      stale, time, timeMs, author, message, checksum, document",
     run_watch};
