@@ -53,14 +53,20 @@ static void test_bad_names(void)
 static void test_paths(void)
 {
     static const char *good[] = {"/", "/zkdisc", "/zkdisc/services/a-b", "/a/b/c", "/with space",
-                                 "/unicode/\xc3\xa9"};
+                                 "/unicode/\xc3\xa9", "/\xe4\xb8\xad\xe6\x96\x87/\xef\xbd\x81"};
     static const char *bad[] = {"", "zkdisc", "/zkdisc/", "//a", "/a//b", "/a/./b", "/a/..",
-                                "/ctl\x01"};
+                                "/ctl\x01", "/a1/b2/e\xf0\x9f\x98\x80", "/bad\xc3", "/bad\xc0\xaf",
+                                "/priv\xee\x80\x80", "/c1\xc2\x85"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
         CU_ASSERT_EQUAL(zkd_validate_path(good[i], NULL), 0);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         CU_ASSERT_EQUAL(zkd_validate_path(bad[i], NULL), ZKD_EINVAL);
     CU_ASSERT_EQUAL(zkd_validate_path(NULL, NULL), ZKD_EINVAL);
+    /* the message names the component and the character */
+    zkd_error err;
+    CU_ASSERT_EQUAL(zkd_validate_path("/a1/b2/e\xf0\x9f\x98\x80", &err), ZKD_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "component 3"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "U+1F600"));
 }
 
 static void test_strerror(void)

@@ -36,6 +36,63 @@ int zkd_validate_name(const char *kind, const char *name, zkd_error *err)
     return 0;
 }
 
+/* The code point of the UTF-8 sequence at s (its length in *n), or -1 when
+ * the bytes are not UTF-8 (overlong forms and surrogates included). */
+static long utf8_at(const unsigned char *s, size_t *n)
+{
+    static const long min[] = {0, 0, 0x80, 0x800, 0x10000};
+    int len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+            : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (!len)
+        return -1;
+    long cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
+    for (int k = 1; k < len; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return -1;
+        cp = (cp << 6) | (s[k] & 0x3f);
+    }
+    *n = (size_t)len;
+    return cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? -1 : cp;
+}
+
+/* What ZooKeeper's server refuses in a path (PathUtils.validatePath, on
+ * Java's UTF-16 chars): C1 controls, U+D800..U+F8FF, U+FFF0..U+FFFF and
+ * so every character above U+FFFF (a surrogate pair: emoji, say). Checked
+ * here, for the whole path, so that `create -p` never leaves the valid
+ * parents of a name the server then refuses. */
+static int path_chars_ok(const char *path, zkd_error *err)
+{
+    const unsigned char *p = (const unsigned char *)path;
+    size_t comp = 0, start = 0;
+    for (size_t i = 0, n = 1; p[i]; i += n) {
+        n = 1;
+        if (p[i] == '/') {
+            comp++;
+            start = i + 1;
+            continue;
+        }
+        long cp = utf8_at(p + i, &n);
+        const char *why = cp < 0 ? "is not valid UTF-8"
+                        : (cp >= 0x80 && cp <= 0x9f) ? "is a control character"
+                        : (cp >= 0xd800 && cp <= 0xf8ff) ? "is in U+D800..U+F8FF"
+                        : (cp >= 0xfff0 && cp <= 0xffff) ? "is in U+FFF0..U+FFFF"
+                        : cp > 0xffff ? "is above U+FFFF (emoji, say)"
+                        : NULL;
+        if (!why)
+            continue;
+        const char *end = strchr(path + start, '/');
+        int clen = end ? (int)(end - (path + start)) : (int)strlen(path + start);
+        if (cp < 0)
+            return zkd__fail(err, ZKD_EINVAL,
+                             "path component %zu (byte 0x%02x at position %zu) %s; ZooKeeper "
+                             "accepts only UTF-8 names", comp, p[i], i + 1, why);
+        return zkd__fail(err, ZKD_EINVAL,
+                         "path component %zu \"%.*s\": U+%04lX %s, which ZooKeeper refuses in "
+                         "a name", comp, clen, path + start, (unsigned long)cp, why);
+    }
+    return 0;
+}
+
 int zkd_validate_path(const char *path, zkd_error *err)
 {
     if (!path || path[0] != '/')
@@ -59,5 +116,5 @@ int zkd_validate_path(const char *path, zkd_error *err)
         if (ch < 0x20 || ch == 0x7f)
             return zkd__fail(err, ZKD_EINVAL, "path contains control character 0x%02x", ch);
     }
-    return 0;
+    return path_chars_ok(path, err);
 }

@@ -89,7 +89,9 @@ for who in anon bob; do
     expect_in $who-spoof err "lacks CREATE on $SVC"
     expect_exit 6 $who-drain "$Z" "${creds[@]}" drain web web-1
     expect_in $who-drain err "drain $SVC/web-1: not allowed: identity $id lacks WRITE (ACL: world:anyone r, digest:alice:"
-    expect_exit 6 $who-undrain "$Z" "${creds[@]}" undrain web web-1
+    # web-1 is up: an undrain is a no-op that writes nothing (the refusal is checked drained, below)
+    expect_exit 0 $who-undrain "$Z" "${creds[@]}" undrain web web-1
+    expect_in $who-undrain out "web/web-1 not drained"
     expect_exit 6 $who-rewrite "$Z" "${creds[@]}" set $SVC/web-1 '{"id":"web-1","address":"10.6.6.6"}'
     expect_in $who-rewrite err "set $SVC/web-1: not allowed: identity $id lacks WRITE"
     expect_exit 6 $who-rm "$Z" "${creds[@]}" rm $SVC/web-1 --yes
@@ -110,6 +112,8 @@ check "the state compared is not empty" grep -q '10.0.0.5' "$OUT/before"
 enabled() { "$Z" get $SVC/web-1 | python3 -c 'import json,sys; print(json.load(sys.stdin).get("enabled", True))'; }
 expect_exit 0 admin-drain "$Z" "${OPS[@]}" drain web web-1
 check "drained" [ "$(enabled)" = False ]
+expect_exit 6 anon-undrain-drained "$Z" undrain web web-1
+expect_in anon-undrain-drained err "undrain $SVC/web-1: not allowed"
 expect_exit 0 admin-undrain "$Z" "${OPS[@]}" undrain web web-1
 check "undrained" [ "$(enabled)" = True ]
 expect_exit 0 owner-set "$Z" "${A[@]}" set $SVC/web-1 "$("$Z" get $SVC/web-1)"

@@ -69,10 +69,24 @@ check "PUT with the token: 200" [ "$(code -X PUT -H "$AUTH" -d '{"enable":true}'
 check "maintenance on" maint_is true
 expect_exit 0 maint-off-ctl "$A" maint web-1 off -c "$OUT/agent.conf"
 check "maintenance off through the sub-command" maint_is false
+check "maint says what it did" grep -qx "maintenance off for web-1" "$OUT/maint-off-ctl.out"
+expect_exit 0 maint-off-again "$A" maint web-1 off -c "$OUT/agent.conf"
+check "a second maint off is a no-op that says so" grep -qx "web-1 already out of maintenance" "$OUT/maint-off-again.out"
+expect_exit 0 maint-off-json "$A" maint web-1 off -o json -c "$OUT/agent.conf"
+check "maint -o json: action, service, changed" "$PY" -c 'import json,sys
+d = json.load(open(sys.argv[1])); sys.exit(d != {"action": "maint", "service": "web-1", "maintenance": False, "changed": False})' "$OUT/maint-off-json.out"
 expect_exit 1 ctl-no-token "$A" maint web-1 on --api "127.0.0.1:$API_PORT"
 expect_in ctl-no-token err "token"
 expect_exit 0 ctl-token-file "$A" pass web-1 hb --api "127.0.0.1:$API_PORT" --token-file "$TOKEN_FILE"
 check "hb passing" check_is web-1 hb passing
+check "pass says what it did" grep -qx "check web-1/hb: passing" "$OUT/ctl-token-file.out"
+# The API speaks zkdisc(1)'s one JSON shape: camelCase keys, RFC 3339 times.
+api GET /v1/services >"$OUT/api-services.json"
+api GET /v1/agent >"$OUT/api-agent.json"
+check "the API's JSON has the CLI's shape" "$PY" "$here/json_shape.py" "$OUT/api-services.json" "$OUT/api-agent.json" "$OUT/maint-off-json.out"
+check "checks say lastRun, lastDurationMs, intervalMs" "$PY" -c 'import json,sys
+[s] = json.load(open(sys.argv[1])); c = s["checks"][0]
+sys.exit(not ({"lastRun", "lastDurationMs", "intervalMs"} <= set(c)))' "$OUT/api-services.json"
 check "a NUL in the path: 400" [ "$(code -X PUT -H "$AUTH" "$U/v1/check/web-1/hb%00x/fail")" = 400 ]
 check "hb still passing" check_is web-1 hb passing
 check "a NUL in a maint path: 400" [ "$(code -X PUT -H "$AUTH" -d '{"enable":true}' "$U/v1/maint/web-1%00x")" = 400 ]

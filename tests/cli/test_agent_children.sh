@@ -169,8 +169,8 @@ check "always.sh given up after 5 retries" wait_until 60 grep -q "$always failed
 check "  6 runs, 6 failures logged with its output" \
     [ "$(grep -c "$always failed: exited with status 3: always fails" "$OUT/agent.log")" -eq 6 ]
 check "  6 failures counted" [ "$(metric zkdisc_agent_output_write_failures_total 'service=.web.,output=.command.,index=.200.}')" -eq 6 ]
-check "the exit-3 exec check never passed (down never registered)" sh -c "! grep -q ADDED '$OUT/watch-down.out'"
-check "the passing exec check never failed (up never removed)" sh -c "! grep -q REMOVED '$OUT/watch-up.out'"
+check "the exit-3 exec check never passed (down never registered)" sh -c "! grep -q added '$OUT/watch-down.out'"
+check "the passing exec check never failed (up never removed)" sh -c "! grep -q removed '$OUT/watch-up.out'"
 bound=90; [ -n "${ASAN_OPTIONS:-}${TSAN_OPTIONS:-}" ] && bound=240 # instrumented: every process is slower
 check "agent part took under $bound s ($(( $(date +%s) - t0 )) s)" [ $(( $(date +%s) - t0 )) -lt $bound ]
 

@@ -110,21 +110,21 @@ check "changed watch: the new output is written" wait_until 10 ids_are "$OUT/web
 check "changed watch: DNS still answers" a_is web.service.zkdisc "127.0.0.1 127.0.0.2 "
 
 # --- restarted in maintenance: the node is created drained (spec.enabled),
-# so a watcher sees web-1 ADDED and never an UPDATED (no enabled flicker) ---
+# so a watcher sees web-1 added and never an changed (no enabled flicker) ---
 expect_exit 0 maint-again "$A" maint web-1 on -c "$OUT/agent.conf"
 check "maint again: drained" wait_until 10 is_drained web
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID"; AGENT_PID=
 "$ZKDISC" instances web --watch >"$OUT/watch.out" 2>&1 &
 HELPER_PIDS+=($!)
-check "watcher started" wait_until 10 grep -q "ADDED web-2" "$OUT/watch.out"
-check "web-1 gone while stopped" sh -c "! grep -q 'ADDED web-1' '$OUT/watch.out'"
+check "watcher started" wait_until 10 grep -q "added web-2" "$OUT/watch.out"
+check "web-1 gone while stopped" sh -c "! grep -q 'added web-1' '$OUT/watch.out'"
 start_agent "$OUT/agent.conf" "$OUT/agent.log"
 check "restarted in maintenance: web-1 drained" wait_until 10 is_drained web
 # A barrier: a later change to web-2 reaches the watcher after any to web-1.
 "$ZKDISC" drain web web-2 >/dev/null
-check "barrier seen" wait_until 10 grep -q "UPDATED web-2" "$OUT/watch.out"
+check "barrier seen" wait_until 10 grep -q "changed web-2" "$OUT/watch.out"
 check "web-1 added once and never updated" sh -c \
-    "[ \$(grep -c 'ADDED web-1' '$OUT/watch.out') = 1 ] && ! grep -q 'UPDATED web-1' '$OUT/watch.out'"
+    "[ \$(grep -c 'added web-1' '$OUT/watch.out') = 1 ] && ! grep -q 'changed web-1' '$OUT/watch.out'"
 check "json never listed web-1 again" sh -c "! grep -q '\"web-1\"' '$OUT/web.json'"
 "$ZKDISC" undrain web web-2 >/dev/null
 check "web-2 back in the json" wait_until 10 ids_are "$OUT/web.json" "web-2"

@@ -47,7 +47,7 @@ within "web registered" 8 has_count web 1
 check "late (nothing listening) not registered" has_count late 0
 "$ZKDISC" instances web --watch >"$OUT/watch.out" 2>&1 &
 HELPER_PIDS+=($!)
-check "watcher sees web" wait_until 10 grep -q "ADDED web-1" "$OUT/watch.out"
+check "watcher sees web" wait_until 10 grep -q "added web-1" "$OUT/watch.out"
 
 # --- alerts: once per transition, retried -------------------------------------
 hooked() { [ "$(grep -c "\"event\":\"$1\",\"subject\":\"web-1\"" "$OUT/www/hooks.log" 2>/dev/null)" = "$2" ]; }
@@ -75,7 +75,7 @@ check "exec hook: event JSON on stdin" grep -q '"event":"check_recovered","subje
 # --- maintenance, kept across a restart ---------------------------------------
 expect_exit 0 maint-on "$A" maint web-1 on --reason "deploy 42" -c "$OUT/agent.conf"
 within "maintenance: drained (enabled false)" 2 is_drained web
-check "watcher: UPDATED on the drain" wait_until 5 grep -q "UPDATED web-1" "$OUT/watch.out"
+check "watcher: changed on the drain" wait_until 5 grep -q "changed web-1" "$OUT/watch.out"
 check "API shows the reason" sh -c "curl -s http://127.0.0.1:$API_PORT/v1/services | grep -q '\"reason\":\"deploy 42\"'"
 check "kept in state_dir" grep -q "deploy 42" "$OUT/state/maintenance.json"
 check "exec hook: maintenance event" wait_until 5 grep -q "maintenance web-1" "$OUT/exec-hook.log"
@@ -99,7 +99,7 @@ expect_exit 2 maint-usage "$A" maint web-1 sideways --api "127.0.0.1:$API_PORT"
 : >"$OUT/watch.out"
 "$ZKDISC" instances web --watch >"$OUT/watch2.out" 2>&1 &
 HELPER_PIDS+=($!)
-check "second watcher sees web" wait_until 10 grep -q "ADDED web-1" "$OUT/watch2.out"
+check "second watcher sees web" wait_until 10 grep -q "added web-1" "$OUT/watch2.out"
 before=$("$ZKDISC" -o json instances web | grep -o '"registrationTimeUTC":[0-9]*')
 write_conf ', { name = "extra"; id = "extra-1"; port = 1; checks = ( { type = "tcp"; target = "127.0.0.1:'"$HTTP_PORT"'"; interval = "1s"; rise = 1; } ); }'
 kill -HUP "$AGENT_PID"
@@ -166,11 +166,11 @@ within "web back after the outage" 3 has_count web 1
 # --- SIGTERM: drained for drain_delay, then deregistered, exit 0 ---------------
 "$ZKDISC" instances web --watch >"$OUT/watch3.out" 2>&1 &
 HELPER_PIDS+=($!)
-check "third watcher sees web" wait_until 10 grep -q "ADDED web-1" "$OUT/watch3.out"
+check "third watcher sees web" wait_until 10 grep -q "added web-1" "$OUT/watch3.out"
 kill -TERM "$AGENT_PID"
 within "SIGTERM: drained first" 1 is_drained web
-check "SIGTERM: then removed" wait_until 6 grep -q "REMOVED web-1" "$OUT/watch3.out"
-check "watcher saw UPDATED before REMOVED" sh -c "awk '\$2 == \"UPDATED\" || \$2 == \"REMOVED\" { print \$2, \$3 }' '$OUT/watch3.out' | head -2 | tr '\n' ' ' | grep -q '^UPDATED web-1 REMOVED web-1'"
+check "SIGTERM: then removed" wait_until 6 grep -q "removed web-1" "$OUT/watch3.out"
+check "watcher saw changed before removed" sh -c "awk '\$2 == \"changed\" || \$2 == \"removed\" { print \$2, \$3 }' '$OUT/watch3.out' | head -2 | tr '\n' ' ' | grep -q '^changed web-1 removed web-1'"
 wait "$AGENT_PID"; rc=$?
 AGENT_PID=
 check "SIGTERM: exit 0 (got $rc)" [ "$rc" -eq 0 ]

@@ -100,7 +100,7 @@ check "recovered alerted" wait_until 5 has_alert service_recovered web
 # Change-only: ticks and an unrelated service do not rewrite the file.
 ino=$(stat -c %i "$OUT/web.json")
 register other x 9001; px=$REG_PID
-check "api sees the watch" wait_until 5 sh -c "curl -sf http://$API/v1/watch/web | grep -q '\"held_back\":false'"
+check "api sees the watch" wait_until 5 sh -c "curl -sf http://$API/v1/watch/web | grep -q '\"heldBack\":false'"
 check "unwatched is 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$API/v1/watch/other")" = 404 ]
 sleep 2.2 # two ticks of the agent must pass: there is no event to wait for when nothing happens
 check "file untouched without a change" [ "$(stat -c %i "$OUT/web.json")" = "$ino" ]
@@ -110,7 +110,7 @@ stop_pid "$pa"; stop_pid "$pb"
 check "held back alerted" wait_until 10 has_alert empty_update_held_back web
 # (b alone when the two removals came one at a time, a b when together)
 check "file still lists the last non-empty set" sh -c "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not d[\"instances\"])' '$OUT/web.json'"
-check "api says held back" sh -c "curl -sf http://$API/v1/watch/web | grep -q '\"held_back\":true'"
+check "api says held back" sh -c "curl -sf http://$API/v1/watch/web | grep -q '\"heldBack\":true'"
 check "metrics count it" sh -c "curl -sf http://$API/metrics | grep -q 'zkdisc_agent_watch_held_back_total{service=\"web\"} 1'"
 register web c 8003; pc=$REG_PID
 check "a new instance replaces the held set" wait_until 10 ids_are "$OUT/web.json" "c"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # zkdisc-agent restarts and reloads without flap, under a watcher
-# (`zkdisc instances web --watch`) that must see no REMOVED: a SIGHUP that
+# (`zkdisc instances web --watch`) that must see no removed: a SIGHUP that
 # changes a check's threshold keeps the check's state; 20 restarts
 # (SIGTERM with agent.leave_on_terminate = false, and SIGKILL, each followed
 # by a start within the session timeout) resume the same session and the
@@ -36,7 +36,7 @@ WEB='{ name = "web"; id = "web-1"; address = "127.0.0.1"; port = 1;
     checks = ( { type = "memory"; name = "rss"; pid = '$SLEEPER'; max_rss = "MAXRSS"; interval = "200ms"; rise = 3; fall = 3; } ); },'
 web() { printf '%s' "${WEB/MAXRSS/$1}"; }
 agent_up() { [ "$(api_code GET /v1/agent)" = 200 ]; }
-removed() { grep -c "REMOVED web-1" "$OUT/watch.out"; }
+removed() { grep -c "removed web-1" "$OUT/watch.out"; }
 log_count() { grep -c "$1" "$OUT/agent.log"; }
 
 write_conf 200M "leave_on_terminate = false;" "$(web 200M)"
@@ -44,7 +44,7 @@ start_agent "$OUT/agent.conf" "$OUT/agent.log"
 within "web registered" 5 has_count web 1
 "$ZKDISC" instances web --watch >"$OUT/watch.out" 2>&1 &
 HELPER_PIDS+=($!)
-check "watcher sees web" wait_until 10 grep -q "ADDED web-1" "$OUT/watch.out"
+check "watcher sees web" wait_until 10 grep -q "added web-1" "$OUT/watch.out"
 
 # --- SIGHUP: a threshold change keeps the check's state -----------------------
 write_conf 200M "leave_on_terminate = false;" "$(web 300M)"
@@ -54,7 +54,7 @@ check "reload: the check kept passing" check_is web-1 rss passing
 n=$(runs web-1 rss)
 check "reload: 10 more probes under the new threshold" wait_until 10 runs_at_least web-1 rss $((n + 10))
 check "reload: web still registered" has_count web 1
-check "reload: 0 REMOVED under the watcher" [ "$(removed)" -eq 0 ]
+check "reload: 0 removed under the watcher" [ "$(removed)" -eq 0 ]
 
 # --- 20 restarts within the session timeout -----------------------------------
 czxid() { "$ZKDISC" stat /zkdisc/services/web/web-1 | grep '^czxid'; }
@@ -81,7 +81,7 @@ check "restarts: check states restored" grep -q "web-1: check states restored" "
 check "restarts: web still registered" has_count web 1
 check "restarts: other still registered" has_count other 1
 check "restarts: the same node (never re-created: $before)" [ -n "$before" -a "$(czxid)" = "$before" ]
-check "restarts: 0 REMOVED under the watcher" [ "$(removed)" -eq 0 ]
+check "restarts: 0 removed under the watcher" [ "$(removed)" -eq 0 ]
 check "session.json is 0600" [ "$(stat -c %a "$STATE/session.json")" = 600 ]
 check "state_dir is 0700" [ "$(stat -c %a "$STATE")" = 700 ]
 check "checks.json is 0600" [ "$(stat -c %a "$STATE/checks.json")" = 600 ]
@@ -132,8 +132,8 @@ kill -HUP "$AGENT_PID"
 check "reload with the default" wait_until 5 sh -c "[ \$(grep -c 'reloaded:' '$OUT/agent.log') -ge 3 ]"
 : >"$OUT/watch.out"
 kill -TERM "$AGENT_PID"
-check "default SIGTERM: REMOVED under the watcher" wait_until $((5 + SLACK)) grep -q "REMOVED web-1" "$OUT/watch.out"
-check "default SIGTERM: drained first (UPDATED, then REMOVED)" sh -c "awk '\$2 == \"UPDATED\" || \$2 == \"REMOVED\" { print \$2, \$3 }' '$OUT/watch.out' | head -2 | tr '\n' ' ' | grep -q '^UPDATED web-1 REMOVED web-1'"
+check "default SIGTERM: removed under the watcher" wait_until $((5 + SLACK)) grep -q "removed web-1" "$OUT/watch.out"
+check "default SIGTERM: drained first (changed, then removed)" sh -c "awk '\$2 == \"changed\" || \$2 == \"removed\" { print \$2, \$3 }' '$OUT/watch.out' | head -2 | tr '\n' ' ' | grep -q '^changed web-1 removed web-1'"
 wait "$AGENT_PID"; rc=$?
 AGENT_PID=
 check "default SIGTERM: exit 0 (got $rc)" [ "$rc" -eq 0 ]

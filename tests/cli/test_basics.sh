@@ -158,13 +158,13 @@ tty "$OUT/json-tty.out" "'$ZKDISC' -o json stat /b"
 check "JSON on a terminal is indented" grep -q '^  "czxid"' "$OUT/json-tty.out"
 check "piped, --pretty and terminal JSON are the same document" python3 -c 'import json,sys
 a, b, c = (json.loads(open(f).read().replace("\r", "")) for f in sys.argv[1:])
-a.pop("mtimeText"); b.pop("mtimeText"); c.pop("mtimeText")
+for x in (a, b, c): x.pop("mtime"); x.pop("mtimeMs")
 sys.exit(not (a == b == c))' "$OUT/json-piped.out" "$OUT/json-pretty.out" "$OUT/json-tty.out"
 
 # Every time is RFC 3339 UTC with milliseconds: text, JSON, watch lines, -v.
 check "stat text times are RFC 3339" grep -Eq "^ctime +$RFC3339\$" "$OUT/stat-root.out"
 py "stat JSON times are RFC 3339" "$OUT/json-piped.out" \
-    '__import__("re").fullmatch(r"'"$RFC3339"'", d["ctimeText"]) and __import__("re").fullmatch(r"'"$RFC3339"'", d["mtimeText"])'
+    '__import__("re").fullmatch(r"'"$RFC3339"'", d["ctime"]) and __import__("re").fullmatch(r"'"$RFC3339"'", d["mtime"]) and d["ctimeMs"] > 0'
 "$ZKDISC" set /b/x/y '{"k":2}'
 wait "$wpid"
 check "watch -R reports a change below PATH" grep -q "changed" "$OUT/watch-R.out"
@@ -189,10 +189,10 @@ shape tree 'isinstance(d, dict) and d["path"] == "/b" and isinstance(d["children
 shape find 'isinstance(d, list) and all("path" in x and "stat" in x for x in d)' find /b
 shape grep 'isinstance(d, list) and d[0]["path"] == "/b/data"' grep hello /b
 shape du 'isinstance(d, list) and d[0]["path"] == "/b" and d[0]["nodes"] == 4' du /b
-shape create 'd == {"path": "/b/new"}' create /b/new v
+shape create 'd == {"action": "create", "path": "/b/new", "changed": True}' create /b/new v
 shape set 'isinstance(d, dict) and d["version"] == 1' set /b/new w
 shape export 'd["format"] == "zkdisc-export/1" and isinstance(d["nodes"], list)' export /b
-shape rm 'd == {"path": "/b/new", "deleted": 1}' rm /b/new --yes
+shape rm 'd == {"action": "rm", "path": "/b/new", "deleted": 1, "changed": True}' rm /b/new --yes
 shape health 'isinstance(d["servers"], list) and isinstance(d["quorum"], dict) and d["healthy"] is True' health
 shape version 'isinstance(d["version"], str)' version
 shape services 'isinstance(d, list)' services

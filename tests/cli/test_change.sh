@@ -83,7 +83,7 @@ expect_exit 4 rm-missing "$Z" rm /c
 expect_exit 5 rm-R-version "$Z" rm -R /p --yes --if-version 7
 expect_exit 0 still-there-2 "$Z" stat /p/q/r
 expect_exit 0 rm-R "$Z" rm -R /p --yes
-expect_in rm-R out "removed 8 nodes"
+expect_in rm-R out "removed /p (8 nodes)"
 expect_exit 4 rm-R-gone "$Z" stat /p
 
 # On a terminal rm asks first (tmux gives it one, when tmux is installed).

@@ -80,14 +80,14 @@ for i in 1 2 3 4 5; do
     printf '{"n": %d, "db": {"pool": {"size": %d}}, "ratio": 0.1, "big": 9007199254740993}\n' \
         "$i" "$((i * 10))" >"$OUT/v$i.json"
     expect_exit 0 "put-$i" "$ZKDISC" config put orders "$OUT/v$i.json" --message "change $i"
-    check "put-$i prints $i" grep -qx "$i" "$OUT/put-$i.out"
+    check "put-$i prints version $i" grep -qx "published orders version $i" "$OUT/put-$i.out"
 done
 expect_exit 0 history "$ZKDISC" config history orders
 check "history has 5 rows" test "$(grep -c 'change ' "$OUT/history.out")" -eq 5
 check "history fits 80 columns" awk 'length($0) > 80 { exit 1 }' "$OUT/history.out"
 expect_exit 0 history-json "$ZKDISC" -o json config history orders
 check "history -o json: versions, messages, checksums, sizes" py "$OUT/history-json.out" \
-    '[h["version"] for h in d] == [1,2,3,4,5] and all(h["message"] == "change %d" % h["version"] and h["checksum"].startswith("sha256:") and len(h["checksum"]) == 71 and h["size"] > 0 and h["time"] > 0 and h["author"] for h in d)'
+    '[h["version"] for h in d] == [1,2,3,4,5] and all(h["message"] == "change %d" % h["version"] and h["checksum"].startswith("sha256:") and len(h["checksum"]) == 71 and h["size"] > 0 and h["timeMs"] > 0 and h["time"].endswith("Z") and h["author"] for h in d)'
 for i in 1 3 5; do
     expect_exit 0 "get-$i" "$ZKDISC" config get orders --version "$i"
     check "get-$i equals what was put" python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' "$OUT/get-$i.out" "$OUT/v$i.json"
@@ -119,7 +119,7 @@ expect_in "${lerr%.err}" err "is at version 2, not 1"
 expect_exit 0 race-v2 "$ZKDISC" config get race --version 2
 check "version 2 is the winner's document" python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' "$OUT/race-v2.out" "$OUT/$winner.json"
 expect_exit 0 race-retry "$ZKDISC" config put race "$OUT/$loser.json" --if-version 2
-check "the loser publishes on top: version 3" grep -qx 3 "$OUT/race-retry.out"
+check "the loser publishes on top: version 3" grep -qx "published race version 3" "$OUT/race-retry.out"
 expect_exit 0 race-v1 "$ZKDISC" config get race --version 1
 check "version 1 is intact" python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' "$OUT/race-v1.out" "$OUT/v1.json"
 expect_exit 5 if-version-stale "$ZKDISC" config put race "$OUT/v1.json" --if-version 2
@@ -128,7 +128,7 @@ expect_exit 5 if-version-zero "$ZKDISC" config put race "$OUT/v1.json" --if-vers
 
 # Rollback: a new version with the old content.
 expect_exit 0 rollback "$ZKDISC" config rollback orders 2
-check "rollback prints version 6" grep -qx 6 "$OUT/rollback.out"
+check "rollback prints version 6" grep -qx "published orders version 6" "$OUT/rollback.out"
 expect_exit 0 rolled "$ZKDISC" -o json config get orders
 check "version 6 has version 2's content and says so" py "$OUT/rolled.out" \
     'd["version"] == 6 and d["document"]["n"] == 2 and d["message"] == "rollback to version 2"'
@@ -198,7 +198,7 @@ check "nothing was written" py "$OUT/locked-history.out" '[h["version"] for h in
 expect_exit 0 locked-alice "$ZKDISC" -v --auth alice:secret config put locked "$OUT/v2.json"
 check "credentials never logged" bash -c "! grep -q secret '$OUT/locked-alice.err'"
 ZKDISC_AUTH=bob:pw expect_exit 0 locked-bob "$ZKDISC" config put locked "$OUT/v3.json"
-check "bob published version 3" grep -qx 3 "$OUT/locked-bob.out"
+check "bob published version 3" grep -qx "published locked version 3" "$OUT/locked-bob.out"
 expect_exit 0 locked-author "$ZKDISC" -o json config get locked
 check "the author is the --auth user" py "$OUT/locked-author.out" 'd["author"] == "bob"'
 expect_exit 0 unlock "$ZKDISC" --auth alice:secret config unlock locked

@@ -67,9 +67,9 @@ watcher=$!
 reg3=$!
 # Lines are "TIME EVENT ID ENDPOINT"; TIME is RFC 3339 UTC with milliseconds.
 TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
-check "watch: ADDED" wait_until 15 grep -qEx "$TS ADDED w-3 10.0.0.7:9000" "$OUT/watch.out"
+check "watch: added" wait_until 15 grep -qEx "$TS added w-3 10.0.0.7:9000" "$OUT/watch.out"
 expect_exit 0 drain "$Z" drain web w-3
-check "watch: UPDATED on drain" wait_until 15 grep -qEx "$TS UPDATED w-3 10.0.0.7:9000" "$OUT/watch.out"
+check "watch: changed on drain" wait_until 15 grep -qEx "$TS changed w-3 10.0.0.7:9000" "$OUT/watch.out"
 expect_exit 0 instances-drained "$Z" instances web
 expect_in instances-drained out "drained"
 expect_exit 4 pick-drained "$Z" pick web
@@ -78,18 +78,18 @@ expect_exit 0 pick-undrained "$Z" pick web --strategy weighted
 expect_exit 4 drain-missing "$Z" drain web nope
 # A malformed child: the watcher reports the skipped count, with a time.
 "$Z" create "/zkdisc/services/web/junk" 'not json' >/dev/null
-check "watch: SKIPPED 1" wait_until 15 grep -qEx "$TS SKIPPED 1 malformed record" "$OUT/watch.out"
+check "watch: skipped 1" wait_until 15 grep -qEx "$TS skipped 1 malformed record" "$OUT/watch.out"
 "$Z" rm /zkdisc/services/web/junk >/dev/null
-check "watch: SKIPPED 0 once it is gone" wait_until 15 grep -qEx "$TS SKIPPED 0 malformed records" "$OUT/watch.out"
+check "watch: skipped 0 once it is gone" wait_until 15 grep -qEx "$TS skipped 0 malformed records" "$OUT/watch.out"
 expect_exit 0 deregister "$Z" deregister web w-3
-check "watch: REMOVED" wait_until 15 grep -qEx "$TS REMOVED w-3 10.0.0.7:9000" "$OUT/watch.out"
+check "watch: removed" wait_until 15 grep -qEx "$TS removed w-3 10.0.0.7:9000" "$OUT/watch.out"
 expect_exit 4 deregister-missing "$Z" deregister web w-3
 # An operator removed the holder's instance: register says so and exits 4.
 wait "$reg3"; rc=$?
 check "register exits 4 when an operator removes its instance (got $rc)" [ "$rc" -eq 4 ]
 expect_in reg3 err "w-3 was removed by another client"
 kill -TERM "$watcher"; wait "$watcher" 2>/dev/null
-printf 'ADDED w-3 10.0.0.7:9000\nUPDATED w-3 10.0.0.7:9000\nUPDATED w-3 10.0.0.7:9000\nSKIPPED 1 malformed record\nSKIPPED 0 malformed records\nREMOVED w-3 10.0.0.7:9000\n' >"$OUT/watch.want"
+printf 'added w-3 10.0.0.7:9000\nchanged w-3 10.0.0.7:9000\nchanged w-3 10.0.0.7:9000\nskipped 1 malformed record\nskipped 0 malformed records\nremoved w-3 10.0.0.7:9000\n' >"$OUT/watch.want"
 sed -E 's/^[^ ]+ //' "$OUT/watch.out" >"$OUT/watch.events"
 check "watch printed exactly add, drain, undrain, skipped, remove" cmp -s "$OUT/watch.want" "$OUT/watch.events"
 

@@ -35,16 +35,16 @@ TS='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z  '
 wpid=$!
 wait_for "$OUT/rec.log" "${TS}watching +/svc  subtree, 2 nodes now"
 "$Z" create /svc/child c >/dev/null
-wait_for "$OUT/rec.log" "${TS}created +/svc/child  version 0"
+wait_for "$OUT/rec.log" "${TS}added +/svc/child  version 0"
 "$Z" create /svc/child/grandchild g >/dev/null
-wait_for "$OUT/rec.log" "${TS}created +/svc/child/grandchild  version 0, 1 bytes"
+wait_for "$OUT/rec.log" "${TS}added +/svc/child/grandchild  version 0, 1 bytes"
 "$Z" set /svc/child/grandchild gg >/dev/null
 wait_for "$OUT/rec.log" "${TS}changed +/svc/child/grandchild  version 1, 2 bytes"
 "$Z" set /svc/existing yy >/dev/null
 wait_for "$OUT/rec.log" "${TS}changed +/svc/existing  version 1"
 "$Z" rm -R /svc/child --yes >/dev/null
-wait_for "$OUT/rec.log" "${TS}deleted +/svc/child/grandchild$"
-wait_for "$OUT/rec.log" "${TS}deleted +/svc/child$"
+wait_for "$OUT/rec.log" "${TS}removed +/svc/child/grandchild$"
+wait_for "$OUT/rec.log" "${TS}removed +/svc/child$"
 kill "$wpid"; wait "$wpid"; rc=$?
 CHECKS=$((CHECKS + 1))
 if [ "$rc" -eq 0 ]; then pass "watch exits 0 on SIGTERM"; else fail "watch exit $rc on SIGTERM"; fi
@@ -56,7 +56,7 @@ if grep -q $'\033' "$OUT/rec.log"; then fail "colour when not on a terminal"; el
 wpid=$!
 wait_for "$OUT/kids.log" '"event":"watching"'
 "$Z" create /later v >/dev/null
-wait_for "$OUT/kids.log" '"event":"created","path":"/later"'
+wait_for "$OUT/kids.log" '"event":"added","path":"/later"'
 "$Z" create /later/a 1 >/dev/null
 wait_for "$OUT/kids.log" '"event":"children","path":"/later".*"added":\["a"\]'
 "$Z" rm /later/a >/dev/null
@@ -80,7 +80,7 @@ for i in 1 2 3 4 5; do
     wait_for "$OUT/n.log" "changed +/n  version $i," 10 >/dev/null
 done
 "$Z" rm /n >/dev/null
-wait_for "$OUT/n.log" "deleted +/n$"
+wait_for "$OUT/n.log" "removed +/n$"
 kill "$wpid"; wait "$wpid"
 
 # --- ACL denial -------------------------------------------------------------------------------

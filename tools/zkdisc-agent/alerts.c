@@ -379,7 +379,7 @@ void alerts_unreachable(int64_t ms)
             hs->unreachable_sent = 1;
             json_t *ev = json_pack("{sssssssssI}", "event", "zookeeper_unreachable", "subject",
                                    aconf->zk_connect ? aconf->zk_connect : "127.0.0.1:2181", "time",
-                                   "", "host", hostname, "unreachable_ms", (json_int_t)ms);
+                                   "", "host", hostname, "unreachableMs", (json_int_t)ms);
             char ts[40];
             log_time(0, ts, sizeof ts);
             json_object_set_new(ev, "time", json_string(ts));

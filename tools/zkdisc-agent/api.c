@@ -218,8 +218,10 @@ static void handle_maint(api *a, struct evhttp_request *req, const char *rest)
     if (enable < 0) {
         reply_error(req, 400, "%s", "say {\"enable\": true|false, \"reason\": \"...\"} in the body");
     } else {
+        int was = service_maint(s, NULL);
         agent_set_maint(a->rt, s, enable, reason);
-        reply_json(req, 200, json_pack("{sbss}", "maintenance", enable, "reason", reason ? reason : ""));
+        reply_json(req, 200, json_pack("{sbsssb}", "maintenance", enable, "reason",
+                                       reason ? reason : "", "changed", !was != !enable));
     }
     free(reason);
 }

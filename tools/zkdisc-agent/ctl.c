@@ -91,6 +91,20 @@ static char *escape(const char *s)
     return out;
 }
 
+/* What a change did, as the zkdisc CLI says it (mutation_report.h there):
+ * a line, or with -o json {"action", ..., "changed"}. */
+static void report(const ctl *c, json_t *o, const char *text)
+{
+    if (c->json) {
+        char *s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+    } else {
+        printf("%s\n", text);
+    }
+    json_decref(o);
+}
+
 static int cmd_check(const ctl *c, const char *status, int argc, char **argv)
 {
     if (argc < 2 || argc > 3) {
@@ -102,7 +116,32 @@ static int cmd_check(const ctl *c, const char *status, int argc, char **argv)
     free(s);
     free(k);
     long code = request(c, "PUT", path, argc == 3 ? argv[2] : "", &body);
+    if (code == 200) {
+        json_t *b = json_loads(body, 0, NULL);
+        const char *st = json_string_value(json_object_get(b, "status"));
+        char text[600];
+        snprintf(text, sizeof text, "check %s/%s: %s", argv[0], argv[1], st ? st : status);
+        report(c, json_pack("{ss ss ss ss sb}", "action", status, "service", argv[0], "check",
+                            argv[1], "status", st ? st : status, "changed", 1), text);
+        json_decref(b);
+    }
     return finish(code, body, 0);
+}
+
+/* "maintenance on for web", "web already in maintenance", from the API's
+ * answer (its "changed"; an older agent without it counts as a change). */
+static void report_maint(const ctl *c, const char *service, int on, const char *body)
+{
+    json_t *b = json_loads(body, 0, NULL);
+    int changed = !json_is_false(json_object_get(b, "changed"));
+    json_decref(b);
+    char text[600];
+    if (changed)
+        snprintf(text, sizeof text, "maintenance %s for %s", on ? "on" : "off", service);
+    else
+        snprintf(text, sizeof text, "%s already %s maintenance", service, on ? "in" : "out of");
+    report(c, json_pack("{ss ss sb sb}", "action", "maint", "service", service, "maintenance", on,
+                        "changed", changed), text);
 }
 
 static int cmd_maint(const ctl *c, int argc, char **argv)
@@ -118,9 +157,10 @@ static int cmd_maint(const ctl *c, int argc, char **argv)
     char *data = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     long code = request(c, "PUT", path, data, &body);
-    int rc = finish(code, body, 0);
     free(data);
-    return rc;
+    if (code == 200)
+        report_maint(c, argv[0], !strcmp(argv[1], "on"), body);
+    return finish(code, body, 0);
 }
 
 static int cmd_status(const ctl *c)

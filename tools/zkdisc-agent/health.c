@@ -437,13 +437,13 @@ json_t *service_checks_json(const service *s)
             log_time(c->last_run_ms, ts, sizeof ts);
         json_array_append_new(
             a, json_pack("{sssssssssssoso}", "name", c->conf->name, "type", c->conf->kind->name,
-                         "status", check_status_name(c->status), "note", c->note, "last_run", ts,
-                         "last_duration_ms",
-                         c->last_run_ms ? json_real(c->last_duration * 1000.0) : json_null(),
-                         "interval_ms", json_integer(c->conf->interval_ms)));
+                         "status", check_status_name(c->status), "note", c->note, "lastRun", ts,
+                         "lastDurationMs",
+                         c->last_run_ms ? json_real(round(c->last_duration * 1e6) / 1e3) : json_null(),
+                         "intervalMs", json_integer(c->conf->interval_ms)));
         if (c->changed_ms) {
             log_time(c->changed_ms, ts, sizeof ts);
-            json_object_set_new(json_array_get(a, i), "last_change", json_string(ts));
+            json_object_set_new(json_array_get(a, i), "lastChange", json_string(ts));
         }
     }
     return a;

@@ -234,7 +234,7 @@ json_t *watch_set_json(const watch_set *ws)
                         "source", ws->conf->file ? "file" : "zookeeper", "updated", "instances");
     }
     json_object_set_new(doc, "loaded", json_boolean(ws->loaded));
-    json_object_set_new(doc, "held_back", json_boolean(ws->held_back));
+    json_object_set_new(doc, "heldBack", json_boolean(ws->held_back));
     json_object_set_new(doc, "drained", json_integer((json_int_t)(ws->view.n - ws->view.usable)));
     json_t *outs = json_array();
     for (int o = 0; o < ws->nouts; o++) {

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -9,8 +10,9 @@
 
 #include "render.h"
 #include "suggest.h"
+#include "textwidth.h"
 
-enum { OPT_ZK = 1000, OPT_ROOT, OPT_TIMEOUT, OPT_AUTH, OPT_HELP, OPT_PRETTY };
+enum { OPT_ZK = 1000, OPT_ROOT, OPT_TIMEOUT, OPT_AUTH, OPT_HELP, OPT_PRETTY, OPT_NO_HEADERS };
 
 static const struct option global_opts[] = {
     {"zk", required_argument, NULL, OPT_ZK},
@@ -20,6 +22,7 @@ static const struct option global_opts[] = {
     {"output", required_argument, NULL, 'o'},
     {"verbose", no_argument, NULL, 'v'},
     {"pretty", no_argument, NULL, OPT_PRETTY},
+    {"no-headers", no_argument, NULL, OPT_NO_HEADERS},
     {"help", no_argument, NULL, OPT_HELP},
 };
 #define NGLOBAL (sizeof global_opts / sizeof global_opts[0])
@@ -28,9 +31,23 @@ int cli_error(cli *ctx, int exit_code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "zkdisc%s%s: ", ctx->cmd ? " " : "", ctx->cmd ? ctx->cmd : "");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    if (ctx->json) {
+        /* -o json: a script reads the error as it reads the answer */
+        char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0)
+            msg = NULL;
+        json_t *o = json_pack("{s:s,s:s,s:i}", "error", msg ? msg : fmt, "command",
+                              ctx->cmd ? ctx->cmd : "", "exitCode", exit_code);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        fprintf(stderr, "%s\n", s ? s : "{\"error\": \"out of memory\"}");
+        free(s);
+        json_decref(o);
+        free(msg);
+    } else {
+        fprintf(stderr, "zkdisc%s%s: ", ctx->cmd ? " " : "", ctx->cmd ? ctx->cmd : "");
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
     va_end(ap);
     return exit_code;
 }
@@ -85,6 +102,7 @@ static int global_opt(cli *ctx, int opt, const char *arg)
     case OPT_TIMEOUT: return cli_parse_duration(ctx, "--timeout", arg, 1, &ctx->timeout_ms);
     case 'v': ctx->verbose = 1; return 0;
     case OPT_PRETTY: render_json_pretty(1); return 0;
+    case OPT_NO_HEADERS: tw_set_headers(0); return 0;
     case 'o':
         if (!strcmp(arg, "json") || !strcmp(arg, "text")) {
             ctx->json = !strcmp(arg, "json");
@@ -109,6 +127,7 @@ static const char global_help[] =
     "  -o text|json      output format (default text); JSON is compact when piped,\n"
     "                    indented on a terminal\n"
     "  --pretty          indented JSON even when piped\n"
+    "  --no-headers      tables without their header line\n"
     "  -v, --verbose     log the library's session events to stderr, each line with\n"
     "                    an RFC 3339 UTC time and a level\n"
     "  -h, --help        the command's options (zkdisc help COMMAND)\n"
@@ -188,7 +207,8 @@ int cli_parse(cli *ctx, const cli_command *cmd, int argc, char **argv,
             typed_option(argv, name, sizeof name);
             cli_error(ctx, EXIT_USAGE, "option \"%s\" needs a value", name);
             return cli_usage(ctx, cmd);
-        } else if ((opt >= OPT_ZK && opt <= OPT_AUTH) || opt == OPT_PRETTY) {
+        } else if ((opt >= OPT_ZK && opt <= OPT_AUTH) || opt == OPT_PRETTY ||
+                   opt == OPT_NO_HEADERS) {
             rc = global_opt(ctx, opt, optarg);
         } else if (opt == 'o' || opt == 'v') {
             rc = global_opt(ctx, opt, optarg);

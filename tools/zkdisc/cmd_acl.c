@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "cmdutil.h"
+#include "mutation_report.h"
 #include "render.h"
 
 /* ---- ACLs as text ----------------------------------------------------------- */
@@ -204,8 +205,9 @@ static int run_acl_set(cli *ctx, int argc, char **argv)
                                : cli_fail(ctx, rc, &err);
     for (size_t i = 0; i < n; i++)
         free(owned[i]);
-    if (!rc && ctx->json)
-        render_json(json_pack("{s:s,s:i}", "path", path, "entries", (int)n));
+    if (!rc)
+        mr_report(ctx, "acl set", 1, json_pack("{s:s,s:i}", "path", path, "entries", (int)n),
+                  "set the ACL of %s (%zu entr%s)", path, n, n == 1 ? "y" : "ies");
     return rc;
 }
 
@@ -342,9 +344,10 @@ static int run_lock(cli *ctx, int argc, char **argv)
                         "lock keep an ACL anyone may change; re-register %s\n",
                 open, open == 1 ? "" : "s", service, open == 1 ? "it" : "them");
     if (ctx->json) {
-        render_json(json_pack("{s:s,s:b,s:o,s:o,s:I}", "service", service, "locked", 1, "allow",
-                              users_json(o.allow, o.nallow), "admin",
-                              users_json(o.admin, o.nadmin), "openInstances", (json_int_t)open));
+        mr_report(ctx, "service lock", 1,
+                  json_pack("{s:s,s:b,s:o,s:o,s:I}", "service", service, "locked", 1, "allow",
+                            users_json(o.allow, o.nallow), "admin", users_json(o.admin, o.nadmin),
+                            "openInstances", (json_int_t)open), "%s", "");
     } else {
         printf("locked %s", service);
         print_users("registrants", o.allow, o.nallow);
@@ -375,11 +378,8 @@ static int run_unlock(cli *ctx, int argc, char **argv)
     }
     if (rc)
         return cli_fail(ctx, rc, &err);
-    if (ctx->json)
-        render_json(json_pack("{s:s,s:b}", "service", service, "locked", 0));
-    else
-        printf("unlocked %s\n", service);
-    return 0;
+    return mr_report(ctx, "service unlock", 1, json_pack("{s:s,s:b}", "service", service,
+                     "locked", 0), "unlocked %s", service);
 }
 
 /* ---- the two dispatchers ------------------------------------------------------------ */

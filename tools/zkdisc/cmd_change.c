@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cmdutil.h"
+#include "mutation_report.h"
 #include "render.h"
 #include "term.h"
 
@@ -118,10 +119,7 @@ static int run_create(cli *ctx, int argc, char **argv)
         return acl_refused(ctx, "create", path, parent, ZKD_PERM_CREATE);
     if (rc)
         return cu_fail(ctx, rc, &err);
-    if (ctx->json)
-        render_json(json_pack("{s:s}", "path", created));
-    else
-        puts(created);
+    mr_report(ctx, "create", 1, json_pack("{s:s}", "path", created), "created %s", created);
     zkd_free(created);
     return 0;
 }
@@ -130,7 +128,9 @@ const cli_command cmd_create = {
     "create", "create a node",
     "create PATH [VALUE] [--parents] [--sequential] [--container] [--acl SPEC]...\n\n"
     "Creates PATH holding VALUE (none: empty; \"-\": read from stdin) and prints\n"
-    "the path created. Exits 5 when PATH exists, 4 when its parent is missing.\n"
+    "\"created PATH\" (with -s, the name the server chose). Exits 5 when PATH\n"
+    "exists, 4 when its parent is missing. A name the server would refuse\n"
+    "(invalid UTF-8, emoji) is refused whole, before anything is created.\n"
     "  -p, --parents     create missing parents too (empty, persistent)\n"
     "  -s, --sequential  the server appends a 10-digit counter to the name\n"
     "  --container       a container node (the server removes it once empty)\n"
@@ -179,19 +179,16 @@ static int run_set(cli *ctx, int argc, char **argv)
         return acl_refused(ctx, "set", path, path, ZKD_PERM_WRITE);
     if (rc)
         return cu_fail(ctx, rc, &err);
-    if (ctx->json) {
-        json_t *o = render_stat_json(&st);
-        json_object_set_new(o, "path", json_string(path));
-        render_json(o);
-    }
-    return 0;
+    json_t *o = render_stat_json(&st);
+    json_object_set_new(o, "path", json_string(path));
+    return mr_report(ctx, "set", 1, o, "set %s (version %d)", path, st.version);
 }
 
 const cli_command cmd_set = {
     "set", "replace a node's data",
     "set PATH VALUE [--if-version N]\n\n"
-    "Replaces the data of PATH with VALUE (\"-\": read from stdin). Prints nothing\n"
-    "(-o json: the new Stat).\n"
+    "Replaces the data of PATH with VALUE (\"-\": read from stdin). Prints\n"
+    "\"set PATH (version N)\" (-o json: the new Stat with action, path, changed).\n"
     "  --if-version N  only when PATH's version is N; else exit 5 and change nothing",
     run_set};
 
@@ -291,18 +288,18 @@ static int run_rm(cli *ctx, int argc, char **argv)
         return acl_refused(ctx, "rm", path, parent, ZKD_PERM_DELETE);
     if (rc)
         return cu_fail(ctx, rc, &err);
-    if (ctx->json)
-        render_json(json_pack("{s:s,s:I}", "path", path, "deleted", (json_int_t)deleted));
-    else if (o.recursive)
-        printf("removed %zu node%s\n", deleted, deleted == 1 ? "" : "s");
-    return 0;
+    json_t *f = json_pack("{s:s,s:I}", "path", path, "deleted", (json_int_t)deleted);
+    if (o.recursive)
+        return mr_report(ctx, "rm", 1, f, "removed %s (%zu node%s)", path, deleted,
+                         deleted == 1 ? "" : "s");
+    return mr_report(ctx, "rm", 1, f, "removed %s", path);
 }
 
 const cli_command cmd_rm = {
     "rm", "remove a node or a subtree",
     "rm PATH [-R] [--if-version N] [--yes]\n\n"
-    "Removes PATH. On a terminal it asks first unless --yes. It never removes /\n"
-    "or anything under /zookeeper (exit 2).\n"
+    "Removes PATH and prints \"removed PATH\". On a terminal it asks first unless\n"
+    "--yes. It never removes / or anything under /zookeeper (exit 2).\n"
     "  -R, --recursive  PATH and everything under it (pipelined; -r too); when\n"
     "                   stdin is not a terminal, -R needs --yes (exit 2 otherwise)\n"
     "  --if-version N   only when PATH's version is N; else exit 5, nothing removed\n"

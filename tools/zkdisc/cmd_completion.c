@@ -16,7 +16,7 @@
 /* ZooKeeper 3.8's four-letter words, for health --4lw. */
 #define FOUR_LETTER_WORDS "conf cons crst dirs dump envi gtmk isro mntr ruok srst srvr stat wchc wchp wchs"
 static const char *const global_opts =
-    "--zk --root --timeout --auth --auth-file -o --output --pretty -v --verbose --help";
+    "--zk --root --timeout --auth --auth-file -o --output --pretty --no-headers -v --verbose --help";
 
 /* The options a --help text names: "--long" words and "-X" flags, once each. */
 static void print_options(const char *text)

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cmd_config.h"
+#include "mutation_report.h"
 #include "term.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -230,12 +231,11 @@ static void publish_opts(const cli *ctx, const wopts *o, zkd_config_publish_opts
     p->author = cfg_author(ctx, author, len);
 }
 
-static void print_version(cli *ctx, const char *app, int64_t v)
+/* "published APP version N" (-o json: {"action", "app", "version", "changed"}). */
+static void print_version(cli *ctx, const char *action, const char *app, int64_t v)
 {
-    if (ctx->json)
-        render_json(json_pack("{s:s,s:I}", "app", app, "version", (json_int_t)v));
-    else
-        printf("%" PRId64 "\n", v);
+    mr_report(ctx, action, 1, json_pack("{s:s,s:I}", "app", app, "version", (json_int_t)v),
+              "published %s version %" PRId64, app, v);
 }
 
 /* ---- put ------------------------------------------------------------------------- */
@@ -288,7 +288,7 @@ static int run_put(cli *ctx, int argc, char **argv)
     zkd_free(json);
     if (rc)
         return cli_fail(ctx, rc, &err);
-    print_version(ctx, app, v);
+    print_version(ctx, "config put", app, v);
     return 0;
 }
 
@@ -296,11 +296,11 @@ const cli_command cfg_put = {
     "config put", "publish a file as the app's next version",
     "config put APP FILE [--format json|libconfig] [-m M]\n"
     "                         [--if-version N] [--retain K] [--force]\n\n"
-    "Publishes FILE (- reads stdin) as the next version of APP and prints its\n"
-    "number. The format comes from the name (.json; .cfg or .conf: libconfig),\n"
-    "else from --format (stdin: JSON by default). The top level must be an\n"
-    "object. A file that does not parse, or is too large, is refused with exit 1\n"
-    "and nothing is published.\n"
+    "Publishes FILE (- reads stdin) as the next version of APP and prints\n"
+    "\"published APP version N\". The format comes from the name (.json; .cfg\n"
+    "or .conf: libconfig), else from --format (stdin: JSON by default). The top\n"
+    "level must be an object. A file that does not parse, or is too large, is\n"
+    "refused with exit 1 and nothing is published.\n"
     "  --format F      json or libconfig, when the name does not say\n"
     "  -m, --message M recorded with the version\n"
     "  --if-version N  publish only if the current version is N (0: the app must\n"
@@ -371,9 +371,9 @@ static int run_get(cli *ctx, int argc, char **argv)
         json_t *doc = json_loads(zkd_config_version_json(v), 0, NULL);
         char when[RENDER_TIME_LEN];
         render_time(when, sizeof when, zkd_config_version_time(v));
-        render_json(json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:I,s:o}", "app", app, "version",
-                                 (json_int_t)zkd_config_version_number(v), "time",
-                                 (json_int_t)zkd_config_version_time(v), "timeText", when,
+        render_json(json_pack("{s:s,s:I,s:s,s:I,s:s,s:s,s:s,s:I,s:o}", "app", app, "version",
+                                 (json_int_t)zkd_config_version_number(v), "time", when,
+                                 "timeMs", (json_int_t)zkd_config_version_time(v),
                                  "author", zkd_config_version_author(v), "message",
                                  zkd_config_version_message(v), "checksum",
                                  zkd_config_version_checksum(v), "size",
@@ -428,7 +428,7 @@ static int run_rollback(cli *ctx, int argc, char **argv)
     zkd_error err;
     if ((rc = zkd_config_rollback(ctx->client, app, target, &p, &v, &err)))
         return cli_fail(ctx, rc, &err);
-    print_version(ctx, app, v);
+    print_version(ctx, "config rollback", app, v);
     return 0;
 }
 
@@ -436,7 +436,7 @@ const cli_command cfg_rollback = {
     "config rollback", "publish an old version's content as a new version",
     "config rollback APP VERSION [-m M] [--if-version N]\n\n"
     "Publishes the content of retained version VERSION of APP as a new version\n"
-    "and prints its number; history is never rewritten.\n"
+    "and prints \"published APP version N\"; history is never rewritten.\n"
     "  -m, --message M  recorded with the version (default \"rollback to version\n"
     "                   VERSION\")\n"
     "  --if-version N   only if the current version is N; otherwise exit 5",
@@ -478,11 +478,8 @@ static int run_delete(cli *ctx, int argc, char **argv)
     }
     if ((rc = zkd_config_delete(ctx->client, app, o.if_version, &err)))
         return cli_fail(ctx, rc, &err);
-    if (ctx->json)
-        render_json(json_pack("{s:s,s:b}", "app", app, "deleted", 1));
-    else
-        printf("deleted %s\n", app);
-    return 0;
+    return mr_report(ctx, "config delete", 1, json_pack("{s:s,s:b}", "app", app, "deleted", 1),
+                     "deleted %s", app);
 }
 
 const cli_command cfg_delete = {
@@ -524,7 +521,8 @@ static int run_lock(cli *ctx, int argc, char **argv)
             const char *u = strncmp(o.allow[i], "digest:", 7) ? o.allow[i] : o.allow[i] + 7;
             json_array_append_new(users, json_stringn(u, strcspn(u, ":")));
         }
-        render_json(json_pack("{s:s,s:b,s:o}", "app", app, "locked", 1, "allow", users));
+        mr_report(ctx, "config lock", 1,
+                  json_pack("{s:s,s:b,s:o}", "app", app, "locked", 1, "allow", users), "%s", "");
     } else {
         printf("locked %s; writers:", app);
         for (size_t i = 0; i < o.nallow; i++) {
@@ -560,11 +558,8 @@ static int run_unlock(cli *ctx, int argc, char **argv)
     zkd_error err;
     if ((rc = zkd_config_unlock(ctx->client, app, &err)))
         return cli_fail(ctx, rc, &err);
-    if (ctx->json)
-        render_json(json_pack("{s:s,s:b}", "app", app, "locked", 0));
-    else
-        printf("unlocked %s\n", app);
-    return 0;
+    return mr_report(ctx, "config unlock", 1, json_pack("{s:s,s:b}", "app", app, "locked", 0),
+                     "unlocked %s", app);
 }
 
 const cli_command cfg_unlock = {

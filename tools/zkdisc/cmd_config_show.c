@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "cmd_config.h"
+#include "term.h"
+#include "textwidth.h"
 
 enum { O_COUNT = 2100, O_SNAPSHOT_DIR };
 
@@ -47,25 +49,28 @@ static int run_history(cli *ctx, int argc, char **argv)
             char when[RENDER_TIME_LEN];
             render_time(when, sizeof when, h[i].time_ms);
             json_array_append_new(
-                arr, json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:I}", "version",
-                               (json_int_t)h[i].version, "time", (json_int_t)h[i].time_ms,
-                               "timeText", when, "author", h[i].author, "message", h[i].message,
+                arr, json_pack("{s:I,s:s,s:I,s:s,s:s,s:s,s:I}", "version",
+                               (json_int_t)h[i].version, "time", when, "timeMs",
+                               (json_int_t)h[i].time_ms, "author", h[i].author, "message", h[i].message,
                                "checksum", h[i].checksum, "size", (json_int_t)h[i].size));
         }
         render_json(arr);
     } else {
-        /* 7 + 2 + 24 + 2 + 7 + 2 + 12 + 2 + 8 + 2 + 12 = 80 columns */
-        printf("%7s  %-24s  %7s  %-12s  %-8s  %s\n", "VERSION", "TIME (UTC)", "SIZE", "AUTHOR",
-               "SHA256", "MESSAGE");
+        /* the terminal's width (80 when piped); author and message give way first */
+        static const char *const heads[] = {"VERSION", "TIME (UTC)", "SIZE", "AUTHOR", "SHA256",
+                                            "MESSAGE"};
+        tw_table *t = tw_table_new(6, heads, "RLDddl");
         for (size_t i = 0; i < n; i++) {
-            char when[RENDER_TIME_LEN], author[64], message[64];
+            char when[RENDER_TIME_LEN], version[24], size[24], sum[9], message[256];
             render_time(when, sizeof when, h[i].time_ms);
-            cfg_fit(h[i].author, 12, author, sizeof author);
-            cfg_fit(h[i].message, 12, message, sizeof message);
-            const char *sum = strncmp(h[i].checksum, "sha256:", 7) ? h[i].checksum : h[i].checksum + 7;
-            printf("%7" PRId64 "  %-24s  %7zu  %-12s  %-8.8s  %s\n", h[i].version, when,
-                   h[i].size, author, sum, message);
+            snprintf(version, sizeof version, "%" PRId64, h[i].version);
+            snprintf(size, sizeof size, "%zu", h[i].size);
+            const char *s = strncmp(h[i].checksum, "sha256:", 7) ? h[i].checksum : h[i].checksum + 7;
+            snprintf(sum, sizeof sum, "%.8s", s);
+            cfg_fit(h[i].message, 200, message, sizeof message); /* one line */
+            tw_table_add(t, (const char *const[]){version, when, size, h[i].author, sum, message});
         }
+        tw_table_print(t, stdout, term_width(), 2);
     }
     zkd_config_meta_free(h, n);
     return 0;
@@ -98,25 +103,24 @@ static int run_list(cli *ctx, int argc, char **argv)
             char when[RENDER_TIME_LEN] = "";
             if (apps[i].version > 0)
                 render_time(when, sizeof when, apps[i].time_ms);
-            json_array_append_new(arr, json_pack("{s:s,s:I,s:I,s:s,s:s}", "app", apps[i].name,
+            json_array_append_new(arr, json_pack("{s:s,s:I,s:s,s:I,s:s}", "app", apps[i].name,
                                                  "version", (json_int_t)apps[i].version, "time",
-                                                 (json_int_t)apps[i].time_ms, "timeText", when,
+                                                 when, "timeMs", (json_int_t)apps[i].time_ms,
                                                  "author", apps[i].author));
         }
         render_json(arr);
     } else {
-        /* 24 + 2 + 7 + 2 + 24 + 2 + 19 = 80 columns */
-        printf("%-24s  %7s  %-24s  %s\n", "APP", "VERSION", "CHANGED (UTC)", "AUTHOR");
+        static const char *const heads[] = {"APP", "VERSION", "CHANGED (UTC)", "AUTHOR"};
+        tw_table *t = tw_table_new(4, heads, "lRLd");
         for (size_t i = 0; i < n; i++) {
-            char when[RENDER_TIME_LEN] = "?", name[160], author[64], version[24] = "?";
+            char when[RENDER_TIME_LEN] = "?", version[24] = "?";
             if (apps[i].version > 0) {
                 render_time(when, sizeof when, apps[i].time_ms);
                 snprintf(version, sizeof version, "%" PRId64, apps[i].version);
             }
-            cfg_fit(apps[i].name, 24, name, sizeof name);
-            cfg_fit(apps[i].author, 19, author, sizeof author);
-            printf("%-24s  %7s  %-24s  %s\n", name, version, when, author);
+            tw_table_add(t, (const char *const[]){apps[i].name, version, when, apps[i].author});
         }
+        tw_table_print(t, stdout, term_width(), 2);
     }
     zkd_config_apps_free(apps, n);
     return 0;
@@ -310,21 +314,23 @@ static void on_version(zkd_config_watch *w, const zkd_config_version *v, uint64_
     if (s->ctx->json) {
         json_t *o;
         if (!v) {
-            o = json_pack("{s:s,s:b}", "app", app, "deleted", 1);
+            char now[RENDER_TIME_LEN];
+            render_time_now(now, sizeof now);
+            o = json_pack("{s:s,s:s,s:s}", "time", now, "event", "removed", "app", app);
         } else {
             char when[RENDER_TIME_LEN];
             render_time(when, sizeof when, zkd_config_version_time(v));
-            o = json_pack("{s:s,s:I,s:I,s:b,s:I,s:s,s:s,s:s,s:s,s:o}", "app", app, "version",
+            o = json_pack("{s:s,s:s,s:I,s:I,s:b,s:s,s:I,s:s,s:s,s:s,s:o}", "event", "changed", "app", app, "version",
                           (json_int_t)zkd_config_version_number(v), "skipped",
                           (json_int_t)skipped, "stale", zkd_config_version_stale(v), "time",
-                          (json_int_t)zkd_config_version_time(v), "timeText", when, "author",
+                          when, "timeMs", (json_int_t)zkd_config_version_time(v), "author",
                           zkd_config_version_author(v), "message", zkd_config_version_message(v),
                           "checksum", zkd_config_version_checksum(v), "document",
                           json_loads(zkd_config_version_json(v), 0, NULL));
         }
         render_json_line(o);
     } else if (!v) {
-        printf("=== %s deleted\n", app);
+        printf("=== %s removed\n", app);
     } else {
         char when[RENDER_TIME_LEN], author[64], message[64];
         render_time(when, sizeof when, zkd_config_version_time(v));
@@ -418,6 +424,7 @@ const cli_command cfg_watch = {
     "reported.\n"
     "  --snapshot-dir DIR  keep the last version seen in DIR, and serve it\n"
     "                      (marked stale) while ZooKeeper is unreachable\n"
-    "  -o json             one JSON object per line: version, skipped, stale,\n"
-    "                      time, author, message, checksum, document",
+    "  -o json             one JSON object per line: event (changed, or removed\n"
+    "                      when the app is deleted), app, version, skipped,\n"
+    "                      stale, time, timeMs, author, message, checksum, document",
     run_watch};

@@ -11,6 +11,7 @@
 #include "render.h"
 #include "term.h"
 #include "health_probe.h"
+#include "textwidth.h"
 
 static void fmt_ll(char *out, size_t len, long long v)
 {
@@ -58,30 +59,32 @@ static int run_health(cli *ctx, int argc, char **argv)
     if (ctx->json) {
         render_json(health_json(v, n, &h));
     } else {
-        printf("%-21s %-11s %7s %8s %8s %8s %5s\n", "SERVER", "MODE", "RTT ms", "AVG LAT", "ZNODES",
-               "WATCHES", "QUEUE");
+        /* columns that fit COLUMNS or the terminal; an ERROR column when a
+         * server has something to say */
+        int errors = 0;
+        for (int i = 0; i < n; i++)
+            errors |= v[i].error[0] != 0;
+        static const char *const heads[] = {"SERVER", "MODE", "RTT ms", "AVG LAT", "ZNODES",
+                                            "WATCHES", "QUEUE", "ERROR"};
+        tw_table *t = tw_table_new(7 + errors, heads, "LLRDDDDl");
         for (int i = 0; i < n; i++) {
             probe *p = &v[i];
-            const char *mode = p->reachable ? zks_mode_name(p->mode) : "down";
             const char *sgr = serving(p) ? (p->mode == ZKS_MODE_LEADER ? term_sgr("1;32") : term_sgr("32"))
                                          : term_sgr("1;31");
-            if (!p->reachable) {
-                printf("%-21s %s%-11s%s %s\n", p->label, sgr, mode, term_reset(), p->error);
-                continue;
+            char mode[64], rtt[24] = "-", zn[24] = "-", wc[24] = "-", oq[24] = "-", lat[24] = "-";
+            snprintf(mode, sizeof mode, "%s%s%s", sgr, p->reachable ? zks_mode_name(p->mode) : "down",
+                     term_reset());
+            if (p->reachable) {
+                fmt_ll(zn, sizeof zn, p->znodes);
+                fmt_ll(wc, sizeof wc, p->watches);
+                fmt_ll(oq, sizeof oq, p->outstanding);
+                snprintf(rtt, sizeof rtt, "%.1f", p->rtt_ms);
+                if (p->avg_latency >= 0)
+                    snprintf(lat, sizeof lat, "%.1f ms", p->avg_latency);
             }
-            char zn[24], wc[24], oq[24], lat[24];
-            fmt_ll(zn, sizeof zn, p->znodes);
-            fmt_ll(wc, sizeof wc, p->watches);
-            fmt_ll(oq, sizeof oq, p->outstanding);
-            if (p->avg_latency >= 0)
-                snprintf(lat, sizeof lat, "%.1f ms", p->avg_latency);
-            else
-                snprintf(lat, sizeof lat, "-");
-            printf("%-21s %s%-11s%s %7.1f %8s %8s %8s %5s\n", p->label, sgr, mode, term_reset(), p->rtt_ms,
-                   lat, zn, wc, oq);
-            if (p->error[0])
-                printf("%21s %s\n", "", p->error);
+            tw_table_add(t, (const char *const[]){p->label, mode, rtt, lat, zn, wc, oq, p->error});
         }
+        tw_table_print(t, stdout, term_width(), 1);
         if (ensemble)
             printf("\nquorum: %s%s%s (%d of %d voting members serving, %d needed)%s%s\n",
                    quorum ? term_sgr("32") : term_sgr("1;31"), quorum ? "ok" : "LOST", term_reset(),

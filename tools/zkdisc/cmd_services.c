@@ -8,8 +8,10 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "mutation_report.h"
 #include "render.h"
 #include "term.h"
+#include "textwidth.h"
 
 static const char *format_name(const zkd_instance *i)
 {
@@ -19,8 +21,9 @@ static const char *format_name(const zkd_instance *i)
 }
 
 /* The record with Curator's field names, plus where it lives: "znode" (the
- * child's name, not always the record's id) and, for records zkdisc only
- * reads, "format". */
+ * child's name, not always the record's id), "registrationTime" (Curator's
+ * registrationTimeUTC as RFC 3339 text, when the record has one) and, for
+ * records zkdisc only reads, "format". */
 static json_t *instance_json(const zkd_instance *i)
 {
     char *s = zkd_instance_to_json(i);
@@ -29,6 +32,11 @@ static json_t *instance_json(const zkd_instance *i)
     if (!v)
         return json_null();
     json_object_set_new(v, "znode", json_string(zkd_instance_znode(i)));
+    if (zkd_instance_registration_time(i) > 0) {
+        char when[RENDER_TIME_LEN];
+        render_time(when, sizeof when, zkd_instance_registration_time(i));
+        json_object_set_new(v, "registrationTime", json_string(when));
+    }
     if (zkd_instance_format(i) != ZKD_FORMAT_CURATOR)
         json_object_set_new(v, "format", json_string(format_name(i)));
     return v;
@@ -154,13 +162,15 @@ static void print_services(cli *ctx, const service_row *rows, size_t n)
         render_json(arr);
         return;
     }
-    int w = 7; /* never cut a name: the column is as wide as the longest */
-    for (size_t i = 0; i < n; i++)
-        w = (int)strlen(rows[i].name) > w ? (int)strlen(rows[i].name) : w;
-    printf("%-*s %9s %9s\n", w, "SERVICE", "INSTANCES", "MALFORMED");
-    for (size_t i = 0; i < n; i++)
-        printf("%-*s %9zu %9llu\n", w, rows[i].name, rows[i].live,
-               (unsigned long long)rows[i].malformed);
+    static const char *const heads[] = {"SERVICE", "INSTANCES", "MALFORMED"};
+    tw_table *t = tw_table_new(3, heads, "lRD");
+    for (size_t i = 0; i < n; i++) {
+        char live[24], bad[24];
+        snprintf(live, sizeof live, "%zu", rows[i].live);
+        snprintf(bad, sizeof bad, "%llu", (unsigned long long)rows[i].malformed);
+        tw_table_add(t, (const char *const[]){rows[i].name, live, bad});
+    }
+    tw_table_print(t, stdout, tw_table_width(), 1);
 }
 
 static int run_services(cli *ctx, int argc, char **argv)
@@ -213,53 +223,40 @@ static int duplicate_id(const zkd_snapshot *s, size_t k)
            (k + 1 < zkd_snapshot_count(s) && !strcmp(id, zkd_instance_id(zkd_snapshot_at(s, k + 1))));
 }
 
-static int max_width(int w, const char *text)
-{
-    int n = (int)strlen(text);
-    return n > w ? n : w;
-}
-
-typedef struct table_widths {
-    int id, znode, ep, zone;
-    int show_znode; /* some znode is not named after its record's id */
-} table_widths;
-
-/* Column widths from the content: a table is never cut, so two zones that
- * differ in their last letter stay two zones. */
-static table_widths measure(const zkd_snapshot *s, int ssl)
-{
-    table_widths w = {2, 5, 8, 4, 0};
-    for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
-        const zkd_instance *i = zkd_snapshot_at(s, k);
-        char ep[300];
-        zkd_instance_endpoint(i, ssl, ep, sizeof ep);
-        w.id = max_width(w.id, zkd_instance_id(i));
-        w.znode = max_width(w.znode, zkd_instance_znode(i));
-        w.ep = max_width(w.ep, ep);
-        w.zone = max_width(w.zone, zkd_instance_zone(i) ? zkd_instance_zone(i) : "-");
-        w.show_znode |= strcmp(zkd_instance_id(i), zkd_instance_znode(i)) != 0;
-    }
-    return w;
-}
-
+/* The table of instances: as wide as its content when piped (scripts get
+ * every byte of every cell); on a terminal or with COLUMNS set, the widest
+ * columns give way with "…". */
 static void print_table(const zkd_snapshot *s, int ssl)
 {
-    table_widths w = measure(s, ssl);
-    printf("%-*s ", w.id, "ID");
-    if (w.show_znode)
-        printf("%-*s ", w.znode, "ZNODE");
-    printf("%-*s %-*s %6s %s\n", w.ep, "ENDPOINT", w.zone, "ZONE", "WEIGHT", "STATE");
+    int show_znode = 0; /* some znode is not named after its record's id */
     for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
         const zkd_instance *i = zkd_snapshot_at(s, k);
-        char ep[300];
-        zkd_instance_endpoint(i, ssl, ep, sizeof ep);
-        const char *zone = zkd_instance_zone(i);
-        printf("%-*s ", w.id, zkd_instance_id(i));
-        if (w.show_znode)
-            printf("%-*s ", w.znode, zkd_instance_znode(i));
-        printf("%-*s %-*s %6d %s%s\n", w.ep, ep, w.zone, zone ? zone : "-", zkd_instance_weight(i),
-               zkd_instance_enabled(i) ? "up" : "drained", duplicate_id(s, k) ? ",duplicate-id" : "");
+        show_znode |= strcmp(zkd_instance_id(i), zkd_instance_znode(i)) != 0;
     }
+    static const char *const heads[] = {"ID", "ZNODE", "ENDPOINT", "ZONE", "WEIGHT", "STATE"};
+    int skip = !show_znode; /* the ZNODE column only when it says something */
+    const char *h[6];
+    for (int c = 0, o = 0; c < 6; c++)
+        if (c != 1 || !skip)
+            h[o++] = heads[c];
+    tw_table *t = tw_table_new(6 - skip, h, skip ? "lLlDL" : "llLlDL");
+    for (size_t k = 0; k < zkd_snapshot_count(s); k++) {
+        const zkd_instance *i = zkd_snapshot_at(s, k);
+        char ep[300], weight[16], state[32];
+        zkd_instance_endpoint(i, ssl, ep, sizeof ep);
+        snprintf(weight, sizeof weight, "%d", zkd_instance_weight(i));
+        snprintf(state, sizeof state, "%s%s", zkd_instance_enabled(i) ? "up" : "drained",
+                 duplicate_id(s, k) ? ",duplicate-id" : "");
+        const char *zone = zkd_instance_zone(i);
+        const char *row[6] = {zkd_instance_id(i), zkd_instance_znode(i), ep, zone ? zone : "-",
+                              weight, state};
+        const char *r[6];
+        for (int c = 0, o = 0; c < 6; c++)
+            if (c != 1 || !skip)
+                r[o++] = row[c];
+        tw_table_add(t, r);
+    }
+    tw_table_print(t, stdout, tw_table_width(), 1);
 }
 
 /* Appends ,"key":<value as compact JSON> before the record's closing brace;
@@ -298,6 +295,11 @@ static void print_instances_compact(const zkd_snapshot *s)
         fwrite(text, 1, len - 1, stdout);
         int empty = len == 2; /* "{}" */
         put_field("znode", json_string(zkd_instance_znode(i)), &empty);
+        if (zkd_instance_registration_time(i) > 0) {
+            char when[RENDER_TIME_LEN];
+            render_time(when, sizeof when, zkd_instance_registration_time(i));
+            put_field("registrationTime", json_string(when), &empty);
+        }
         if (zkd_instance_format(i) != ZKD_FORMAT_CURATOR)
             put_field("format", json_string(format_name(i)), &empty);
         if (duplicate_id(s, k))
@@ -341,7 +343,7 @@ static void print_delta(zkd_cache *k, const zkd_delta *d, size_t n, void *ud)
 {
     (void)k;
     watch_ctx *w = ud;
-    static const char *names[] = {"", "ADDED", "REMOVED", "UPDATED"};
+    static const char *names[] = {"", "added", "removed", "changed"}; /* as `watch` says */
     char ts[40];
     term_timestamp(ts, sizeof ts);
     for (size_t x = 0; x < n; x++) {
@@ -363,15 +365,15 @@ static void print_skipped(cli *ctx, uint64_t malformed)
     char ts[40];
     term_timestamp(ts, sizeof ts);
     if (ctx->json)
-        render_json_line(json_pack("{s:s,s:s,s:I}", "time", ts, "event", "SKIPPED", "malformed",
+        render_json_line(json_pack("{s:s,s:s,s:I}", "time", ts, "event", "skipped", "malformed",
                              (json_int_t)malformed));
     else
-        printf("%s SKIPPED %llu malformed record%s\n", ts, (unsigned long long)malformed,
+        printf("%s skipped %llu malformed record%s\n", ts, (unsigned long long)malformed,
                malformed == 1 ? "" : "s");
     fflush(stdout);
 }
 
-/* Prints deltas as they come, and a SKIPPED line whenever the count of
+/* Prints deltas as they come, and a skipped line whenever the count of
  * malformed records changes (the cache reports no delta for those). */
 static int watch_instances(cli *ctx, const char *service, int ssl, const sigset_t *set)
 {
@@ -456,10 +458,10 @@ const cli_command cmd_instances = {
     "  --ssl     show sslPort where a record has one (a record with only an\n"
     "            sslPort always shows it, as https:// when its uriSpec has a scheme)\n"
     "  --watch   print one line per change until interrupted:\n"
-    "            TIME ADDED|REMOVED|UPDATED <id> <endpoint>, and\n"
-    "            TIME SKIPPED <n> malformed records when that count changes;\n"
+    "            TIME added|removed|changed <id> <endpoint>, and\n"
+    "            TIME skipped <n> malformed records when that count changes;\n"
     "            TIME is RFC 3339 UTC. The current instances come first, as\n"
-    "            ADDED (-o json: one object per line, with \"time\")",
+    "            added (-o json: one object per line, with \"time\")",
     run_instances};
 
 /* ---- pick -------------------------------------------------------------------- */
@@ -584,6 +586,37 @@ static int resolve_znode(cli *ctx, const char *service, const char *id, char **o
     return rc;
 }
 
+/* Whether the instance's record already says `enabled` (1), not (0), or it
+ * cannot be read (-1: the write that follows reports why). */
+static int enabled_now(cli *ctx, const char *service, const char *znode, int enabled)
+{
+    const char *root = zkd_client_root(ctx->client);
+    char *path = NULL, *data = NULL;
+    size_t len = 0;
+    zkd_instance *i = NULL;
+    int same = -1;
+    if (asprintf(&path, "%s/services/%s/%s", strcmp(root, "/") ? root : "", service, znode) >= 0 &&
+        zkd_node_get(ctx->client, path, &data, &len, NULL, NULL) == 0 &&
+        zkd_instance_parse(service, znode, data, len, &i, NULL) == 0)
+        same = !zkd_instance_enabled(i) == !enabled;
+    zkd_instance_unref(i);
+    zkd_free(data);
+    free(path);
+    return same;
+}
+
+/* "drained web/w1", "web/w1 already drained", or the JSON of it. */
+static int operator_report(cli *ctx, const char *service, const char *id, int what, int changed)
+{
+    static const char *const verbs[] = {"deregister", "drain", "undrain"};
+    static const char *const done[] = {"deregistered", "drained", "undrained"};
+    static const char *const already[] = {"", "already drained", "not drained"};
+    json_t *f = json_pack("{s:s,s:s}", "service", service, "id", id);
+    if (changed)
+        return mr_report(ctx, verbs[what + 1], 1, f, "%s %s/%s", done[what + 1], service, id);
+    return mr_report(ctx, verbs[what + 1], 0, f, "%s/%s %s", service, id, already[what + 1]);
+}
+
 static int operator_action(cli *ctx, const cli_command *cmd, int argc, char **argv, int what)
 {
     char **args;
@@ -594,6 +627,10 @@ static int operator_action(cli *ctx, const cli_command *cmd, int argc, char **ar
     if ((rc = resolve_znode(ctx, args[0], args[1], &znode))) {
         free(znode);
         return rc;
+    }
+    if (what >= 0 && enabled_now(ctx, args[0], znode, what) == 1) {
+        free(znode);
+        return operator_report(ctx, args[0], args[1], what, 0);
     }
     zkd_error err;
     rc = what < 0 ? zkd_instance_remove(ctx->client, args[0], znode, &err)
@@ -609,7 +646,7 @@ static int operator_action(cli *ctx, const cli_command *cmd, int argc, char **ar
                            what < 0 ? ZKD_PERM_DELETE : ZKD_PERM_WRITE);
     }
     free(znode);
-    return rc ? cli_fail(ctx, rc, &err) : 0;
+    return rc ? cli_fail(ctx, rc, &err) : operator_report(ctx, args[0], args[1], what, 1);
 }
 
 static int run_deregister(cli *ctx, int argc, char **argv)
@@ -633,15 +670,21 @@ const cli_command cmd_deregister = {
     "the records; an id carried by two znodes is refused, exit 2). Same for\n"
     "drain and undrain.\n"
     "A process holding the registration does not put it back; to stop traffic\n"
-    "but keep the record, use drain.",
+    "but keep the record, use drain.\n"
+    "Prints what it did (\"deregistered web/w1\"; -o json: {\"action\", \"service\",\n"
+    "\"id\", \"changed\"}); drain and undrain too.",
     run_deregister};
 
 const cli_command cmd_drain = {
     "drain", "mark an instance disabled so balancers skip it",
     "drain SERVICE ID\n\nSets \"enabled\": false in the instance's record. The registering\n"
-    "process keeps that flag across its own updates and re-registrations.",
+    "process keeps that flag across its own updates and re-registrations.\n"
+    "Prints \"drained web/w1\", or \"web/w1 already drained\" (exit 0, nothing\n"
+    "written) when it is.",
     run_drain};
 
 const cli_command cmd_undrain = {
     "undrain", "enable a drained instance again",
-    "undrain SERVICE ID\n\nRemoves \"enabled\": false from the instance's record.", run_undrain};
+    "undrain SERVICE ID\n\nRemoves \"enabled\": false from the instance's record. Prints\n"
+    "\"undrained web/w1\", or \"web/w1 not drained\" (exit 0) when it was not.",
+    run_undrain};

@@ -9,6 +9,7 @@
 #include "cmdutil.h"
 #include "render.h"
 #include "term.h"
+#include "textwidth.h"
 
 /* ---- tree ----------------------------------------------------------------- */
 
@@ -101,32 +102,38 @@ static void tree_free(tree_state *t)
     free(t->services);
 }
 
-/* Prints one line, cut to the terminal's width on a terminal (with "…"). */
+/* Prints one line, cut to the terminal's width on a terminal or with
+ * COLUMNS set (with "…"), counting display columns (a CJK character takes
+ * two) and never splitting a character. */
 static void put_cut(const char *plain_prefix, const char *name, const char *suffix, int width,
                     int cut, const char *name_sgr)
 {
-    /* Count columns as code points (box-drawing characters are one each). */
-    size_t cols = 0;
-    for (const char *p = plain_prefix; *p; p++)
-        cols += ((unsigned char)*p & 0xc0) != 0x80;
-    size_t room = cut && (int)cols < width ? (size_t)width - cols : (size_t)-1;
+    int pcols = tw_width(plain_prefix);
+    int room = pcols < width ? width - pcols : 1;
     fputs(plain_prefix, stdout);
-    size_t nlen = strlen(name), slen = strlen(suffix);
-    if (!cut || nlen + slen <= room) {
+    int nw = tw_width(name);
+    if (!cut || nw + tw_width(suffix) <= room) {
         printf("%s%s%s%s\n", name_sgr, name, term_reset(), suffix);
         return;
     }
-    if (nlen + 1 > room) {
-        printf("%s%.*s%s…\n", name_sgr, (int)(room > 1 ? room - 1 : 0), name, term_reset());
+    size_t cap = strlen(name) + strlen(suffix) + 8;
+    char *buf = malloc(cap);
+    if (!buf)
         return;
+    if (nw + 1 > room) {
+        tw_cut(name, room, buf, cap);
+        printf("%s%s%s\n", name_sgr, buf, term_reset());
+    } else {
+        tw_cut(suffix, room - nw, buf, cap);
+        printf("%s%s%s%s\n", name_sgr, name, term_reset(), buf);
     }
-    printf("%s%s%s%.*s…\n", name_sgr, name, term_reset(), (int)(room - nlen - 1), suffix);
+    free(buf);
 }
 
 static void tree_print_text(const tree_state *t)
 {
     int width = term_width();
-    int cut = isatty(STDOUT_FILENO);
+    int cut = isatty(STDOUT_FILENO) || getenv("COLUMNS");
     /* last[d]: whether the open ancestor at depth d was its parent's last child */
     char *last = calloc((size_t)(t->count ? t->count : 1) + 1, 1);
     size_t prefix_cap = 4096;
@@ -369,7 +376,7 @@ static int run_du(cli *ctx, int argc, char **argv)
             d.v[d.v[i].parent].bytes += d.v[i].bytes;
         }
         json_t *arr = ctx->json ? json_array() : NULL;
-        if (!arr)
+        if (!arr && tw_headers())
             printf("%10s %12s  %s\n", "NODES", "BYTES", "PATH");
         for (size_t i = 0; i < d.count; i++) {
             if (!d.v[i].path)

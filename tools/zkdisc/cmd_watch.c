@@ -49,11 +49,22 @@ static int watch_opt(cli *ctx, int opt, const char *arg, void *ud)
     return EXIT_USAGE;
 }
 
+/* The CLI's one event vocabulary, the same for every watch (instances
+ * --watch, config watch): added, removed, changed; and children. */
+static const char *event_word(zkd_watch_event_type t)
+{
+    switch (t) {
+    case ZKD_WATCH_CREATED: return "added";
+    case ZKD_WATCH_DELETED: return "removed";
+    default: return zkd_watch_event_name(t);
+    }
+}
+
 static const char *event_colour(const char *name)
 {
-    if (!strcmp(name, "created"))
+    if (!strcmp(name, "added"))
         return term_sgr("32");
-    if (!strcmp(name, "deleted"))
+    if (!strcmp(name, "removed"))
         return term_sgr("31");
     if (!strcmp(name, "changed"))
         return term_sgr("33");
@@ -94,7 +105,7 @@ static void on_event(zkd_watch *w, const zkd_watch_event *ev, void *ud)
     watch_opts *o = ud;
     if (o->count && atomic_load(&o->seen) >= o->count)
         return;
-    const char *name = zkd_watch_event_name(ev->type);
+    const char *name = event_word(ev->type);
     if (o->json) {
         json_t *x = json_pack("{s:s,s:s}", "event", name, "path", ev->path);
         if (ev->stat) {
@@ -205,7 +216,7 @@ const cli_command cmd_watch = {
     "watch", "stream a node's or a subtree's changes",
     "watch [PATH] [--children] [-R] [--count N]\n\n"
     "Prints one timestamped line per change until Ctrl-C (exit 0):\n"
-    "  TIME  created|changed|deleted  PATH  version V, N bytes\n"
+    "  TIME  added|changed|removed  PATH  version V, N bytes\n"
     "  TIME  children  PATH  +added -removed\n"
     "The first line, \"watching PATH\", says the watches are armed: changes from\n"
     "then on are reported. Watches are re-armed after every event and after a\n"

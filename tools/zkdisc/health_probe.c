@@ -1,6 +1,7 @@
 /* Probing servers with four-letter words (health_probe.h). */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -215,6 +216,13 @@ void health_summarize(const probe *v, int n, health_summary *h)
     h->healthy = h->quorum && h->down == 0;
 }
 
+/* A duration in ms to the microsecond: the digits past it are the clock's
+ * noise (and mntr's rounding). */
+static double round3(double ms)
+{
+    return (double)(int64_t)(ms * 1000 + (ms < 0 ? -0.5 : 0.5)) / 1000;
+}
+
 json_t *health_json(const probe *v, int n, const health_summary *h)
 {
     json_t *arr = json_array();
@@ -223,11 +231,11 @@ json_t *health_json(const probe *v, int n, const health_summary *h)
         json_t *o = json_pack("{s:s,s:b,s:s}", "server", p->label, "ok", serving(p), "mode",
                               p->reachable ? zks_mode_name(p->mode) : "down");
         if (p->reachable) {
-            json_object_set_new(o, "rttMs", json_real(p->rtt_ms));
+            json_object_set_new(o, "rttMs", json_real(round3(p->rtt_ms)));
             if (p->avg_latency >= 0)
-                json_object_set_new(o, "avgLatencyMs", json_real(p->avg_latency));
+                json_object_set_new(o, "avgLatencyMs", json_real(round3(p->avg_latency)));
             if (p->max_latency >= 0)
-                json_object_set_new(o, "maxLatencyMs", json_real(p->max_latency));
+                json_object_set_new(o, "maxLatencyMs", json_real(round3(p->max_latency)));
             if (p->znodes >= 0)
                 json_object_set_new(o, "znodes", json_integer(p->znodes));
             if (p->watches >= 0)

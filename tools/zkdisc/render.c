@@ -222,10 +222,10 @@ json_t *render_stat_json(const zkd_stat *st)
     char ct[RENDER_TIME_LEN], mt[RENDER_TIME_LEN];
     render_time(ct, sizeof ct, st->ctime);
     render_time(mt, sizeof mt, st->mtime);
-    return json_pack("{s:o,s:o,s:o,s:I,s:s,s:I,s:s,s:i,s:i,s:i,s:o,s:i,s:i}",
+    return json_pack("{s:o,s:o,s:o,s:s,s:I,s:s,s:I,s:i,s:i,s:i,s:o,s:i,s:i}",
                      "czxid", hex_json(st->czxid), "mzxid", hex_json(st->mzxid),
-                     "pzxid", hex_json(st->pzxid), "ctime", (json_int_t)st->ctime,
-                     "ctimeText", ct, "mtime", (json_int_t)st->mtime, "mtimeText", mt,
+                     "pzxid", hex_json(st->pzxid), "ctime", ct, "ctimeMs", (json_int_t)st->ctime,
+                     "mtime", mt, "mtimeMs", (json_int_t)st->mtime,
                      "version", st->version, "cversion", st->cversion, "aversion", st->aversion,
                      "ephemeralOwner", hex_json(st->ephemeral_owner), "dataLength",
                      st->data_length, "numChildren", st->num_children);

@@ -38,6 +38,13 @@ const char *term_reset(void)
 
 int term_width(void)
 {
+    /* COLUMNS, when someone exported it, wins even on a pipe: "COLUMNS=40
+     * zkdisc instances web | less" asks for 40. */
+    const char *env = getenv("COLUMNS");
+    char *end;
+    long cols = env ? strtol(env, &end, 10) : 0;
+    if (env && *env && !*end && cols >= 20 && cols <= 10000)
+        return (int)cols;
     struct winsize ws;
     if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
         return ws.ws_col;

@@ -16,7 +16,7 @@ int term_color(void);
 const char *term_sgr(const char *code); /* e.g. "1;34" */
 const char *term_reset(void);
 
-/* Columns of stdout's terminal; 80 when it is not a terminal or unknown. */
+/* Columns: $COLUMNS when set (20..10000), else stdout's terminal's, else 80. */
 int term_width(void);
 
 /* 1 when stdin and stderr are terminals (someone can answer a question). */

@@ -62,7 +62,7 @@ static void json_tick(output *o, const watch_view *v)
         agent_log(AGENT_WARN, "watch %s: %s is stale (ZooKeeper unreachable for over %d ms)",
                   v->service, o->conf->path, o->conf->stale_after_ms);
         agent_alert("output_stale", o->conf->path,
-                    json_pack("{s:s,s:I}", "service", v->service, "stale_ms", (json_int_t)(now - j->fresh_ms)));
+                    json_pack("{s:s,s:I}", "service", v->service, "staleMs", (json_int_t)(now - j->fresh_ms)));
     }
 }
 
