@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # CI: build the Debian packages (zkdisc, libzkdisc0, libzkdisc-dev) from this
 # checkout with `dpkg-buildpackage -us -uc -b`, check them with lintian
 # (errors and warnings fail; the documented overrides live in debian/),

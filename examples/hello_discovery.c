@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hello_discovery: register this process as an instance of "hello", watch
  * the service, and pick an instance through a balancer.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The newcomer's second command: installs what is missing, builds zkdisc with
 # its tests, and runs every suite with CTest (each suite starts and stops its
 # own ZooKeeper servers on loopback ports).

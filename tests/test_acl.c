@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Access control through the library: credentials from a file (modes,
  * content, messages that never quote it), and a locked service: the
  * registry of an allowed identity (given by auth_file) creates instances

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The balancer: distribution of every strategy, round-robin past INT_MAX,
  * weighted ratios, filters, drained instances, the down-instance policy
  * on an injected clock, and the O(1) read path: 10,000 instances with 100

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A cache of 100,000 instances (ZKD_CACHE_SCALE_N to change it) recovers
  * after the server restarts inside the session timeout and after a session
  * expiry. Before, the ZooKeeper client re-sent its 100,000 data watches in

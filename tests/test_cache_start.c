@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A cache's life at its edges, against a real server: opened before the
  * server is started, started from its snapshot file while ZooKeeper is
  * down, closed after its client, opened and closed 100,000 times. */

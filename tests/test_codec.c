@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Instance records: Curator round trip, ServerSet and Nerve readers, and the
  * malformed records that must be refused (never crash). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Many threads select from a balancer while another client churns 1,000
  * registrations: every selection returns a live-looking instance or "none",
  * never a crash or a torn record; the cache ends exactly right. Run it under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Publishing and reading configuration against a real ZooKeeper server:
  * versions and their metadata, compare-and-set under concurrency, rollback,
  * retention, refused documents, delete, list, and locked apps. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Config documents without a server: the hashes against FIPS 180-4 vectors,
  * exact numbers, libconfig <-> JSON (every type, 64-bit ints, errors naming
  * the line), rendering, and the typed getters. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Watching configuration against a real ZooKeeper server: versions in
  * strictly increasing order across a forced session expiry and a server
  * restart, a burst of publishes, the count of skipped versions, the snapshot

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The client session against a 3-node ensemble: kill -9 of the server the
  * client is connected to moves the client to another server, same session. */
 #include <stdio.h>

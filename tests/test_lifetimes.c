@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Objects closed while their client closes on another thread. zkd_close
  * stops the loop and then tears the client down; a cache or config watch
  * closed from another thread in between used to run its close under the

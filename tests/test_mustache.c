@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Mustache engine (tools/common/mustache.c) against the cases of the
  * specification's required modules (github.com/mustache/spec, specs/
  * interpolation, sections, inverted, comments, partials, delimiters), one

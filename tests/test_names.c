@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Name and path validation against tables of good and bad input. */
 #include <string.h>
 #include <zkdisc/zkdisc.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The node API against a real ZooKeeper: create (flags, parents, ACLs),
  * set and delete with version checks, recursive delete, multi transactions
  * (all or nothing, the failing op named), binary data and names with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The persistent tree behind snapshots (ptree.h): random puts and deletes
  * checked against a sorted array after every step, old versions unchanged
  * by later edits, and an edit building one node per level. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Registration and live discovery against a real server: round trip of
  * every field, expiry and re-creation (including the "old node still there"
  * race), reconnect without flicker, O(changed) reads, malformed data, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Registrations across a leader kill in a 3-node ensemble: a thread keeps
  * registering and deregistering a set of ids while the leader is killed
  * with SIGKILL and comes back. No call fails, and in the end every id

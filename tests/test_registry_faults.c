@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry under faults, against a real server: session events are
  * never held up by registrations being updated; a create whose reply was
  * lost, and a re-registration made while disconnected, each end with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The request layer (core/request.c) against a real ZooKeeper: the window
  * of requests in flight is respected; a read cut off by a lost connection
  * is sent again and answers; a write whose reply was lost is reported as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The client session against a real single ZooKeeper server: connect, a
  * server that is not there, forced expiry, a restart inside the session
  * timeout, and zkd_close from inside a callback. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Session renewal that fails and must be retried. After an expiry the
  * library opens a new session with zookeeper_init; when that call fails (a
  * transient DNS failure, EMFILE), the client must try again with backoff

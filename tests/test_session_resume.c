@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Resuming a session from saved credentials (options.resume), as a
  * restarted process does: client A registers an ephemeral instance in a
  * child process, its credentials are read and handed over, and A dies

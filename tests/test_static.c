@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Static discovery: caches whose instances come from a file or a JSON text
  * instead of ZooKeeper. No server: the client only lends its dispatch
  * thread (connect_in_background to a port nobody listens on), which is

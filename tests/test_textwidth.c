@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The CLI's display-width helpers (tools/zkdisc/textwidth.c, compiled in
  * here: the CLI is no library): CJK takes two columns, marks and colour
  * none, a cut never splits a character nor passes the width asked, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pipelined subtree walk against a real ZooKeeper: a node with 10,000
  * children read with one getChildren and pipelined getData, pre-order,
  * depth limits, exclusions, per-node data choice, unreadable nodes, a

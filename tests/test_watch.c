@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Watches against a real ZooKeeper: a node's creation, changes and
  * deletion; its children; a recursive watch that catches a grandchild
  * created after it started; re-arming after a forced session expiry (with

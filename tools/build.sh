@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Configures and builds zkdisc into a build directory (default ./build).
 # Usage: tools/build.sh [BUILD_DIR] [extra cmake -D options...]
 set -euo pipefail

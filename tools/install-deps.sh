@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what zkdisc needs to build, run and test on Debian 12: the
 # compiler and CMake, the ZooKeeper C client, jansson, libconfig, CUnit, and
 # the ZooKeeper server (Java) that `zkdisc dev` and the test harness start;

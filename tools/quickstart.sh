@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The newcomer's first command: installs what is missing, builds zkdisc,
 # starts a local ZooKeeper (`zkdisc dev`) unless ZKDISC_ZK names one, lists
 # the tree and, on that local server, registers a demo instance, discovers
@@ -10,7 +11,7 @@ wait_after=1
 for arg in "$@"; do
     case "$arg" in
         --no-wait) wait_after=0 ;;
-        -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | grep -v SPDX | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "quickstart: unknown option $arg" >&2; exit 2 ;;
     esac
 done

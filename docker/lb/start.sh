@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-lb: HAProxy (master-worker) and the zkdisc-agent that feeds it, in
 # one container so the agent can reload HAProxy by signal. The agent's
 # backend file starts empty (503 until the first instance is registered).

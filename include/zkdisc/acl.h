@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Access control: reading and setting any node's ACL, digest identities,
  * and locking a service so that only named identities may register into it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Client-side load balancing over a cache's snapshot.
  *
  * Selection never touches the network and never waits on the cache or on a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A live, watch-driven view of one service's instances.
  *
  * The cache loads every instance with pipelined reads, then keeps current

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The client: one ZooKeeper session that survives expiry.
  *
  * zkd_connect() opens a session and returns once it is connected (or fails

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Centralized configuration: one JSON document per app, under versioned
  * znodes.
  *

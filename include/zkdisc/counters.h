@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Request counters per client: what the library asked of ZooKeeper. Tests
  * and the benchmark read them to check that a change costs O(changed). */
 #ifndef ZKDISC_COUNTERS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Errors: every call returns 0 or a negative ZKD_E* code. The codes are part
  * of the ABI and are never renumbered; new ones are only appended.
  * Calls that can fail also take an optional `zkd_error *` (NULL is fine) that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Symbol visibility: only what is marked ZKD_EXPORT leaves libzkdisc.so. */
 #ifndef ZKDISC_EXPORT_H
 #define ZKDISC_EXPORT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A service instance as read from (or written to) the tree.
  *
  * zkdisc writes Apache Curator's format (JsonInstanceSerializer,

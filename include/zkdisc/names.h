@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Names of services, apps and instance ids: 1 to 128 characters of
  * [A-Za-z0-9._-], not "." or "..". Checked before any request is sent. */
 #ifndef ZKDISC_NAMES_H

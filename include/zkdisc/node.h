@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plain znode access with a deadline: the building block for the CLI's tree
  * commands. Paths are absolute inside the connect string's chroot (they do
  * not start at the zkdisc root). Each call waits at most the client's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Registering this process's instances as ephemeral znodes.
  *
  * A registration lives at <root>/services/<service>/<id>, holding the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Walking a subtree with pipelined reads: many getChildren/getData requests
  * in flight at once (a bounded window), instead of one round trip per node.
  * The building block of the CLI's tree, find, grep, du, export and ls -R.

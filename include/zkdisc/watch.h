@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Watching a node, its children or a whole subtree, with the watches armed
  * again after every event.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc: ZooKeeper-backed service discovery and configuration.
  * The one header applications include. */
 #ifndef ZKDISC_ZKDISC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Locking an app with digest ACLs (see "access control" in config.h).
  * Passwords are only hashed here: they are never logged, never put in a
  * message, and the buffers that held them are wiped. */

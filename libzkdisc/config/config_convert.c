@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Converting documents: libconfig text to JSON and back, and rendering. */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Config documents and versions: exact JSON text, the envelope, checksums,
  * the immutable version object and its typed getters. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: what the config modules share (config_*.c). See
  * include/zkdisc/config.h for the tree, the envelope and the promises. */
 #ifndef ZKD_INTERNAL_CONFIG_IMPL_H

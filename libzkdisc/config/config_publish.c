@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Writing configuration: publish (one transaction), rollback, delete, and
  * retention. */
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading configuration: one version, the history, the apps. */
 #include <inttypes.h>
 #include <stdio.h>

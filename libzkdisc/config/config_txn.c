@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Transactions and ACL changes for the configuration (see config_txn.h):
  * translations into request-layer ops, nothing more. */
 #include "config_txn.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: the configuration's transactions and ACL changes, in its own
  * terms, sent through the request layer (request.h) as a MULTI and a
  * SET_ACL. Writes are never resent: after ZKD_ETIMEDOUT or ZKD_ECONNLOSS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Watching an app: each new version once, in order, across reconnects,
  * expiry and restarts; a snapshot file to serve while ZooKeeper is away.
  *

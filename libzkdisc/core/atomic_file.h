@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: files that readers may open while we write them, replaced
  * atomically and only when their content changes. The one implementation
  * for the library's snapshot store and for the agent's outputs and state

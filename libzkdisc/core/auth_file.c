@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Credentials from a file (see zkd_auth_file_read in client.h): a file the
  * owner alone may read, so that a password never sits on a command line
  * (/proc/PID/cmdline) or in a configuration file others can read. */

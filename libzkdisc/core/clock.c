@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Time for deadlines (see clock.h). */
 #include "clock.h"
 

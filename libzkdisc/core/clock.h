@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: time for deadlines, in one place. Every deadline and timer runs
  * on CLOCK_MONOTONIC, so a step of the wall clock moves none of them. */
 #ifndef ZKD_INTERNAL_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: counting requests as they are issued (see zkdisc/counters.h). */
 #ifndef ZKD_INTERNAL_COUNTERS_H
 #define ZKD_INTERNAL_COUNTERS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Error codes, their text, and the mapping from ZooKeeper's codes. */
 #include "errors.h"
 

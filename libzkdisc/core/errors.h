@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: filling zkd_error and translating ZooKeeper's return codes. */
 #ifndef ZKD_INTERNAL_ERRORS_H
 #define ZKD_INTERNAL_ERRORS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON text with every real in its shortest exact form: what zkdisc writes
  * (config documents, instance records) reads back to the same doubles and
  * says them the way a person wrote them ("0.1"). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: JSON text with reals in their shortest exact form (json_text.c). */
 #ifndef ZKD_INTERNAL_JSON_TEXT_H
 #define ZKD_INTERNAL_JSON_TEXT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The library's event loop: a FIFO of jobs and a heap of timers on
  * CLOCK_MONOTONIC, run one at a time on one thread (see loop.h). */
 #include "loop.h"

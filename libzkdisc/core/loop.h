@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: the library's own thread, an event loop of jobs and timers.
  * ZooKeeper's completion thread only posts jobs here and returns; every user
  * callback, every retry and every blocking handle operation (closing or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Validation of names and paths, done before anything is sent. */
 #include <zkdisc/names.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Option defaults and their validation. */
 #include "options.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: checking a zkd_options before a client is built from it. */
 #ifndef ZKD_INTERNAL_OPTIONS_H
 #define ZKD_INTERNAL_OPTIONS_H

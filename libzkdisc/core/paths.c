@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The tree layout: where services, instances and configuration live. */
 #include "paths.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: the tree layout (DESIGN.md section 3) in one place.
  * Every result is malloc'd (NULL when out of memory). */
 #ifndef ZKD_INTERNAL_PATHS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The request layer's requests and their results (see request.h and
  * request_impl.h for how the layer is split). */
 #include "request_impl.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: the one request layer. Every ZooKeeper request the library makes
  * (reads, writes, multi, setACL, the walk's reads, the watches' re-reads)
  * goes through one asynchronous engine per client:

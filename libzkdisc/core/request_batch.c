@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Synchronous batches: requests answered to one waiting thread, and the
  * waiting calls built on them (zkd__call, zkd__call_batch). */
 #include "request_impl.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One engine per client: made on first use, found by its client, told of
  * the session's events, torn down with the client. */
 #include "request_impl.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal to the request layer (request.h is its interface), split by
  * concern:
  *   request.c         a request, its result, its release

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The queue and the window: requests wait in one FIFO per client, at most
  * `window` of them are in flight, and answers come back through
  * ZooKeeper's completion thread, which only copies a result, hands it over

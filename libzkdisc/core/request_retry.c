@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Retries: a read cut off by a connection loss is sent again, with
  * backoff, on a loop timer. */
 #include "request_impl.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Targets: what a module's requests and watches report to, and their
  * inboxes, drained by one job per target on the loop. */
 #include "request_impl.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The table of armed watches: which target hears of which path's next
  * event, behind one ZooKeeper watcher for the whole client. */
 #include "request_impl.h"

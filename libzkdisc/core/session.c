@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The client session: its state machine, and the new session it opens by
  * itself after an expiry.
  *

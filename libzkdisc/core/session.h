@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: the client's session, as the library's modules see it. */
 #ifndef ZKD_INTERNAL_SESSION_H
 #define ZKD_INTERNAL_SESSION_H

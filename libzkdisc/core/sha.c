@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SHA-1 and SHA-256 (FIPS 180-4), hex and base64: see sha.h. */
 #include "sha.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: the two hashes zkdisc needs, small and dependency-free.
  * SHA-256 checksums configuration documents; SHA-1 (with base64) makes
  * ZooKeeper's digest ACL ids, "user:base64(sha1(user:password))". Both

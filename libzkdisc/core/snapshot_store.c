@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Atomic small files on local disk (see snapshot_store.h). */
 #include "snapshot_store.h"
 

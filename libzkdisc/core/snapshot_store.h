@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: files written atomically, for state a process keeps on disk to
  * serve while ZooKeeper is unreachable: the versions of watched config apps
  * and the instances of cached services.

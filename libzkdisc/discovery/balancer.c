@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Choosing an instance: filters, strategies and the down-instance policy.
  *
  * The read path is O(1) and takes no lock. What selection needs is built

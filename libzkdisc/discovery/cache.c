@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The service cache: turns watch events into deltas and swapped snapshots.
  *
  * All of a cache's state except the published snapshot belongs to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Static sources for caches (see cache_file.h). */
 #include "cache_file.h"
 

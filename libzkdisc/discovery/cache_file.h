@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: static sources for a cache. A set of instances read from JSON
  * text in the shape `zkdisc -o json instances` prints (an array of Curator
  * records, each optionally naming its `znode`), and a watcher that re-reads

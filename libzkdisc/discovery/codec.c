@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading and writing instance records: Curator (read and write), Twitter
  * ServerSet and Airbnb Nerve (read only). A record that is none of these is
  * refused with ZKD_EBADDATA and a reason; the cache counts and skips it. */

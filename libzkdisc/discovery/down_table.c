@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The down-instance table (see down_table.h): an open-addressing hash kept
  * at most half full, so a probe ends at an empty slot within a few steps. */
 #include "down_table.h"

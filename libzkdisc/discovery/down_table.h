@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: the balancer's down-instance table, a hash by instance id.
  *
  * Readers (zkd__down_until) take no lock: they probe an open-addressing

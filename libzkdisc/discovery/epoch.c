@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Epoch-based reclamation (see epoch.h).
  *
  * Why it is safe: retire takes its tag r from a fetch-and-add on `now` that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: epoch-based reclamation, so readers follow pointers that writers
  * swap without taking any lock.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The instance record: accessors and reference counting. */
 #include "instance_impl.h"
 

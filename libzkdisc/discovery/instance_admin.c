@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Operators' actions on any instance: remove it, drain or undrain it. */
 #include <jansson.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: the instance record's layout, shared by the codec, the registry
  * and the cache. Fields are set once, before the first reference is shared. */
 #ifndef ZKD_INTERNAL_INSTANCE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A persistent B+tree of instances (see ptree.h).
  *
  * Every node is built once with exactly the slots it holds and never

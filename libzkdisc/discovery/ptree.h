@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: a persistent (copy-on-write) B+tree of instances, ordered by id
  * and then by znode name.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One-shot reads without a cache: a service's instances, and the list of
  * services with their instance counts. Both read the children first, then
  * send every per-child request before waiting for any (one batch). */

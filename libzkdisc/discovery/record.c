@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Building the record a registration writes: the id (a random UUID by
  * default), the address (the first non-loopback IPv4 by default), and the
  * payload with zkdisc's extras (weight, zone, version, metadata) merged in. */

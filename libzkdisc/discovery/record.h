@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: the record a registration writes (see record.c). */
 #ifndef ZKD_INTERNAL_RECORD_H
 #define ZKD_INTERNAL_RECORD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry: this process's ephemeral registrations, an actor on the
  * client's loop thread.
  *

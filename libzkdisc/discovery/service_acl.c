@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Locking a service (see acl.h): a persistent service node whose ACL lets
  * only named identities register into it, holding the admins' digest ids.
  *

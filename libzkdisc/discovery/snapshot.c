@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Immutable, reference-counted sets of instances, sorted by id.
  *
  * A snapshot is a persistent tree (ptree.h) and a stale flag: the cache

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internal: building the immutable snapshots that readers take. */
 #ifndef ZKD_INTERNAL_SNAPSHOT_H
 #define ZKD_INTERNAL_SNAPSHOT_H

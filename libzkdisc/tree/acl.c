@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading and setting ACLs, and digest identities (see acl.h). */
 #include <zkdisc/acl.h>
 

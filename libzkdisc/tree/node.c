@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plain znode access for the CLI and applications (see node.h): reads,
  * writes with version checks, recursive delete and multi transactions. */
 #include <zkdisc/node.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A pipelined subtree walk (see walk.h).
  *
  * The walker's thread owns every node record. Its reads go through the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Node, children and subtree watches, re-armed on every event (watch.h).
  *
  * Every piece of state below is read and written on the client's dispatch

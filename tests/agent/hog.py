@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A process whose memory the test grows: hog.py TRIGGER MB; once TRIGGER
 exists it allocates (and touches) MB megabytes, then idles."""
 import os

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Test HTTP server for the agent suites (loopback only).
 
   httpd.py DIR      serves on 127.0.0.1, a free port written to DIR/port

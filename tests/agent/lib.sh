@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the agent suites (tests/cli/test_agent*.sh): the agent binary,
 # free ports, helper processes, and reading registrations from outside with
 # the zkdisc CLI. Source after tests/cli/lib.sh and harness.sh.

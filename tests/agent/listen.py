@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A TCP listener for tcp checks: listen.py PORTFILE [PORT]; accepts and
 closes connections until killed (the test kills it to fail the check).
 Without PORT it takes a free one; either way PORTFILE gets the port."""

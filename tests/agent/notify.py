@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A stand-in for systemd's notify socket: notify.py SOCKET LOG binds an
 AF_UNIX datagram socket at SOCKET and appends each message (READY=1,
 RELOADING=1, STOPPING=1, WATCHDOG=1, ...) to LOG, one line per field."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Clients that hold the agent's API connections (tests/cli/test_agent_api.sh).
 
 slowloris.py PORT dribble: one connection sending a request's headers one

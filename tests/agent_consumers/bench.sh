@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench.sh BUILD_DIR [N]: measures zkdisc-agent's consumers (the figures in
 # README "zkdisc-agent: consumers"): register -> HAProxy and removal -> DNS
 # latency against kazoo's watch in the same run (bench_consumers.py), and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """bench_consumers.py ZK HAPROXY_SOCKET DNS_PORT N
 
 Latency of the agent's consumers, with the raw client as the baseline in

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench_dns.sh BUILD_DIR [ROUNDS] [SECONDS]: DNS answers per second of
 # zkdisc-agent's responder (the consumers driver) for a 10-instance service
 # against dnsmasq serving the same records (A, and SRV with the targets'

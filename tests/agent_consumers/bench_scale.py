@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """bench_scale.py ZK SERVICE N populate
    bench_scale.py ZK SERVICE N measure AGENT_PID JSON_FILE CHANGES
 

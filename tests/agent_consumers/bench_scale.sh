@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench_scale.sh BUILD_DIR [SMALL [LARGE [CHANGES]]]: the agent's cost per
 # change as a service grows. One watch with haproxy (its socket points
 # nowhere), nginx (no reload) and json outputs, json last so that the time

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* consumers-driver: runs zkdisc-agent's consumer side (watch outputs, DNS,
  * config files) on a libevent loop, the way the agent's main program does,
  * for tests. Usage:

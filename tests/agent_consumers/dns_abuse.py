@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """What an abuser does to a DNS server on 127.0.0.1:PORT, for cli_agent_dns_limits.
 
   dns_abuse.py random PORT N DOMAIN     N queries for random SERVICE.service.DOMAIN

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Sends malformed DNS packets over UDP to 127.0.0.1:PORT and prints what
 came back for each: the rcode of the reply ("FORMERR"), or "none"."""
 import socket, struct, sys

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """hasock.py SOCKET COMMAND...: sends one command to HAProxy's Runtime API
 and prints the reply."""
 import socket, sys

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """idserver.py PORT ID [COUNTFILE]: an HTTP server on 127.0.0.1:PORT whose
 every answer is ID (a backend for the haproxy and nginx tests); with
 COUNTFILE, each request appends a line to it (requests that reached this

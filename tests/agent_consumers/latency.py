@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """latency.py URL DNSHOST:PORT NAME SECONDS: for SECONDS, GETs URL and asks
 DNSHOST:PORT for NAME (A, over UDP) every 10 ms each, one at a time, and
 prints {"api_n", "api_failed", "api_p99_ms", "api_max_ms", "dns_n", ...}.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the cli_agent_* shell tests (source after tests/cli/lib.sh):
 # the consumers driver, free ports, processes stopped at exit, waits.
 AGENT_DRIVER=${CONSUMERS_DRIVER:-${ZKDISC%/tools/zkdisc/zkdisc}/tests/agent_consumers/consumers-driver}

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """loadgen.py URL N | loadgen.py URL --until FILE [--pause MS]
 
 Sends GET requests to URL, each on a new connection (so a balancer sees

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent under 500 checks: CPU and RSS, and how long a check's state
 # change takes to reach ZooKeeper.
 #

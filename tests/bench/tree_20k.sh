@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Times zkdisc's pipelined tree commands on a 20,000-node tree against
 # zkCli.sh's recursive listing, in the same run, on a local server.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks JSON documents against the one shape zkdisc(1) describes under
 JSON OUTPUT. Usage: json_shape.py [--error] [--lines] FILE...
   --error  each file is an error object (what -o json prints on stderr)

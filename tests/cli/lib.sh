@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the CLI shell tests: assertions that count failures and say what
 # was run. Source it, call the checks, end with `finish`.
 set -u

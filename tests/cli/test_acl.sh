@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Service ACLs and credentials from files: a locked service takes
 # registrations from its allowed identities only; a rogue client without
 # credentials, or with another service's, can neither register, drain,

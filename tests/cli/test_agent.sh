@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent, part 1: check-config refuses every bad input with
 # FILE:LINE and the key (exit 2, never a half-started agent); then one agent
 # runs every check kind against real local processes, and each registration

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent alerts and reloads you can trust: three critical/recovered
 # cycles deliver three pairs of webhooks (also to a hook that listens to
 # check_critical only), maintenance on/off/on delivers both ons, a hook over

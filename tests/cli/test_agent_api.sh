@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent's local API, locked, and the secrets it writes kept private.
 # A browser-style request (POST, a foreign Origin, the change in the query
 # string) changes nothing, and neither does a request without the token, a

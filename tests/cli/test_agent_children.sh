@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent child processes: every child's true status reaches the one
 # caller that started it. While exec checks run, 200 command outputs whose
 # command exits 3 on its first run all fail at once: each is reported as a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent consumers: config_files. A published version is written
 # (json, libconfig, env) and on_change runs; v2 rewrites it; a failing
 # on_change puts the previous file back and alerts config_apply_failed; a

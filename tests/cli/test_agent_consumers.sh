@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent, both halves in ONE real agent (not the consumers driver): a
 # service with a passing check is registered and the same agent watches it
 # (json output, DNS). Maintenance (part 1) drains it out of the json file

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent consumers: the DNS responder, asked with dig over UDP and
 # TCP: A, SRV with the targets' addresses in the additional section, zone
 # names, instance names, NXDOMAIN, an empty NOERROR, REFUSED outside the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent DNS cannot be turned against anyone (real ZooKeeper, real
 # dig): a 65,000-byte EDNS query for a 100-instance service gets at most
 # 1,232 bytes over UDP, with TC and whole records, and everything over TCP

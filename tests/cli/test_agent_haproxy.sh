@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent consumers: a real HAProxy (master-worker mode) fed by the
 # haproxy output. Three local HTTP backends answer with their id: requests
 # through the frontend reach exactly the usable instances; a drained one

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent (the real agent) and a real HAProxy in master-worker mode:
 # HAProxy's state is reconciled, not assumed. A drained instance receives
 # no request (counted at its backend) across a HAProxy reload behind the

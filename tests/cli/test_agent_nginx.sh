@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent consumers: a real nginx fed by the nginx output (an upstream
 # file and a reload). After each change (drain, undrain, removal, a new
 # instance) requests reach only the usable instances; reloads are

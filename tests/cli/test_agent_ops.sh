@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent, part 1, operations: alerts (a webhook received once per
 # transition and retried, an exec hook), maintenance kept across a restart,
 # SIGHUP make-before-break (a watcher sees no delta for an unchanged

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent consumers: the json output (atomic, change-only, drained
 # instances left out, an emptying update held back and alerted,
 # min_instances alerts, stale marking and output_stale during a ZooKeeper

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent restarts and reloads without flap, under a watcher
 # (`zkdisc instances web --watch`) that must see no removed: a SIGHUP that
 # changes a check's threshold keeps the check's state; 20 restarts

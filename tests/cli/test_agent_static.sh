@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Static discovery in zkdisc-agent: a service read from a file (served by
 # the json output, nginx's upstream file, DNS and /v1/services, and followed
 # when the file is replaced), and default_servers served while ZooKeeper has

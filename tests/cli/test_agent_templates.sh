@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent templates: every shipped template (share/zkdisc/templates)
 # rendered from a real ZooKeeper tree and loaded by its real consumer:
 # HAProxy checked by `haproxy -c` and serving through the generated

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-agent webhooks that reach people: a hook with `headers` (a literal
 # value, one from "@/path" and one from { file = ... }, read at delivery)
 # and a `body` template (Mustache over the event's fields, JSON-escaped) is

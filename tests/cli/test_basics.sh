@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The CLI's contract: global options, help, suggestions, exit codes, one JSON
 # format (compact when piped, indented on a terminal or with --pretty), the
 # JSON shape of every command, RFC 3339 times, timestamped -v lines,

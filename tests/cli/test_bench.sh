@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-bench runs end to end on a small load and reports every
 # measurement with a ratio. Not a speed test: speed is read off the
 # benchmark's own output, never asserted here.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc-bench's scale group at short sizes: the CLI listing, a cache's
 # cold load, its memory and the agent's CPU per change (haproxy, nginx and
 # json outputs, a DNS query per change) at 500 and 5,000 instances. The

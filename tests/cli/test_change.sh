@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The changing commands: create, set, rm. Success and error paths: exists
 # and version conflicts (exit 5), missing paths (4), ACL denials (6), the
 # refusals of rm (2), stdin values, an unreachable ZooKeeper (3).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `zkdisc -o json instances` at 3,000 and 30,000 instances in the same run
 # (zkdisc-bench's scale group, cli step: the process's CPU, the best of 3
 # rounds interleaved over the sizes): the larger listing costs at most 13x

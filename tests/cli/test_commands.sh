@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Routine edits and operators' commands: config set and config edit (with
 # EDITOR set to a script; compare-and-set against a concurrent publish), an
 # unchanged config put as a no-op, durations with units, trailing slashes,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `zkdisc config`: publishing, reading, history, diff, rollback, retention,
 # compare-and-set between two concurrent publishers, refused files, the
 # libconfig round trip, locked apps, watch (with its snapshot) and delete,

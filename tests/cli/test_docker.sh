@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # What can be checked of docker/ without a Docker engine: the compose file
 # parses and describes the set-up the README promises (3 ZooKeeper nodes, two
 # web instances each with its own agent sidecar, HAProxy fed by an agent, a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The install works the way a user meets it: the examples build against an
 # *installed* zkdisc (CMake package and pkg-config) and run against a harness
 # server with no LD_LIBRARY_PATH; installed executables start; a /usr install

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Backup and restore: export (UTF-8 and base64 data, Stat, ephemeral nodes
 # left out or marked), import with --path, --dry-run, --overwrite, conflicts
 # (exit 5), and the round trip: export, import into an empty server, export

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # health against a 3-node ensemble: all serving (exit 0, one leader, two
 # followers, counts from mntr), one server killed (exit 3, it shows down,
 # quorum still ok), two killed (quorum lost); a standalone server; nothing

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Identity bound to the tree: a rogue client that may write one znode writes
 # records claiming another instance's id and another service's name. They
 # never reach `zkdisc instances`, the agent's json, HAProxy and nginx files

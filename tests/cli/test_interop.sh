@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Interop with real peers (issue 11): Apache Curator 5.4 (Debian's jars,
 # compiled here with javac) registers the ways its users do and reads what
 # zkdisc writes; kazoo writes ServerSet, Nerve and malformed members; Spring

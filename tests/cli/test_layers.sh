@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # libzkdisc's folders are layers (DESIGN.md section 2): core, tree,
 # discovery, config, each using only the ones before it. Every local
 # #include "x.h" in a layer must name a header of that layer or a lower one.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # What the CLI prints: every change says what it did ("drained web/w1",
 # "web/w1 already drained" for a no-op, exit 0) and -o json says it as one
 # object {"action", ..., "changed"}; a path the server would refuse is

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The registry from the command line: register/run hold an instance,
 # SIGTERM removes it at once, SIGKILL after the session timeout, --watch
 # prints one line per delta, pick/drain/deregister and their exit codes.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc shell against a harness server: lines from a pipe (cd, pwd, relative
 # paths, every command over one session, exit codes), then on a terminal
 # driven through tmux: TAB completion of commands and paths, history kept in

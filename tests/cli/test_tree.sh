@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The reading commands: ls -R, tree, find, grep, du (and get on binary data)
 # against a harness server: output, -o json, a node with 10,000 children,
 # names with unusual but valid characters, a missing path (exit 4), an

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # zkdisc ui, the web console, in a real headless Chromium (Debian's chromium,
 # chromium-driver and python3-selenium; tests/cli/ui_driver.py) against a real
 # ZooKeeper: live services, drain, live config history, diff and rollback,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # watch: streams timestamped events and re-arms; --children; --recursive
 # catches a grandchild created after the watch started; -o json lines;
 # --count; a missing path is fine (its creation is an event); errors.

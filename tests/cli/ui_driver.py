@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Drives the console (zkdisc ui) in a real headless Chromium through
 Selenium, against the ZooKeeper test_ui.sh started. Each check prints
 "ok: ..." or "FAIL: ..."; the exit status is the number of failures.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the config converter (config_convert.c). The input is
  * read as libconfig text and as JSON. Whatever parses must render as
  * libconfig that parses back to the same document, or be refused with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the agent's DNS wire format (tools/zkdisc-agent/
  * dns_wire.c, compiled in). Any bytes either parse as a query or not,
  * never read past their end; a parsed query is answered with records named

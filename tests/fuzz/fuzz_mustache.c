@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the Mustache engine (tools/common/mustache.c, compiled
  * in). The input is a template, then after a NUL byte optional JSON data
  * and after another NUL a partial. Parsing must never crash or leak, a

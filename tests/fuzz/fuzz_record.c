@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer target: the instance record decoder (codec.c). Any bytes may
  * sit in a znode. Parsing must never crash or leak; a record that parses
  * must write back as Curator JSON that parses again and writes back the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer targets with clang under ASan+UBSan and runs each for
 # SECONDS (default 60) from a copy of its seed corpus. Exits non-zero with
 # the reproducer's path when a target crashes, leaks or finds a round-trip

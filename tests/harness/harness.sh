@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # harness.sh - real ZooKeeper servers for shell tests (bash). Source it, do not run it.
 #
 #   . "$srcdir/tests/harness/harness.sh"

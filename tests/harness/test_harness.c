@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_harness.c - the harness tests itself against real ZooKeeper servers. */
 #include "zkh.h"
 #include "zkserver.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # test_harness.sh - harness.sh and zk-harness test themselves against real servers.
 # Needs ZK_HARNESS (CMake sets it) or zk-harness on PATH.
 set -u

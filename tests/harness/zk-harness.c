@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zk-harness - real ZooKeeper servers for shell tests (see harness.sh).
  *
  * `zk-harness start` forks a keeper daemon that owns the servers and returns once they

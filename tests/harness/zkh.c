@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkh.c - real ZooKeeper servers for the test suites (see zkh.h).
  *
  * Teardown has three layers, because a test that crashes or is killed must not leave JVMs

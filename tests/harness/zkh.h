@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkh.h - real ZooKeeper servers for the test suites.
  *
  * zkh_start() launches a standalone server or a loopback ensemble, each server with free

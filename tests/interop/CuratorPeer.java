@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // A real Apache Curator 5.4 peer for tests/cli/test_interop.sh: registers
 // instances the ways Curator users do, and reads zkdisc's the ways Curator
 // readers do. Compiled with javac against Debian's jars at test time.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes what other ZooKeeper discovery systems leave in a tree, with kazoo
 (for tests/cli/test_interop.sh): Twitter ServerSet members (ALIVE and DEAD),
 an Airbnb Nerve member, malformed children of five kinds, long names,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the CUnit suites: a runner that makes failures visible to CTest,
  * waiting for a condition with a deadline (never a bare sleep), and a clock. */
 #ifndef ZKD_TESTUTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc-bench's shared pieces: the run's settings, the raw-client helpers
  * every group measures against, and the report (bench_report.c). A group
  * is a function `void bench_NAME(const bench *)` listed in zkdisc-bench.c's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc-bench's agent group: the CPU a zkdisc-agent spends on N http
  * checks at a 1 s interval, against a plain libcurl-multi loop making the
  * same N requests a second (a new connection each, as the checks do) in a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc-bench's agent group (bench_agent.c). */
 #ifndef ZKDISC_BENCH_AGENT_H
 #define ZKDISC_BENCH_AGENT_H

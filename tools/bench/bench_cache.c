@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc-bench's cache scale group: what one change costs a cache as the
  * service grows, and the memory a cached instance takes.
  *

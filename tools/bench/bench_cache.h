@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc-bench's cache scale measures (bench_cache.c). */
 #ifndef ZKDISC_BENCH_CACHE_H
 #define ZKDISC_BENCH_CACHE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc-bench's consumer groups: what zkdisc-agent's consumers deliver,
  * against a baseline in the same run.
  *   haproxy  an instance node created until HAProxy's Runtime API shows

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc-bench --report: the README's performance table, one row per claim,
  * each filled by the group that measures it (see bench.h). A claim no group
  * measured in this run is printed as such, never left out. */

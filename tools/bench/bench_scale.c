@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc-bench --only scale: each step at every --sizes N, and a failure
  * (exit 1) when a step grows more than 1.3x faster than N between two
  * sizes: time(N2) / time(N1) > 1.3 x N2 / N1. Steps (--steps picks some):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc-bench-raw-list: the baseline for `zkdisc -o json instances`, a
  * whole process with only the ZooKeeper C client and jansson: getChildren,
  * then a getData of every child all in flight at once, then each record

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc-bench: zkdisc against the raw ZooKeeper C client, in one run.
  *
  * Absolute times drift from machine to machine, so every result is also a

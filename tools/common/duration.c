@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Durations with units (duration.h). */
 #include "duration.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Durations as people write them, shared by the CLI's options and the
  * agent's configuration: "500ms", "5s", "1.5s", "2m", "1h". */
 #ifndef ZKD_DURATION_H

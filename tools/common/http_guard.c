@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host and Origin checks for local HTTP listeners (http_guard.h). */
 #include "http_guard.h"
 

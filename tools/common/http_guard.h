@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Who may talk to a local HTTP listener: the Host and Origin checks that keep
  * a web page in a local browser (DNS rebinding, cross-site requests) away
  * from it. The agent's API and the console's pages follow the same rules. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Mustache: a template parsed once into a tree of nodes, rendered over a
  * stack of jansson contexts (see mustache.h). */
 #include "mustache.h"

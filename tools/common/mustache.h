@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Mustache templates (https://github.com/mustache/spec, the required
  * modules: interpolation, sections, inverted sections, comments, partials,
  * set delimiter) rendered over jansson values. Logic-less on purpose: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkserver.c - launch and probe a real ZooKeeper server on loopback (see zkserver.h). */
 #include "zkserver.h"
 

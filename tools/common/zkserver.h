@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkserver.h - launch and probe a real ZooKeeper server on loopback.
  *
  * One implementation shared by `zkdisc dev` and the test harness. It knows how to find java

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's shared services, used by every part of zkdisc-agent:
  * logging, alerts, and the one event loop. Everything here runs on the
  * loop thread (library callbacks are handed to it first, see main.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Events -> exec hooks and webhooks (see alerts.h). */
 #include "alerts.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Alert hooks (`alerts` in the config): agent_alert (agent.h) sends each
  * event to the hooks that want it, as an exec (event JSON on stdin,
  * ZKDISC_* variables) or a webhook (JSON POST, retried with backoff); once

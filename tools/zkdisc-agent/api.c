@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The local HTTP API (libevent's evhttp on the agent's loop):
  *   GET /v1/agent, GET /v1/services, GET /v1/watch/SERVICE, GET /metrics,
  *   PUT /v1/check/SERVICE/CHECK/pass|warn|fail (body: the note),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Files that consumers read while we write them: the library's one atomic
  * writer (libzkdisc/core/atomic_file.c, compiled into the agent), under the
  * agent's names. */

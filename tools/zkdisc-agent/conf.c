@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libconfig -> a validated, immutable agent_conf (see conf.h). */
 #include "conf.h"
 

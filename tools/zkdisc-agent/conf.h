@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's configuration: a libconfig file (plus conf.d/NAME.conf files beside
  * it) read into a validated, immutable agent_conf. check-config uses only
  * this; the running agent swaps whole agent_confs on SIGHUP. */

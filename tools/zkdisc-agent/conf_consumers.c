@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parsing of the agent config's `watch`, `dns` and `config_files` groups
  * into an immutable consumers_conf. Every problem is reported with the
  * file and line of the setting, and nothing half-parsed is ever returned. */

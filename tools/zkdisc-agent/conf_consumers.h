@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The parsed `watch`, `dns` and `config_files` groups (consumers_conf,
  * opaque in consumers.h). Built once by conf_consumers.c, then read-only:
  * every string and array here is owned by the consumers_conf. */

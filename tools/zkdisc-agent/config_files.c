@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config_files (see config_files.h): what confd does, over zkdisc's
  * versioned configuration. Each entry holds a config watch; its callback
  * (library thread) only marks the entry and wakes the loop. On the loop, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config_files: each app's new versions written to a file, then on_change;
  * the previous file restored when on_change fails. */
 #ifndef ZKDISC_AGENT_CONFIG_FILES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The consumer side's entry points (consumers.h): watch sets with their
  * outputs, the DNS responder and config files, one wake pipe through which
  * library callbacks reach the loop, and a one-second tick. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's consumer side (issue 10): `watch` (caches -> json, command,
  * haproxy, nginx outputs), `dns`, and `config_files`. main.c, conf.c, api.c
  * and the metrics page reach it only through these calls. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sub-commands: check-config reads the file only; pass|warn|fail, maint and
  * status talk to the running agent's API (address from -c FILE's agent.api,
  * --api HOST:PORT, or the default 127.0.0.1:8586; the API token from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libcurl multi on libevent (see curlev.h): curl tells us which sockets and
  * which timeout to watch; we tell curl when they fire. */
 #include "curlev.h"

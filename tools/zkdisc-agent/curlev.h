@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libcurl's multi interface driven by the agent's libevent loop: every
  * HTTP check and webhook is an easy handle here, none has a thread. */
 #ifndef ZKDISC_AGENT_CURLEV_H

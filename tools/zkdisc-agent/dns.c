@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The DNS responder (see dns.h). libevent 2.1's evdns server listens on UDP
  * only and has no SRV helper, so the sockets are libevent's (a UDP socket
  * and a TCP listener) and dns_wire.c reads and writes the wire format.

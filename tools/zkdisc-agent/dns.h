@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The DNS responder over the watched services' views (UDP and TCP). */
 #ifndef ZKDISC_AGENT_DNS_H
 #define ZKDISC_AGENT_DNS_H

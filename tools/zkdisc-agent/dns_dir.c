@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A children watch on <root>/services keeps the list of service names, so a
  * query for a name that does not exist costs nothing on ZooKeeper and takes
  * no cache. The watch is opened on a thread of its own (zkd_watch_open

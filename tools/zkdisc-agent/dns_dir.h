@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dns.all_services: which services exist under <root>/services, kept by
  * one children watch, so that a DNS query for a name that does not exist
  * costs nothing on ZooKeeper and takes no cache. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* DNS wire format (see dns_wire.h; RFC 1035, EDNS from RFC 6891). */
 #include "dns_wire.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The DNS wire format, as much as the agent's responder needs: a query's
  * header, question and EDNS size read without allocating, and answers
  * written into one buffer with compressed names, record by record, each

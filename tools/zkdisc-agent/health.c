@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running checks and services (see health.h). */
 #include "health.h"
 

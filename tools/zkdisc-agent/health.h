@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running checks and services: schedules each check (with jitter), applies
  * rise/fall (DESIGN.md section 8), and turns a service's checks and
  * maintenance into what publish.c should make of its registration. */

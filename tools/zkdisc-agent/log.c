@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One line per event on stderr: RFC 3339 UTC time, level, message; or one
  * JSON object per line for log shippers. Safe from any thread (one write). */
 #include <jansson.h>

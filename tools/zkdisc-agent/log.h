@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Log output settings (agent_log itself is declared in agent.h). */
 #ifndef ZKDISC_AGENT_LOG_H
 #define ZKDISC_AGENT_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc-agent: arguments, the loop, signals, session events, systemd
  * notify, reload and graceful stop (DESIGN.md section 8). */
 #include <event2/thread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GET /metrics: the Prometheus text format (HELP and TYPE for each family,
  * one family's samples together, as promtool requires). */
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Child processes on the loop (see proc.h). */
 #include "proc.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every child process the agent runs (exec checks, alert hooks, command
  * outputs, reloads, config_files on_change) goes through here. A child is
  * spawned without a shell in a process group of its own; its stdin is a

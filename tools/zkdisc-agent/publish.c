@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Registrations in ZooKeeper from one worker thread (see publish.h).
  *
  * Why a thread: zkd_register and friends wait for ZooKeeper's answer (up to

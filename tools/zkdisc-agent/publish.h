@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Registrations in ZooKeeper, off the loop thread: the loop says what each
  * service's registration should be (publish_set, never blocks); one worker
  * thread makes it so with zkd_register / update / set_enabled / deregister,

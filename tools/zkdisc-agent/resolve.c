@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host names resolved on the loop without blocking it (see resolve.h). */
 #include "resolve.h"
 

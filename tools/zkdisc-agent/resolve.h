@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Host names in instance records, resolved off the loop for the haproxy
  * and nginx outputs (which need IP addresses): libevent's evdns (reads
  * /etc/resolv.conf and /etc/hosts, never blocks), one cache shared by

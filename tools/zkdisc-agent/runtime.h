@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The running agent as main.c holds it; the API and the metrics page read
  * it (on the loop thread only). */
 #ifndef ZKDISC_AGENT_RUNTIME_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* state_dir/maintenance.json: which services an operator put in
  * maintenance, so that a restarted agent keeps them drained. Written with
  * atomic_file (a reader or a crash sees the old file or the new one). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A watched service (see watch_set.h). The cache callback runs on the
  * library's thread: it sets a flag and writes a byte to the loop's wake
  * pipe; everything else happens on the loop. The view is rebuilt from the

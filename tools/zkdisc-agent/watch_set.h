@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One watched service: a library cache, the zone/metadata filters,
  * min_instances and the allow_empty hold-back, and the outputs fed with
  * the resulting view. Loop thread only, except watch_set's cache callback,

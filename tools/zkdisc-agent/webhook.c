@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Webhook headers and body templates (see webhook.h). */
 #include "webhook.h"
 

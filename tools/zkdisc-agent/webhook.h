@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A webhook's `headers` and `body` (alerts with `webhook`): headers whose
  * values may come from files (tokens kept out of the config), and a body
  * rendered from the event with the Mustache engine (escape json). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Global options, connecting and exit codes shared by every command. */
 #include "cli.h"
 

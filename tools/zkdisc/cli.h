@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The zkdisc CLI's shared context: global options, connecting, exit codes and
  * output helpers. Each command lives in its own cmd_*.c file. */
 #ifndef ZKDISC_CLI_H

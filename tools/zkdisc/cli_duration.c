@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Duration options (--timeout 5s): the parser the agent's configuration uses. */
 #include <limits.h>
 

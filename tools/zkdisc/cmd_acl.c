@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `zkdisc acl get|set|digest` for any node, `zkdisc service lock|unlock`,
  * and the message for a write ZooKeeper refused: which identity lacked
  * which permission, and the ACL that refused it. */

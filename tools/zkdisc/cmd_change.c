@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Changing the tree: create, set, rm. */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc completion bash|zsh: completion scripts generated from the command
  * table itself (names, summaries, and the options each --help text lists),
  * so they cannot drift from the CLI; plus `completion paths PREFIX`,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `zkdisc config SUBCOMMAND`: versioned configuration. This file holds the
  * dispatcher, the shared helpers and the writing subcommands (put, get,
  * rollback, delete, lock, unlock); cmd_config_show.c the reading ones. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `zkdisc config`: what its subcommands (cmd_config*.c) share. */
 #ifndef ZKDISC_CMD_CONFIG_H
 #define ZKDISC_CMD_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `zkdisc config set` and `config edit`: change the current document in
  * place and publish it with compare-and-set on the version that was read,
  * so a concurrent publish is reported, never overwritten. Also the check

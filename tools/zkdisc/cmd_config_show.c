@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `zkdisc config` reading subcommands: history, list, diff, watch. */
 #include <inttypes.h>
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc dev: a local standalone ZooKeeper in the foreground, for
  * development (the way `consul agent -dev` works). */
 #include <arpa/inet.h>

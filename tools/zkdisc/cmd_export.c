@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Backup and restore: export a subtree as one JSON document, import it with
  * multi transactions in batches.
  *

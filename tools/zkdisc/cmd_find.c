@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* find and grep: searching a subtree by name, kind, owner or data; both read
  * it pipelined (zkd_walk) and print as they go. */
 #include <fnmatch.h>

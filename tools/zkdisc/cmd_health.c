@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* health: asks every server of the connect string, with the four-letter
  * words ruok, srvr and mntr (tools/common/zkserver.h), how it is doing, and
  * whether the ensemble has a quorum. Needs no ZooKeeper session. Servers are

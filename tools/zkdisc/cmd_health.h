@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `zkdisc health`: what cmd_health.c hands to --4lw (cmd_health_4lw.c). */
 #ifndef ZKDISC_CMD_HEALTH_H
 #define ZKDISC_CMD_HEALTH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `zkdisc health --4lw WORD`: a raw four-letter word (cons, wchs, conf,
  * mntr...) to every server of the connect string, each reply printed as the
  * server returns it. */

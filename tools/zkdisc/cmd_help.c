@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc help [COMMAND [SUBCOMMAND]] and zkdisc version. */
 #include <stdlib.h>
 #include <string.h>

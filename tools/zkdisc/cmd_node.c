@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading nodes: ls (-R), get, stat. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Path arguments as people type them: a trailing slash (ls /app/) is the
  * node itself, and inside `zkdisc shell` a relative path (or none) is
  * taken from the shell's working node. */

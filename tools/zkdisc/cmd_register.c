@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Holding a registration from the command line: `register` (until a
  * signal) and `run` (while a child command runs). Both share the instance
  * options and the signal handling here. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Discovery from the command line: services, instances (--watch), pick,
  * and the operator's deregister, drain and undrain. */
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `zkdisc sync PATH` and `zkdisc whoami`: about this client's session. */
 #include <inttypes.h>
 #include <string.h>

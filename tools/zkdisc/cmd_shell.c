@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `zkdisc shell`: every command over one ZooKeeper session, with a working
  * node (cd, pwd, relative paths through cu_path), line editing, history and
  * completion from libedit. Each line runs the command in this process with

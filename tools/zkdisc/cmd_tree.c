@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tree and du: a subtree drawn, and its sizes; both read it pipelined
  * (zkd_walk). */
 #include <inttypes.h>

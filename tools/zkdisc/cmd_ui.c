@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ui: the web console (ui.h). One ZooKeeper session for every browser, one
  * libevent loop serving the pages compiled into the binary, the JSON reads,
  * the event streams and (with --write) the writes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* watch: streams a node's (or a subtree's) changes as timestamped lines,
  * until Ctrl-C, SIGTERM or --count events. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the tree commands (cmdutil.h). */
 #include "cmdutil.h"
 

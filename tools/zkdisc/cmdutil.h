@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the tree commands (ls -R, tree, find, grep, du, watch,
  * create/set/rm, export/import, health). */
 #ifndef ZKDISC_CMDUTIL_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Turns the console's files (tools/zkdisc/ui/*) into ui_assets.c: one byte
 # array per file and a table of {path, content type, data, length}, so the
 # binary serves them with nothing to install. Run with -DDIR=... -DOUT=...

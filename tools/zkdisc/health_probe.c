@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Probing servers with four-letter words (health_probe.h). */
 #include <errno.h>
 #include <pthread.h>

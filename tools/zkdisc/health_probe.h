@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Probing the servers of a connect string with the four-letter words ruok,
  * srvr and mntr, in parallel: what `zkdisc health` prints and the console's
  * Ensemble page shows. */

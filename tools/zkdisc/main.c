@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* zkdisc: one CLI for the whole tree. This file finds the command and hands
  * over; the commands are in cmd_*.c. */
 #include <stdlib.h>

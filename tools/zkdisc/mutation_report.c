@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The report of a change (mutation_report.h). */
 #include <stdarg.h>
 #include <stdio.h>

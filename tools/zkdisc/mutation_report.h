@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* How every command that changes something says what it did: one line on
  * stdout ("drained web/w1", "web/w1 already drained"), or with -o json one
  * object {"action": ACTION, ...fields, "changed": true|false}. A no-op is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Presentation of node data and Stat for the CLI. */
 #include "render.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* How node data and Stat are shown: pretty JSON, text, hex dump, base64. */
 #ifndef ZKDISC_RENDER_H
 #define ZKDISC_RENDER_H

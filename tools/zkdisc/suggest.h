@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* "Did you mean": the nearest of a few known words to a mistyped one. */
 #ifndef ZKDISC_SUGGEST_H
 #define ZKDISC_SUGGEST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Terminal helpers for the CLI (term.h). */
 #include "term.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Terminal helpers for the CLI: colour (only on a terminal, never with
  * NO_COLOR set), the terminal's width, a yes/no confirmation, reading a
  * value argument ("-" is stdin), progress on stderr. JSON output and times

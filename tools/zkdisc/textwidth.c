@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Text in terminal columns (textwidth.h). Our own table rather than
  * wcwidth(3): that one depends on the locale (in "C" it knows no CJK) and
  * scripts run the CLI under every locale. */

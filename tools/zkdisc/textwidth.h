@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Text in terminal columns: how wide a UTF-8 string shows (CJK and emoji
  * take two columns, combining marks none), cutting one to a width without
  * splitting a character, and padding table cells. The CLI's tables (tree,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `zkdisc ui`: the web console. What its files share.
  *
  *   cmd_ui.c    the command: options, the listener, who may ask, routing

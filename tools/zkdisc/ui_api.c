@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The console's one-shot reads and its writes (ui.h):
  *   GET  /api/session                      {token, write, zk, root, user}
  *   GET  /api/tree/children?path=P         the children of P with their Stat

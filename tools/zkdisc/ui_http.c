@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The console's HTTP plumbing: replies, query strings, sessions and their
  * CSRF tokens, Server-Sent Event streams (ui.h). */
 #include <errno.h>

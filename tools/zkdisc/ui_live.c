@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The console's live state (ui.h): a children watch on <root>/services and a
  * cache per service, a children watch on <root>/config and a config watch
  * per app, a prober thread for the ensemble, and a watch per open tree node.

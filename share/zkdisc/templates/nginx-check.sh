@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # nginx-check.sh FRAGMENT: `nginx -t` on an http-block fragment (what
 # nginx.conf.mustache renders), inside a minimal main configuration of its
 # own, so the fragment is checked before it replaces the live one. For a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One interface for every check kind. A kind parses its own settings at
  * config time and runs one probe at a time on the agent's loop; health.c
  * schedules runs, enforces the timeout and applies rise/fall. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* disk: the filesystem holding `path` keeps at least `min_free` bytes
  * ("10G", or "10%" of its size) and `min_free_inodes` inodes (a count or
  * "5%") free for unprivileged users. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* exec: runs `command` (argv, never a shell) in its own process group.
  * Nagios convention: exit 0 passing, 1 warning, anything else critical; at
  * the timeout health.c cancels us and the whole group is killed. The output

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* http: a request through libcurl's multi interface on the agent's loop;
  * passing when the status is in `expect_status` (default 200-399) and the
  * body holds `body_contains` (when set). TLS is verified unless

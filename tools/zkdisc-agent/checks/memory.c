@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* memory: the resident memory of a process (`pid` or `pidfile`: VmRSS from
  * /proc) or of a cgroup v2 directory (`cgroup`: memory.current) stays
  * under `max_rss` (bytes, "512M", or "10%" of the host's memory). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tcp: `target` "host:port" accepts a connection within the timeout. The
  * name is resolved with libevent's asynchronous resolver, on the loop. */
 #include <event2/bufferevent.h>

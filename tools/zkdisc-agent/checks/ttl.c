@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ttl: the heartbeat. Never run by the agent: the service reports
  * pass/warn/fail through the API; silence past `ttl` counts a failure. */
 #include <stdlib.h>

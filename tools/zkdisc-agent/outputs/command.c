@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* command output: runs an argv with the json document on stdin after each
  * change, at most once per min_interval (changes in between coalesce into
  * one run with the latest document), one run at a time. A run that fails

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* haproxy output: keeps a HAProxy backend equal to the watched set without
  * dropping connections.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* json output: one file per service, written atomically and only when its
  * content changes; `output_stale` when ZooKeeper has been unreachable for
  * longer than stale_after. */

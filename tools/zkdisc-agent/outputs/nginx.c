@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* nginx output: an `upstream` block file (drained instances `down`) and a
  * rate-limited reload when the file changed, after `check` passed (the
  * previous file is put back when it fails). Addresses are IPs: host names

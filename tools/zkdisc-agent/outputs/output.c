@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What every output shares: the JSON document, safe tokens, dispatch. */
 #include "output.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One interface for every output of a watch (json, command, haproxy,
  * nginx). A watch hands each of its outputs the current view of its
  * service whenever that view changes; outputs run on the loop thread only. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rate-limited reloads shared by the haproxy and nginx outputs. */
 #include <stdlib.h>
 #include <time.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The template output (template.h): each template rendered from the one
  * data model (template_data.h) when it changed, and applied through
  * check_cmd, an atomic write and on_change, one step at a time. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `templates`: files rendered with Mustache from every watched service,
  * configuration documents and the node's own facts (the data model is
  * documented in zkdisc-agent.conf(5), TEMPLATES). Each entry renders when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The data templates render (template_data.h): every watched set,
  * configuration documents and the node's facts, as one JSON model rebuilt
  * only when one of them changed. */

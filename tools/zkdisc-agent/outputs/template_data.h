@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What templates render (zkdisc-agent.conf(5), TEMPLATES): services.NAME
  * (instances, drained, all), service_list, config.APP and config_info.APP
  * for the apps the templates list, node.hostname and node.services. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A file checked by its consumer's own program before a reload (see
  * validator in output.h). */
 #include <stdio.h>

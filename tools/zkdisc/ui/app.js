@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // The console's entry point: loads the session, routes #/page/... to the
 // page modules, each of which returns a function that stops its streams.
 import { h, loadSession, session } from './util.js';

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // Configuration: the apps with their current version; one app's history
 // (who, when, message), a side-by-side diff of any two versions, rollback
 // (with --write: confirmed, compare-and-set against the version shown) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // A side-by-side line diff (longest common subsequence), for two versions
 // of a configuration document rendered as sorted, indented JSON.
 

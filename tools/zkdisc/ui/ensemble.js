@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // Ensemble: every server of the connect string, probed with the four-letter
 // words every 2 s while the page is open (what zkdisc health shows).
 import { h, heading, stream } from './util.js';

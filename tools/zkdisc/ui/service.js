@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // A service: its instances, sortable and filterable, live. The table draws
 // only the rows in view (virtual scrolling), so 10,000 instances scroll and
 // filter as smoothly as ten. With --write each row can be drained or

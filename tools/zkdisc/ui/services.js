@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // Services: every service with its live, drained and malformed counts and
 // its zones, updated live from the console's caches; a filter box.
 import { h, heading, stream } from './util.js';

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // Tree: a lazy, keyboard-driven browser of any path; the selected node's
 // data (pretty JSON, text or a hex dump), Stat and ACL, live; search by name
 // (a glob or a part of it) and by content, as find and grep do.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // Small helpers shared by the pages: building elements, talking to the
 // console's API, event streams, the confirmation dialog, formatting.
 
