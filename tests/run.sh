@@ -33,6 +33,10 @@ esac
 # ZKD_CACHE_SCALE_N=100000 to run the suite at full size.
 export ZKD_CACHE_SCALE_N=${ZKD_CACHE_SCALE_N:-20000}
 export ZKD_WATCH_CYCLES=${ZKD_WATCH_CYCLES:-20000}
+# Three suites at a time: each starts its own ZooKeeper on ports of its own
+# choosing and waits on conditions with deadlines, so they share two cores;
+# most of a suite's time is spent waiting on servers and peers, not computing.
+export CTEST_PARALLEL_LEVEL=${CTEST_PARALLEL_LEVEL:-3}
 "$top/tools/install-deps.sh"
 "$top/tools/build.sh" "$build" -DZKDISC_WERROR=ON "${cmake_args[@]}"
 cd "$build"
