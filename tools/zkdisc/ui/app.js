@@ -23,6 +23,7 @@ function route() {
   const hash = location.hash || '#/services';
   performance.mark('zkui-route');
   if (stop) { stop(); stop = null; }
+  document.getElementById('toast').hidden = true; /* a message belongs to the page it came from */
   const main = document.getElementById('main');
   main.replaceChildren();
   for (const [re, mod, nav] of routes) {
