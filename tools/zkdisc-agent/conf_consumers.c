@@ -210,9 +210,9 @@ static mode_t get_mode(parser *p, const config_setting_t *g, mode_t def)
 }
 
 /* "user" or "user:group" (names or numbers). */
-static atomic_file_owner get_owner(parser *p, const config_setting_t *g)
+static zkd__file_owner get_owner(parser *p, const config_setting_t *g)
 {
-    atomic_file_owner o = {(uid_t)-1, (gid_t)-1};
+    zkd__file_owner o = {(uid_t)-1, (gid_t)-1};
     const config_setting_t *s = config_setting_get_member(g, "owner");
     if (!s)
         return o;
@@ -594,7 +594,7 @@ static void parse_template(parser *p, const config_setting_t *g, tmpl_conf *t)
     writable_dir(p, g, "destination", t->destination);
     char *text = NULL, err[256];
     zkd_mustache *m = NULL;
-    if (t->source && atomic_file_read(t->source, 16 << 20, &text) < 0)
+    if (t->source && zkd__atomic_file_read(t->source, 16 << 20, &text) < 0)
         bad(p, config_setting_get_member(g, "source"), "source", "cannot read %s: %s", t->source,
             strerror(errno));
     else if (text && zkd_mustache_compile(text, strlen(text), &m, err, sizeof err) < 0)

@@ -8,7 +8,7 @@
 #include <jansson.h> /* before consumers.h, which uses json_t without it */
 #include <sys/types.h>
 
-#include "atomic_file.h"
+#include "core/atomic_file.h"
 #include "consumers.h"
 
 typedef enum out_type { OUT_JSON, OUT_COMMAND, OUT_HAPROXY, OUT_NGINX } out_type;
@@ -18,7 +18,7 @@ typedef struct out_conf {
     out_type type;
     char *path;          /* json: the file; haproxy: `config`; nginx: the upstream file */
     mode_t mode;         /* of written files, default 0644 */
-    atomic_file_owner owner;
+    zkd__file_owner owner;
     int stale_after_ms;  /* json: alert output_stale past this while stale; 0: never */
     char **argv;         /* command: what to run; NULL-terminated */
     int min_interval_ms; /* command: debounce, default 1000 */
@@ -68,7 +68,7 @@ typedef struct cfile_conf {
     char *path;
     cfile_format format;
     mode_t mode;
-    atomic_file_owner owner;
+    zkd__file_owner owner;
     char **on_change;    /* NULL-terminated, may be NULL */
     int timeout_ms;      /* of on_change, default 30000 */
 } cfile_conf;
@@ -79,7 +79,7 @@ typedef struct tmpl_conf {
     char *destination;
     int escape;          /* zkd_mustache_escape, default none */
     mode_t mode;
-    atomic_file_owner owner;
+    zkd__file_owner owner;
     char **check_cmd;    /* argv run on the rendered temporary file ({{path}} or %s); may be NULL */
     char **on_change;    /* argv run after the destination changed; may be NULL */
     char **apps;         /* config apps the template reads (config.APP); NULL-terminated, may be NULL */

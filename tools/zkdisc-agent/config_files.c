@@ -185,8 +185,8 @@ static void run_on_change(cfile *f);
 static int restore(cfile *f, const char *why)
 {
     char err[512] = "";
-    int rc = f->previous ? atomic_file_write(f->c->path, f->previous, f->previous_len, f->c->mode,
-                                             &f->c->owner, err, sizeof err)
+    int rc = f->previous ? zkd__atomic_file_write(f->c->path, f->previous, f->previous_len, f->c->mode,
+                                                   &f->c->owner, err, sizeof err)
                          : unlink(f->c->path);
     if (rc < 0 && !f->previous)
         snprintf(err, sizeof err, "cannot remove %s: %s", f->c->path, strerror(errno));
@@ -278,8 +278,8 @@ static void apply(cfile *f)
         return;
     }
     char *prev = NULL;
-    long plen = atomic_file_read(f->c->path, 64 << 20, &prev);
-    int rc = atomic_file_write(f->c->path, text, len, f->c->mode, &f->c->owner, err, sizeof err);
+    long plen = zkd__atomic_file_read(f->c->path, 64 << 20, &prev);
+    int rc = zkd__atomic_file_write(f->c->path, text, len, f->c->mode, &f->c->owner, err, sizeof err);
     free(text);
     if (f->carried_hook && f->c->on_change) {
         /* The file was written by the entry a SIGHUP replaced, whose

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "atomic_file.h"
+#include "core/atomic_file.h"
 #include "runtime.h"
 
 #define STATE_MAX (1 << 20)
@@ -59,7 +59,7 @@ json_t *state_load(const char *dir)
         make_private(dir);
     json_t *m = NULL;
     char *path = dir ? state_path(dir) : NULL, *text = NULL;
-    if (path && atomic_file_read(path, STATE_MAX, &text) >= 0) {
+    if (path && zkd__atomic_file_read(path, STATE_MAX, &text) >= 0) {
         json_error_t je;
         m = json_loads(text, 0, &je);
         if (!json_is_object(m)) {
@@ -85,7 +85,7 @@ int state_save(const char *dir, json_t *maint)
     char *path = state_path(dir);
     char *text = json_dumps(maint, JSON_INDENT(2) | JSON_SORT_KEYS);
     char err[512];
-    int rc = path && text ? atomic_file_write(path, text, strlen(text), 0600, NULL, err, sizeof err) : -1;
+    int rc = path && text ? zkd__atomic_file_write(path, text, strlen(text), 0600, NULL, err, sizeof err) : -1;
     if (rc < 0)
         agent_log(AGENT_ERROR, "%s", path && text ? err : "out of memory");
     free(text);
@@ -126,7 +126,7 @@ static json_t *load_json(const char *dir, const char *name)
 {
     char *path = dir ? state_file(dir, name) : NULL, *text = NULL;
     json_t *j = NULL;
-    if (path && atomic_file_read(path, STATE_MAX, &text) >= 0) {
+    if (path && zkd__atomic_file_read(path, STATE_MAX, &text) >= 0) {
         json_error_t je;
         j = json_loads(text, 0, &je);
         if (!json_is_object(j)) {
@@ -147,7 +147,7 @@ static void save_json(const char *dir, const char *name, json_t *j)
     char *path = state_file(dir, name);
     char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
     char err[512];
-    if (!path || !text || atomic_file_write(path, text, strlen(text), 0600, NULL, err, sizeof err) < 0)
+    if (!path || !text || zkd__atomic_file_write(path, text, strlen(text), 0600, NULL, err, sizeof err) < 0)
         agent_log(AGENT_ERROR, "cannot keep state: %s", path && text ? err : "out of memory");
     free(text);
     free(path);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
+#include "core/atomic_file.h"
 #include "mustache.h"
 
 /* A header name: an RFC 9110 token. */
@@ -88,7 +88,7 @@ struct curl_slist *webhook_headers(const alert_conf *ac, char *err, size_t errle
     for (char **h = ac->headers; h && *h; h += 2) {
         char *value = NULL, *line = NULL;
         if (h[1][0] == '@') {
-            long n = atomic_file_read(h[1] + 1, 64 << 10, &value);
+            long n = zkd__atomic_file_read(h[1] + 1, 64 << 10, &value);
             if (n < 0) {
                 snprintf(err, errlen, "header %s: cannot read %s: %s", h[0], h[1] + 1, strerror(errno));
                 curl_slist_free_all(l);

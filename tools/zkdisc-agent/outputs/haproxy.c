@@ -82,7 +82,7 @@ static void flush_file(haproxy_out *h);
 static int recover(haproxy_out *h)
 {
     char *text = NULL;
-    if (atomic_file_read(h->base.conf->path, 16 << 20, &text) < 0)
+    if (zkd__atomic_file_read(h->base.conf->path, 16 << 20, &text) < 0)
         return 0;
     int n = 0;
     char *save = NULL;
@@ -556,8 +556,8 @@ static void write_file(haproxy_out *h, const char *service)
                                 s->port, s->enabled ? s->weight : 0, s->id, s->enabled ? "" : " (drained)");
     }
     char err[512];
-    int rc = atomic_file_write(o->conf->path, evbuffer_pullup(b, -1), evbuffer_get_length(b),
-                               o->conf->mode, &o->conf->owner, err, sizeof err);
+    int rc = zkd__atomic_file_write(o->conf->path, evbuffer_pullup(b, -1), evbuffer_get_length(b),
+                                     o->conf->mode, &o->conf->owner, err, sizeof err);
     evbuffer_free(b);
     if (rc < 0) {
         o->stats.write_failures++;

@@ -31,7 +31,7 @@ static void json_update(output *o, const watch_view *v)
     size_t len;
     char *text = output_render_json(v, &len, &j->records);
     char err[512];
-    int rc = atomic_file_write(o->conf->path, text, len, o->conf->mode, &o->conf->owner, err, sizeof err);
+    int rc = zkd__atomic_file_write(o->conf->path, text, len, o->conf->mode, &o->conf->owner, err, sizeof err);
     free(text);
     if (rc < 0) {
         o->stats.write_failures++;

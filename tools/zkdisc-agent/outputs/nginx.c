@@ -68,8 +68,8 @@ static void nginx_update(output *o, const watch_view *v)
     evbuffer_add_printf(b, "}\n");
     size_t len = evbuffer_get_length(b);
     char err[512];
-    int rc = atomic_file_write(o->conf->path, evbuffer_pullup(b, -1), len, o->conf->mode,
-                               &o->conf->owner, err, sizeof err);
+    int rc = zkd__atomic_file_write(o->conf->path, evbuffer_pullup(b, -1), len, o->conf->mode,
+                                     &o->conf->owner, err, sizeof err);
     evbuffer_free(b);
     if (rc < 0) {
         o->stats.write_failures++;

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "../agent.h"
-#include "../atomic_file.h"
+#include "core/atomic_file.h"
 #include "../proc.h"
 #include "mustache.h"
 #include "output.h"
@@ -108,8 +108,8 @@ static void hook_done(void *arg, const proc_result *r)
         return;
     }
     char err[512] = "";
-    int rc = t->previous_len >= 0 ? atomic_file_write(t->c->destination, t->previous, (size_t)t->previous_len,
-                                                      t->c->mode, &t->c->owner, err, sizeof err)
+    int rc = t->previous_len >= 0 ? zkd__atomic_file_write(t->c->destination, t->previous, (size_t)t->previous_len,
+                                                            t->c->mode, &t->c->owner, err, sizeof err)
                                   : unlink(t->c->destination);
     t->restores += rc >= 0;
     agent_log(AGENT_ERROR, "template %s: %s; %s", t->c->destination, reason,
@@ -131,8 +131,8 @@ static void commit(tmpl *t)
     char err[512];
     free(t->previous);
     t->previous = NULL;
-    t->previous_len = atomic_file_read(t->c->destination, FILE_MAX, &t->previous);
-    int rc = atomic_file_write(t->c->destination, t->text, t->len, t->c->mode, &t->c->owner, err, sizeof err);
+    t->previous_len = zkd__atomic_file_read(t->c->destination, FILE_MAX, &t->previous);
+    int rc = zkd__atomic_file_write(t->c->destination, t->text, t->len, t->c->mode, &t->c->owner, err, sizeof err);
     if (rc < 0) {
         agent_log(AGENT_ERROR, "template %s: %s", t->c->destination, err);
         fail_alert(t, "write", err, 0);
@@ -268,7 +268,7 @@ static void kick(tmpl *t)
     if (t->job || t->stage != S_IDLE || !t->pending || evtimer_pending(t->timer, NULL))
         return;
     char *cur = NULL;
-    long n = atomic_file_read(t->c->destination, FILE_MAX, &cur);
+    long n = zkd__atomic_file_read(t->c->destination, FILE_MAX, &cur);
     int same = n >= 0 && (size_t)n == t->pending_len && !memcmp(cur, t->pending, t->pending_len);
     free(cur);
     if (same) { /* identical bytes: no write, no check, no reload */
@@ -374,7 +374,7 @@ static int open_one(tmpls *ts, tmpl *t, const tmpl_conf *c, struct evbuffer *err
     t->previous_len = -1;
     t->timer = evtimer_new(ts->base, on_timer, t);
     char *text = NULL, err[256];
-    if (atomic_file_read(c->source, FILE_MAX, &text) < 0) {
+    if (zkd__atomic_file_read(c->source, FILE_MAX, &text) < 0) {
         evbuffer_add_printf(errors, "templates: cannot read %s: %s\n", c->source, strerror(errno));
         return -1;
     }

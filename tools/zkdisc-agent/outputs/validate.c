@@ -16,7 +16,7 @@ void validator_init(validator *v, output *o, void (*passed)(output *o))
     v->passed = passed;
     /* The file a previous run left is what the consumer runs now. */
     char *text = NULL;
-    long n = atomic_file_read(o->conf->path, 16 << 20, &text);
+    long n = zkd__atomic_file_read(o->conf->path, 16 << 20, &text);
     if (n >= 0) {
         v->good = text;
         v->good_len = n;
@@ -33,7 +33,7 @@ static void checked(validator *v, int status, const char *why, const char *text,
         return;
     }
     char *file = NULL;
-    long n = atomic_file_read(o->conf->path, 16 << 20, &file);
+    long n = zkd__atomic_file_read(o->conf->path, 16 << 20, &file);
     if (status == 0) {
         free(v->good);
         v->good = n >= 0 ? file : NULL;
@@ -45,8 +45,8 @@ static void checked(validator *v, int status, const char *why, const char *text,
         proc_describe(o->conf->check, cmd, sizeof cmd);
         proc_excerpt(text, len, said, sizeof said);
         o->stats.reload_failures++;
-        int kept = v->good && atomic_file_write(o->conf->path, v->good, (size_t)v->good_len, o->conf->mode,
-                                                &o->conf->owner, err, sizeof err) >= 0;
+        int kept = v->good && zkd__atomic_file_write(o->conf->path, v->good, (size_t)v->good_len, o->conf->mode,
+                                                      &o->conf->owner, err, sizeof err) >= 0;
         agent_log(AGENT_ERROR, "watch %s: %s check \"%s\" %s%s%s; not reloaded, %s", o->watch->service,
                   o->ops->type, cmd, why, *said ? ": " : "", said,
                   kept ? "the previous file is back" : "no previous file to put back");
