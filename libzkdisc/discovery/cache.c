@@ -974,7 +974,7 @@ static int in_set(const zkd__static_set *s, const char *name)
     size_t lo = 0, hi = s->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int cmp = strcmp(s->names[mid], name);
+        int cmp = strcmp(s->items[mid].name, name);
         if (cmp == 0)
             return 1;
         if (cmp < 0)
@@ -994,10 +994,10 @@ static void apply_set(zkd_cache *k, zkd__static_set *s)
             drop_member(k, i);
     member_reserve(k, s->n);
     for (size_t i = 0; i < s->n; i++) {
-        member *m = member_insert(k, s->names[i]);
+        member *m = member_insert(k, s->items[i].name);
         if (m) {
-            set_member(k, m, s->insts[i], 0);
-            s->insts[i] = NULL;
+            set_member(k, m, s->items[i].inst, 0);
+            s->items[i].inst = NULL;
         }
     }
     k->stale = 0;

@@ -27,11 +27,10 @@
 void zkd__static_set_free(zkd__static_set *s)
 {
     for (size_t i = 0; i < s->n; i++) {
-        free(s->names[i]);
-        zkd_instance_unref(s->insts[i]);
+        free(s->items[i].name);
+        zkd_instance_unref(s->items[i].inst);
     }
-    free(s->names);
-    free(s->insts);
+    free(s->items);
     *s = (zkd__static_set){0};
 }
 
@@ -51,7 +50,7 @@ static char *default_id(json_t *e)
 
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const zkd__static_item *)a)->name, ((const zkd__static_item *)b)->name);
 }
 
 /* One element: fills in name and id, then reads it as the cache would read
@@ -102,61 +101,23 @@ int zkd__static_parse(const char *service, const char *origin, const char *text,
     }
     zkd__static_set s = {0};
     size_t n = json_array_size(doc);
-    s.names = calloc(n ? n : 1, sizeof *s.names);
-    s.insts = calloc(n ? n : 1, sizeof *s.insts);
-    int rc = s.names && s.insts ? 0 : zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    s.items = calloc(n ? n : 1, sizeof *s.items);
+    int rc = s.items ? 0 : zkd__fail(err, ZKD_ENOMEM, "out of memory");
     zkd_error why;
     for (size_t i = 0; !rc && i < n; i++) {
-        if ((rc = parse_one(service, json_array_get(doc, i), &s.names[s.n], &s.insts[s.n], &why)))
+        zkd__static_item *it = &s.items[s.n];
+        if ((rc = parse_one(service, json_array_get(doc, i), &it->name, &it->inst, &why)))
             rc = zkd__fail(err, rc == ZKD_ENOMEM ? rc : ZKD_EBADDATA, "%s: instance %zu: %s",
                            origin, i + 1, why.message);
         else
             s.n++;
     }
     json_decref(doc);
-    /* Sort names and instances together: sort indices by name. */
-    size_t *ix = rc ? NULL : malloc((s.n ? s.n : 1) * sizeof *ix);
-    if (!rc && !ix)
-        rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    if (!rc) {
-        char **keyed = malloc((s.n ? s.n : 1) * 2 * sizeof *keyed);
-        if (!keyed) {
-            rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
-        } else {
-            /* pairs (name, index-as-pointer) sorted by name */
-            for (size_t i = 0; i < s.n; i++) {
-                keyed[2 * i] = s.names[i];
-                keyed[2 * i + 1] = (char *)(uintptr_t)i;
-            }
-            qsort(keyed, s.n, 2 * sizeof *keyed, by_name);
-            for (size_t i = 0; i < s.n; i++)
-                ix[i] = (size_t)(uintptr_t)keyed[2 * i + 1];
-            free(keyed);
-            for (size_t i = 1; !rc && i < s.n; i++)
-                if (!strcmp(s.names[ix[i - 1]], s.names[ix[i]]))
-                    rc = zkd__fail(err, ZKD_EBADDATA, "%s: two instances named %s", origin,
-                                   s.names[ix[i]]);
-        }
-    }
-    if (!rc) {
-        char **names = malloc((s.n ? s.n : 1) * sizeof *names);
-        zkd_instance **insts = malloc((s.n ? s.n : 1) * sizeof *insts);
-        if (!names || !insts) {
-            free(names);
-            free(insts);
-            rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
-        } else {
-            for (size_t i = 0; i < s.n; i++) {
-                names[i] = s.names[ix[i]];
-                insts[i] = s.insts[ix[i]];
-            }
-            free(s.names);
-            free(s.insts);
-            s.names = names;
-            s.insts = insts;
-        }
-    }
-    free(ix);
+    if (!rc)
+        qsort(s.items, s.n, sizeof *s.items, by_name);
+    for (size_t i = 1; !rc && i < s.n; i++)
+        if (!strcmp(s.items[i - 1].name, s.items[i].name))
+            rc = zkd__fail(err, ZKD_EBADDATA, "%s: two instances named %s", origin, s.items[i].name);
     if (rc) {
         zkd__static_set_free(&s);
         return rc;

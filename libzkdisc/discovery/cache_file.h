@@ -14,11 +14,16 @@
 #include <zkdisc/client.h>
 #include <zkdisc/error.h>
 
-/* Instances sorted by znode name, names unique. Owns both arrays, every
- * name and one reference per instance. */
+/* One instance of a static set and the znode name it stands for. */
+typedef struct zkd__static_item {
+    char *name;
+    zkd_instance *inst;
+} zkd__static_item;
+
+/* Instances sorted by znode name, names unique. Owns the array, every name
+ * and one reference per instance. */
 typedef struct zkd__static_set {
-    char **names;
-    zkd_instance **insts;
+    zkd__static_item *items;
     size_t n;
 } zkd__static_set;
 
