@@ -442,16 +442,25 @@ static void test_reconnect_not_held_by_updates(void)
 /* The create reaches the server, its reply is lost with the connection:
  * zkd_register reads what is there, finds its own session's node, adopts
  * it and succeeds. Exactly one node, and the handle holds it. */
-static void test_lost_create_reply(void)
+/* session_ms decides who sends the create: with a session timeout whose
+ * two thirds (the C client's limit for a silent connection) fit in the
+ * request timeout, zkd_register's caller makes a synchronous create; else
+ * the loop sends it. Either way the create is sent once, its lost reply
+ * resolved by reading, and the node adopted. */
+static void lost_create_reply(int session_ms)
 {
     proxy p;
     proxy_start(&p, zkh_client_port(zk, 0));
-    zkd_client *a = connect_to(p.connect, 30000, 15000);
+    zkd_client *a = connect_to(p.connect, session_ms, 15000);
     zkd_client *b = connect_to(zkh_connect_string(zk), 10000, 15000);
     proxy_arm(&p, LOSE_REPLY, "lost/l-1", OP_CREATE, PASS);
     zkd_registration *r = NULL;
+    zkd_counters before, after;
+    zkd_client_counters(a, &before);
     CU_ASSERT_EQUAL(register_as(a, "lost", "l-1", 5, &r), 0);
     CU_ASSERT_TRUE(fired(&p)); /* the fault did happen */
+    zkd_client_counters(a, &after);
+    CU_ASSERT(after.create >= before.create + 1);
     node_check n = {b, a, "/zkdisc/services/lost/l-1", 5};
     CU_ASSERT_TRUE(tu_wait_until(held, &n, 15000));
     CU_ASSERT_EQUAL(count_children(b, "/zkdisc/services/lost"), 1);
@@ -462,6 +471,16 @@ static void test_lost_create_reply(void)
     zkd_close(a);
     zkd_close(b);
     proxy_stop(&p);
+}
+
+static void test_lost_create_reply(void)
+{
+    lost_create_reply(30000);
+}
+
+static void test_lost_direct_create_reply(void)
+{
+    lost_create_reply(6000);
 }
 
 /* Register, deregister, register the same id again while the server is
@@ -552,6 +571,7 @@ int main(void)
     CU_TestInfo tests[] = {
         {"updates in a loop do not delay the reconnect", test_reconnect_not_held_by_updates},
         {"lost create reply: adopted, one node", test_lost_create_reply},
+        {"lost reply of the caller's own create: adopted, one node", test_lost_direct_create_reply},
         {"register, deregister, register while down: one node", test_reregister_while_disconnected},
         {"a drain survives a drop before the re-read, then an expiry", test_drain_across_drop_and_expiry},
         CU_TEST_INFO_NULL,

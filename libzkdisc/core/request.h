@@ -196,6 +196,20 @@ typedef void (*zkd_early_fn)(void *early_arg, int rc);
 int zkd__awrite_early(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,
                       zkd_stat_handler fn, zkd_early_fn early, void *early_arg);
 
+/* ---- a waiting caller's create, on its own thread --------------------------- */
+
+enum { ZKD__NOT_SENT = 1 };
+
+/* Creates `path` (open ACL, `flags` as zoo_create's) with the C client's
+ * synchronous call on the caller's thread, one thread hop sooner than
+ * zkd__call: 0 and the new node's stat in *st, a ZKD_E* code (as zkd__call
+ * would give; ZKD_ECONNLOSS: outcome unknown), or ZKD__NOT_SENT when it
+ * could not be sent that way (no session, requests queued, the window
+ * full, or a session timeout beyond the request timeout): then use the
+ * queue. Not on the loop thread. */
+int zkd__create_now(zkd_client *c, const char *path, const char *data, int len, int flags,
+                    zkd_stat *st);
+
 /* ---- helpers and test hooks ----------------------------------------------- */
 
 void zkd__result_clear(zkd_result *res);

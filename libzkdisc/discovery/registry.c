@@ -207,6 +207,14 @@ static int await(waiter *w, int timeout_ms, int late, zkd_error *err)
     return rc;
 }
 
+/* Caller side: it will not wait for the answer. */
+static void abandon(waiter *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->abandoned = 1;
+    waiter_unref_locked(w);
+}
+
 /* ---- the table of registrations (loop thread) ---------------------------- */
 
 static size_t bucket_of(const registry *reg, const char *path)
@@ -559,13 +567,19 @@ static void on_created(void *owner, const char *tag, uint64_t epoch, int rc, con
     }
 }
 
-/* An exists leaves its watch whether the node is there or not. */
+/* An exists leaves its watch whether the node is there or not. Not there
+ * though we hold it: it went between our create and this exists, and its
+ * removal fired no watch of ours; the check says whose call it was. */
+static void check(zkd_registration *r);
+
 static void on_armed(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
 {
     (void)st;
     zkd_registration *r = addressed(owner, tag, epoch);
     if (r && (rc == 0 || rc == ZKD_ENOTFOUND))
         r->armed = 1;
+    if (r && rc == ZKD_ENOTFOUND && r->owner && !r->evicted)
+        check(r);
 }
 
 /* ZooKeeper's completion thread: a created node is all zkd_register's
@@ -1119,7 +1133,9 @@ typedef struct command {
     zkd_registration *r;
     zkd_instance *next; /* CMD_UPDATE */
     int64_t session;    /* CMD_MARK_DEAD */
-    int sent;           /* CMD_REGISTER: its caller has sent the create (register_sending) */
+    int sent;           /* CMD_REGISTER: its caller made the create (register_sending) */
+    int created_rc;     /* and how it went, */
+    zkd_stat created;   /* the node's stat when it was created */
     waiter *w;
 } command;
 
@@ -1150,11 +1166,15 @@ static void cmd_register(command *cmd)
     } else {
         answer(cmd->w, 0, NULL); /* created when the session allows */
     }
-    if (cmd->sent) { /* its create's reply (or register_unsent) comes after this */
-        r->busy = 1;
-        r->sending = r->seq;
+    if (!cmd->sent) {
+        drive(r);
+        return;
     }
-    drive(r);
+    r->busy = 1; /* as if the loop had sent it, and its reply came */
+    r->sending = r->seq;
+    on_created(reg, r->path, r->gen, cmd->created_rc, &cmd->created);
+    if (cmd->created_rc == 0)
+        zkd__aexists(reg->target, r->path, 1, r->path, r->gen, on_armed);
 }
 
 static void cmd_update(command *cmd)
@@ -1265,66 +1285,36 @@ static int submit(zkd_client *c, command *cmd, int late, zkd_error *err)
     return await(w, timeout, late, err);
 }
 
-/* A create its caller could not send after all: told to the loop as its
- * reply would have been. */
-typedef struct unsent {
-    registry *reg;
-    char *path;
-    uint64_t gen;
-    int rc;
-} unsent;
-
-static void unsent_free(void *arg)
-{
-    unsent *u = arg;
-    if (u)
-        free(u->path);
-    free(u);
-}
-
-static void unsent_run(void *arg)
-{
-    unsent *u = arg;
-    on_created(u->reg, u->path, u->gen, u->rc, NULL);
-    unsent_free(u);
-}
-
-/* zkd_register without credentials, off the loop thread: the caller sends
- * the create itself right after posting its command, rather than waiting
- * for the loop to wake and send it (one thread hop less before the create
- * leaves; raw synchronous creates pay none). The loop runs jobs in order,
- * so the command is handled before the create's reply arrives. */
+/* zkd_register without credentials, off the loop thread: the caller makes
+ * the create itself, with the C client's synchronous call (see
+ * zkd__create_now: what a raw synchronous create pays and no more), then
+ * posts its command carrying the outcome; the loop records it and arms the
+ * node's watch. A node created: the caller is done. Anything else (no
+ * parents yet, a node there, an unknown outcome): the loop carries on from
+ * that outcome as from its own create's, and the caller waits for it. */
 static int register_sending(zkd_client *c, command *cmd, zkd_error *err)
 {
     registry *reg = cmd->reg;
     zkd_registration *r = cmd->r;
     waiter *w = cmd->w;
+    int64_t t0 = zkd__now_ms();
     char *json = zkd_instance_to_json(r->inst);
-    unsent *u = json ? calloc(1, sizeof *u) : NULL;
-    if (u)
-        u->path = strdup(r->path);
-    if (!u || !u->path) {
-        free(json);
-        unsent_free(u);
-        return submit(c, cmd, 0, err);
-    }
-    /* r is the loop's once posted: what the create needs is copied first. */
-    uint64_t gen = r->gen = new_id(reg);
-    cmd->sent = 1;
-    if (zkd__post(c, run_command, drop_command, cmd) == 0) {
-        pthread_mutex_lock(&reg->mu); /* the target lives until the teardown, which takes it */
-        int rc = reg->torn ? ZKD_ECLOSED : send_create(reg, u->path, gen, json, NULL, w);
-        pthread_mutex_unlock(&reg->mu);
-        *u = (unsent){.reg = reg, .path = u->path, .gen = gen, .rc = rc};
-        if (rc)
-            zkd__post(c, unsent_run, unsent_free, u);
-        else
-            unsent_free(u);
-    } else {
-        unsent_free(u); /* refused: drop_command has answered */
-    }
+    int rc = json ? zkd__create_now(c, r->path, json, (int)strlen(json), ZOO_EPHEMERAL,
+                                    &cmd->created)
+                  : ZKD__NOT_SENT;
     free(json);
-    return await(w, zkd__request_timeout_ms(c), 0, err);
+    if (rc == ZKD__NOT_SENT)
+        return submit(c, cmd, 0, err); /* the loop sends it */
+    r->gen = new_id(reg);
+    cmd->sent = 1;
+    cmd->created_rc = rc;
+    int posted = zkd__post(c, run_command, drop_command, cmd) == 0; /* else drop_command answers */
+    if (rc || !posted) { /* the request timeout counts from the call */
+        int64_t left = zkd__request_timeout_ms(c) - (zkd__now_ms() - t0);
+        return await(w, left > 0 ? (int)left : 0, 0, err);
+    }
+    abandon(w);
+    return 0;
 }
 
 static command *command_new(cmd_kind kind, registry *reg, zkd_registration *r, zkd_error *err)
