@@ -22,18 +22,17 @@
 #include "clock.h"
 #include "config_impl.h"
 #include "errors.h"
+#include "observer.h"
 #include "paths.h"
 #include "request.h"
 #include "session.h"
 #include "snapshot_store.h"
 
 struct zkd_config_watch {
-    zkd_client *c;
+    zkd__observer o; /* first: the observer is the watch (observer.h) */
     char *app, *path;
     zkd_config_watch_fn fn;
     void *ctx;
-    zkd_target *target;
-    int sub_id;
     char *snap_name; /* NULL without a snapshot directory */
 
     /* dispatch thread only */
@@ -44,38 +43,34 @@ struct zkd_config_watch {
     int delivered_any;
     int snap_pending;    /* the snapshot's version is still to be delivered */
     int disconnected;
-    int delivering;      /* inside the callback */
-    int free_pending;    /* closed from inside its own callback */
 
-    pthread_mutex_t mu; /* current, stale */
-    pthread_cond_t cv;
+    /* under o.mu */
     zkd_config_version *current;
     int unconfirmed; /* current came from the snapshot file */
     int stale;
-    _Atomic int closed;
 };
 
 /* ---- served state ------------------------------------------------------------- */
 
 static void serve(zkd_config_watch *w, zkd_config_version *v, int unconfirmed)
 {
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->o.mu);
     zkd_config_version *old = w->current;
     w->current = v;
     w->unconfirmed = unconfirmed;
     w->stale = w->unconfirmed || w->disconnected;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    pthread_cond_broadcast(&w->o.cv);
+    pthread_mutex_unlock(&w->o.mu);
     zkd_config_version_unref(old);
 }
 
 static void set_disconnected(zkd_config_watch *w, int disconnected)
 {
     w->disconnected = disconnected;
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->o.mu);
     w->stale = w->unconfirmed || w->disconnected;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    pthread_cond_broadcast(&w->o.cv);
+    pthread_mutex_unlock(&w->o.mu);
 }
 
 /* ---- snapshot files ----------------------------------------------------------- */
@@ -91,16 +86,16 @@ static void snapshot_write(zkd_config_watch *w, const zkd_config_version *v)
         return;
     json_t *env = zkd__config_version_envelope(v);
     json_t *file = env ? json_pack("{s:s,s:s,s:I,s:o}", "app", w->app, "root",
-                                   zkd_client_root(w->c), "czxid", (json_int_t)v->czxid,
+                                   zkd_client_root(w->o.c), "czxid", (json_int_t)v->czxid,
                                    "envelope", env)
                        : NULL;
     char *text = file ? zkd__json_dump(file, JSON_COMPACT) : NULL;
     json_decref(file);
     zkd_error err;
     if (!text)
-        zkd__log(w->c, ZKD_LOG_WARN, "out of memory writing the snapshot of app %s", w->app);
-    else if (zkd__store_write(zkd__snapshot_dir(w->c), w->snap_name, text, strlen(text), &err))
-        zkd__log(w->c, ZKD_LOG_WARN, "cannot write the snapshot of app %s: %s", w->app,
+        zkd__log(w->o.c, ZKD_LOG_WARN, "out of memory writing the snapshot of app %s", w->app);
+    else if (zkd__store_write(zkd__snapshot_dir(w->o.c), w->snap_name, text, strlen(text), &err))
+        zkd__log(w->o.c, ZKD_LOG_WARN, "cannot write the snapshot of app %s: %s", w->app,
                  err.message);
     free(text);
 }
@@ -111,11 +106,11 @@ static zkd_config_version *snapshot_read(zkd_config_watch *w)
     char *text = NULL;
     size_t len = 0;
     zkd_error err;
-    int rc = zkd__store_read(zkd__snapshot_dir(w->c), w->snap_name, ZKD_CONFIG_MAX_STORED + 65536,
+    int rc = zkd__store_read(zkd__snapshot_dir(w->o.c), w->snap_name, ZKD_CONFIG_MAX_STORED + 65536,
                              &text, &len, &err);
     if (rc) {
         if (rc != ZKD_ENOTFOUND)
-            zkd__log(w->c, ZKD_LOG_WARN, "ignoring the snapshot of app %s: %s", w->app,
+            zkd__log(w->o.c, ZKD_LOG_WARN, "ignoring the snapshot of app %s: %s", w->app,
                      err.message);
         return NULL;
     }
@@ -128,7 +123,7 @@ static zkd_config_version *snapshot_read(zkd_config_watch *w)
     zkd_config_version *v = NULL;
     if (file && json_unpack(file, "{s:s,s:s,s:I,s:o}", "app", &app, "root", &root, "czxid",
                             &czxid, "envelope", &env) == 0 &&
-        !strcmp(app, w->app) && !strcmp(root, zkd_client_root(w->c))) {
+        !strcmp(app, w->app) && !strcmp(root, zkd_client_root(w->o.c))) {
         zkd_config_version *parsed;
         if (zkd__config_version_from(w->app, env, w->snap_name, &parsed, &err) == 0) {
             v = zkd__config_version_restale(parsed, 1);
@@ -136,11 +131,11 @@ static zkd_config_version *snapshot_read(zkd_config_watch *w)
                 v->czxid = czxid;
             zkd_config_version_unref(parsed);
         } else {
-            zkd__log(w->c, ZKD_LOG_WARN, "ignoring the snapshot of app %s: %s", w->app,
+            zkd__log(w->o.c, ZKD_LOG_WARN, "ignoring the snapshot of app %s: %s", w->app,
                      err.message);
         }
     } else {
-        zkd__log(w->c, ZKD_LOG_WARN, "ignoring the snapshot file %s: not a snapshot of app %s",
+        zkd__log(w->o.c, ZKD_LOG_WARN, "ignoring the snapshot file %s: not a snapshot of app %s",
                  w->snap_name, w->app);
     }
     json_decref(file);
@@ -149,17 +144,14 @@ static zkd_config_version *snapshot_read(zkd_config_watch *w)
 
 /* ---- delivering --------------------------------------------------------------- */
 
-static void watch_free(zkd_config_watch *w)
+static void watch_free(zkd__observer *o)
 {
+    zkd_config_watch *w = (zkd_config_watch *)o;
     zkd_config_version_unref(w->current);
     free(w->app);
     free(w->path);
     free(w->snap_name);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    zkd_client *c = w->c;
-    free(w);
-    zkd__client_unref(c);
+    zkd__observer_free(o, w);
 }
 
 /* Calls the listener. Returns 1 when the listener closed the watch (it is
@@ -168,14 +160,9 @@ static int call_listener(zkd_config_watch *w, const zkd_config_version *v, uint6
 {
     if (!w->fn)
         return 0;
-    w->delivering = 1;
+    zkd__observer_enter(&w->o);
     w->fn(w, v, skipped, w->ctx);
-    w->delivering = 0;
-    if (w->free_pending) {
-        watch_free(w);
-        return 1;
-    }
-    return 0;
+    return zkd__observer_leave(&w->o);
 }
 
 /* A newer version: serve it, save it, tell the listener. */
@@ -199,8 +186,8 @@ static int deliver_deleted(zkd_config_watch *w)
     w->last_czxid = 0;
     serve(w, NULL, 0);
     zkd_error err;
-    if (w->snap_name && zkd__store_remove(zkd__snapshot_dir(w->c), w->snap_name, &err))
-        zkd__log(w->c, ZKD_LOG_WARN, "cannot remove the snapshot of app %s: %s", w->app,
+    if (w->snap_name && zkd__store_remove(zkd__snapshot_dir(w->o.c), w->snap_name, &err))
+        zkd__log(w->o.c, ZKD_LOG_WARN, "cannot remove the snapshot of app %s: %s", w->app,
                  err.message);
     return call_listener(w, NULL, 0);
 }
@@ -212,7 +199,7 @@ static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const 
 
 static void request_read(zkd_config_watch *w)
 {
-    if (zkd__aget(w->target, w->path, 1, NULL, w->epoch, on_data) != 0)
+    if (zkd__aget(w->o.target, w->path, 1, NULL, w->epoch, on_data) != 0)
         w->resync = 1;
 }
 
@@ -239,7 +226,7 @@ static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const 
         return;
     if (rc == ZKD_ENOTFOUND) {
         /* No app (any more): wait for its creation. */
-        if (zkd__aexists(w->target, w->path, 1, NULL, w->epoch, on_exists) != 0)
+        if (zkd__aexists(w->o.target, w->path, 1, NULL, w->epoch, on_exists) != 0)
             w->resync = 1;
         if (w->last > 0)
             deliver_deleted(w);
@@ -255,7 +242,7 @@ static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const 
     zkd_error err;
     if (zkd__config_version_parse(w->app, data, len > 0 ? (size_t)len : 0, w->path, &v, &err)) {
         /* The data watch is set: a good version will be read when written. */
-        zkd__log(w->c, ZKD_LOG_WARN, "app %s: %s", w->app, err.message);
+        zkd__log(w->o.c, ZKD_LOG_WARN, "app %s: %s", w->app, err.message);
         return;
     }
     v->czxid = st->czxid;
@@ -323,9 +310,9 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
 static void start(void *arg)
 {
     zkd_config_watch *w = arg;
-    if (atomic_load(&w->closed))
+    if (atomic_load(&w->o.closing))
         return;
-    set_disconnected(w, zkd_client_state(w->c) != ZKD_STATE_CONNECTED);
+    set_disconnected(w, zkd_client_state(w->o.c) != ZKD_STATE_CONNECTED);
     if (w->snap_pending) {
         w->snap_pending = 0;
         zkd_config_version *v = zkd_config_watch_current(w);
@@ -348,10 +335,7 @@ int zkd_config_watch_open(zkd_client *c, const char *app, zkd_config_watch_fn fn
     zkd_config_watch *w = calloc(1, sizeof *w);
     if (!w)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    pthread_mutex_init(&w->mu, NULL);
-    zkd__cond_init(&w->cv);
-    zkd__client_ref(c); /* the client's memory outlives the watch, closed before or after it */
-    w->c = c;
+    w->o.c = c; /* for reading the snapshot; zkd__observer_open takes the reference */
     w->fn = fn;
     w->ctx = ctx;
     w->disconnected = 1;
@@ -361,12 +345,11 @@ int zkd_config_watch_open(zkd_client *c, const char *app, zkd_config_watch_fn fn
     int oom = !w->app || !w->path;
     if (!oom && zkd__snapshot_dir(c))
         oom = !(w->snap_name = snapshot_name(c, app));
-    if (!oom)
-        oom = !(w->target = zkd__target_new(c, w, on_watch));
     if (oom) {
-        if (w->target)
-            zkd__target_cancel(w->target);
-        watch_free(w);
+        free(w->app);
+        free(w->path);
+        free(w->snap_name);
+        free(w);
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
     }
     /* Serve the snapshot at once: zkd_config_watch_current has it when
@@ -381,8 +364,11 @@ int zkd_config_watch_open(zkd_client *c, const char *app, zkd_config_watch_fn fn
         w->current = snap;
         w->unconfirmed = 1;
     }
-    if ((rc = zkd_session_subscribe(c, on_session, w, &w->sub_id, err)) != 0 ||
-        (rc = zkd__post(c, start, NULL, w)) != 0) {
+    /* Subscribed only now: session events run on the dispatch thread, and
+     * must find the snapshot's state in place. Started by a job even on
+     * the dispatch thread: the listener first hears after this returns. */
+    if ((rc = zkd__observer_open(&w->o, c, w, on_watch, on_session, watch_free)) != 0 ||
+        (rc = zkd__post(c, start, NULL, w) ? ZKD_ECLOSED : 0) != 0) {
         zkd_config_watch_close(w);
         return zkd__fail(err, rc, "cannot start watching app %s", app);
     }
@@ -390,46 +376,27 @@ int zkd_config_watch_open(zkd_client *c, const char *app, zkd_config_watch_fn fn
     return 0;
 }
 
-/* On the dispatch thread nothing of ours runs concurrently: cutting the
- * target and the subscription here makes the close final. Once the
- * client's loop is gone this runs on the closing thread instead, which is
- * as safe: no job of ours can run any more. */
-static void close_on_dispatch(void *arg)
-{
-    zkd_config_watch *w = arg;
-    zkd__target_cancel(w->target);
-    zkd_session_unsubscribe(w->c, w->sub_id);
-    if (w->delivering)
-        w->free_pending = 1; /* closed from its own callback: freed when it returns */
-    else
-        watch_free(w);
-}
-
 void zkd_config_watch_close(zkd_config_watch *w)
 {
-    if (!w)
-        return;
-    atomic_store(&w->closed, 1);
-    /* If the client is closing and the job is dropped, the close runs here
-     * instead: the dispatch thread runs nothing of ours any more. */
-    zkd__run_on_dispatch(w->c, close_on_dispatch, close_on_dispatch, w);
+    if (w)
+        zkd__observer_close(&w->o);
 }
 
 /* ---- readers ------------------------------------------------------------------ */
 
 zkd_config_version *zkd_config_watch_current(zkd_config_watch *w)
 {
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->o.mu);
     zkd_config_version *v = zkd_config_version_ref(w->current);
-    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->o.mu);
     return v;
 }
 
 int zkd_config_watch_stale(zkd_config_watch *w)
 {
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->o.mu);
     int stale = w->stale;
-    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->o.mu);
     return stale;
 }
 
@@ -441,14 +408,14 @@ int zkd_config_watch_wait(zkd_config_watch *w, int64_t min_version, int timeout_
     struct timespec dl = zkd__deadline(timeout_ms);
     if (min_version < 1)
         min_version = 1;
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->o.mu);
     int ok;
     while (!(ok = w->current && w->current->version >= min_version && !w->stale))
-        if (pthread_cond_timedwait(&w->cv, &w->mu, &dl) != 0)
+        if (pthread_cond_timedwait(&w->o.cv, &w->o.mu, &dl) != 0)
             break;
     ok = w->current && w->current->version >= min_version && !w->stale;
     int64_t have = w->current ? w->current->version : 0;
-    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->o.mu);
     if (ok)
         return 0;
     return zkd__fail(err, ZKD_ETIMEDOUT,

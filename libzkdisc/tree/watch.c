@@ -12,9 +12,7 @@
  * request layer's window keeps a large recursive watch pipelined without
  * flooding the server.
  *
- * Lifetime: the watch holds a reference to its client, so it can be closed
- * before or after the client; closing cancels the target (its memory
- * returns once the replies in flight are back) and frees the watch. */
+ * Lifetime: observer.h's, shared with caches and config watches. */
 #include <zkdisc/watch.h>
 
 #include <errno.h>
@@ -28,6 +26,7 @@
 
 #include "clock.h"
 #include "errors.h"
+#include "observer.h"
 #include "request.h"
 #include "paths.h"
 #include "session.h"
@@ -50,14 +49,11 @@ typedef struct entry {
 } entry;
 
 struct zkd_watch {
-    zkd_client *c;
-    zkd_target *t;
+    zkd__observer o; /* first: the observer is the watch */
     char *root;
     int flags;
     zkd_watch_fn fn;
     void *ctx;
-    int sub_id;
-    int subscribed;
 
     entry **buckets;
     size_t nbuckets, nentries;
@@ -68,12 +64,8 @@ struct zkd_watch {
 
     int started;  /* the start job ran (a session event may come before it) */
     int synced;   /* the first full read is done: report changes from now on */
-    int closed;
-    int depth;    /* handlers on the stack; free only when it is back to 0 */
 
-    pthread_mutex_t mu; /* guards ready/open_rc/progress for the opener */
-    pthread_cond_t cv;
-    int ready;
+    /* under o.mu, for the opener, with o.ready */
     int open_rc;
     uint64_t progress;
 };
@@ -175,7 +167,7 @@ static char *child_path(const char *parent, const char *name)
 
 static void emit(zkd_watch *w, const zkd_watch_event *ev)
 {
-    if (w->closed || !w->synced)
+    if (w->o.closed || !w->synced)
         return;
     w->fn(w, ev, w->ctx);
 }
@@ -237,12 +229,12 @@ static void want(zkd_watch *w, entry *e, kind k)
         e->again[k] = 1;
         return;
     }
-    int rc = k == K_DATA ? zkd__aget(w->t, e->path, 1, e->path, e->gen, on_data)
-           : k == K_KIDS ? zkd__achildren(w->t, e->path, 1, e->path, e->gen, on_kids)
-                         : zkd__aexists(w->t, e->path, 1, e->path, e->gen, on_exists);
+    int rc = k == K_DATA ? zkd__aget(w->o.target, e->path, 1, e->path, e->gen, on_data)
+           : k == K_KIDS ? zkd__achildren(w->o.target, e->path, 1, e->path, e->gen, on_kids)
+                         : zkd__aexists(w->o.target, e->path, 1, e->path, e->gen, on_exists);
     if (rc) {
         if (rc != ZKD_ECLOSED)
-            zkd__log(w->c, ZKD_LOG_ERROR, "watch %s: %s; %s is no longer watched", w->root,
+            zkd__log(w->o.c, ZKD_LOG_ERROR, "watch %s: %s; %s is no longer watched", w->root,
                      zkd_strerror(rc), e->path);
         return;
     }
@@ -262,9 +254,9 @@ static int retryable(int rc)
 static entry *reply_entry(zkd_watch *w, const char *tag, uint64_t epoch, kind k, int rc, int *again)
 {
     w->inflight--;
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->o.mu);
     w->progress++;
-    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->o.mu);
     entry *e = lookup(w, tag);
     if (!e || e->gen != epoch)
         return NULL;
@@ -285,11 +277,11 @@ static entry *reply_entry(zkd_watch *w, const char *tag, uint64_t epoch, kind k,
 
 static void open_failed(zkd_watch *w, int rc)
 {
-    pthread_mutex_lock(&w->mu);
-    if (!w->ready && !w->open_rc)
+    pthread_mutex_lock(&w->o.mu);
+    if (!w->o.ready && !w->open_rc)
         w->open_rc = rc;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
+    pthread_cond_broadcast(&w->o.cv);
+    pthread_mutex_unlock(&w->o.mu);
 }
 
 static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const char *data, int len,
@@ -297,7 +289,7 @@ static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const 
 {
     zkd_watch *w = owner;
     int again = 0;
-    w->depth++;
+    zkd__observer_enter(&w->o);
     entry *e = reply_entry(w, tag, epoch, K_DATA, rc, &again);
     if (!e) {
         /* dropped, or queued again */
@@ -328,11 +320,10 @@ static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const 
     } else {
         if (!strcmp(e->path, w->root))
             open_failed(w, rc);
-        zkd__log(w->c, ZKD_LOG_WARN, "watch: cannot read %s: %s", e->path, zkd_strerror(rc));
+        zkd__log(w->o.c, ZKD_LOG_WARN, "watch: cannot read %s: %s", e->path, zkd_strerror(rc));
     }
     if (e && again)
         want(w, e, K_DATA);
-    w->depth--;
     settle(w);
 }
 
@@ -341,13 +332,12 @@ static void on_exists(void *owner, const char *tag, uint64_t epoch, int rc, cons
     (void)st;
     zkd_watch *w = owner;
     int again = 0;
-    w->depth++;
+    zkd__observer_enter(&w->o);
     entry *e = reply_entry(w, tag, epoch, K_EXISTS, rc, &again);
     if (e && (rc == 0 || again))
         want(w, e, K_DATA); /* it is there (again): read it */
     else if (e && rc && rc != ZKD_ENOTFOUND)
-        zkd__log(w->c, ZKD_LOG_WARN, "watch: cannot check %s: %s", e->path, zkd_strerror(rc));
-    w->depth--;
+        zkd__log(w->o.c, ZKD_LOG_WARN, "watch: cannot check %s: %s", e->path, zkd_strerror(rc));
     settle(w);
 }
 
@@ -377,7 +367,7 @@ static void on_kids(void *owner, const char *tag, uint64_t epoch, int rc, zkd_st
 {
     zkd_watch *w = owner;
     int again = 0;
-    w->depth++;
+    zkd__observer_enter(&w->o);
     entry *e = reply_entry(w, tag, epoch, K_KIDS, rc, &again);
     if (e && rc == 0) {
         zkd_strings added = {0}, removed = {0};
@@ -399,7 +389,7 @@ static void on_kids(void *owner, const char *tag, uint64_t epoch, int rc, zkd_st
                     if (k)
                         want(w, k, K_DATA);
                     else
-                        zkd__log(w->c, ZKD_LOG_ERROR, "watch %s: out of memory", w->root);
+                        zkd__log(w->o.c, ZKD_LOG_ERROR, "watch %s: out of memory", w->root);
                 }
             }
         }
@@ -415,18 +405,17 @@ static void on_kids(void *owner, const char *tag, uint64_t epoch, int rc, zkd_st
         e->kids_known = 0; /* the data read reports the deletion */
         want(w, e, K_DATA);
     } else if (e && rc) {
-        zkd__log(w->c, ZKD_LOG_WARN, "watch: cannot list %s: %s", e->path, zkd_strerror(rc));
+        zkd__log(w->o.c, ZKD_LOG_WARN, "watch: cannot list %s: %s", e->path, zkd_strerror(rc));
     }
     if (e && again)
         want(w, e, K_KIDS);
-    w->depth--;
     settle(w);
 }
 
 static void on_fired(void *owner, int type, const char *path)
 {
     zkd_watch *w = owner;
-    w->depth++;
+    zkd__observer_enter(&w->o);
     entry *e = lookup(w, path);
     if (e) {
         if (type == ZOO_CHILD_EVENT)
@@ -434,44 +423,33 @@ static void on_fired(void *owner, int type, const char *path)
         else
             want(w, e, K_DATA);
     }
-    w->depth--;
     settle(w);
 }
 
 /* ---- lifecycle -------------------------------------------------------------------- */
 
-static void watch_free(zkd_watch *w)
+static void watch_free(zkd__observer *o)
 {
+    zkd_watch *w = (zkd_watch *)o;
     for (size_t i = 0; i < w->nbuckets; i++)
         for (entry *e = w->buckets[i], *next; e; e = next) {
             next = e->hnext;
             entry_free(e);
         }
     free(w->buckets);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
     free(w->root);
-    zkd_client *c = w->c;
-    free(w);
-    zkd__client_unref(c);
+    zkd__observer_free(o, w);
 }
 
-/* After each handler: send what is queued, notice the end of the first
- * read, and free a watch closed from inside its own callback. */
+/* The end of each handler: free a watch closed from inside it, and notice
+ * the end of the first read. */
 static void settle(zkd_watch *w)
 {
-    if (w->depth)
+    if (zkd__observer_leave(&w->o) || w->o.depth)
         return;
-    if (w->closed) {
-        watch_free(w);
-        return;
-    }
     if (w->started && !w->synced && !w->inflight) {
         w->synced = 1;
-        pthread_mutex_lock(&w->mu);
-        w->ready = 1;
-        pthread_cond_broadcast(&w->cv);
-        pthread_mutex_unlock(&w->mu);
+        zkd__observer_set_ready(&w->o);
     }
 }
 
@@ -479,7 +457,7 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
 {
     (void)c;
     zkd_watch *w = ctx;
-    w->depth++;
+    zkd__observer_enter(&w->o);
     if (ev == ZKD_SESSION_REESTABLISHED) {
         /* Every watch went with the old session: read everything again. */
         for (size_t i = 0; i < w->nbuckets; i++)
@@ -492,57 +470,28 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
                     want(w, e, K_KIDS);
             }
     }
-    w->depth--;
-    settle(w); /* RECONNECTED and REESTABLISHED: send what waited */
-}
-
-/* Dispatch thread, or the caller's once the client's loop is gone (then
- * nothing of the watch can run concurrently): stop everything reaching the
- * watch, then free it (now, or when the handler it was closed from
- * returns). */
-static void close_here(zkd_watch *w)
-{
-    if (w->closed)
-        return;
-    w->closed = 1;
-    zkd__target_cancel(w->t);
-    if (w->subscribed)
-        zkd_session_unsubscribe(w->c, w->sub_id);
-    if (!w->depth)
-        watch_free(w);
+    settle(w);
 }
 
 static void start_here(void *arg)
 {
     zkd_watch *w = arg;
-    if (w->closed)
+    if (w->o.closed)
         return;
-    w->depth++;
+    zkd__observer_enter(&w->o);
     w->started = 1;
     entry *e = entry_add(w, w->root, 0);
     if (!e)
         open_failed(w, ZKD_ENOMEM);
     else
         want(w, e, K_DATA);
-    w->depth--;
     settle(w);
-}
-
-static void close_job(void *arg)
-{
-    close_here(arg);
-}
-
-static void start_drop(void *arg)
-{
-    (void)arg;
 }
 
 void zkd_watch_close(zkd_watch *w)
 {
-    if (!w)
-        return;
-    zkd__run_on_dispatch(w->c, close_job, close_job, w);
+    if (w)
+        zkd__observer_close(&w->o);
 }
 
 size_t zkd_watch_count(const zkd_watch *w)
@@ -552,25 +501,25 @@ size_t zkd_watch_count(const zkd_watch *w)
 
 static int wait_ready(zkd_watch *w, int timeout_ms)
 {
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->o.mu);
     uint64_t seen = w->progress;
     for (;;) {
-        if (w->ready || w->open_rc)
+        if (w->o.ready || w->open_rc)
             break;
         struct timespec dl = zkd__deadline(timeout_ms);
         int r = 0;
-        while (!w->ready && !w->open_rc && w->progress == seen && r != ETIMEDOUT)
-            r = pthread_cond_timedwait(&w->cv, &w->mu, &dl);
-        if (w->ready || w->open_rc)
+        while (!w->o.ready && !w->open_rc && w->progress == seen && r != ETIMEDOUT)
+            r = pthread_cond_timedwait(&w->o.cv, &w->o.mu, &dl);
+        if (w->o.ready || w->open_rc)
             break;
         if (w->progress == seen) { /* a whole timeout without an answer */
-            pthread_mutex_unlock(&w->mu);
+            pthread_mutex_unlock(&w->o.mu);
             return ZKD_ETIMEDOUT;
         }
         seen = w->progress;
     }
     int rc = w->open_rc;
-    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->o.mu);
     return rc;
 }
 
@@ -587,37 +536,24 @@ int zkd_watch_open(zkd_client *c, const char *path, int flags, zkd_watch_fn fn, 
     if (flags & ~(ZKD_WATCH_CHILDREN | ZKD_WATCH_RECURSIVE))
         return zkd__fail(err, ZKD_EINVAL, "unknown watch flags 0x%x", (unsigned)flags);
     zkd_watch *w = calloc(1, sizeof *w);
-    if (!w || !(w->root = strdup(path))) {
+    char *root = strdup(path);
+    if (!w || !root) {
         free(w);
+        free(root);
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
     }
-    zkd__client_ref(c);
-    w->c = c;
+    w->root = root;
     w->flags = flags;
     w->fn = fn;
     w->ctx = ctx;
-    pthread_mutex_init(&w->mu, NULL);
-    zkd__cond_init(&w->cv);
-    if (!(w->t = zkd__target_new(c, w, on_fired))) {
-        int closed = zkd__closing(c);
-        watch_free(w);
-        return closed ? zkd__fail(err, ZKD_ECLOSED, "the client is closed")
-                      : zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    }
-    if (zkd_session_subscribe(c, on_session, w, &w->sub_id, err) == 0)
-        w->subscribed = 1;
-    else {
+    if ((rc = zkd__observer_open(&w->o, c, w, on_fired, on_session, watch_free)) ||
+        (rc = zkd__observer_start(&w->o, start_here, w))) {
         zkd_watch_close(w);
-        return err ? err->code : ZKD_ENOMEM;
+        return zkd__fail(err, rc, rc == ZKD_ECLOSED ? "the client is closed" : "out of memory");
     }
     if (zkd__on_dispatch_thread(c)) {
-        start_here(w);
         *out = w;
         return 0;
-    }
-    if (zkd__post(c, start_here, start_drop, w) != 0) {
-        zkd_watch_close(w);
-        return zkd__fail(err, ZKD_ECLOSED, "the client is closed");
     }
     rc = wait_ready(w, zkd__request_timeout_ms(c));
     if (rc) {
