@@ -47,7 +47,7 @@ static claim claims[] = {
      1.0},
     {"dns_a", "DNS answers/s, 10-instance service, A (rate)", "dnsmasq serving the same records", '>', 1.0},
     {"haproxy_register", "`zkdisc register` to HAProxy serving the server, p50",
-     "raw C children watch seeing the same node", '<', 1.1},
+     "a kazoo ChildrenWatch seeing the same node", '<', 1.1},
     {"scale_worst", "scale group: the steepest step's growth over N's growth", "N's growth", '<', 1.3},
 };
 enum { NCLAIMS = sizeof claims / sizeof claims[0] };
