@@ -419,7 +419,10 @@ static size_t respond(dns_server *d, const uint8_t *q, size_t qlen, int udp, uin
 /* ---- transports ----------------------------------------------------------- */
 
 /* Datagrams are read and answered UDP_BATCH at a time (recvmmsg and
- * sendmmsg: two system calls for a batch, not two per query). */
+ * sendmmsg: two system calls for a batch, not two per query), until the
+ * socket is empty or 8 batches were answered: under a steady stream, the
+ * queries that arrived while a batch was answered are read by the next
+ * recvmmsg, not after another trip through the loop's epoll_wait. */
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -456,8 +459,6 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
                 break; /* a full socket buffer drops answers, as UDP may */
             sent += r;
         }
-        if (n < UDP_BATCH)
-            return;
     }
 }
 
