@@ -353,6 +353,30 @@ static void test_bad_ids(void)
     fixture_free(&f);
 }
 
+/* A service that keeps changing holds one entry: its older view's records
+ * are replaced, not kept until evicted (each entry is the size of the set). */
+static void test_one_entry_per_set(void)
+{
+    fixture f;
+    fixture_make(&f, 10, 1);
+    dns_answers *c = dns_answers_new();
+    int other = 0;
+    for (uint64_t gen = 1; gen <= 100; gen++) {
+        f.v.generation = gen;
+        dns_rrset *s = dns_answers_get(c, &f.v, &f.v, "", "web", 7);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+        CU_ASSERT_EQUAL(s->gen, gen);
+        CU_ASSERT_EQUAL(s->nrec[0], 10);
+        dns_answers_get(c, &other, &f.v, "", "web", 7); /* another set, asked as often */
+    }
+    int held = 0;
+    for (int i = 0; i < CACHED_SETS; i++)
+        held += c->sets[i].key != NULL;
+    CU_ASSERT_EQUAL(held, 2);
+    dns_answers_free(c);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -361,6 +385,7 @@ int main(void)
         {"SRV targets and addresses", test_srv},
         {"new view, zones, drained, no port, AAAA", test_generation_and_zones},
         {"ids that are no DNS name", test_bad_ids},
+        {"one entry per set however often it changes", test_one_entry_per_set},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"dns_answers", NULL, NULL, NULL, NULL, tests}, CU_SUITE_INFO_NULL};

@@ -183,19 +183,34 @@ static int prepare(dns_rrset *s, const watch_view *v, const char *zone, const ch
         s->srv_perm[s->nsrv] = (uint32_t)s->nsrv;
         s->nsrv++;
     }
+    /* Room for both families was taken; most sets use one. */
+    for (int v6 = 0; v6 < 2; v6++) {
+        size_t keep = s->nrec[v6] ? s->nrec[v6] : 1;
+        uint8_t *rec = realloc(s->rec[v6], keep * (v6 ? AAAA_SIZE : A_SIZE));
+        uint32_t *perm = realloc(s->perm[v6], keep * sizeof *perm);
+        if (rec)
+            s->rec[v6] = rec;
+        if (perm)
+            s->perm[v6] = perm;
+    }
     return 0;
 }
 
 dns_rrset *dns_answers_get(dns_answers *c, const void *key, const watch_view *v, const char *zone,
                            const char *service, uint32_t ttl)
 {
-    for (int i = 0; i < CACHED_SETS; i++) {
-        dns_rrset *s = &c->sets[i];
-        if (s->key == key && s->gen == v->generation && s->ttl == ttl && !strcmp(s->zone, zone))
-            return s;
+    /* A set's older view is replaced where it is, so a service that keeps
+     * changing holds one entry, not one per change. */
+    dns_rrset *s = NULL;
+    for (int i = 0; i < CACHED_SETS && !s; i++)
+        if (c->sets[i].key == key && c->sets[i].ttl == ttl && !strcmp(c->sets[i].zone, zone))
+            s = &c->sets[i];
+    if (s && s->gen == v->generation)
+        return s;
+    if (!s) {
+        s = &c->sets[c->next];
+        c->next = (c->next + 1) % CACHED_SETS;
     }
-    dns_rrset *s = &c->sets[c->next];
-    c->next = (c->next + 1) % CACHED_SETS;
     rrset_clear(s);
     if (strlen(zone) >= sizeof s->zone || prepare(s, v, zone, service, ttl)) {
         rrset_clear(s);
