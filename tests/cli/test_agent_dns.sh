@@ -5,7 +5,8 @@
 # names, instance names, NXDOMAIN, an empty NOERROR, REFUSED outside the
 # domain, TC over UDP for 40 instances (with the 29 A records that fit)
 # then all 40 over TCP, FORMERR on
-# garbage with the server still serving, all_services (a cache opened on
+# garbage with the server still serving, a burst of 150 queries each
+# answered, all_services (a cache opened on
 # the first query, closed when idle), and a removed instance gone.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -88,6 +89,10 @@ FORMERR same-id
 none" ]; then pass "garbage answered as expected"; else fail "garbage: $(cat "$OUT/garbage.out")"; fi
 check "still serving after garbage" a_is web.service.zkdisc "127.0.0.1 127.0.0.2 "
 
+# A burst of 150 queries read in batches: each answered once, whole, under its own id.
+run burst python3 "$here/../agent_consumers/dns_burst.py" "$PORT" web.service.zkdisc 2 2 150
+expect_in burst out "burst ok 150"
+
 # all_services: a service no watch names is answered from a cache opened on the first query.
 register other x 9009 --address 127.0.0.9
 check "unwatched service answered (all_services)" wait_until 10 a_is other.service.zkdisc "127.0.0.9 "
@@ -99,6 +104,9 @@ check "answered again after the close" wait_until 10 a_is other.service.zkdisc "
 # A removed instance leaves the answers.
 stop_pid "$pb"
 check "b gone after deregistration" wait_until 10 a_is web.service.zkdisc "127.0.0.1 "
+run srv-after "${D[@]}" web.service.zkdisc SRV # the SRV answer follows the same view
+expect_in srv-after out "ANSWER: 1,"
+expect_in srv-after out "SRV	1 100 8001 a.web.instance.zkdisc."
 
 stop_pid "$AGENT_PID"
 check "no sanitizer report from the agent" sh -c "! grep -q Sanitizer '$OUT/agent.log'"

@@ -40,6 +40,7 @@
 #include <event2/listener.h>
 
 #include "agent.h"
+#include "dns_answers.h"
 #include "dns_dir.h"
 #include "dns_wire.h"
 
@@ -88,8 +89,7 @@ struct dns_server {
     conn *conns;         /* open TCP connections, closed with the server */
     int nconns;
     uint32_t serial;
-    size_t *order;       /* scratch: instance indexes, then target offsets */
-    size_t norder;
+    dns_answers *answers;
     uint64_t queries[QT_N][RC_N];
     uint64_t truncated, tcp_refused;
     uint8_t wire[65535];  /* a TCP answer */
@@ -267,35 +267,17 @@ typedef struct reply {
     uint32_t ttl;
 } reply;
 
-static size_t *scratch(dns_server *d, size_t n)
-{
-    if (n > d->norder) {
-        free(d->order);
-        d->norder = n * 2;
-        d->order = malloc(d->norder * sizeof *d->order);
-    }
-    return d->order;
-}
-
-/* An A or AAAA record of `addr` (text) owned by the name at `owner`, or
- * when `id` is given, by ID and a pointer to `owner`; 1 added, 0 not of
- * that family, -1 full. */
-static int addr_rr_id(reply *r, const char *id, uint16_t owner, const char *addr, int v6)
+/* An A or AAAA record of `addr` (text) owned by the name at `owner`; 1
+ * added, 0 not of that family, -1 full. */
+static int addr_rr(reply *r, uint16_t owner, const char *addr, int v6)
 {
     unsigned char buf[16];
     if (!addr || inet_pton(v6 ? AF_INET6 : AF_INET, addr, buf) != 1)
         return 0;
-    uint16_t type = v6 ? DNS_T_AAAA : DNS_T_A;
-    size_t mark = id ? dns_rr_begin_name(&r->m, id, strlen(id), owner, type, r->ttl)
-                     : dns_rr_begin(&r->m, owner, type, r->ttl);
+    size_t mark = dns_rr_begin(&r->m, owner, v6 ? DNS_T_AAAA : DNS_T_A, r->ttl);
     dns_put(&r->m, buf, v6 ? 16 : 4);
-    /* The question's name is answered; any other (a target) is additional. */
-    return dns_rr_end(&r->m, mark, owner == 12 && !id ? DNS_ANSWER : DNS_ADDITIONAL) ? -1 : 1;
-}
-
-static int addr_rr(reply *r, uint16_t owner, const char *addr, int v6)
-{
-    return addr_rr_id(r, NULL, owner, addr, v6);
+    /* The question's name is answered; any other (ns.DOMAIN) is additional. */
+    return dns_rr_end(&r->m, mark, owner == 12 ? DNS_ANSWER : DNS_ADDITIONAL) ? -1 : 1;
 }
 
 static void soa_rr(reply *r, int section)
@@ -342,58 +324,6 @@ static int answer_apex(reply *r, int ns_name, uint16_t qtype)
     return RC_NOERROR;
 }
 
-/* SRV records for the instances at order[0..n), then their addresses in
- * the additional section. Names: the first target is written out up to
- * DOMAIN (a pointer into the question), the next ones as ID and a pointer
- * to the first one's SERVICE.instance. */
-static void answer_srv(reply *r, const watch_view *v, const char *service, size_t *order, size_t n)
-{
-    char name[600];
-    uint16_t svc_at = 0;
-    size_t *at = order + n; /* the target's offset for each SRV written */
-    size_t done = 0;
-    for (size_t k = 0; k < n && !r->m.full; k++) {
-        const zkd_instance *i = v->inst[order[k]];
-        const char *id = zkd_instance_id(i);
-        int port = zkd_instance_port(i), w = zkd_instance_weight(i);
-        if (port < 0)
-            continue;
-        size_t mark = dns_rr_begin(&r->m, 12, DNS_T_SRV, r->ttl);
-        dns_put16(&r->m, 1);
-        dns_put16(&r->m, (uint16_t)(w < 0 ? 0 : w > 65535 ? 65535 : w));
-        dns_put16(&r->m, (uint16_t)port);
-        int off;
-        if (svc_at)
-            off = dns_put_name(&r->m, id, strlen(id), svc_at);
-        else {
-            int len = snprintf(name, sizeof name, "%s.%s.instance", id, service);
-            off = len < (int)sizeof name ? dns_put_name(&r->m, name, (size_t)len, r->apex) : -1;
-        }
-        if (off < 0) {
-            r->m.len = mark; /* an id that is no DNS name */
-            continue;
-        }
-        if (dns_rr_end(&r->m, mark, DNS_ANSWER))
-            break;
-        if (!svc_at && off + strlen(id) + 1 < 0x4000)
-            svc_at = (uint16_t)(off + strlen(id) + 1);
-        order[done] = order[k];
-        at[done++] = (size_t)off;
-    }
-    if (r->m.full)
-        return; /* truncated: the client asks again over TCP */
-    /* A target past a pointer's reach (16 KB) is named again: ID and a
-     * pointer to SERVICE.instance.DOMAIN. */
-    for (size_t k = 0; k < done; k++)
-        for (int v6 = 0; v6 < 2; v6++) {
-            const zkd_instance *i = v->inst[order[k]];
-            int far = at[k] >= 0x4000;
-            if (addr_rr_id(r, far ? zkd_instance_id(i) : NULL, far ? svc_at : (uint16_t)at[k],
-                           zkd_instance_address(i), v6) < 0)
-                return;
-        }
-}
-
 static int answer(reply *r, const target *t, int qt)
 {
     const watch_view *v = watch_set_view(t->ws);
@@ -404,35 +334,16 @@ static int answer(reply *r, const target *t, int qt)
             addr_rr(r, 12, zkd_instance_address(t->one), qt == QT_AAAA);
         return RC_NOERROR;
     }
-    size_t *order = scratch(r->d, 2 * (v->n + 1)), n = 0;
-    for (size_t k = 0; k < v->n; k++) {
-        const zkd_instance *i = v->inst[k];
-        const char *zone = zkd_instance_zone(i);
-        if (zkd_instance_enabled(i) && (!t->zone[0] || (zone && !strcasecmp(zone, t->zone))))
-            order[n++] = k;
-    }
-    if (t->zone[0] && n == 0) {
-        /* A zone name exists only while some instance is in that zone. */
-        int seen = 0;
-        for (size_t k = 0; k < v->n && !seen; k++)
-            seen = zkd_instance_zone(v->inst[k]) && !strcasecmp(zkd_instance_zone(v->inst[k]), t->zone);
-        if (!seen)
-            return RC_NXDOMAIN;
-    }
-    if (qt == QT_OTHER)
-        return RC_NOERROR;
-    for (size_t k = n; k > 1; k--) {
-        size_t j = (size_t)random() % k, tmp = order[k - 1];
-        order[k - 1] = order[j];
-        order[j] = tmp;
-    }
-    if (qt == QT_SRV) {
-        answer_srv(r, v, watch_set_conf(t->ws)->service, order, n);
-        return RC_NOERROR;
-    }
-    for (size_t k = 0; k < n; k++)
-        if (addr_rr(r, 12, zkd_instance_address(v->inst[order[k]]), qt == QT_AAAA) < 0)
-            break;
+    /* The records, prepared when the view last changed (dns_answers.c). */
+    dns_rrset *s = dns_answers_get(r->d->answers, t->ws, v, t->zone, watch_set_conf(t->ws)->service, r->ttl);
+    if (!s)
+        return RC_SERVFAIL;
+    if (t->zone[0] && dns_rrset_no_zone(s))
+        return RC_NXDOMAIN; /* a zone name exists only while some instance is in that zone */
+    if (qt == QT_SRV)
+        dns_rrset_put_srv(r->d->answers, s, &r->m, r->apex);
+    else if (qt == QT_A || qt == QT_AAAA)
+        dns_rrset_put_addrs(r->d->answers, s, &r->m, qt == QT_AAAA);
     return RC_NOERROR;
 }
 
@@ -508,7 +419,10 @@ static size_t respond(dns_server *d, const uint8_t *q, size_t qlen, int udp, uin
 /* ---- transports ----------------------------------------------------------- */
 
 /* Datagrams are read and answered UDP_BATCH at a time (recvmmsg and
- * sendmmsg: two system calls for a batch, not two per query). */
+ * sendmmsg: two system calls for a batch, not two per query), until the
+ * socket is empty or 8 batches were answered: under a steady stream, the
+ * queries that arrived while a batch was answered are read by the next
+ * recvmmsg, not after another trip through the loop's epoll_wait. */
 static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -545,8 +459,6 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
                 break; /* a full socket buffer drops answers, as UDP may */
             sent += r;
         }
-        if (n < UDP_BATCH)
-            return;
     }
 }
 
@@ -645,6 +557,11 @@ dns_server *dns_start(struct event_base *base, zkd_client *zk, int wake_fd, cons
     d->zk = zk;
     d->wake_fd = wake_fd;
     d->serial = (uint32_t)time(NULL);
+    if (!(d->answers = dns_answers_new())) {
+        free(d);
+        evbuffer_add_printf(errors, "dns: out of memory\n");
+        return NULL;
+    }
     dns_set_watches(d, c, sets, n);
     d->udp = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -678,6 +595,7 @@ dns_server *dns_start(struct event_base *base, zkd_client *zk, int wake_fd, cons
 void dns_set_watches(dns_server *d, const dns_conf *c, watch_set *const *sets, int n)
 {
     d->conf = c;
+    dns_answers_clear(d->answers);
     d->domain_labels = count_labels(c->domain);
     d->sets = sets;
     d->nsets = n;
@@ -720,6 +638,6 @@ void dns_stop(dns_server *d)
         adhoc_close(d, 0, "open");
     if (d->idle)
         event_free(d->idle);
-    free(d->order);
+    dns_answers_free(d->answers);
     free(d);
 }

@@ -190,7 +190,9 @@ void watch_set_refresh(watch_set *ws, int force)
     zkd_snapshot_unref(ws->snap);
     ws->inst = inst;
     ws->snap = s;
+    static uint64_t generations; /* the loop's thread only */
     ws->view.inst = inst;
+    ws->view.generation = ++generations;
     ws->view.n = n;
     ws->view.usable = usable;
     ws->view.stale = stale;

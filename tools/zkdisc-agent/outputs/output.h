@@ -24,6 +24,7 @@ typedef struct watch_view {
     size_t usable;      /* how many are enabled */
     int stale;          /* ZooKeeper unreachable: this is the last known state */
     int64_t updated_ms; /* when this set last changed (ms since the epoch) */
+    uint64_t generation; /* new with every new `inst`, unique across sets (DNS answers key on it) */
     const char *source; /* "zookeeper", "file" (static) or "default_servers" */
 } watch_view;
 
