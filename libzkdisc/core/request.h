@@ -196,6 +196,30 @@ typedef void (*zkd_early_fn)(void *early_arg, int rc);
 int zkd__awrite_early(zkd_target *t, const zkd_op *op, const char *tag, uint64_t epoch,
                       zkd_stat_handler fn, zkd_early_fn early, void *early_arg);
 
+/* A target's early hook: answers and watch events handed to the owner on
+ * ZooKeeper's completion thread, before they would be queued for the loop,
+ * so that a follow-up request goes out one thread hop sooner. */
+typedef struct zkd_early {
+    int event;          /* a watch fired: its type (ZOO_CHILD_EVENT, ...); 0 for an answer */
+    const char *path;   /* the event's path, or the read's */
+    zkd_op_kind kind;   /* an answer: the read's kind */
+    const char *tag;    /* an answer: as zkd_data_handler's */
+    uint64_t epoch;
+    int rc;
+    zkd_strings *kids;  /* ZKD_OP_CHILDREN: the children (valid for the call) */
+    const zkd_stat *st;
+} zkd_early;
+
+/* Returns 1 when it took the answer or event (nothing reaches the loop for
+ * it), 0 to have it handled on the loop as usual. It runs on ZooKeeper's
+ * completion thread and may send requests, but must never call user code,
+ * wait for the loop, or hold a lock of its own while the loop thread may
+ * wait for it: zkd__target_cancel waits for a hook that is running. */
+typedef int (*zkd_early_handler)(void *owner, const zkd_early *ev);
+
+/* Sets t's early hook, once, before any of t's requests is sent. */
+int zkd__target_set_early(zkd_target *t, zkd_early_handler fn);
+
 /* ---- helpers and test hooks ----------------------------------------------- */
 
 void zkd__result_clear(zkd_result *res);

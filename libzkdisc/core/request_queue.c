@@ -125,7 +125,7 @@ static void complete(zkd_req *r, int zrc)
     if (retry)
         zkd__rq_retry_later(r);
     else
-        zkd__rq_finish(r); /* r may be gone now */
+        zkd__rq_early_answer(r); /* r may be gone now */
     if (early && !retry)
         early(early_arg, final == ZOK ? 0 : zkd__from_zk(final));
     zkd__rq_finish_list(failed);
