@@ -391,8 +391,8 @@ static void set_member(zkd_cache *k, member *m, zkd_instance *inst, int malforme
     m->inst = inst;
 }
 
-static void on_data_locked(void *owner, const char *name, uint64_t epoch, int rc, const char *data,
-                    int len, const zkd_stat *st)
+static void on_data_locked(void *owner, const char *name, uint64_t epoch, int rc,
+                           const char *data, int len, const zkd_stat *st)
 {
     zkd_cache *k = owner;
     if (epoch != k->epoch)
@@ -494,7 +494,8 @@ static void read_member(zkd_cache *k, member *m)
 }
 
 /* A check's answer: the data is read only when it changed since we read it. */
-static void on_check_locked(void *owner, const char *name, uint64_t epoch, int rc, const zkd_stat *st)
+static void on_check_locked(void *owner, const char *name, uint64_t epoch, int rc,
+                            const zkd_stat *st)
 {
     zkd_cache *k = owner;
     if (epoch != k->epoch)
@@ -601,7 +602,8 @@ static void on_children(void *owner, const char *tag, uint64_t epoch, int rc, zk
     state_unlock(k);
 }
 
-static void on_service_stat_locked(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+static void on_service_stat_locked(void *owner, const char *tag, uint64_t epoch, int rc,
+                                   const zkd_stat *st)
 {
     (void)tag;
     (void)st;
@@ -610,7 +612,8 @@ static void on_service_stat_locked(void *owner, const char *tag, uint64_t epoch,
         request_children(k); /* created between our two reads */
 }
 
-static void on_service_stat(void *owner, const char *tag, uint64_t epoch, int rc, const zkd_stat *st)
+static void on_service_stat(void *owner, const char *tag, uint64_t epoch, int rc,
+                            const zkd_stat *st)
 {
     zkd_cache *k = owner;
     state_lock(k);
