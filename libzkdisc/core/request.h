@@ -206,7 +206,10 @@ typedef struct zkd_early {
     const char *tag;    /* an answer: as zkd_data_handler's */
     uint64_t epoch;
     int rc;
-    zkd_strings *kids;  /* ZKD_OP_CHILDREN: the children (valid for the call) */
+    /* ZKD_OP_CHILDREN: the children as the server sent them, unsorted and
+     * not yet copied (valid for the call): a hook that needs a few of them
+     * need not wait for the copy and sort of all of them. */
+    const struct String_vector *names;
     const zkd_stat *st;
 } zkd_early;
 

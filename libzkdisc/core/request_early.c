@@ -39,6 +39,16 @@ static void leave(zkd_target *t)
     pthread_mutex_unlock(&t->e->mu);
 }
 
+/* A children answer's names into its result (sorted), from the C client's
+ * reply, which lives only as long as the completion. */
+static void take_names(zkd_req *r)
+{
+    if (!r->zkids)
+        return;
+    r->nomem = zkd__strings_copy(&r->res.children, r->zkids) != 0;
+    r->zkids = NULL;
+}
+
 void zkd__rq_early_answer(zkd_req *r)
 {
     /* t->early is set before t's first request is sent (under e->mu), so
@@ -51,14 +61,17 @@ void zkd__rq_early_answer(zkd_req *r)
         pthread_mutex_unlock(&r->e->mu);
     }
     if (!owner) {
+        take_names(r);
         zkd__rq_finish(r);
         return;
     }
     zkd_early ev = {.path = r->op.path, .kind = r->op.kind, .tag = r->own_tag,
-                    .epoch = r->epoch, .rc = zkd__req_rc(r), .kids = &r->res.children,
+                    .epoch = r->epoch, .rc = zkd__req_rc(r), .names = r->zkids,
                     .st = &r->res.stat};
     int taken = t->early(owner, &ev);
     leave(t);
+    if (!taken)
+        take_names(r);
     if (taken)
         zkd__rq_release(r);
     else

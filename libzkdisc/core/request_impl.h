@@ -52,6 +52,7 @@ struct zkd_req {
     uint64_t epoch;
     int ev_type; /* H_EVENT */
     wpath *wp;   /* a watched read in flight: counted in wp->inflight */
+    const struct String_vector *zkids; /* CHILDREN: the C client's, copied after the early hook */
     zkd_early_fn early; /* zkd__awrite_early: told on the completion thread */
     void *early_arg;
     int zrc, nomem;

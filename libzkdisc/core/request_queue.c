@@ -156,7 +156,7 @@ static void on_children(int rc, const struct String_vector *sv, const struct Sta
     zkd_req *r = (zkd_req *)data;
     if (rc == ZOK) {
         zkd__stat_copy(&r->res.stat, st);
-        r->nomem = zkd__strings_copy(&r->res.children, sv) != 0;
+        r->zkids = sv; /* copied once the early hook has seen it (request_early.c) */
     }
     complete(r, rc);
 }

@@ -654,45 +654,33 @@ static void on_watch(void *owner, int type, const char *path)
 
 /* ---- one thread hop sooner (ZooKeeper's completion thread) ------------------ */
 
-static void publish_run(void *arg)
-{
-    zkd_cache *k = arg;
-    if (!k->closed) {
-        state_lock(k);
-        maybe_publish(k);
-        state_unlock(k);
-    }
-    cache_unref(k);
-}
-
-static void publish_drop(void *arg)
-{
-    cache_unref(arg);
-}
-
-/* The children answered: applied here, so that the new members' reads go
- * out now. Only the listener waits for the loop: the data's answers
- * publish there, or (nothing to read: only members gone) a job does. A
- * load or rebuild, which may insert every member, stays on the loop, as
- * does a missing service or a failure. 1 when taken. */
+/* The children answered: the new members' reads go out now, found by a
+ * search per name in the server's (unsorted) list, before the request
+ * layer copies and sorts it all. The answer then goes on to the loop as
+ * before, where on_children drops the gone, reads what this missed, and
+ * skips what this started (reading). At least count - nmembers names are
+ * new: the search stops after that many (a create in a service of N
+ * costs about N/2 searches, not a sort of N). A load or rebuild stays on
+ * the loop. Never takes the answer. */
 static int early_children(zkd_cache *k, const zkd_early *ev)
 {
     state_lock(k);
-    int stale = ev->epoch != k->epoch; /* the loop would ignore it */
-    int here = !stale && !ev->rc && !k->rebuilding && !k->closed;
-    int publish = 0;
-    if (here) {
-        k->listed = 1;
-        apply_children(k, ev->kids);
-        publish = (!k->reading && !k->wanted) ||
-                  zkd__now_ms() - k->published_at >= PUBLISH_EVERY_MS; /* as maybe_publish */
+    const struct String_vector *sv = ev->names;
+    if (ev->epoch == k->epoch && !ev->rc && sv && !k->rebuilding && !k->closed) {
+        size_t fresh = sv->count > 0 && (size_t)sv->count > k->nmembers
+                           ? (size_t)sv->count - k->nmembers
+                           : 0;
+        for (int32_t i = 0; fresh && i < sv->count; i++) {
+            if (member_find(k, sv->data[i]))
+                continue;
+            member *m = member_insert(k, sv->data[i]);
+            if (m)
+                read_member(k, m);
+            fresh--;
+        }
     }
     pthread_mutex_unlock(&k->state); /* nothing published here: nobody to tell */
-    if (publish) {
-        atomic_fetch_add(&k->refs, 1);
-        zkd__post(k->c, publish_run, publish_drop, k);
-    }
-    return stale || here;
+    return 0;
 }
 
 /* The request layer's early hook (request.h): a watch event is handled
