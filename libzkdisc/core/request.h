@@ -215,9 +215,10 @@ typedef struct zkd_early {
 
 /* Returns 1 when it took the answer or event (nothing reaches the loop for
  * it), 0 to have it handled on the loop as usual. It runs on ZooKeeper's
- * completion thread and may send requests, but must never call user code,
- * wait for the loop, or hold a lock of its own while the loop thread may
- * wait for it: zkd__target_cancel waits for a hook that is running. */
+ * completion thread and may send requests (zkd__aget, ...), but must never
+ * call user code or wait for the loop. It may take a lock of the owner's
+ * that is never held while waiting for the loop or cancelling the target:
+ * zkd__target_cancel waits for a hook that is running. */
 typedef int (*zkd_early_handler)(void *owner, const zkd_early *ev);
 
 /* Sets t's early hook, once, before any of t's requests is sent. */
