@@ -4,8 +4,9 @@
  * A cache's state is handled on the dispatch thread, and also on
  * ZooKeeper's completion thread (the request layer's early hook, see
  * early()): a child event re-reads the children there, and the children's
- * answer reads the new members' data there, so that a create waits for the
- * dispatch thread once (to publish and call the listener), not three times.
+ * answer is applied there (new members' reads sent, the gone dropped), so
+ * that a create waits for the dispatch thread once (to publish and call the
+ * listener), not three times.
  * So every entry point takes `state`; it is let go before the listener is
  * called (state_unlock), and never held while waiting for the loop. Lock
  * order: state, then the snapshot's `mu`, then the request engine's.
