@@ -6,8 +6,10 @@
  * server stopped (and a write that could not be sent is never sent); every
  * target request is answered exactly once, across a server restart, and
  * not at all once its target is cancelled; requests made before the first
- * session exists wait for it. */
+ * session exists wait for it; a target's early hook sees answers and watch
+ * events on ZooKeeper's thread, and what it takes never reaches the loop. */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdatomic.h>
@@ -373,6 +375,102 @@ static void test_queued_until_first_session(void)
     free(t);
 }
 
+/* ---- the early hook ---------------------------------------------------------- */
+
+typedef struct early_seen {
+    zkd_client *cl;
+    atomic_int answers, events, off_loop; /* seen by the hook, and where */
+    atomic_int loop_answers, loop_events; /* what reached the loop */
+    atomic_int block, blocked;            /* a hook that waits for the test */
+} early_seen;
+
+static int early_hook(void *owner, const zkd_early *ev)
+{
+    early_seen *s = owner;
+    atomic_fetch_add(&s->off_loop, !zkd__on_dispatch_thread(s->cl));
+    if (ev->event) {
+        atomic_fetch_add(&s->events, 1);
+        return 1;
+    }
+    atomic_fetch_add(&s->answers, 1);
+    if (!strcmp(ev->tag, "block")) {
+        atomic_store(&s->blocked, 1);
+        while (atomic_load(&s->block))
+            sched_yield(); /* the test lets go once it has seen cancel wait */
+        atomic_store(&s->blocked, 2);
+    }
+    return !strcmp(ev->tag, "take") && ev->rc == 0 && ev->kind == ZKD_OP_GET;
+}
+
+static void early_loop_answer(void *owner, const char *tag, uint64_t epoch, int rc,
+                              const char *data, int len, const zkd_stat *st)
+{
+    (void)tag, (void)epoch, (void)rc, (void)data, (void)len, (void)st;
+    atomic_fetch_add(&((early_seen *)owner)->loop_answers, 1);
+}
+
+static void early_loop_event(void *owner, int type, const char *path)
+{
+    (void)type, (void)path;
+    atomic_fetch_add(&((early_seen *)owner)->loop_events, 1);
+}
+
+typedef struct canceller {
+    zkd_client *cl;
+    zkd_target *tg;
+    atomic_int done;
+} canceller;
+
+static void *cancel_thread(void *arg)
+{
+    canceller *c = arg;
+    zkd__run_on_dispatch(c->cl, cancel_job, NULL, c->tg);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+static int cancel_done(void *arg)
+{
+    return atomic_load(&((canceller *)arg)->done);
+}
+
+static void test_early_hook(void)
+{
+    zkd_client *cl = connect_with(15000, 15000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cl);
+    put(cl, "/req/early", "a");
+    early_seen *s = calloc(1, sizeof *s);
+    s->cl = cl;
+    zkd_target *tg = zkd__target_new(cl, s, early_loop_event);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tg);
+    CU_ASSERT_EQUAL_FATAL(zkd__target_set_early(tg, early_hook), 0);
+    CU_ASSERT_EQUAL(zkd__aget(tg, "/req/early", 0, "take", 0, early_loop_answer), 0);
+    CU_ASSERT_EQUAL(zkd__aget(tg, "/req/early", 1, "keep", 0, early_loop_answer), 0);
+    CU_ASSERT(tu_wait_int((volatile int *)&s->loop_answers, 1, 10000));
+    CU_ASSERT_EQUAL(atomic_load(&s->answers), 2);
+    /* The watch the kept read left fires: the hook takes the event. */
+    put(cl, "/req/early", "b");
+    CU_ASSERT(tu_wait_int((volatile int *)&s->events, 1, 10000));
+    CU_ASSERT_EQUAL(atomic_load(&s->off_loop), 3);
+
+    /* A hook running holds off the target's cancel. */
+    atomic_store(&s->block, 1);
+    CU_ASSERT_EQUAL(zkd__aget(tg, "/req/early", 0, "block", 0, early_loop_answer), 0);
+    CU_ASSERT(tu_wait_int((volatile int *)&s->blocked, 1, 10000));
+    canceller c = {.cl = cl, .tg = tg};
+    pthread_t th;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, cancel_thread, &c), 0);
+    CU_ASSERT(!tu_wait_until(cancel_done, &c, 300)); /* still waiting for the hook */
+    atomic_store(&s->block, 0);
+    CU_ASSERT(tu_wait_until(cancel_done, &c, 10000));
+    CU_ASSERT_EQUAL(atomic_load(&s->blocked), 2); /* cancel returned after the hook did */
+    pthread_join(th, NULL);
+    CU_ASSERT_EQUAL(atomic_load(&s->loop_answers), 1); /* the declined late answer was dropped */
+    CU_ASSERT_EQUAL(atomic_load(&s->loop_events), 0);
+    zkd_close(cl);
+    free(s);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -382,6 +480,7 @@ int main(void)
         {"the deadline holds with the server stopped; queued writes never go", test_deadline_server_stopped},
         {"target requests answered exactly once across a restart; none after cancel", test_exactly_once},
         {"requests queued before the first session are sent when it comes", test_queued_until_first_session},
+        {"a target's early hook: taken answers and events skip the loop; cancel waits for it", test_early_hook},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"request", suite_init, suite_clean, NULL, NULL, tests}, CU_SUITE_INFO_NULL};

@@ -210,6 +210,34 @@ enum { ZKD__NOT_SENT = 1 };
 int zkd__create_now(zkd_client *c, const char *path, const char *data, int len, int flags,
                     zkd_stat *st);
 
+/* A target's early hook: answers and watch events handed to the owner on
+ * ZooKeeper's completion thread, before they would be queued for the loop,
+ * so that a follow-up request goes out one thread hop sooner. */
+typedef struct zkd_early {
+    int event;          /* a watch fired: its type (ZOO_CHILD_EVENT, ...); 0 for an answer */
+    const char *path;   /* the event's path, or the read's */
+    zkd_op_kind kind;   /* an answer: the read's kind */
+    const char *tag;    /* an answer: as zkd_data_handler's */
+    uint64_t epoch;
+    int rc;
+    /* ZKD_OP_CHILDREN: the children as the server sent them, unsorted and
+     * not yet copied (valid for the call): a hook that needs a few of them
+     * need not wait for the copy and sort of all of them. */
+    const struct String_vector *names;
+    const zkd_stat *st;
+} zkd_early;
+
+/* Returns 1 when it took the answer or event (nothing reaches the loop for
+ * it), 0 to have it handled on the loop as usual. It runs on ZooKeeper's
+ * completion thread and may send requests (zkd__aget, ...), but must never
+ * call user code or wait for the loop. It may take a lock of the owner's
+ * that is never held while waiting for the loop or cancelling the target:
+ * zkd__target_cancel waits for a hook that is running. */
+typedef int (*zkd_early_handler)(void *owner, const zkd_early *ev);
+
+/* Sets t's early hook, once, before any of t's requests is sent. */
+int zkd__target_set_early(zkd_target *t, zkd_early_handler fn);
+
 /* ---- helpers and test hooks ----------------------------------------------- */
 
 void zkd__result_clear(zkd_result *res);

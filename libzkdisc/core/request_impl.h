@@ -8,6 +8,7 @@
  *   request_retry.c   re-sending reads cut off by a connection loss
  *   request_batch.c   synchronous batches and the waiting calls
  *   request_target.c  targets and their inboxes
+ *   request_early.c   targets' early hooks (answers and events on the completion thread)
  *
  * One engine per client, one mutex (e->mu) for all of its state: the queue,
  * the window, the targets' inboxes and reference counts, the batches' done
@@ -51,6 +52,7 @@ struct zkd_req {
     uint64_t epoch;
     int ev_type; /* H_EVENT */
     wpath *wp;   /* a watched read in flight: counted in wp->inflight */
+    const struct String_vector *zkids; /* CHILDREN: the C client's, copied after the early hook */
     zkd_early_fn early; /* zkd__awrite_early: told on the completion thread */
     void *early_arg;
     int zrc, nomem;
@@ -93,6 +95,9 @@ struct zkd_target {
     zkd_req *head, *tail; /* answers and events to run on the loop */
     wreg *regs;
     zkd_target *post_next;
+    zkd_early_handler early; /* request_early.c */
+    int early_busy;          /* hooks running now */
+    pthread_cond_t early_cv; /* zkd__target_cancel waits there for them */
 };
 
 struct engine {
@@ -152,5 +157,16 @@ int zkd__rq_inbox_push(zkd_target *t, zkd_req *r);
 void zkd__rq_target_run(void *arg);
 void zkd__rq_target_drop(void *arg);
 void zkd__rq_target_unref(zkd_target *t);
+
+/* request_early.c */
+/* complete(): the answer to the target's early hook, else to the loop. */
+void zkd__rq_early_answer(zkd_req *r);
+/* The watcher, under e->mu: keeps a fired event for t's early hook (1),
+ * on *list, to be run by zkd__rq_early_events once e->mu is let go. */
+int zkd__rq_early_keep(zkd_target *t, zkd_req *ev, zkd_req **list);
+void zkd__rq_early_events(zkd_req *list);
+/* zkd__target_cancel, under e->mu, owner cleared: waits for running hooks. */
+void zkd__rq_early_wait_locked(zkd_target *t);
+void zkd__rq_early_free(zkd_target *t);
 
 #endif

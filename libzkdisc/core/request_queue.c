@@ -125,7 +125,7 @@ static void complete(zkd_req *r, int zrc)
     if (retry)
         zkd__rq_retry_later(r);
     else
-        zkd__rq_finish(r); /* r may be gone now */
+        zkd__rq_early_answer(r); /* r may be gone now */
     if (early && !retry)
         early(early_arg, final == ZOK ? 0 : zkd__from_zk(final));
     zkd__rq_finish_list(failed);
@@ -156,7 +156,7 @@ static void on_children(int rc, const struct String_vector *sv, const struct Sta
     zkd_req *r = (zkd_req *)data;
     if (rc == ZOK) {
         zkd__stat_copy(&r->res.stat, st);
-        r->nomem = zkd__strings_copy(&r->res.children, sv) != 0;
+        r->zkids = sv; /* copied once the early hook has seen it (request_early.c) */
     }
     complete(r, rc);
 }

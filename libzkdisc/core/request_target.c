@@ -48,6 +48,7 @@ void zkd__rq_target_unref(zkd_target *t)
     pthread_mutex_unlock(&e->mu);
     if (!last)
         return;
+    zkd__rq_early_free(t);
     free(t);
     zkd__rq_engine_unref(e);
 }
@@ -64,6 +65,7 @@ void zkd__target_cancel(zkd_target *t)
     engine *e = t->e;
     pthread_mutex_lock(&e->mu);
     t->owner = NULL;
+    zkd__rq_early_wait_locked(t);
     while (t->regs)
         zkd__rq_reg_unlink(e, t->regs);
     zkd_req *queued = zkd__rq_queue_take(e, of_target, t);

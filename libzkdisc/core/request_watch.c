@@ -192,6 +192,7 @@ void zkd__rq_watcher(zhandle_t *zh, int type, int state, const char *path, void 
                    : type == ZOO_DELETED_EVENT ? W_DATA | W_CHILD
                                                : W_DATA;
     zkd_target *to_post = NULL;
+    zkd_req *early = NULL;
     uint64_t fired = 0;
     pthread_mutex_lock(&e->mu);
     wpath **pp = path_slot(e, path);
@@ -211,7 +212,7 @@ void zkd__rq_watcher(zhandle_t *zh, int type, int state, const char *path, void 
                 ev->res.failed = -1;
                 t->refs++;
                 fired++;
-                if (zkd__rq_inbox_push(t, ev)) {
+                if (!zkd__rq_early_keep(t, ev, &early) && zkd__rq_inbox_push(t, ev)) {
                     t->post_next = to_post;
                     to_post = t;
                 }
@@ -226,6 +227,7 @@ void zkd__rq_watcher(zhandle_t *zh, int type, int state, const char *path, void 
     pthread_mutex_unlock(&e->mu);
     if (fired)
         zkd__count(e->c, ZKD_CNT_WATCHES_FIRED, fired);
+    zkd__rq_early_events(early);
     post_targets(e, to_post);
 }
 

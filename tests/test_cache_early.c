@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A create reaches a cache's listener after one wait for the dispatch
+ * thread, not three: the child event's re-read of the children and the new
+ * child's getData go out from ZooKeeper's completion thread (the request
+ * layer's early hook). And with that path racing the dispatch thread, a
+ * burst of creates and deletes is seen exactly once each. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zookeeper/zookeeper.h>
+
+#include "testutil.h"
+#include "zkh.h"
+
+static zkh *zk;
+
+static int suite_init(void)
+{
+    zk = zkh_start(1);
+    return zk ? 0 : 1;
+}
+
+static int suite_clean(void)
+{
+    zkh_stop(zk);
+    return 0;
+}
+
+static volatile int raw_up;
+static void raw_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh, (void)path, (void)ctx;
+    if (type == ZOO_SESSION_EVENT && state == ZOO_CONNECTED_STATE)
+        __atomic_store_n(&raw_up, 1, __ATOMIC_SEQ_CST);
+}
+
+static zhandle_t *raw_open(void)
+{
+    __atomic_store_n(&raw_up, 0, __ATOMIC_SEQ_CST);
+    zhandle_t *zh = zookeeper_init(zkh_connect_string(zk), raw_watcher, 10000, NULL, NULL, 0);
+    CU_ASSERT_FATAL(zh && tu_wait_int(&raw_up, 1, 15000));
+    return zh;
+}
+
+static void make_service(zhandle_t *zh, const char *service)
+{
+    char path[256];
+    zoo_create(zh, "/zkdisc", NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    zoo_create(zh, "/zkdisc/services", NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    snprintf(path, sizeof path, "/zkdisc/services/%s", service);
+    zoo_create(zh, path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+}
+
+static void record(char *data, size_t len, const char *service, int i)
+{
+    snprintf(data, len,
+             "{\"name\":\"%s\",\"id\":\"i-%d\",\"address\":\"10.0.%d.%d\",\"port\":8080,"
+             "\"sslPort\":null,\"payload\":null,\"registrationTimeUTC\":1,"
+             "\"serviceType\":\"DYNAMIC\",\"uriSpec\":null}",
+             service, i, (i >> 8) & 255, i & 255);
+}
+
+static int create_one(zhandle_t *zh, const char *service, int i)
+{
+    char path[256], data[512];
+    snprintf(path, sizeof path, "/zkdisc/services/%s/i-%d", service, i);
+    record(data, sizeof data, service, i);
+    return zoo_create(zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+}
+
+/* ---- the dispatch thread held up -------------------------------------------- */
+
+/* A listener that holds the dispatch thread until the test lets it go. */
+typedef struct hold {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int held, release;
+} hold;
+
+static void hold_fn(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
+{
+    (void)k, (void)d, (void)n;
+    hold *h = ctx;
+    pthread_mutex_lock(&h->mu);
+    h->held = 1;
+    pthread_cond_broadcast(&h->cv);
+    while (!h->release)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+typedef struct seen {
+    pthread_mutex_t mu;
+    int added[1000], removed[1000], other;
+} seen;
+
+static void seen_fn(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
+{
+    (void)k;
+    seen *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < n; i++) {
+        const zkd_instance *inst = d[i].now ? d[i].now : d[i].before;
+        int id = atoi(zkd_instance_id(inst) + 2);
+        if (id < 0 || id >= 1000 || d[i].kind == ZKD_DELTA_UPDATED)
+            s->other++;
+        else if (d[i].kind == ZKD_DELTA_ADDED)
+            s->added[id]++;
+        else
+            s->removed[id]++;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int seen_added(seen *s, int id)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = s->added[id];
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+static int seven_added(void *arg)
+{
+    return seen_added(arg, 7) > 0;
+}
+
+typedef struct reads {
+    zkd_client *c;
+    zkd_counters before;
+} reads;
+
+/* The create's getChildren and its child's getData have gone out. */
+static int read_sent(void *arg)
+{
+    reads *r = arg;
+    zkd_counters now;
+    zkd_client_counters(r->c, &now);
+    return now.get_children > r->before.get_children && now.get_data > r->before.get_data;
+}
+
+/* While the dispatch thread is busy in another cache's listener, a create
+ * in this cache's service is still re-listed and its data read (old code:
+ * nothing is sent until the dispatch thread is free); the listener hears
+ * of it once the thread is free. */
+static void test_reads_without_dispatch(void)
+{
+    zhandle_t *zh = raw_open();
+    make_service(zh, "held");
+    make_service(zh, "early");
+    zkd_client *c = tu_connect(zkh_connect_string(zk), 10000);
+    hold h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    zkd_cache *kh = NULL, *ke = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_cache_open(c, "held", hold_fn, &h, &kh, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkd_cache_open(c, "early", seen_fn, &s, &ke, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkd_cache_wait_ready(kh, 20000, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkd_cache_wait_ready(ke, 20000, NULL), 0);
+
+    CU_ASSERT_EQUAL(create_one(zh, "held", 1), ZOK); /* the dispatch thread stops in hold_fn */
+    pthread_mutex_lock(&h.mu);
+    while (!h.held)
+        pthread_cond_wait(&h.cv, &h.mu);
+    pthread_mutex_unlock(&h.mu);
+
+    reads r = {.c = c};
+    zkd_client_counters(c, &r.before);
+    CU_ASSERT_EQUAL(create_one(zh, "early", 7), ZOK);
+    CU_ASSERT(tu_wait_until(read_sent, &r, 5000));
+    CU_ASSERT_EQUAL(seen_added(&s, 7), 0); /* the listener waits for its thread */
+
+    pthread_mutex_lock(&h.mu);
+    h.release = 1;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    CU_ASSERT(tu_wait_until(seven_added, &s, 10000));
+    CU_ASSERT_EQUAL(seen_added(&s, 7), 1);
+    zkd_snapshot *snap = zkd_cache_snapshot(ke);
+    CU_ASSERT_EQUAL(zkd_snapshot_count(snap), 1);
+    zkd_snapshot_unref(snap);
+    zkd_cache_close(kh);
+    zkd_cache_close(ke);
+    zkd_close(c);
+    zookeeper_close(zh);
+}
+
+/* ---- a burst racing the early path ------------------------------------------ */
+
+static void written(int rc, const char *value, const void *data)
+{
+    (void)value;
+    if (rc != ZOK)
+        __atomic_add_fetch((int *)data, 1000000, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch((int *)data, 1, __ATOMIC_SEQ_CST);
+}
+
+static void deleted(int rc, const void *data)
+{
+    written(rc, NULL, data);
+}
+
+static void acreate(zhandle_t *zh, const char *service, int i, int *done)
+{
+    char path[256], data[512];
+    snprintf(path, sizeof path, "/zkdisc/services/%s/i-%d", service, i);
+    record(data, sizeof data, service, i);
+    CU_ASSERT_EQUAL(zoo_acreate(zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, 0,
+                                written, done),
+                    ZOK);
+}
+
+typedef struct want {
+    zkd_cache *k;
+    int n;        /* ids i-0..i-(n-1) are considered */
+    int odd_gone; /* below `first`, the odd ones are gone */
+    int first;
+} want;
+
+/* The cache holds exactly the ids the tree holds. */
+static int cache_holds(void *arg)
+{
+    want *w = arg;
+    zkd_snapshot *s = zkd_cache_snapshot(w->k);
+    size_t n = 0;
+    int ok = 1;
+    for (int i = 0; ok && i < w->n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "i-%d", i);
+        int in = !(w->odd_gone && i < w->first && i % 2);
+        n += in;
+        ok = !zkd_snapshot_find(s, id) == !in;
+    }
+    ok = ok && zkd_snapshot_count(s) == n;
+    zkd_snapshot_unref(s);
+    return ok;
+}
+
+/* Pipelined creates, then deletes of half of them interleaved with new
+ * creates: the cache ends equal to the tree, and its listener heard of
+ * each create and each delete exactly once. */
+static void test_burst(void)
+{
+    enum { FIRST = 300, MORE = 300 };
+    zhandle_t *zh = raw_open();
+    make_service(zh, "burst");
+    zkd_client *c = tu_connect(zkh_connect_string(zk), 10000);
+    seen *s = calloc(1, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    zkd_cache *k = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_cache_open(c, "burst", seen_fn, s, &k, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkd_cache_wait_ready(k, 20000, NULL), 0);
+
+    int done = 0;
+    for (int i = 0; i < FIRST; i++)
+        acreate(zh, "burst", i, &done);
+    CU_ASSERT(tu_wait_int(&done, FIRST, 20000));
+    want w = {k, FIRST, 0, FIRST};
+    CU_ASSERT(tu_wait_until(cache_holds, &w, 20000));
+
+    done = 0;
+    for (int i = 0; i < MORE; i++) {
+        if (i % 2) {
+            char path[256];
+            snprintf(path, sizeof path, "/zkdisc/services/burst/i-%d", i);
+            CU_ASSERT_EQUAL(zoo_adelete(zh, path, -1, deleted, &done), ZOK);
+        }
+        acreate(zh, "burst", FIRST + i, &done);
+    }
+    CU_ASSERT(tu_wait_int(&done, MORE + MORE / 2, 20000));
+    w = (want){k, FIRST + MORE, 1, FIRST};
+    CU_ASSERT(tu_wait_until(cache_holds, &w, 20000));
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < FIRST + MORE; i++) {
+        CU_ASSERT_EQUAL(s->added[i], 1);
+        CU_ASSERT_EQUAL(s->removed[i], i < FIRST && i % 2 ? 1 : 0);
+    }
+    CU_ASSERT_EQUAL(s->other, 0);
+    pthread_mutex_unlock(&s->mu);
+    zkd_cache_close(k);
+    zkd_close(c);
+    zookeeper_close(zh);
+    free(s);
+}
+
+int main(void)
+{
+    zoo_set_debug_level(0);
+    CU_TestInfo tests[] = {
+        {"a create is read while the dispatch thread is busy", test_reads_without_dispatch},
+        {"a burst of creates and deletes is seen exactly once each", test_burst},
+        CU_TEST_INFO_NULL,
+    };
+    CU_SuiteInfo suites[] = {{"cache_early", suite_init, suite_clean, NULL, NULL, tests},
+                             CU_SUITE_INFO_NULL};
+    return tu_run(suites);
+}
