@@ -8,22 +8,64 @@
 #include "errors.h"
 #include "session.h"
 
-int zkd__observer_open(zkd__observer *o, zkd_client *c, void *owner, zkd_watch_handler on_watch,
-                       zkd_session_fn on_session, void (*free_fn)(zkd__observer *o))
+void zkd__observer_hold(zkd__observer *o)
+{
+    atomic_fetch_add(&o->refs, 1);
+}
+
+void zkd__observer_release(zkd__observer *o)
+{
+    if (atomic_fetch_sub(&o->refs, 1) == 1)
+        o->free_fn(o);
+}
+
+/* The client's teardown, after its handle is closed: no reply or event can
+ * reach the target any more, so its memory may return now. */
+static void at_teardown(void *arg)
+{
+    zkd__observer *o = arg;
+    zkd__target_cancel(o->target);
+    o->target = NULL;
+    if (o->on_teardown)
+        o->on_teardown(o);
+    zkd__observer_release(o);
+}
+
+void zkd__observer_init(zkd__observer *o, zkd_client *c, void (*free_fn)(zkd__observer *o))
 {
     o->c = c;
     o->sub_id = -1;
     o->free_fn = free_fn;
+    atomic_init(&o->refs, 1);
     pthread_mutex_init(&o->mu, NULL);
     zkd__cond_init(&o->cv);
     zkd__client_ref(c);
-    if (!(o->target = zkd__target_new(c, owner, on_watch)))
+}
+
+int zkd__observer_attach(zkd__observer *o, void *owner, zkd_watch_handler on_watch,
+                         zkd_early_handler early, zkd_session_fn on_session)
+{
+    zkd_client *c = o->c;
+    int gone = zkd__closing(c) ? ZKD_ECLOSED : ZKD_ENOMEM;
+    if (zkd__at_teardown(c, at_teardown, o) != 0)
+        return gone;
+    o->hooked = 1;
+    zkd__observer_hold(o); /* the hook's */
+    if (!(o->target = zkd__target_new(c, owner, on_watch)) ||
+        (early && zkd__target_set_early(o->target, early) != 0))
         return zkd__closing(c) ? ZKD_ECLOSED : ZKD_ENOMEM;
     if (zkd_session_subscribe(c, on_session, owner, &o->sub_id, NULL) != 0) {
         o->sub_id = -1;
         return zkd__closing(c) ? ZKD_ECLOSED : ZKD_ENOMEM;
     }
     return 0;
+}
+
+int zkd__observer_open(zkd__observer *o, zkd_client *c, void *owner, zkd_watch_handler on_watch,
+                       zkd_session_fn on_session, void (*free_fn)(zkd__observer *o))
+{
+    zkd__observer_init(o, c, free_fn);
+    return zkd__observer_attach(o, owner, on_watch, NULL, on_session);
 }
 
 int zkd__observer_start(zkd__observer *o, void (*start)(void *owner), void *owner)
@@ -37,15 +79,14 @@ int zkd__observer_start(zkd__observer *o, void (*start)(void *owner), void *owne
 
 void zkd__observer_enter(zkd__observer *o)
 {
-    o->depth++;
+    zkd__observer_hold(o);
 }
 
 int zkd__observer_leave(zkd__observer *o)
 {
-    if (--o->depth || !o->closed)
-        return 0;
-    o->free_fn(o);
-    return 1;
+    int closed = o->closed;
+    zkd__observer_release(o);
+    return closed;
 }
 
 static void close_here(void *arg)
@@ -56,13 +97,15 @@ static void close_here(void *arg)
     o->closed = 1;
     if (o->on_close)
         o->on_close(o);
+    /* Still set during a handler of ours (the answer being handled holds
+     * it), which may go on sending into the cancelled target. */
     zkd__target_cancel(o->target);
-    o->target = NULL;
     if (o->sub_id >= 0)
         zkd_session_unsubscribe(o->c, o->sub_id);
     o->sub_id = -1;
-    if (!o->depth)
-        o->free_fn(o);
+    if (o->hooked && zkd__teardown_cancel(o->c, at_teardown, o))
+        zkd__observer_release(o); /* the hook's */
+    zkd__observer_release(o);     /* the handle's */
 }
 
 void zkd__observer_close(zkd__observer *o)

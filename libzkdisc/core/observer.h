@@ -6,13 +6,16 @@
  *   subscription; both deliver on the dispatch thread.
  * - A reference on the client, so the observer may be closed before or
  *   after it.
+ * - The client's teardown (a client closed first) cancels the target, so
+ *   its memory returns at once; the observer's waits for its close.
  * - A close that takes effect on the dispatch thread (or on the closing
  *   thread once the client's loop is gone, when nothing of ours can run):
  *   the target is cancelled and the subscription ended there, so no reply,
- *   event or session change reaches the observer afterwards. Closed from
- *   inside one of its own handlers (its listener closing it), the memory
- *   goes when that handler returns: every handler is bracketed by
- *   zkd__observer_enter and zkd__observer_leave.
+ *   event or session change reaches the observer afterwards.
+ * - References: the user's handle, the teardown hook, each handler running
+ *   (zkd__observer_enter/leave: a listener may close its own observer) and
+ *   each job the module posted (hold/release). The memory goes with the
+ *   last.
  * - A "ready" flag its opener and readers wait on, under `mu`, which also
  *   guards whatever else the module serves to other threads. */
 #ifndef ZKD_INTERNAL_OBSERVER_H
@@ -27,22 +30,35 @@ typedef struct zkd__observer zkd__observer;
 
 struct zkd__observer {
     zkd_client *c;
-    zkd_target *target; /* NULL once closed */
+    zkd_target *target; /* NULL once the client's teardown took it */
     int sub_id;         /* -1: none */
-    int depth;          /* dispatch thread: our handlers on the stack */
-    int closed;         /* dispatch thread: cut off; freed when depth is back to 0 */
+    _Atomic int refs;
+    int closed;          /* dispatch thread: cut off */
+    int hooked;          /* the teardown hook is set */
     _Atomic int closing; /* the user closed it (any thread): tell nobody any more */
-    void (*on_close)(zkd__observer *o); /* the module's own, before the target goes; may be NULL */
-    void (*free_fn)(zkd__observer *o);  /* frees the module's object (zkd__observer_free) */
+    /* The module's own, may be NULL: on_close on the dispatch thread before
+     * the target goes (timers, forgetting watches); on_teardown with it. */
+    void (*on_close)(zkd__observer *o);
+    void (*on_teardown)(zkd__observer *o);
+    void (*free_fn)(zkd__observer *o); /* frees the module's object (zkd__observer_free) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int ready;
 };
 
-/* Sets o up for the module object `owner` (o lies inside it): a client
- * reference, the target (events to on_watch) and the subscription. 0, or
- * ZKD_ENOMEM / ZKD_ECLOSED with nothing left to undo but the module's own
- * memory. */
+/* Sets o up (o lies inside the module's object): a reference on the client
+ * and one for the user's handle. Then zkd__observer_attach for an observer
+ * of ZooKeeper (a static cache has neither target nor subscription). */
+void zkd__observer_init(zkd__observer *o, zkd_client *c, void (*free_fn)(zkd__observer *o));
+
+/* The teardown hook, the target for `owner` (events to on_watch, answers
+ * and events first to `early` when not NULL: request.h), then the session
+ * subscription (on_close, on_teardown set beforehand). 0, or ZKD_ENOMEM /
+ * ZKD_ECLOSED: then zkd__observer_close undoes what was made. */
+int zkd__observer_attach(zkd__observer *o, void *owner, zkd_watch_handler on_watch,
+                         zkd_early_handler early, zkd_session_fn on_session);
+
+/* Both. */
 int zkd__observer_open(zkd__observer *o, zkd_client *c, void *owner, zkd_watch_handler on_watch,
                        zkd_session_fn on_session, void (*free_fn)(zkd__observer *o));
 
@@ -51,10 +67,14 @@ int zkd__observer_open(zkd__observer *o, zkd_client *c, void *owner, zkd_watch_h
 int zkd__observer_start(zkd__observer *o, void (*start)(void *owner), void *owner);
 
 /* Around every handler (reply, event, session, job) that may call the
- * listener. leave returns 1 when the observer was closed meanwhile and is
- * freed: the caller returns without touching it. */
+ * listener. leave returns 1 when the observer was closed meanwhile (and may
+ * be freed): the caller returns without touching it. */
 void zkd__observer_enter(zkd__observer *o);
 int zkd__observer_leave(zkd__observer *o);
+
+/* A reference for a posted job, and its end (which may free). */
+void zkd__observer_hold(zkd__observer *o);
+void zkd__observer_release(zkd__observer *o);
 
 /* Any thread, once: see above. */
 void zkd__observer_close(zkd__observer *o);

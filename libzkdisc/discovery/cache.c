@@ -46,6 +46,7 @@
 #include "instance_impl.h"
 #include "paths.h"
 #include "session.h"
+#include "observer.h"
 #include "snapshot.h"
 #include "snapshot_store.h"
 
@@ -83,12 +84,10 @@ typedef struct delta_buf {
 } delta_buf;
 
 struct zkd_cache {
-    zkd_client *c;
+    zkd__observer o; /* first: the observer is the cache (observer.h) */
     char *service, *path;
     zkd_cache_fn fn;
     void *ctx;
-    zkd_target *target;
-    int sub_id;
 
     pthread_mutex_t state; /* everything from here to store_took_ms */
     member *members; /* sorted by name */
@@ -113,16 +112,10 @@ struct zkd_cache {
     int64_t stored_at;
     int64_t store_took_ms; /* how long the last write kept the loop busy */
 
-    _Atomic int refs;     /* the user's handle and the client's teardown hook */
-
     _Atomic uint64_t malformed;
 
-    pthread_mutex_t mu; /* snapshot pointer, ready flag */
-    pthread_cond_t cv;
-    zkd_snapshot *snap;
-    _Atomic uint64_t swaps; /* bumped after each swap of snap; read without mu */
-    int ready;
-    _Atomic int closed;
+    zkd_snapshot *snap;     /* under o.mu, with o.ready */
+    _Atomic uint64_t swaps; /* bumped after each swap of snap; read without o.mu */
 
     zkd__file_watch *file; /* a static cache's source, when it is a file */
 };
@@ -130,7 +123,6 @@ struct zkd_cache {
 static void request_children(zkd_cache *k);
 static void store_soon(zkd_cache *k);
 static void deltas_free(delta_buf *d);
-static void cache_unref(zkd_cache *k);
 static void pump(zkd_cache *k);
 
 /* ---- members (sorted array, binary search) ------------------------------ */
@@ -239,15 +231,15 @@ static void swap_snapshot(zkd_cache *k, zkd_snapshot *next, int loaded)
 {
     if (!next)
         return;
-    pthread_mutex_lock(&k->mu);
+    pthread_mutex_lock(&k->o.mu);
     zkd_snapshot *old = k->snap;
     k->snap = next;
     atomic_fetch_add(&k->swaps, 1);
-    if (loaded && !k->ready) {
-        k->ready = 1;
-        pthread_cond_broadcast(&k->cv);
+    if (loaded && !k->o.ready) {
+        k->o.ready = 1;
+        pthread_cond_broadcast(&k->o.cv);
     }
-    pthread_mutex_unlock(&k->mu);
+    pthread_mutex_unlock(&k->o.mu);
     zkd_snapshot_unref(old);
 }
 
@@ -317,7 +309,7 @@ static void maybe_publish(zkd_cache *k)
     if (complete && k->rebuilding) { /* every read of the rebuild has answered */
         k->rebuilding = 0;
         k->loading = 0;
-        k->stale = k->resync || zkd_client_state(k->c) != ZKD_STATE_CONNECTED;
+        k->stale = k->resync || zkd_client_state(k->o.c) != ZKD_STATE_CONNECTED;
     }
     k->published_at = zkd__now_ms();
     swap_snapshot(k, build_snapshot(k), complete && !k->loading);
@@ -421,7 +413,7 @@ static void on_data_locked(void *owner, const char *name, uint64_t epoch, int rc
         /* Named once, when it turns bad: a writer that rewrites a bad (or
          * spoofed: another id or service) record cannot flood the log. */
         if (prc == ZKD_EBADDATA && !m->malformed)
-            zkd__log(k->c, ZKD_LOG_WARN, "skipping %s/%s: %s", k->path, name, err.message);
+            zkd__log(k->o.c, ZKD_LOG_WARN, "skipping %s/%s: %s", k->path, name, err.message);
         set_member(k, m, prc ? NULL : inst, prc == ZKD_EBADDATA);
     }
     maybe_publish(k);
@@ -447,8 +439,8 @@ static void issue(zkd_cache *k, member *m, int check)
         k->resync = 1;
         return;
     }
-    int rc = check ? zkd__aexists(k->target, path, 1, m->name, k->epoch, on_check)
-                   : zkd__aget(k->target, path, 1, m->name, k->epoch, on_data);
+    int rc = check ? zkd__aexists(k->o.target, path, 1, m->name, k->epoch, on_check)
+                   : zkd__aget(k->o.target, path, 1, m->name, k->epoch, on_data);
     if (rc == 0) {
         if (!m->reading)
             k->reading++;
@@ -583,7 +575,7 @@ static void on_children_locked(zkd_cache *k, uint64_t epoch, int rc, zkd_strings
     if (rc == ZKD_ENOTFOUND) {
         /* No such service (yet): an empty set, and a watch for its creation. */
         kids->count = 0;
-        if (zkd__aexists(k->target, k->path, 1, NULL, k->epoch, on_service_stat) != 0)
+        if (zkd__aexists(k->o.target, k->path, 1, NULL, k->epoch, on_service_stat) != 0)
             k->resync = 1;
     } else if (rc) {
         k->resync = 1;
@@ -625,7 +617,7 @@ static void on_service_stat(void *owner, const char *tag, uint64_t epoch, int rc
 
 static void request_children(zkd_cache *k)
 {
-    if (zkd__achildren(k->target, k->path, 1, NULL, k->epoch, on_children) != 0)
+    if (zkd__achildren(k->o.target, k->path, 1, NULL, k->epoch, on_children) != 0)
         k->resync = 1;
 }
 
@@ -659,17 +651,17 @@ static void on_watch(void *owner, int type, const char *path)
 static void publish_run(void *arg)
 {
     zkd_cache *k = arg;
-    if (!k->closed) {
+    if (!atomic_load(&k->o.closing)) {
         state_lock(k);
         maybe_publish(k);
         state_unlock(k);
     }
-    cache_unref(k);
+    zkd__observer_release(&k->o);
 }
 
 static void publish_drop(void *arg)
 {
-    cache_unref(arg);
+    zkd__observer_release(&((zkd_cache *)arg)->o);
 }
 
 /* The children answered: applied here, from the server's unsorted list, a
@@ -685,7 +677,7 @@ static int early_children(zkd_cache *k, const zkd_early *ev)
     state_lock(k);
     const struct String_vector *sv = ev->names;
     int stale = ev->epoch != k->epoch; /* the loop would ignore it */
-    int here = !stale && !ev->rc && sv && !k->rebuilding && !k->closed;
+    int here = !stale && !ev->rc && sv && !k->rebuilding && !atomic_load(&k->o.closing);
     int publish = 0;
     if (here) {
         k->listed = 1;
@@ -712,8 +704,8 @@ static int early_children(zkd_cache *k, const zkd_early *ev)
     }
     pthread_mutex_unlock(&k->state); /* nothing published here: nobody to tell */
     if (publish) {
-        atomic_fetch_add(&k->refs, 1);
-        zkd__post(k->c, publish_run, publish_drop, k);
+        zkd__observer_hold(&k->o);
+        zkd__post(k->o.c, publish_run, publish_drop, k);
     }
     return stale || here;
 }
@@ -725,7 +717,7 @@ static int early(void *owner, const zkd_early *ev)
     zkd_cache *k = owner;
     if (ev->event) {
         state_lock(k);
-        int taken = !k->closed;
+        int taken = !atomic_load(&k->o.closing);
         if (taken)
             on_watch_locked(k, ev->event, ev->path);
         pthread_mutex_unlock(&k->state);
@@ -741,9 +733,9 @@ static void set_stale(zkd_cache *k, int stale)
     if (k->stale == stale)
         return;
     k->stale = stale;
-    pthread_mutex_lock(&k->mu);
+    pthread_mutex_lock(&k->o.mu);
     zkd_snapshot *next = zkd__snapshot_restale(k->snap, stale);
-    pthread_mutex_unlock(&k->mu);
+    pthread_mutex_unlock(&k->o.mu);
     swap_snapshot(k, next, 0);
 }
 
@@ -776,17 +768,17 @@ static void rebuild(zkd_cache *k)
  * SetWatches after the reconnect stays small (see the top of the file). */
 static void forget_watches(zkd_cache *k)
 {
-    if (!k->nmembers || zkd__watched_paths(k->c) <= KEEP_WATCHES_MAX)
+    if (!k->nmembers || zkd__watched_paths(k->o.c) <= KEEP_WATCHES_MAX)
         return;
     k->forgot = 1;
     int64_t t0 = zkd__now_ms();
     for (size_t i = 0; i < k->nmembers; i++) {
         char *path = zkd__path_join(k->path, k->members[i].name);
         if (path)
-            zkd__target_forget(k->target, path);
+            zkd__target_forget(k->o.target, path);
         free(path);
     }
-    zkd__log(k->c, ZKD_LOG_INFO, "cache %s: dropped %zu data watches for the reconnect in %lld ms",
+    zkd__log(k->o.c, ZKD_LOG_INFO, "cache %s: dropped %zu data watches for the reconnect in %lld ms",
              k->service, k->nmembers, (long long)(zkd__now_ms() - t0));
 }
 
@@ -872,9 +864,9 @@ static void store_now(void *arg)
     pthread_mutex_unlock(&k->state); /* the write needs only the text */
     zkd_error err;
     if (!text)
-        zkd__log(k->c, ZKD_LOG_WARN, "out of memory writing the snapshot of service %s", k->service);
-    else if (zkd__store_write(zkd__snapshot_dir(k->c), k->store_name, text, len, &err))
-        zkd__log(k->c, ZKD_LOG_WARN, "cannot write the snapshot of service %s: %s", k->service,
+        zkd__log(k->o.c, ZKD_LOG_WARN, "out of memory writing the snapshot of service %s", k->service);
+    else if (zkd__store_write(zkd__snapshot_dir(k->o.c), k->store_name, text, len, &err))
+        zkd__log(k->o.c, ZKD_LOG_WARN, "cannot write the snapshot of service %s: %s", k->service,
                  err.message);
     free(text);
     state_lock(k);
@@ -887,11 +879,11 @@ static void store_now(void *arg)
  * write of a large cache runs on the dispatch thread. */
 static void store_soon(zkd_cache *k)
 {
-    if (!k->store_name || k->store_timer || k->closed)
+    if (!k->store_name || k->store_timer || atomic_load(&k->o.closing))
         return;
     int64_t every = k->store_took_ms * 10 > STORE_EVERY_MS ? k->store_took_ms * 10 : STORE_EVERY_MS;
     int64_t wait = k->stored_at + every - zkd__now_ms();
-    k->store_timer = zkd__after(k->c, wait > 0 ? wait : 0, store_now, NULL, k);
+    k->store_timer = zkd__after(k->o.c, wait > 0 ? wait : 0, store_now, NULL, k);
 }
 
 /* Checks every line of a snapshot file ("ID\tJSON\n", as snapshot_text
@@ -928,17 +920,17 @@ static int store_load(zkd_cache *k)
     char *text = NULL;
     size_t len = 0;
     zkd_error err;
-    const char *dir = zkd__snapshot_dir(k->c);
+    const char *dir = zkd__snapshot_dir(k->o.c);
     int rc = zkd__store_read(dir, k->store_name, (size_t)1 << 30, &text, &len, &err);
     if (rc) {
         if (rc != ZKD_ENOTFOUND)
-            zkd__log(k->c, ZKD_LOG_WARN, "ignoring the snapshot of service %s: %s", k->service,
+            zkd__log(k->o.c, ZKD_LOG_WARN, "ignoring the snapshot of service %s: %s", k->service,
                      err.message);
         return 0;
     }
     const char *damage = store_damage(k->service, text, len);
     if (damage) {
-        zkd__log(k->c, ZKD_LOG_WARN, "ignoring the snapshot of service %s: %s/%s is damaged: %s",
+        zkd__log(k->o.c, ZKD_LOG_WARN, "ignoring the snapshot of service %s: %s/%s is damaged: %s",
                  k->service, dir, k->store_name, damage);
         free(text);
         return 0;
@@ -959,8 +951,9 @@ static int store_load(zkd_cache *k)
 
 /* ---- opening and closing ---------------------------------------------------- */
 
-static void cache_free(zkd_cache *k)
+static void cache_free(zkd__observer *o)
 {
+    zkd_cache *k = (zkd_cache *)o;
     for (size_t i = 0; i < k->nmembers; i++) {
         if (k->members[i].name_owned)
             free(k->members[i].name);
@@ -978,51 +971,35 @@ static void cache_free(zkd_cache *k)
     free(k->path);
     free(k->store_name);
     deltas_free(&k->told);
-    pthread_mutex_destroy(&k->mu);
     pthread_mutex_destroy(&k->state);
-    pthread_cond_destroy(&k->cv);
-    zkd_client *c = k->c;
-    free(k);
-    zkd__client_unref(c);
+    zkd__observer_free(o, k);
 }
 
-static void cache_unref(zkd_cache *k)
-{
-    if (atomic_fetch_sub(&k->refs, 1) == 1)
-        cache_free(k);
-}
+static void on_close(zkd__observer *o);
 
-/* The client's teardown: its ZooKeeper handle is closed, so no reply or
- * event can reach the target any more; cancelling it returns its memory.
- * The cache's own memory waits for zkd_cache_close. */
-static void at_teardown(void *arg)
+/* The client's teardown: the stopped loop dropped the timer. */
+static void on_teardown(zkd__observer *o)
 {
-    zkd_cache *k = arg;
-    zkd__target_cancel(k->target);
-    k->target = NULL;
-    k->store_timer = NULL; /* the stopped loop dropped it */
-    cache_unref(k);
+    ((zkd_cache *)o)->store_timer = NULL;
 }
 
 static void start(void *arg)
 {
     zkd_cache *k = arg;
-    if (k->closed)
+    if (atomic_load(&k->o.closing))
         return;
     state_lock(k);
     if (k->nmembers) { /* from the snapshot file: tell the listener */
-        atomic_fetch_add(&k->refs, 1); /* it may close the cache */
+        zkd__observer_enter(&k->o); /* it may close the cache */
         maybe_publish(k);
         state_unlock(k);
-        int closed = k->closed;
-        cache_unref(k);
-        if (closed)
+        if (zkd__observer_leave(&k->o))
             return;
         state_lock(k);
     }
     /* Not connected yet (connect_in_background): the session event starts
      * the load. */
-    if (zkd_client_state(k->c) == ZKD_STATE_CONNECTED && !k->rebuilding)
+    if (zkd_client_state(k->o.c) == ZKD_STATE_CONNECTED && !k->rebuilding)
         rebuild(k);
     state_unlock(k);
 }
@@ -1052,15 +1029,12 @@ static int cache_new(zkd_client *c, const char *service, zkd_cache_fn fn, void *
     zkd_cache *k = calloc(1, sizeof *k);
     if (!k)
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    pthread_mutex_init(&k->mu, NULL);
+    zkd__observer_init(&k->o, c, cache_free);
+    k->o.on_close = on_close;
+    k->o.on_teardown = on_teardown;
     pthread_mutex_init(&k->state, NULL);
-    zkd__cond_init(&k->cv);
-    zkd__client_ref(c);
-    atomic_init(&k->refs, 1);
-    k->c = c;
     k->fn = fn;
     k->ctx = ctx;
-    k->sub_id = -1;
     k->loading = 1;
     k->bulk = 1;
     k->stale = zkd_client_state(c) != ZKD_STATE_CONNECTED;
@@ -1086,12 +1060,7 @@ int zkd_cache_open_flags(zkd_client *c, const char *service, int flags, zkd_cach
             swap_snapshot(k, build_snapshot(k), 1);
         }
     }
-    if (zkd__at_teardown(c, at_teardown, k) != 0)
-        return open_fail(k, ZKD_ENOMEM, err);
-    atomic_fetch_add(&k->refs, 1); /* the hook's */
-    if (!(k->target = zkd__target_new(c, k, on_watch)) || zkd__target_set_early(k->target, early))
-        return open_fail(k, ZKD_ENOMEM, err);
-    if ((rc = zkd_session_subscribe(c, on_session, k, &k->sub_id, err)) != 0)
+    if ((rc = zkd__observer_attach(&k->o, k, on_watch, early, on_session)) != 0)
         return open_fail(k, rc, err);
     if ((rc = zkd__post(c, start, NULL, k)) != 0)
         return open_fail(k, rc, err);
@@ -1099,72 +1068,49 @@ int zkd_cache_open_flags(zkd_client *c, const char *service, int flags, zkd_cach
     return 0;
 }
 
-/* On the dispatch thread: nothing of ours runs concurrently, so cutting the
- * target, the timer and the subscription here makes the close final. */
-static void close_on_dispatch(void *arg)
+/* The close, on the dispatch thread (or once the client's teardown is done,
+ * when the target and the timer are gone already): the timer, and the
+ * watches the ZooKeeper client would otherwise keep re-sending; the
+ * observer then cancels the target and the subscription. */
+static void on_close(zkd__observer *o)
 {
-    zkd_cache *k = arg;
-    state_lock(k); /* an early hook that comes after sees `closed` */
+    zkd_cache *k = (zkd_cache *)o;
+    state_lock(k);
     if (k->store_timer)
-        zkd__cancel(k->c, k->store_timer);
-    for (size_t i = 0; k->target && i < k->nmembers; i++) {
+        zkd__cancel(k->o.c, k->store_timer);
+    k->store_timer = NULL;
+    for (size_t i = 0; k->o.target && i < k->nmembers; i++) {
         char *path = zkd__path_join(k->path, k->members[i].name);
         if (path)
-            zkd__target_forget(k->target, path);
+            zkd__target_forget(k->o.target, path);
         free(path);
     }
     pthread_mutex_unlock(&k->state); /* cancelling waits for a running hook */
-    if (k->target) {
-        zkd__target_forget(k->target, k->path);
-        zkd__target_cancel(k->target);
-    }
-    if (k->sub_id >= 0)
-        zkd_session_unsubscribe(k->c, k->sub_id);
-    if (zkd__teardown_cancel(k->c, at_teardown, k))
-        cache_unref(k); /* the hook's reference */
-    cache_unref(k);
-}
-
-/* The client's teardown has finished (zkd__run_on_dispatch waits for it):
- * the hook cancelled the target and the loop dropped the timers. Only the
- * subscription and our reference remain. */
-static void close_dropped(void *arg)
-{
-    zkd_cache *k = arg;
-    if (k->sub_id >= 0)
-        zkd_session_unsubscribe(k->c, k->sub_id);
-    if (zkd__teardown_cancel(k->c, at_teardown, k))
-        cache_unref(k);
-    cache_unref(k);
+    if (k->o.target)
+        zkd__target_forget(k->o.target, k->path);
 }
 
 void zkd_cache_close(zkd_cache *k)
 {
     if (!k)
         return;
-    k->closed = 1;
-    zkd__file_watch_stop(k->file); /* no set is handed over after this */
+    atomic_store(&k->o.closing, 1); /* no set handed over is applied after this */
+    zkd__file_watch_stop(k->file);
     k->file = NULL;
-    zkd__run_on_dispatch(k->c, close_on_dispatch, close_dropped, k);
+    zkd__observer_close(&k->o);
 }
 
 int zkd_cache_wait_ready(zkd_cache *k, int timeout_ms, zkd_error *err)
 {
-    struct timespec dl = zkd__deadline(timeout_ms);
-    pthread_mutex_lock(&k->mu);
-    while (!k->ready && pthread_cond_timedwait(&k->cv, &k->mu, &dl) == 0)
-        ;
-    int ready = k->ready;
-    pthread_mutex_unlock(&k->mu);
-    return ready ? 0 : zkd__fail(err, ZKD_ETIMEDOUT, "the cache of %s did not load within %d ms",
+    return zkd__observer_wait_ready(&k->o, timeout_ms) ? 0 : zkd__fail(err, ZKD_ETIMEDOUT, "the cache of %s did not load within %d ms",
                                  k->service, timeout_ms);
 }
 
 zkd_snapshot *zkd_cache_snapshot(zkd_cache *k)
 {
-    pthread_mutex_lock(&k->mu);
+    pthread_mutex_lock(&k->o.mu);
     zkd_snapshot *s = zkd_snapshot_ref(k->snap);
-    pthread_mutex_unlock(&k->mu);
+    pthread_mutex_unlock(&k->o.mu);
     return s;
 }
 
@@ -1218,14 +1164,14 @@ static void set_job_drop(void *arg)
 {
     set_job *j = arg;
     zkd__static_set_free(&j->set);
-    cache_unref(j->k);
+    zkd__observer_release(&j->k->o);
     free(j);
 }
 
 static void set_job_run(void *arg)
 {
     set_job *j = arg;
-    if (!j->k->closed) {
+    if (!atomic_load(&j->k->o.closing)) {
         state_lock(j->k);
         apply_set(j->k, &j->set);
         maybe_publish(j->k);
@@ -1238,14 +1184,14 @@ void zkd__cache_take_set(zkd_cache *k, zkd__static_set *set)
 {
     set_job *j = malloc(sizeof *j);
     if (!j) {
-        zkd__log(k->c, ZKD_LOG_WARN, "out of memory taking a new version of %s", k->service);
+        zkd__log(k->o.c, ZKD_LOG_WARN, "out of memory taking a new version of %s", k->service);
         return;
     }
     j->k = k;
     j->set = *set;
     *set = (zkd__static_set){0};
-    atomic_fetch_add(&k->refs, 1);
-    if (zkd__post(k->c, set_job_run, set_job_drop, j) != 0)
+    zkd__observer_hold(&k->o);
+    if (zkd__post(k->o.c, set_job_run, set_job_drop, j) != 0)
         set_job_drop(j);
 }
 
@@ -1253,12 +1199,12 @@ void zkd__cache_take_set(zkd_cache *k, zkd__static_set *set)
 static void start_static(void *arg)
 {
     zkd_cache *k = arg;
-    if (!k->closed) {
+    if (!atomic_load(&k->o.closing)) {
         state_lock(k);
         maybe_publish(k);
         state_unlock(k);
     }
-    cache_unref(k);
+    zkd__observer_release(&k->o);
 }
 
 static int open_static(zkd_client *c, const char *service, zkd__static_set *set, const char *path,
@@ -1275,9 +1221,9 @@ static int open_static(zkd_client *c, const char *service, zkd__static_set *set,
         zkd_cache_close(k);
         return err ? err->code : ZKD_EIO;
     }
-    atomic_fetch_add(&k->refs, 1);
+    zkd__observer_hold(&k->o);
     if ((rc = zkd__post(c, start_static, NULL, k)) != 0) {
-        cache_unref(k);
+        zkd__observer_release(&k->o);
         return open_fail(k, rc, err);
     }
     *out = k;

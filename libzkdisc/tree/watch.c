@@ -445,7 +445,7 @@ static void watch_free(zkd__observer *o)
  * the end of the first read. */
 static void settle(zkd_watch *w)
 {
-    if (zkd__observer_leave(&w->o) || w->o.depth)
+    if (zkd__observer_leave(&w->o))
         return;
     if (w->started && !w->synced && !w->inflight) {
         w->synced = 1;
