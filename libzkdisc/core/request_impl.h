@@ -4,14 +4,14 @@
  *   request.c         a request, its result, its release
  *   request_engine.c  one engine per client: its life and the session's events
  *   request_queue.c   the queue, the window, sending and completions
- *   request_watch.c   the table of armed watches and the client's one watcher
+ *   request_watch.c   armed watches: the watcher, forgetting, their count
  *   request_retry.c   re-sending reads cut off by a connection loss
  *   request_batch.c   synchronous batches and the waiting calls
  *   request_target.c  targets and their inboxes
  *
  * One engine per client, one mutex (e->mu) for all of its state: the queue,
  * the window, the targets' inboxes and reference counts, the batches' done
- * lists, and the table of armed watches. Lock order: the client's own
+ * lists, and the counts of armed watches. Lock order: the client's own
  * mutex (held by zkd__post/zkd__after while they may run a drop function)
  * comes before e->mu, so nothing here posts, sets a timer or asks the
  * client anything that locks while holding e->mu. */
@@ -24,8 +24,6 @@
 #include "request.h"
 
 typedef struct engine engine;
-typedef struct wpath wpath;
-typedef struct wreg wreg;
 
 typedef enum { SINK_BATCH, SINK_TARGET } sink_kind;
 typedef enum { H_DATA, H_CHILDREN, H_STAT, H_RESULT, H_EVENT } handler_kind;
@@ -50,7 +48,6 @@ struct zkd_req {
     void *fn;
     uint64_t epoch;
     int ev_type; /* H_EVENT */
-    wpath *wp;   /* a watched read in flight: counted in wp->inflight */
     zkd_early_fn early; /* zkd__awrite_early: told on the completion thread */
     void *early_arg;
     int zrc, nomem;
@@ -69,21 +66,6 @@ struct zkd_batch {
     zkd_req *head, *tail;
 };
 
-struct wreg { /* one target's armed watches on one path */
-    wreg *pnext;         /* the path's next registration */
-    wreg *tnext, **tprev; /* in the target's list */
-    wpath *p;
-    zkd_target *t;
-    unsigned kinds;
-};
-
-struct wpath {
-    wpath *hnext;
-    wreg *regs;
-    int inflight; /* watched reads of this path sent and not yet answered */
-    char path[];
-};
-
 struct zkd_target {
     engine *e;
     void *owner; /* NULL once cancelled */
@@ -91,8 +73,14 @@ struct zkd_target {
     int refs;    /* the owner, each request, a posted job */
     int posted;
     zkd_req *head, *tail; /* answers and events to run on the loop */
-    wreg *regs;
     zkd_target *post_next;
+    zkd_target *tnext, **tprev; /* in e->targets */
+    /* The ZooKeeper client names the target as its watches' context: it is
+     * freed only once no watch can name it (request_watch.c). `armed`
+     * counts watches on the current handle, at least as many as there
+     * are; `old_held`: it may be named on an expired handle not yet closed. */
+    int armed;
+    int old_held;
 };
 
 struct engine {
@@ -105,8 +93,10 @@ struct engine {
     int polling; /* a poll timer is set */
     zkd_req *qhead, *qtail;
     unsigned gen;
-    wpath **buckets;
-    size_t nbuckets, npaths;
+    zkd_target *targets; /* every target not yet freed */
+    long armed;          /* the sum of the targets' positive `armed` */
+    zhandle_t *zh;       /* the handle the armed watches are on; NULL after an expiry */
+    int old_open;        /* an expired handle may still name targets */
 };
 
 /* request.c */
@@ -134,11 +124,18 @@ void zkd__rq_finish(zkd_req *r);
 void zkd__rq_finish_list(zkd_req *r);
 
 /* request_watch.c */
-wpath *zkd__rq_path_get(engine *e, const char *path);
-void zkd__rq_path_put(engine *e, wpath *p);
-void zkd__rq_reg_unlink(engine *e, wreg *g);
-void zkd__rq_arm(engine *e, zkd_req *r);
-void zkd__rq_forget_all_watches(engine *e);
+/* Under e->mu: a watched read came back with its watch turned on; 1 when
+ * its target was cancelled meanwhile: the caller (not under e->mu, before
+ * finishing r) takes the watch back with zkd__target_forget, or a closed
+ * cache's late reads would leave an entry and a target behind each. */
+int zkd__rq_arm(engine *e, zkd_req *r);
+/* Under e->mu: the session expired; its handle's watches are no longer
+ * counted, but their targets are kept until zkd__rq_watches_closed. */
+void zkd__rq_watches_expired(engine *e);
+/* Under e->mu: the expired handle is closed (with `all`: every handle, at
+ * teardown): no watch names a target any more. Returns the targets that
+ * can be freed now (a list by tnext), for zkd__rq_target_free_list. */
+zkd_target *zkd__rq_watches_closed(engine *e, int all);
 void zkd__rq_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
 
 /* request_retry.c */
@@ -152,5 +149,10 @@ int zkd__rq_inbox_push(zkd_target *t, zkd_req *r);
 void zkd__rq_target_run(void *arg);
 void zkd__rq_target_drop(void *arg);
 void zkd__rq_target_unref(zkd_target *t);
+/* Under e->mu: nothing holds t and no watch names it: unlinks it, 1 when
+ * the caller must free it (zkd__rq_target_free, once it let go of e->mu). */
+int zkd__rq_target_unused(zkd_target *t);
+void zkd__rq_target_free(zkd_target *t);
+void zkd__rq_target_free_list(zkd_target *t);
 
 #endif

@@ -37,19 +37,51 @@ zkd_target *zkd__target_new(zkd_client *c, void *owner, zkd_watch_handler on_wat
     t->owner = owner;
     t->on_watch = on_watch;
     t->refs = 1;
+    engine *e = t->e;
+    pthread_mutex_lock(&e->mu);
+    t->tnext = e->targets;
+    t->tprev = &e->targets;
+    if (t->tnext)
+        t->tnext->tprev = &t->tnext;
+    e->targets = t;
+    pthread_mutex_unlock(&e->mu);
     return t;
+}
+
+int zkd__rq_target_unused(zkd_target *t)
+{
+    if (t->refs || t->armed > 0 || t->old_held)
+        return 0;
+    *t->tprev = t->tnext;
+    if (t->tnext)
+        t->tnext->tprev = t->tprev;
+    return 1;
+}
+
+void zkd__rq_target_free(zkd_target *t)
+{
+    engine *e = t->e;
+    free(t);
+    zkd__rq_engine_unref(e);
+}
+
+void zkd__rq_target_free_list(zkd_target *t)
+{
+    for (zkd_target *next; t; t = next) {
+        next = t->tnext;
+        zkd__rq_target_free(t);
+    }
 }
 
 void zkd__rq_target_unref(zkd_target *t)
 {
     engine *e = t->e;
     pthread_mutex_lock(&e->mu);
-    int last = --t->refs == 0;
+    t->refs--;
+    int gone = zkd__rq_target_unused(t);
     pthread_mutex_unlock(&e->mu);
-    if (!last)
-        return;
-    free(t);
-    zkd__rq_engine_unref(e);
+    if (gone)
+        zkd__rq_target_free(t);
 }
 
 static int of_target(const zkd_req *r, const void *t)
@@ -63,9 +95,7 @@ void zkd__target_cancel(zkd_target *t)
         return;
     engine *e = t->e;
     pthread_mutex_lock(&e->mu);
-    t->owner = NULL;
-    while (t->regs)
-        zkd__rq_reg_unlink(e, t->regs);
+    t->owner = NULL; /* events still on their way are dropped (request_watch.c) */
     zkd_req *queued = zkd__rq_queue_take(e, of_target, t);
     pthread_mutex_unlock(&e->mu);
     zkd__rq_release_list(queued);
