@@ -157,12 +157,17 @@ void zkd__target_cancel(zkd_target *t);
 
 /* Removes, locally and without asking the server, the watches this target
  * holds on `path` (data, exists and child), so the ZooKeeper client no
- * longer re-sends them after a reconnect (unless another object on this
- * client still watches that path). 0 also when there were none. */
+ * longer re-sends them after a reconnect. Another target's watches on the
+ * path stay. A watched read of `path` still in flight arms its watch when
+ * answered. 0 also when there were none. */
 int zkd__target_forget(zkd_target *t, const char *path);
 
-/* How many paths this client holds watches on (what its ZooKeeper client
- * would re-send in one SetWatches after a reconnect). */
+/* About how many watches this client holds (what its ZooKeeper client
+ * would re-send in one SetWatches after a reconnect): watches, not paths
+ * (a data and a child watch on one path, or two targets' watches on it,
+ * count two). Never fewer than there are; more when a target read a path
+ * it already watched, or a deletion took a data and a child watch at once
+ * (until the session ends). */
 size_t zkd__watched_paths(zkd_client *c);
 
 /* Queue a request; `watch` leaves a watch that reports to the target's

@@ -21,7 +21,9 @@
  *   it is never below the number of entries (and collected events) naming
  *   the target. It can be above: a second watched read of a path already
  *   watched adds no entry, a deletion clears a data and a child watch at
- *   once. Such a target then stays until its handle is closed.
+ *   once. A cancelled target so counted stays (about 100 bytes, and
+ *   nothing reaches its owner) until its handle is closed: the session's
+ *   end or the client's. Counting exactly would take the table back.
  * - An expiry closes the handle later, off the loop: the targets with
  *   watches on it are `old_held` until the next connected session (the
  *   new handle is installed only after the old one is closed), and events
