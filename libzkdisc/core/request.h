@@ -214,6 +214,11 @@ void zkd__stat_copy(zkd_stat *dst, const struct Stat *src);
 /* Copies and sorts a String_vector; returns ZKD_ENOMEM on failure. */
 int zkd__strings_copy(zkd_strings *dst, const struct String_vector *src);
 
+/* Takes src's strings and array (malloc'd by the C client) and sorts them;
+ * src is left empty, so the client's deallocation after the completion
+ * frees nothing. */
+void zkd__strings_take(zkd_strings *dst, struct String_vector *src);
+
 /* Tests: set the window (n > 0), and read the most requests ever in
  * flight at once, the requests in flight now, and the queue's length. */
 void zkd__request_set_window(zkd_client *c, int n);
