@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The request layer's watches (core/request_watch.c) against a real
- * ZooKeeper: the layer keeps nothing per armed watch beyond the C client's
+/* The request layer's direct targets' watches (core/request_watch.c)
+ * against a real ZooKeeper: the layer keeps nothing per armed watch beyond the C client's
  * own entry; forgetting one target's watch leaves another target's watch
  * on the same path working; a cancelled target hears nothing, and a watch
  * firing after the cancel touches no freed memory (run it under ASan); a
@@ -87,7 +87,8 @@ static void test_forget_one_of_two(void)
     zkd_client *c = tu_connect(zkh_connect_string(zk), 15000);
     put(c, "/rw/shared", "a");
     owner o1 = {0}, o2 = {0};
-    zkd_target *t1 = zkd__target_new(c, &o1, on_event), *t2 = zkd__target_new(c, &o2, on_event);
+    zkd_target *t1 = zkd__target_new_direct(c, &o1, on_event);
+    zkd_target *t2 = zkd__target_new_direct(c, &o2, on_event);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t2);
     watch(t1, &o1, "/rw/shared");
@@ -113,8 +114,8 @@ static void test_fires_after_cancel(void)
     zkd_client *c = tu_connect(zkh_connect_string(zk), 15000);
     put(c, "/rw/cancelled", "a");
     owner gone = {0}, witness = {0};
-    zkd_target *t = zkd__target_new(c, &gone, on_event);
-    zkd_target *w = zkd__target_new(c, &witness, on_event);
+    zkd_target *t = zkd__target_new_direct(c, &gone, on_event);
+    zkd_target *w = zkd__target_new_direct(c, &witness, on_event);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     CU_ASSERT_PTR_NOT_NULL_FATAL(w);
     watch(t, &gone, "/rw/cancelled");
@@ -161,7 +162,7 @@ static void test_answer_after_cancel(void)
         put(c, path, "a");
     }
     owner o = {0}, witness = {0};
-    cancel_arg a = {zkd__target_new(c, &o, on_event), &o};
+    cancel_arg a = {zkd__target_new_direct(c, &o, on_event), &o};
     CU_ASSERT_PTR_NOT_NULL_FATAL(a.t);
     /* The server stopped meanwhile: every answer comes after the cancel
      * (one answered before it is armed for good: its owner must forget it). */
@@ -169,7 +170,7 @@ static void test_answer_after_cancel(void)
     zkd__run_on_dispatch(c, read_then_cancel, NULL, &a);
     CU_ASSERT_EQUAL_FATAL(kill(zkh_pid(zk, 0), SIGCONT), 0);
     /* A read sent after them is answered after them (one connection). */
-    zkd_target *w = zkd__target_new(c, &witness, on_event);
+    zkd_target *w = zkd__target_new_direct(c, &witness, on_event);
     watch(w, &witness, "/rw/late");
     CU_ASSERT_EQUAL(zkd__watched_paths(c), 1); /* the witness's only */
     put(c, "/rw/late", "b");
@@ -205,7 +206,7 @@ static void test_nothing_per_watch(void)
     }
     CU_ASSERT_EQUAL(zkd__call_batch(c, ops, N, NULL, rcs, NULL), 0);
     owner o = {0};
-    zkd_target *t = zkd__target_new(c, &o, on_event);
+    zkd_target *t = zkd__target_new_direct(c, &o, on_event);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     watch(t, &o, paths[0]); /* warm: first allocations of the paths' sizes */
     size_t before = heap_now();
@@ -237,7 +238,7 @@ static void test_expiry(void)
     zkd_client *c = tu_connect(connect, 6000);
     put(c, "/rw/expiring", "a");
     owner o = {0};
-    zkd_target *t = zkd__target_new(c, &o, on_event);
+    zkd_target *t = zkd__target_new_direct(c, &o, on_event);
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
     watch(t, &o, "/rw/expiring");
     CU_ASSERT_EQUAL(zkd__watched_paths(c), 1);

@@ -19,6 +19,7 @@ void zkd__rq_engine_unref(engine *e)
     pthread_mutex_unlock(&e->mu);
     if (!last)
         return;
+    free(e->buckets);
     pthread_mutex_destroy(&e->mu);
     free(e);
 }
@@ -42,6 +43,7 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
     if (ev == ZKD_SESSION_EXPIRED) {
         pthread_mutex_lock(&e->mu);
         e->gen++;
+        zkd__rq_forget_all_watches(e);
         zkd__rq_watches_expired(e);
         zkd_req *old = zkd__rq_queue_take(e, is_target_req, NULL);
         pthread_mutex_unlock(&e->mu);
@@ -87,6 +89,7 @@ static void engine_teardown(void *arg)
     pthread_mutex_unlock(&engines_mu);
     pthread_mutex_lock(&e->mu);
     e->dead = 1;
+    zkd__rq_forget_all_watches(e);
     zkd_target *unused = zkd__rq_watches_closed(e, 1);
     zkd_req *rest = zkd__rq_queue_take(e, any_req, NULL);
     pthread_mutex_unlock(&e->mu);

@@ -4,7 +4,8 @@
  *   request.c         a request, its result, its release
  *   request_engine.c  one engine per client: its life and the session's events
  *   request_queue.c   the queue, the window, sending and completions
- *   request_watch.c   armed watches: the watcher, forgetting, their count
+ *   request_watch.c   direct targets' watches: the C client's entries only
+ *   request_watch_table.c  other targets' watches: a table behind one watcher
  *   request_retry.c   re-sending reads cut off by a connection loss
  *   request_batch.c   synchronous batches and the waiting calls
  *   request_target.c  targets and their inboxes
@@ -24,6 +25,8 @@
 #include "request.h"
 
 typedef struct engine engine;
+typedef struct wpath wpath;
+typedef struct wreg wreg;
 
 typedef enum { SINK_BATCH, SINK_TARGET } sink_kind;
 typedef enum { H_DATA, H_CHILDREN, H_STAT, H_RESULT, H_EVENT } handler_kind;
@@ -48,6 +51,7 @@ struct zkd_req {
     void *fn;
     uint64_t epoch;
     int ev_type; /* H_EVENT */
+    wpath *wp;   /* a table target's watched read in flight: in wp->inflight */
     zkd_early_fn early; /* zkd__awrite_early: told on the completion thread */
     void *early_arg;
     int zrc, nomem;
@@ -66,6 +70,21 @@ struct zkd_batch {
     zkd_req *head, *tail;
 };
 
+struct wreg { /* one target's armed watches on one path */
+    wreg *pnext;         /* the path's next registration */
+    wreg *tnext, **tprev; /* in the target's list */
+    wpath *p;
+    zkd_target *t;
+    unsigned kinds;
+};
+
+struct wpath {
+    wpath *hnext;
+    wreg *regs;
+    int inflight; /* watched reads of this path sent and not yet answered */
+    char path[];
+};
+
 struct zkd_target {
     engine *e;
     void *owner; /* NULL once cancelled */
@@ -73,6 +92,8 @@ struct zkd_target {
     int refs;    /* the owner, each request, a posted job */
     int posted;
     zkd_req *head, *tail; /* answers and events to run on the loop */
+    wreg *regs;  /* table targets: the watches armed */
+    int direct;  /* made by zkd__target_new_direct (request_watch.c) */
     zkd_target *post_next;
     zkd_target *tnext, **tprev; /* in e->targets */
     /* The ZooKeeper client names the target as its watches' context: it is
@@ -93,6 +114,8 @@ struct engine {
     int polling; /* a poll timer is set */
     zkd_req *qhead, *qtail;
     unsigned gen;
+    wpath **buckets;     /* table targets' watched paths */
+    size_t nbuckets, npaths;
     zkd_target *targets; /* every target not yet freed */
     long armed;          /* the sum of the targets' positive `armed` */
     zhandle_t *zh;       /* the handle the armed watches are on; NULL after an expiry */
@@ -123,12 +146,20 @@ int zkd__rq_submit_locked(engine *e, zkd_req *r, zkd_req **failed);
 void zkd__rq_finish(zkd_req *r);
 void zkd__rq_finish_list(zkd_req *r);
 
+/* request_watch_table.c */
+wpath *zkd__rq_path_get(engine *e, const char *path);
+void zkd__rq_path_put(engine *e, wpath *p);
+void zkd__rq_reg_unlink(engine *e, wreg *g);
+void zkd__rq_table_arm(engine *e, zkd_req *r);
+int zkd__rq_table_forget(zkd_target *t, const char *path);
+void zkd__rq_forget_all_watches(engine *e);
+void zkd__rq_table_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
+
 /* request_watch.c */
-/* Under e->mu: a watched read came back with its watch turned on; 1 when
- * its target was cancelled meanwhile: the caller (not under e->mu, before
- * finishing r) takes the watch back with zkd__target_forget, or a closed
- * cache's late reads would leave an entry and a target behind each. */
-int zkd__rq_arm(engine *e, zkd_req *r);
+/* Under e->mu: a watched read was answered with `zrc` (`stale`: in an
+ * older session). 1 when the caller, once it let go of e->mu and before
+ * finishing r, must take the watch back (zkd__target_forget). */
+int zkd__rq_watch_answered(engine *e, zkd_req *r, int zrc, int stale);
 /* Under e->mu: the session expired; its handle's watches are no longer
  * counted, but their targets are kept until zkd__rq_watches_closed. */
 void zkd__rq_watches_expired(engine *e);

@@ -110,10 +110,7 @@ static void complete(zkd_req *r, int zrc)
                 !e->dead && !zkd__rq_sink_gone(r);
     if (stale && (zrc == ZCONNECTIONLOSS || zrc == ZOPERATIONTIMEOUT))
         r->zrc = ZSESSIONEXPIRED;
-    /* The ZooKeeper client turned the watch on before this ran (for these
-     * codes), whatever became of the request or its target: count it. */
-    int unwatch = r->watch && (zrc == ZOK || (zrc == ZNONODE && r->op.kind == ZKD_OP_EXISTS)) &&
-                  zkd__rq_arm(e, r);
+    int unwatch = zkd__rq_watch_answered(e, r, zrc, stale);
     zkd__rq_pump_locked(e, &failed);
     int final = r->zrc;
     pthread_mutex_unlock(&e->mu);
@@ -279,11 +276,13 @@ static int issue_multi(zhandle_t *zh, zkd_req *r)
 static int issue(engine *e, zhandle_t *zh, zkd_req *r)
 {
     const zkd_op *op = &r->op;
-    /* The target itself is the watch's context: an event goes straight to
-     * it (see request_watch.c for why it is never freed too early). */
-    watcher_fn w = r->watch ? zkd__rq_watcher : NULL;
-    void *wctx = r->watch ? r->t : NULL;
-    if (r->watch)
+    /* A direct target is its watch's context: an event goes straight to it
+     * (see request_watch.c for why it is never freed too early); the others
+     * share the engine's (request_watch_table.c). */
+    int direct = r->watch && r->t->direct;
+    watcher_fn w = !r->watch ? NULL : direct ? zkd__rq_watcher : zkd__rq_table_watcher;
+    void *wctx = !r->watch ? NULL : direct ? (void *)r->t : (void *)e;
+    if (direct)
         e->zh = zh;
     if ((size_t)op->kind < sizeof op_counter / sizeof op_counter[0] && op->kind != ZKD_OP_CHECK)
         zkd__count(e->c, op_counter[op->kind], 1);
@@ -333,7 +332,14 @@ void zkd__rq_pump_locked(engine *e, zkd_req **failed)
         r->queued = 0;
         r->next = NULL;
         e->inflight++; /* the completion may run as soon as it is sent */
+        if (r->watch && !r->t->direct && (r->wp = zkd__rq_path_get(e, r->op.path)))
+            r->wp->inflight++;
         int zrc = issue(e, zh, r);
+        if (zrc != ZOK && r->wp) {
+            r->wp->inflight--;
+            zkd__rq_path_put(e, r->wp);
+            r->wp = NULL;
+        }
         if (zrc == ZOK) {
             if (e->inflight > e->max_inflight)
                 e->max_inflight = e->inflight;

@@ -48,6 +48,14 @@ zkd_target *zkd__target_new(zkd_client *c, void *owner, zkd_watch_handler on_wat
     return t;
 }
 
+zkd_target *zkd__target_new_direct(zkd_client *c, void *owner, zkd_watch_handler on_watch)
+{
+    zkd_target *t = zkd__target_new(c, owner, on_watch);
+    if (t)
+        t->direct = 1; /* before any request: read without e->mu */
+    return t;
+}
+
 int zkd__rq_target_unused(zkd_target *t)
 {
     if (t->refs || t->armed > 0 || t->old_held)
@@ -96,6 +104,8 @@ void zkd__target_cancel(zkd_target *t)
     engine *e = t->e;
     pthread_mutex_lock(&e->mu);
     t->owner = NULL; /* events still on their way are dropped (request_watch.c) */
+    while (t->regs)
+        zkd__rq_reg_unlink(e, t->regs);
     zkd_req *queued = zkd__rq_queue_take(e, of_target, t);
     pthread_mutex_unlock(&e->mu);
     zkd__rq_release_list(queued);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Armed watches. The ZooKeeper client already keeps one watcher entry per
+/* Armed watches of direct targets (zkd__target_new_direct: a cache, whose
+ * data watches are one per instance). The ZooKeeper client already keeps one watcher entry per
  * (path, watcher function, context), one-shot, and calls it once per event
  * whatever kinds of watch it had there; so the layer keeps no table of its
  * own: a watched read names its target as the context, an event goes
@@ -46,7 +47,7 @@ static void armed_add(engine *e, zkd_target *t, int d)
     e->armed += (t->armed > 0 ? t->armed : 0) - before;
 }
 
-int zkd__rq_arm(engine *e, zkd_req *r)
+static int arm(engine *e, zkd_req *r)
 {
     if (r->gen == e->gen) {
         armed_add(e, r->t, 1);
@@ -55,6 +56,25 @@ int zkd__rq_arm(engine *e, zkd_req *r)
     if (e->old_open) /* on the expired handle, still open */
         r->t->old_held = 1;
     return 0;
+}
+
+int zkd__rq_watch_answered(engine *e, zkd_req *r, int zrc, int stale)
+{
+    wpath *wp = r->wp;
+    r->wp = NULL;
+    if (wp)
+        wp->inflight--;
+    /* For these codes the ZooKeeper client turned the watch on before the
+     * completion ran, whatever became of the request or its target. */
+    int on = r->watch && (zrc == ZOK || (zrc == ZNONODE && r->op.kind == ZKD_OP_EXISTS));
+    int unwatch = 0;
+    if (on && r->t->direct)
+        unwatch = arm(e, r); /* counted, whatever became of it */
+    else if (on && !stale && !zkd__rq_sink_gone(r))
+        zkd__rq_table_arm(e, r);
+    if (wp)
+        zkd__rq_path_put(e, wp);
+    return unwatch;
 }
 
 void zkd__rq_watches_expired(engine *e)
@@ -92,6 +112,8 @@ zkd_target *zkd__rq_watches_closed(engine *e, int all)
 
 int zkd__target_forget(zkd_target *t, const char *path)
 {
+    if (!t->direct)
+        return zkd__rq_table_forget(t, path);
     engine *e = t->e;
     /* The count goes down only if the handle used is the one counted, and
      * stayed so: no expiry in between (e->gen). Not nested in the handle's
@@ -179,7 +201,7 @@ size_t zkd__watched_paths(zkd_client *c)
     if (!e)
         return 0;
     pthread_mutex_lock(&e->mu);
-    size_t n = (size_t)e->armed;
+    size_t n = e->npaths + (size_t)e->armed;
     pthread_mutex_unlock(&e->mu);
     zkd__rq_engine_unref(e);
     return n;

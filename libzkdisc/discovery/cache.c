@@ -886,7 +886,7 @@ int zkd_cache_open_flags(zkd_client *c, const char *service, int flags, zkd_cach
     if (zkd__at_teardown(c, at_teardown, k) != 0)
         return open_fail(k, ZKD_ENOMEM, err);
     atomic_fetch_add(&k->refs, 1); /* the hook's */
-    if (!(k->target = zkd__target_new(c, k, on_watch)))
+    if (!(k->target = zkd__target_new_direct(c, k, on_watch))) /* it forgets at close */
         return open_fail(k, ZKD_ENOMEM, err);
     if ((rc = zkd_session_subscribe(c, on_session, k, &k->sub_id, err)) != 0)
         return open_fail(k, rc, err);
