@@ -12,7 +12,7 @@
  *
  * One engine per client, one mutex (e->mu) for all of its state: the queue,
  * the window, the targets' inboxes and reference counts, the batches' done
- * lists, and the counts of armed watches. Lock order: the client's own
+ * lists, and the armed watches (table and counts). Lock order: the client's own
  * mutex (held by zkd__post/zkd__after while they may run a drop function)
  * comes before e->mu, so nothing here posts, sets a timer or asks the
  * client anything that locks while holding e->mu. */

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Armed watches of direct targets (zkd__target_new_direct: a cache, whose
- * data watches are one per instance). The ZooKeeper client already keeps one watcher entry per
- * (path, watcher function, context), one-shot, and calls it once per event
- * whatever kinds of watch it had there; so the layer keeps no table of its
- * own: a watched read names its target as the context, an event goes
- * straight to that target, and forgetting removes that target's entry only.
+/* Armed watches of direct targets (zkd__target_new_direct: a cache, with a
+ * data watch per instance). The ZooKeeper client already keeps one watcher
+ * entry per (path, watcher function, context), one-shot, and calls it once
+ * per event whatever kinds of watch it had there; so the layer keeps no
+ * table for them: a watched read names its target as the context, an event
+ * goes straight to that target, and forgetting removes that target's entry
+ * only. The owner forgets what it no longer wants before it cancels: an
+ * entry left behind keeps its target (below) until it fires.
  *
  * One context per target, not per path: on every session event the client
  * copies its watchers into one list deduplicated by (function, context) with
@@ -47,6 +49,9 @@ static void armed_add(engine *e, zkd_target *t, int d)
     e->armed += (t->armed > 0 ? t->armed : 0) - before;
 }
 
+/* Under e->mu: counts a direct target's watch turned on; 1 when the target
+ * was cancelled meanwhile (the watch must go, or each late answer to a
+ * closed cache would leave an entry and the target behind). */
 static int arm(engine *e, zkd_req *r)
 {
     if (r->gen == e->gen) {
