@@ -51,7 +51,9 @@ int zkd__observer_attach(zkd__observer *o, void *owner, zkd_watch_handler on_wat
         return gone;
     o->hooked = 1;
     zkd__observer_hold(o); /* the hook's */
-    if (!(o->target = zkd__target_new(c, owner, on_watch)) ||
+    o->target = o->direct ? zkd__target_new_direct(c, owner, on_watch)
+                          : zkd__target_new(c, owner, on_watch);
+    if (!o->target ||
         (early && zkd__target_set_early(o->target, early) != 0))
         return zkd__closing(c) ? ZKD_ECLOSED : ZKD_ENOMEM;
     if (zkd_session_subscribe(c, on_session, owner, &o->sub_id, NULL) != 0) {

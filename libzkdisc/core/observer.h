@@ -35,6 +35,7 @@ struct zkd__observer {
     _Atomic int refs;
     int closed;          /* dispatch thread: cut off */
     int hooked;          /* the teardown hook is set */
+    int direct;          /* set before attach: zkd__target_new_direct (request.h) */
     _Atomic int closing; /* the user closed it (any thread): tell nobody any more */
     /* The module's own, may be NULL: on_close on the dispatch thread before
      * the target goes (timers, forgetting watches); on_teardown with it. */

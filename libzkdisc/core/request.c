@@ -61,6 +61,19 @@ int zkd__strings_copy(zkd_strings *dst, const struct String_vector *src)
     return 0;
 }
 
+void zkd__strings_take(zkd_strings *dst, struct String_vector *src)
+{
+    dst->count = 0;
+    dst->items = NULL;
+    if (!src || src->count <= 0 || !src->data)
+        return;
+    dst->items = src->data;
+    dst->count = (size_t)src->count;
+    src->data = NULL;
+    src->count = 0;
+    qsort(dst->items, dst->count, sizeof *dst->items, cmp_str);
+}
+
 void zkd__result_clear(zkd_result *res)
 {
     free(res->data);

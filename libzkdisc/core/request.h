@@ -151,18 +151,32 @@ typedef void (*zkd_result_handler)(void *owner, const char *tag, uint64_t epoch,
 /* A target for `owner`. NULL when out of memory or the client is closed. */
 zkd_target *zkd__target_new(zkd_client *c, void *owner, zkd_watch_handler on_watch);
 
+/* The same for an owner that forgets (zkd__target_forget) every watch it
+ * no longer wants before it cancels, as a cache does: the layer then keeps
+ * nothing per watched path (the ZooKeeper client's own entry names the
+ * target). A watch left armed at the cancel keeps that entry, and the
+ * target's memory, until it fires or the session ends. */
+zkd_target *zkd__target_new_direct(zkd_client *c, void *owner, zkd_watch_handler on_watch);
+
 /* From now on nothing reaches the owner; its queued requests are dropped.
  * Loop thread, or any thread once the client's loop is gone. Once. */
 void zkd__target_cancel(zkd_target *t);
 
 /* Removes, locally and without asking the server, the watches this target
  * holds on `path` (data, exists and child), so the ZooKeeper client no
- * longer re-sends them after a reconnect (unless another object on this
- * client still watches that path). 0 also when there were none. */
+ * longer re-sends them after a reconnect. Another target's watches on the
+ * path stay (with zkd__target_new, the client's entry then stays too). A
+ * direct target's watched read of `path` still in flight arms its watch
+ * when answered. 0 also when there were none. */
 int zkd__target_forget(zkd_target *t, const char *path);
 
-/* How many paths this client holds watches on (what its ZooKeeper client
- * would re-send in one SetWatches after a reconnect). */
+/* About how many watches this client holds (what its ZooKeeper client
+ * would re-send in one SetWatches after a reconnect): the paths watched
+ * through zkd__target_new targets, plus direct targets' watches (a data
+ * and a child watch on one path, or two direct targets' watches on it,
+ * count two). Never fewer than there are; more when a direct target read
+ * a path it already watched, or a deletion took a data and a child watch
+ * of one at once (until the session ends). */
 size_t zkd__watched_paths(zkd_client *c);
 
 /* Queue a request; `watch` leaves a watch that reports to the target's
@@ -250,6 +264,11 @@ void zkd__stat_copy(zkd_stat *dst, const struct Stat *src);
 
 /* Copies and sorts a String_vector; returns ZKD_ENOMEM on failure. */
 int zkd__strings_copy(zkd_strings *dst, const struct String_vector *src);
+
+/* Takes src's strings and array (malloc'd by the C client) and sorts them;
+ * src is left empty, so the client's deallocation after the completion
+ * frees nothing. */
+void zkd__strings_take(zkd_strings *dst, struct String_vector *src);
 
 /* Tests: set the window (n > 0), and read the most requests ever in
  * flight at once, the requests in flight now, and the queue's length. */

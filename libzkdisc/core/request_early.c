@@ -39,13 +39,14 @@ static void leave(zkd_target *t)
     pthread_mutex_unlock(&t->e->mu);
 }
 
-/* A children answer's names into its result (sorted), from the C client's
- * reply, which lives only as long as the completion. */
+/* A children answer's names into its result (sorted), taken from the C
+ * client's reply, which frees the emptied list as the completion returns:
+ * a load of 100,000 names holds one set of them at its peak, not two. */
 static void take_names(zkd_req *r)
 {
     if (!r->zkids)
         return;
-    r->nomem = zkd__strings_copy(&r->res.children, r->zkids) != 0;
+    zkd__strings_take(&r->res.children, (struct String_vector *)r->zkids);
     r->zkids = NULL;
 }
 

@@ -44,6 +44,7 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
         pthread_mutex_lock(&e->mu);
         e->gen++;
         zkd__rq_forget_all_watches(e);
+        zkd__rq_watches_expired(e);
         zkd_req *old = zkd__rq_queue_take(e, is_target_req, NULL);
         pthread_mutex_unlock(&e->mu);
         for (zkd_req *r = old; r; r = r->next)
@@ -51,6 +52,11 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
         zkd__rq_finish_list(old);
     } else if (ev == ZKD_SESSION_CONNECTED || ev == ZKD_SESSION_RECONNECTED ||
                ev == ZKD_SESSION_REESTABLISHED) {
+        /* A handle that expired is closed before the next one connects. */
+        pthread_mutex_lock(&e->mu);
+        zkd_target *unused = e->old_open ? zkd__rq_watches_closed(e, 0) : NULL;
+        pthread_mutex_unlock(&e->mu);
+        zkd__rq_target_free_list(unused);
         zkd__rq_pump(e);
     }
 }
@@ -84,8 +90,10 @@ static void engine_teardown(void *arg)
     pthread_mutex_lock(&e->mu);
     e->dead = 1;
     zkd__rq_forget_all_watches(e);
+    zkd_target *unused = zkd__rq_watches_closed(e, 1);
     zkd_req *rest = zkd__rq_queue_take(e, any_req, NULL);
     pthread_mutex_unlock(&e->mu);
+    zkd__rq_target_free_list(unused);
     for (zkd_req *r = rest, *next; r; r = next) {
         next = r->next;
         r->zrc = ZCLOSING;

@@ -4,7 +4,8 @@
  *   request.c         a request, its result, its release
  *   request_engine.c  one engine per client: its life and the session's events
  *   request_queue.c   the queue, the window, sending and completions
- *   request_watch.c   the table of armed watches and the client's one watcher
+ *   request_watch.c   direct targets' watches: the C client's entries only
+ *   request_watch_table.c  other targets' watches: a table behind one watcher
  *   request_retry.c   re-sending reads cut off by a connection loss
  *   request_batch.c   synchronous batches and the waiting calls
  *   request_target.c  targets and their inboxes
@@ -12,7 +13,7 @@
  *
  * One engine per client, one mutex (e->mu) for all of its state: the queue,
  * the window, the targets' inboxes and reference counts, the batches' done
- * lists, and the table of armed watches. Lock order: the client's own
+ * lists, and the armed watches (table and counts). Lock order: the client's own
  * mutex (held by zkd__post/zkd__after while they may run a drop function)
  * comes before e->mu, so nothing here posts, sets a timer or asks the
  * client anything that locks while holding e->mu. */
@@ -51,8 +52,8 @@ struct zkd_req {
     void *fn;
     uint64_t epoch;
     int ev_type; /* H_EVENT */
-    wpath *wp;   /* a watched read in flight: counted in wp->inflight */
-    const struct String_vector *zkids; /* CHILDREN: the C client's, copied after the early hook */
+    wpath *wp;   /* a table target's watched read in flight: in wp->inflight */
+    const struct String_vector *zkids; /* CHILDREN: the C client's, taken after the early hook */
     zkd_early_fn early; /* zkd__awrite_early: told on the completion thread */
     void *early_arg;
     int zrc, nomem;
@@ -93,11 +94,19 @@ struct zkd_target {
     int refs;    /* the owner, each request, a posted job */
     int posted;
     zkd_req *head, *tail; /* answers and events to run on the loop */
-    wreg *regs;
+    wreg *regs;  /* table targets: the watches armed */
+    int direct;  /* made by zkd__target_new_direct (request_watch.c) */
     zkd_target *post_next;
     zkd_early_handler early; /* request_early.c */
     int early_busy;          /* hooks running now */
     pthread_cond_t early_cv; /* zkd__target_cancel waits there for them */
+    zkd_target *tnext, **tprev; /* in e->targets */
+    /* The ZooKeeper client names the target as its watches' context: it is
+     * freed only once no watch can name it (request_watch.c). `armed`
+     * counts watches on the current handle, at least as many as there
+     * are; `old_held`: it may be named on an expired handle not yet closed. */
+    int armed;
+    int old_held;
 };
 
 struct engine {
@@ -110,8 +119,12 @@ struct engine {
     int polling; /* a poll timer is set */
     zkd_req *qhead, *qtail;
     unsigned gen;
-    wpath **buckets;
+    wpath **buckets;     /* table targets' watched paths */
     size_t nbuckets, npaths;
+    zkd_target *targets; /* every target not yet freed */
+    long armed;          /* the sum of the targets' positive `armed` */
+    zhandle_t *zh;       /* the handle the armed watches are on; NULL after an expiry */
+    int old_open;        /* an expired handle may still name targets */
 };
 
 /* request.c */
@@ -138,12 +151,27 @@ int zkd__rq_submit_locked(engine *e, zkd_req *r, zkd_req **failed);
 void zkd__rq_finish(zkd_req *r);
 void zkd__rq_finish_list(zkd_req *r);
 
-/* request_watch.c */
+/* request_watch_table.c */
 wpath *zkd__rq_path_get(engine *e, const char *path);
 void zkd__rq_path_put(engine *e, wpath *p);
 void zkd__rq_reg_unlink(engine *e, wreg *g);
-void zkd__rq_arm(engine *e, zkd_req *r);
+void zkd__rq_table_arm(engine *e, zkd_req *r);
+int zkd__rq_table_forget(zkd_target *t, const char *path);
 void zkd__rq_forget_all_watches(engine *e);
+void zkd__rq_table_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
+
+/* request_watch.c */
+/* Under e->mu: a watched read was answered with `zrc` (`stale`: in an
+ * older session). 1 when the caller, once it let go of e->mu and before
+ * finishing r, must take the watch back (zkd__target_forget). */
+int zkd__rq_watch_answered(engine *e, zkd_req *r, int zrc, int stale);
+/* Under e->mu: the session expired; its handle's watches are no longer
+ * counted, but their targets are kept until zkd__rq_watches_closed. */
+void zkd__rq_watches_expired(engine *e);
+/* Under e->mu: the expired handle is closed (with `all`: every handle, at
+ * teardown): no watch names a target any more. Returns the targets that
+ * can be freed now (a list by tnext), for zkd__rq_target_free_list. */
+zkd_target *zkd__rq_watches_closed(engine *e, int all);
 void zkd__rq_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx);
 
 /* request_retry.c */
@@ -157,6 +185,11 @@ int zkd__rq_inbox_push(zkd_target *t, zkd_req *r);
 void zkd__rq_target_run(void *arg);
 void zkd__rq_target_drop(void *arg);
 void zkd__rq_target_unref(zkd_target *t);
+/* Under e->mu: nothing holds t and no watch names it: unlinks it, 1 when
+ * the caller must free it (zkd__rq_target_free, once it let go of e->mu). */
+int zkd__rq_target_unused(zkd_target *t);
+void zkd__rq_target_free(zkd_target *t);
+void zkd__rq_target_free_list(zkd_target *t);
 
 /* request_early.c */
 /* complete(): the answer to the target's early hook, else to the loop. */

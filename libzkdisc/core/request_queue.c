@@ -110,18 +110,12 @@ static void complete(zkd_req *r, int zrc)
                 !e->dead && !zkd__rq_sink_gone(r);
     if (stale && (zrc == ZCONNECTIONLOSS || zrc == ZOPERATIONTIMEOUT))
         r->zrc = ZSESSIONEXPIRED;
-    wpath *wp = r->wp;
-    r->wp = NULL;
-    if (wp)
-        wp->inflight--;
-    if (r->watch && !stale && !zkd__rq_sink_gone(r) &&
-        (zrc == ZOK || (zrc == ZNONODE && r->op.kind == ZKD_OP_EXISTS)))
-        zkd__rq_arm(e, r);
-    if (wp)
-        zkd__rq_path_put(e, wp);
+    int unwatch = zkd__rq_watch_answered(e, r, zrc, stale);
     zkd__rq_pump_locked(e, &failed);
     int final = r->zrc;
     pthread_mutex_unlock(&e->mu);
+    if (unwatch) /* nobody wants it: the client must not keep it */
+        zkd__target_forget(r->t, r->op.path);
     if (retry)
         zkd__rq_retry_later(r);
     else
@@ -279,8 +273,14 @@ static int issue_multi(zhandle_t *zh, zkd_req *r)
 static int issue(engine *e, zhandle_t *zh, zkd_req *r)
 {
     const zkd_op *op = &r->op;
-    watcher_fn w = r->watch ? zkd__rq_watcher : NULL;
-    void *wctx = r->watch ? e : NULL;
+    /* A direct target is its watch's context: an event goes straight to it
+     * (see request_watch.c for why it is never freed too early); the others
+     * share the engine's (request_watch_table.c). */
+    int direct = r->watch && r->t->direct;
+    watcher_fn w = !r->watch ? NULL : direct ? zkd__rq_watcher : zkd__rq_table_watcher;
+    void *wctx = !r->watch ? NULL : direct ? (void *)r->t : (void *)e;
+    if (direct)
+        e->zh = zh;
     if ((size_t)op->kind < sizeof op_counter / sizeof op_counter[0] && op->kind != ZKD_OP_CHECK)
         zkd__count(e->c, op_counter[op->kind], 1);
     uint64_t bytes = op->data && op->len > 0 ? (uint64_t)op->len : 0;
@@ -329,7 +329,7 @@ void zkd__rq_pump_locked(engine *e, zkd_req **failed)
         r->queued = 0;
         r->next = NULL;
         e->inflight++; /* the completion may run as soon as it is sent */
-        if (r->watch && (r->wp = zkd__rq_path_get(e, r->op.path)))
+        if (r->watch && !r->t->direct && (r->wp = zkd__rq_path_get(e, r->op.path)))
             r->wp->inflight++;
         int zrc = issue(e, zh, r);
         if (zrc != ZOK && r->wp) {

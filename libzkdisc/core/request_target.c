@@ -37,20 +37,60 @@ zkd_target *zkd__target_new(zkd_client *c, void *owner, zkd_watch_handler on_wat
     t->owner = owner;
     t->on_watch = on_watch;
     t->refs = 1;
+    engine *e = t->e;
+    pthread_mutex_lock(&e->mu);
+    t->tnext = e->targets;
+    t->tprev = &e->targets;
+    if (t->tnext)
+        t->tnext->tprev = &t->tnext;
+    e->targets = t;
+    pthread_mutex_unlock(&e->mu);
     return t;
+}
+
+zkd_target *zkd__target_new_direct(zkd_client *c, void *owner, zkd_watch_handler on_watch)
+{
+    zkd_target *t = zkd__target_new(c, owner, on_watch);
+    if (t)
+        t->direct = 1; /* before any request: read without e->mu */
+    return t;
+}
+
+int zkd__rq_target_unused(zkd_target *t)
+{
+    if (t->refs || t->armed > 0 || t->old_held)
+        return 0;
+    *t->tprev = t->tnext;
+    if (t->tnext)
+        t->tnext->tprev = t->tprev;
+    return 1;
+}
+
+void zkd__rq_target_free(zkd_target *t)
+{
+    engine *e = t->e;
+    zkd__rq_early_free(t);
+    free(t);
+    zkd__rq_engine_unref(e);
+}
+
+void zkd__rq_target_free_list(zkd_target *t)
+{
+    for (zkd_target *next; t; t = next) {
+        next = t->tnext;
+        zkd__rq_target_free(t);
+    }
 }
 
 void zkd__rq_target_unref(zkd_target *t)
 {
     engine *e = t->e;
     pthread_mutex_lock(&e->mu);
-    int last = --t->refs == 0;
+    t->refs--;
+    int gone = zkd__rq_target_unused(t);
     pthread_mutex_unlock(&e->mu);
-    if (!last)
-        return;
-    zkd__rq_early_free(t);
-    free(t);
-    zkd__rq_engine_unref(e);
+    if (gone)
+        zkd__rq_target_free(t);
 }
 
 static int of_target(const zkd_req *r, const void *t)
@@ -64,7 +104,7 @@ void zkd__target_cancel(zkd_target *t)
         return;
     engine *e = t->e;
     pthread_mutex_lock(&e->mu);
-    t->owner = NULL;
+    t->owner = NULL; /* events still on their way are dropped (request_watch.c) */
     zkd__rq_early_wait_locked(t);
     while (t->regs)
         zkd__rq_reg_unlink(e, t->regs);

@@ -1060,6 +1060,7 @@ int zkd_cache_open_flags(zkd_client *c, const char *service, int flags, zkd_cach
             swap_snapshot(k, build_snapshot(k), 1);
         }
     }
+    k->o.direct = 1; /* its close forgets every watch it armed */
     if ((rc = zkd__observer_attach(&k->o, k, on_watch, early, on_session)) != 0)
         return open_fail(k, rc, err);
     if ((rc = zkd__post(c, start, NULL, k)) != 0)

@@ -226,7 +226,7 @@ zkd_instance *zkd__record_with_enabled(const zkd_instance *i, int enabled)
     zkd_instance *copy = NULL;
     if (json && zkd_instance_parse(i->service, zkd_instance_znode(i), json, strlen(json), &copy,
                                    NULL) == 0)
-        copy->enabled = enabled;
+        copy->enabled = enabled != 0;
     free(json);
     return copy;
 }
