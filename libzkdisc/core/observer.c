@@ -42,23 +42,27 @@ void zkd__observer_init(zkd__observer *o, zkd_client *c, void (*free_fn)(zkd__ob
     zkd__client_ref(c);
 }
 
+/* Why something could not be made: the client closing, else memory. */
+static int refused(zkd_client *c)
+{
+    return zkd__closing(c) ? ZKD_ECLOSED : ZKD_ENOMEM;
+}
+
 int zkd__observer_attach(zkd__observer *o, void *owner, zkd_watch_handler on_watch,
                          zkd_early_handler early, zkd_session_fn on_session)
 {
     zkd_client *c = o->c;
-    int gone = zkd__closing(c) ? ZKD_ECLOSED : ZKD_ENOMEM;
     if (zkd__at_teardown(c, at_teardown, o) != 0)
-        return gone;
+        return refused(c);
     o->hooked = 1;
     zkd__observer_hold(o); /* the hook's */
     o->target = o->direct ? zkd__target_new_direct(c, owner, on_watch)
                           : zkd__target_new(c, owner, on_watch);
-    if (!o->target ||
-        (early && zkd__target_set_early(o->target, early) != 0))
-        return zkd__closing(c) ? ZKD_ECLOSED : ZKD_ENOMEM;
+    if (!o->target || (early && zkd__target_set_early(o->target, early) != 0))
+        return refused(c);
     if (zkd_session_subscribe(c, on_session, owner, &o->sub_id, NULL) != 0) {
         o->sub_id = -1;
-        return zkd__closing(c) ? ZKD_ECLOSED : ZKD_ENOMEM;
+        return refused(c);
     }
     return 0;
 }
