@@ -648,6 +648,8 @@ static void on_watch(void *owner, int type, const char *path)
 
 /* ---- one thread hop sooner (ZooKeeper's completion thread) ------------------ */
 
+/* A job that publishes what waits (and tells the listener): after the
+ * early path's removals, and a static cache's first set. */
 static void publish_run(void *arg)
 {
     zkd_cache *k = arg;
@@ -1196,18 +1198,6 @@ void zkd__cache_take_set(zkd_cache *k, zkd__static_set *set)
         set_job_drop(j);
 }
 
-/* Tells the listener of the first set, on the dispatch thread. */
-static void start_static(void *arg)
-{
-    zkd_cache *k = arg;
-    if (!atomic_load(&k->o.closing)) {
-        state_lock(k);
-        maybe_publish(k);
-        state_unlock(k);
-    }
-    zkd__observer_release(&k->o);
-}
-
 static int open_static(zkd_client *c, const char *service, zkd__static_set *set, const char *path,
                        zkd_cache_fn fn, void *ctx, zkd_cache **out, zkd_error *err)
 {
@@ -1223,7 +1213,7 @@ static int open_static(zkd_client *c, const char *service, zkd__static_set *set,
         return err ? err->code : ZKD_EIO;
     }
     zkd__observer_hold(&k->o);
-    if ((rc = zkd__post(c, start_static, NULL, k)) != 0) {
+    if ((rc = zkd__post(c, publish_run, NULL, k)) != 0) {
         zkd__observer_release(&k->o);
         return open_fail(k, rc, err);
     }
