@@ -379,12 +379,13 @@ static int measure_size(const char *zk, zhandle_t *writer, int n, int changes, f
 
 /* Creates in CREATE_ROUNDS interleaved rounds (which side goes first
  * alternates): p[] the p50/p95 of each side over all of them, and each
- * round's p95 as a pair (zp95[r] against rp95[r]). */
+ * round's p50, p95 and p99 as pairs (zr[k][r] against rr[k][r]). */
 enum { CREATE_ROUNDS = 6 };
+static const int round_pct[3] = {50, 95, 99};
 
 static int measure_creates(const char *zk, zhandle_t *writer, int n, int count, double p[4],
-                           double zp95[CREATE_ROUNDS], double rp95[CREATE_ROUNDS], char *err,
-                           size_t errlen)
+                           double zr_pct[3][CREATE_ROUNDS], double rr_pct[3][CREATE_ROUNDS],
+                           char *err, size_t errlen)
 {
     char service[64], raw_service[64], path[256];
     snprintf(service, sizeof service, "new-%d", n);
@@ -432,9 +433,9 @@ static int measure_creates(const char *zk, zhandle_t *writer, int n, int count, 
         else
             rc = creates_of(writer, raw_service, from, per, &raw.s, rr) ||
                  creates_of(writer, service, from, per, &mine, zr);
-        if (!rc) {
-            rp95[r] = percentile(rr, (size_t)per, 95);
-            zp95[r] = percentile(zr, (size_t)per, 95);
+        for (int k = 0; !rc && k < 3; k++) {
+            rr_pct[k][r] = percentile(rr, (size_t)per, round_pct[k]);
+            zr_pct[k][r] = percentile(zr, (size_t)per, round_pct[k]);
         }
     }
     if (rc) {
@@ -470,14 +471,16 @@ int bench_cache_changes(const char *zk, const int *sizes, int nsizes, int change
         return -1;
     }
     figures first = {0}, f = {0};
-    double p[4] = {0}, zp95[CREATE_ROUNDS], rp95[CREATE_ROUNDS];
-    int rc = measure_creates(zk, writer, 1000, changes, p, zp95, rp95, err, errlen);
+    double p[4] = {0}, zr[3][CREATE_ROUNDS], rr[3][CREATE_ROUNDS];
+    int rc = measure_creates(zk, writer, 1000, changes, p, zr, rr, err, errlen);
     if (!rc) {
         row_of(row, "create, %d: raw children watch + getData, p50", 1000, p[0], "ms", p[0]);
         row_of(row, "create, %d: to the cache's listener, p50", 1000, p[2], "ms", p[0]);
         row_of(row, "create, %d: raw children watch + getData, p95", 1000, p[1], "ms", p[1]);
         row_of(row, "create, %d: to the cache's listener, p95", 1000, p[3], "ms", p[1]);
-        report_pairs("listener_p95", zp95, rp95, CREATE_ROUNDS, "ms");
+        report_pairs("listener_p50", zr[0], rr[0], CREATE_ROUNDS, "ms");
+        report_pairs("listener_p95", zr[1], rr[1], CREATE_ROUNDS, "ms");
+        report_pairs("listener_p99", zr[2], rr[2], CREATE_ROUNDS, "ms");
     }
     for (int s = 0; !rc && s < nsizes; s++) {
         int n = sizes[s];

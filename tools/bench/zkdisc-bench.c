@@ -818,8 +818,6 @@ static void bench_cache_latency(const bench *b, zhandle_t *writer)
     measure(writer, "lat-zkd", &zl, N, &zp50, &zp99);
     zkd_cache_close(k);
     zkd_close(c);
-    report_pairs("listener_p50", &zp50, &rp50, 1, "ms");
-    report_pairs("listener_p99", &zp99, &rp99, 1, "ms");
     add_row("cache", "raw children watch + getData, 1,000, p50", rp50, "ms", rp50);
     add_row("cache", "cache delta, 1,000 creates, p50", zp50, "ms", rp50);
     add_row("cache", "raw children watch + getData, 1,000, p99", rp99, "ms", rp99);
