@@ -27,19 +27,10 @@ static int suite_clean(void)
     return 0;
 }
 
-static volatile int raw_up;
-static void raw_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
-{
-    (void)zh, (void)path, (void)ctx;
-    if (type == ZOO_SESSION_EVENT && state == ZOO_CONNECTED_STATE)
-        __atomic_store_n(&raw_up, 1, __ATOMIC_SEQ_CST);
-}
-
 static zhandle_t *raw_open(void)
 {
-    __atomic_store_n(&raw_up, 0, __ATOMIC_SEQ_CST);
-    zhandle_t *zh = zookeeper_init(zkh_connect_string(zk), raw_watcher, 10000, NULL, NULL, 0);
-    CU_ASSERT_FATAL(zh && tu_wait_int(&raw_up, 1, 15000));
+    zhandle_t *zh = tu_raw_open(zkh_connect_string(zk));
+    CU_ASSERT_FATAL(zh != NULL);
     return zh;
 }
 

@@ -28,20 +28,11 @@ static int suite_clean(void)
     return 0;
 }
 
-static volatile int raw_up;
-static void raw_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
-{
-    (void)zh, (void)path, (void)ctx;
-    if (type == ZOO_SESSION_EVENT && state == ZOO_CONNECTED_STATE)
-        __atomic_store_n(&raw_up, 1, __ATOMIC_SEQ_CST);
-}
-
 /* Writes n Curator records <service>/i-<k> with the raw client. */
 static void put_instances(const char *service, int n)
 {
-    __atomic_store_n(&raw_up, 0, __ATOMIC_SEQ_CST);
-    zhandle_t *zh = zookeeper_init(zkh_connect_string(zk), raw_watcher, 10000, NULL, NULL, 0);
-    CU_ASSERT_FATAL(zh && tu_wait_int(&raw_up, 1, 15000));
+    zhandle_t *zh = tu_raw_open(zkh_connect_string(zk));
+    CU_ASSERT_FATAL(zh != NULL);
     char path[256], data[512];
     zoo_create(zh, "/zkdisc", NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
     zoo_create(zh, "/zkdisc/services", NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);

@@ -187,3 +187,18 @@ const char *__tsan_default_suppressions(void)
     return "race:__sprintf_chk\n";
 }
 
+
+static int raw_connected(void *zh)
+{
+    return zoo_state(zh) == ZOO_CONNECTED_STATE;
+}
+
+zhandle_t *tu_raw_open(const char *connect)
+{
+    zhandle_t *zh = zookeeper_init(connect, NULL, 10000, NULL, NULL, 0);
+    if (zh && !tu_wait_until(raw_connected, zh, 15000)) {
+        zookeeper_close(zh);
+        zh = NULL;
+    }
+    return zh;
+}

@@ -25,6 +25,11 @@ int tu_wait_int(const volatile int *value, int expected, int timeout_ms);
 
 #include <zkdisc/zkdisc.h>
 
+/* A raw ZooKeeper C client handle on `connect`, once its session is up
+ * (15 s at most: NULL then). The caller closes it with zookeeper_close. */
+struct _zhandle;
+struct _zhandle *tu_raw_open(const char *connect);
+
 /* A loopback TCP port with nothing listening on it (bound, then released). */
 int tu_unused_port(void);
 
