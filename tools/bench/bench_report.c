@@ -26,6 +26,8 @@ static claim claims[] = {
      "raw pipelined getChildren + getData (zkdisc-bench-raw-list)", '<', 1.2},
     {"cli_list_growth", "the same listing at 100,000 over 10,000 (time)", "the listing at 10,000", '<', 12},
     {"register_rate", "registrations/s, one thread (rate)", "raw synchronous ephemeral creates", '>', 0.9},
+    {"register_rate_watched", "the same registrations/s (rate)",
+     "raw synchronous creates, each followed by an exists watch on the node", 0, 0},
     {"listener_p50", "create to a cache's listener, 1 subscriber, p50",
      "raw children watch + getData of the new child", '<', 1.1},
     {"listener_p95", "create to a cache's listener, 1 subscriber, p95",

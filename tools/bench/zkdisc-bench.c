@@ -194,6 +194,32 @@ static double raw_sync_creates(zhandle_t *zh, const char *service, int from, int
     return now_s() - t0;
 }
 
+static void no_event(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh, (void)type, (void)state, (void)path, (void)ctx;
+}
+
+static void no_stat(int rc, const struct Stat *st, const void *data)
+{
+    (void)rc, (void)st, (void)data;
+}
+
+/* What zkd_register sends: the synchronous create, then an exists that
+ * leaves a watch on the node (its drains and removals), answered
+ * asynchronously while the next create goes out. */
+static double raw_watched_creates(zhandle_t *zh, const char *service, int from, int to)
+{
+    char path[256], data[512];
+    double t0 = now_s();
+    for (int i = from; i < to; i++) {
+        snprintf(path, sizeof path, "/zkdisc/services/%s/i-%06d", service, i);
+        record_json(data, sizeof data, service, "i-", i);
+        if (zoo_create(zh, path, data, (int)strlen(data), &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0) == ZOK)
+            zoo_awexists(zh, path, no_event, NULL, no_stat, NULL);
+    }
+    return now_s() - t0;
+}
+
 static double raw_async_creates(zhandle_t *zh, const char *service, int n)
 {
     char path[256], data[512];
@@ -266,31 +292,36 @@ static double zkd_registers(const char *zk, const char *service, int n, int thre
     return took;
 }
 
-/* One thread registering against raw synchronous creates, in REG_ROUNDS
- * interleaved rounds (which goes first alternates), so that load from
- * elsewhere on a shared machine falls on both alike. */
+/* One thread registering against raw synchronous creates, and against raw
+ * creates that also arm a watch as zkd_register does, in REG_ROUNDS
+ * interleaved rounds (the order turns each round), so that load from
+ * elsewhere on a shared machine falls on all alike. */
 enum { REG_ROUNDS = 6 };
 
 static void one_thread_rounds(const bench *b, zhandle_t *zh, double *raw, double *zkd)
 {
     zkd_client *c = zkd_open(b->zk);
-    double rate_raw[REG_ROUNDS], rate_zkd[REG_ROUNDS];
+    double rate_raw[REG_ROUNDS], rate_zkd[REG_ROUNDS], rate_watched[REG_ROUNDS];
     *raw = *zkd = 0;
     for (int r = 0; r < REG_ROUNDS; r++) {
         reg_job j = {c, "reg-zkd1", b->n * r / REG_ROUNDS, b->n * (r + 1) / REG_ROUNDS};
-        double t0 = now_s();
-        if (r % 2)
-            register_range(&j);
-        double rt = raw_sync_creates(zh, "reg-sync", j.from, j.to);
-        if (!(r % 2))
-            register_range(&j);
-        double zt = now_s() - t0 - rt;
+        double rt = 0, zt = 0, wt = 0;
+        for (int side = 0; side < 3; side++) {
+            double t0 = now_s();
+            switch ((side + r) % 3) {
+            case 0: rt = raw_sync_creates(zh, "reg-sync", j.from, j.to); break;
+            case 1: register_range(&j); zt = now_s() - t0; break;
+            default: wt = raw_watched_creates(zh, "reg-watched", j.from, j.to); break;
+            }
+        }
         *raw += rt;
         *zkd += zt;
         rate_raw[r] = (j.to - j.from) / rt;
         rate_zkd[r] = (j.to - j.from) / zt;
+        rate_watched[r] = (j.to - j.from) / wt;
     }
     report_pairs("register_rate", rate_zkd, rate_raw, REG_ROUNDS, "/s");
+    report_pairs("register_rate_watched", rate_zkd, rate_watched, REG_ROUNDS, "/s");
     zkd_close(c);
 }
 
@@ -299,6 +330,7 @@ static void bench_register(const bench *b)
     zhandle_t *zh = raw_connect(b->zk);
     raw_prepare(zh, "reg-sync");
     raw_prepare(zh, "reg-async");
+    raw_prepare(zh, "reg-watched");
     double base, one;
     one_thread_rounds(b, zh, &base, &one);
     double async = raw_async_creates(zh, "reg-async", b->n);
