@@ -94,7 +94,7 @@ struct zkd_cache {
     member *members; /* sorted by name */
     size_t nmembers, capmembers;
     uint32_t *index;   /* open addressing: a member's position + 1, by hash; 0 empty */
-    size_t capindex;   /* a power of two */
+    size_t capindex;
     int index_stale;   /* members came or went since it was made */
     uint64_t epoch;  /* bumped on rebuild: older results are ignored */
     size_t reading;  /* members with a read in flight this epoch */
@@ -163,27 +163,39 @@ static uint32_t name_hash(const char *name)
     uint32_t h = 2166136261u; /* FNV-1a */
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
         h = (h ^ *p) * 16777619u;
-    return h;
+    /* Mixed (MurmurHash3's finalizer): FNV's high bits, which pick the
+     * slot, are poor for names that differ in their last digits. */
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    return h ^ (h >> 16);
+}
+
+/* A hash's first slot: the hash scaled to the table (any size, not only a
+ * power of two, so the table is 6 bytes a member, not up to 12). */
+static size_t index_slot(uint32_t h, size_t cap)
+{
+    return (size_t)(((uint64_t)h * cap) >> 32);
 }
 
 /* 0, or ZKD_ENOMEM (lookups then search the array instead). */
 static int index_make(zkd_cache *k)
 {
-    size_t cap = 16;
-    while (cap < k->nmembers + k->nmembers / 2 + 1) /* at most two thirds full */
-        cap *= 2;
-    if (cap != k->capindex) {
+    size_t cap = k->nmembers + k->nmembers / 2 + 16; /* at most two thirds full */
+    if (cap > k->capindex || cap < k->capindex / 2) {
         uint32_t *grown = realloc(k->index, cap * sizeof *grown);
         if (!grown)
             return ZKD_ENOMEM;
         k->index = grown;
         k->capindex = cap;
     }
+    cap = k->capindex;
     memset(k->index, 0, cap * sizeof *k->index);
     for (size_t i = 0; i < k->nmembers; i++) {
-        size_t at = k->members[i].hash & (cap - 1);
+        size_t at = index_slot(k->members[i].hash, cap);
         while (k->index[at])
-            at = (at + 1) & (cap - 1);
+            at = at + 1 < cap ? at + 1 : 0;
         k->index[at] = (uint32_t)i + 1;
     }
     k->index_stale = 0;
@@ -197,7 +209,7 @@ static member *member_find_hashed(zkd_cache *k, const char *name, uint32_t h)
         size_t at = member_pos(k, name, &found);
         return found ? &k->members[at] : NULL;
     }
-    for (size_t at = h & (k->capindex - 1); k->index[at]; at = (at + 1) & (k->capindex - 1)) {
+    for (size_t at = index_slot(h, k->capindex); k->index[at]; at = at + 1 < k->capindex ? at + 1 : 0) {
         member *m = &k->members[k->index[at] - 1];
         if (m->hash == h && !strcmp(m->name, name))
             return m;
