@@ -3,7 +3,8 @@
  * thread, not three: the child event's re-read of the children and the new
  * child's getData go out from ZooKeeper's completion thread (the request
  * layer's early hook). And with that path racing the dispatch thread, a
- * burst of creates and deletes is seen exactly once each. */
+ * burst of creates and deletes is seen exactly once each, and so is a
+ * change of each member after it (its index of members remade). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,13 +44,18 @@ static void make_service(zhandle_t *zh, const char *service)
     zoo_create(zh, path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
 }
 
-static void record(char *data, size_t len, const char *service, int i)
+static void record_port(char *data, size_t len, const char *service, int i, int port)
 {
     snprintf(data, len,
-             "{\"name\":\"%s\",\"id\":\"i-%d\",\"address\":\"10.0.%d.%d\",\"port\":8080,"
+             "{\"name\":\"%s\",\"id\":\"i-%d\",\"address\":\"10.0.%d.%d\",\"port\":%d,"
              "\"sslPort\":null,\"payload\":null,\"registrationTimeUTC\":1,"
              "\"serviceType\":\"DYNAMIC\",\"uriSpec\":null}",
-             service, i, (i >> 8) & 255, i & 255);
+             service, i, (i >> 8) & 255, i & 255, port);
+}
+
+static void record(char *data, size_t len, const char *service, int i)
+{
+    record_port(data, len, service, i, 8080);
 }
 
 static int create_one(zhandle_t *zh, const char *service, int i)
@@ -83,7 +89,7 @@ static void hold_fn(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
 
 typedef struct seen {
     pthread_mutex_t mu;
-    int added[1000], removed[1000], other;
+    int added[1000], removed[1000], updated[1000], other;
 } seen;
 
 static void seen_fn(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
@@ -94,8 +100,10 @@ static void seen_fn(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
     for (size_t i = 0; i < n; i++) {
         const zkd_instance *inst = d[i].now ? d[i].now : d[i].before;
         int id = atoi(zkd_instance_id(inst) + 2);
-        if (id < 0 || id >= 1000 || d[i].kind == ZKD_DELTA_UPDATED)
+        if (id < 0 || id >= 1000)
             s->other++;
+        else if (d[i].kind == ZKD_DELTA_UPDATED)
+            s->updated[id]++;
         else if (d[i].kind == ZKD_DELTA_ADDED)
             s->added[id]++;
         else
@@ -191,6 +199,23 @@ static void deleted(int rc, const void *data)
     written(rc, NULL, data);
 }
 
+static void set_done(int rc, const struct Stat *st, const void *data)
+{
+    (void)st;
+    written(rc, NULL, data);
+}
+
+/* Every instance of the cache's snapshot has port 9000. */
+static int all_on_9000(void *arg)
+{
+    zkd_snapshot *s = zkd_cache_snapshot(arg);
+    int ok = zkd_snapshot_count(s) > 0;
+    for (size_t i = 0; ok && i < zkd_snapshot_count(s); i++)
+        ok = zkd_instance_port(zkd_snapshot_at(s, i)) == 9000;
+    zkd_snapshot_unref(s);
+    return ok;
+}
+
 static void acreate(zhandle_t *zh, const char *service, int i, int *done)
 {
     char path[256], data[512];
@@ -268,6 +293,37 @@ static void test_burst(void)
     }
     CU_ASSERT_EQUAL(s->other, 0);
     pthread_mutex_unlock(&s->mu);
+
+    /* Members came and went in that burst, then only went (the cache's
+     * index of them was remade each time): each survivor's new record is
+     * found and reported once. */
+    enum { LAST = 10 };
+    done = 0;
+    for (int i = FIRST + MORE - LAST; i < FIRST + MORE; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "/zkdisc/services/burst/i-%d", i);
+        CU_ASSERT_EQUAL(zoo_adelete(zh, path, -1, deleted, &done), ZOK);
+    }
+    CU_ASSERT(tu_wait_int(&done, LAST, 20000));
+    w = (want){k, FIRST + MORE - LAST, 1, FIRST};
+    CU_ASSERT(tu_wait_until(cache_holds, &w, 20000));
+    done = 0;
+    int survivors = 0;
+    for (int i = 0; i < FIRST + MORE - LAST; i++) {
+        if (i < FIRST && i % 2)
+            continue;
+        char path[256], data[512];
+        snprintf(path, sizeof path, "/zkdisc/services/burst/i-%d", i);
+        record_port(data, sizeof data, "burst", i, 9000);
+        CU_ASSERT_EQUAL(zoo_aset(zh, path, data, (int)strlen(data), -1, set_done, &done), ZOK);
+        survivors++;
+    }
+    CU_ASSERT(tu_wait_int(&done, survivors, 20000));
+    CU_ASSERT(tu_wait_until(all_on_9000, k, 20000));
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < FIRST + MORE; i++)
+        CU_ASSERT_EQUAL(s->updated[i], (i < FIRST && i % 2) || i >= FIRST + MORE - LAST ? 0 : 1);
+    pthread_mutex_unlock(&s->mu);
     zkd_cache_close(k);
     zkd_close(c);
     zookeeper_close(zh);
@@ -279,7 +335,7 @@ int main(void)
     zoo_set_debug_level(0);
     CU_TestInfo tests[] = {
         {"a create is read while the dispatch thread is busy", test_reads_without_dispatch},
-        {"a burst of creates and deletes is seen exactly once each", test_burst},
+        {"a burst of creates and deletes, then a change of each, is seen exactly once each", test_burst},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"cache_early", suite_init, suite_clean, NULL, NULL, tests},
