@@ -26,14 +26,12 @@
 #include "paths.h"
 #include "request.h"
 #include "session.h"
-#include "snapshot_store.h"
 
 struct zkd_config_watch {
     zkd__observer o; /* first: the observer is the watch (observer.h) */
     char *app, *path;
     zkd_config_watch_fn fn;
     void *ctx;
-    char *snap_name; /* NULL without a snapshot directory */
 
     /* dispatch thread only */
     uint64_t epoch;      /* bumped on a new session: older replies are ignored */
@@ -75,14 +73,9 @@ static void set_disconnected(zkd_config_watch *w, int disconnected)
 
 /* ---- snapshot files ----------------------------------------------------------- */
 
-static char *snapshot_name(zkd_client *c, const char *app)
-{
-    return zkd__store_name(c, "config", app);
-}
-
 static void snapshot_write(zkd_config_watch *w, const zkd_config_version *v)
 {
-    if (!w->snap_name)
+    if (!w->o.store_name)
         return;
     json_t *env = zkd__config_version_envelope(v);
     json_t *file = env ? json_pack("{s:s,s:s,s:I,s:o}", "app", w->app, "root",
@@ -91,29 +84,18 @@ static void snapshot_write(zkd_config_watch *w, const zkd_config_version *v)
                        : NULL;
     char *text = file ? zkd__json_dump(file, JSON_COMPACT) : NULL;
     json_decref(file);
-    zkd_error err;
-    if (!text)
-        zkd__log(w->o.c, ZKD_LOG_WARN, "out of memory writing the snapshot of app %s", w->app);
-    else if (zkd__store_write(zkd__snapshot_dir(w->o.c), w->snap_name, text, strlen(text), &err))
-        zkd__log(w->o.c, ZKD_LOG_WARN, "cannot write the snapshot of app %s: %s", w->app,
-                 err.message);
+    zkd__observer_store(&w->o, text, text ? strlen(text) : 0);
     free(text);
 }
 
 /* The version in the snapshot file, flagged stale, or NULL. */
 static zkd_config_version *snapshot_read(zkd_config_watch *w)
 {
-    char *text = NULL;
     size_t len = 0;
     zkd_error err;
-    int rc = zkd__store_read(zkd__snapshot_dir(w->o.c), w->snap_name, ZKD_CONFIG_MAX_STORED + 65536,
-                             &text, &len, &err);
-    if (rc) {
-        if (rc != ZKD_ENOTFOUND)
-            zkd__log(w->o.c, ZKD_LOG_WARN, "ignoring the snapshot of app %s: %s", w->app,
-                     err.message);
+    char *text = zkd__observer_load(&w->o, ZKD_CONFIG_MAX_STORED + 65536, &len);
+    if (!text)
         return NULL;
-    }
     json_error_t jerr;
     json_t *file = json_loadb(text, len, 0, &jerr);
     free(text);
@@ -125,18 +107,16 @@ static zkd_config_version *snapshot_read(zkd_config_watch *w)
                             &czxid, "envelope", &env) == 0 &&
         !strcmp(app, w->app) && !strcmp(root, zkd_client_root(w->o.c))) {
         zkd_config_version *parsed;
-        if (zkd__config_version_from(w->app, env, w->snap_name, &parsed, &err) == 0) {
+        if (zkd__config_version_from(w->app, env, w->o.store_name, &parsed, &err) == 0) {
             v = zkd__config_version_restale(parsed, 1);
             if (v)
                 v->czxid = czxid;
             zkd_config_version_unref(parsed);
         } else {
-            zkd__log(w->o.c, ZKD_LOG_WARN, "ignoring the snapshot of app %s: %s", w->app,
-                     err.message);
+            zkd__observer_load_refused(&w->o, err.message);
         }
     } else {
-        zkd__log(w->o.c, ZKD_LOG_WARN, "ignoring the snapshot file %s: not a snapshot of app %s",
-                 w->snap_name, w->app);
+        zkd__observer_load_refused(&w->o, "not a snapshot of this app and tree");
     }
     json_decref(file);
     return v;
@@ -150,7 +130,6 @@ static void watch_free(zkd__observer *o)
     zkd_config_version_unref(w->current);
     free(w->app);
     free(w->path);
-    free(w->snap_name);
     zkd__observer_free(o, w);
 }
 
@@ -185,10 +164,7 @@ static int deliver_deleted(zkd_config_watch *w)
     w->last = 0;
     w->last_czxid = 0;
     serve(w, NULL, 0);
-    zkd_error err;
-    if (w->snap_name && zkd__store_remove(zkd__snapshot_dir(w->o.c), w->snap_name, &err))
-        zkd__log(w->o.c, ZKD_LOG_WARN, "cannot remove the snapshot of app %s: %s", w->app,
-                 err.message);
+    zkd__observer_unstore(&w->o);
     return call_listener(w, NULL, 0);
 }
 
@@ -342,20 +318,18 @@ int zkd_config_watch_open(zkd_client *c, const char *app, zkd_config_watch_fn fn
     w->stale = 1;
     w->app = strdup(app);
     w->path = zkd__config_path(c, app);
-    int oom = !w->app || !w->path;
-    if (!oom && zkd__snapshot_dir(c))
-        oom = !(w->snap_name = snapshot_name(c, app));
+    int oom = !w->app || !w->path || zkd__observer_persist(&w->o, "config", "app", app);
     if (oom) {
         free(w->app);
         free(w->path);
-        free(w->snap_name);
+        zkd__observer_unpersist(&w->o);
         free(w);
         return zkd__fail(err, ZKD_ENOMEM, "out of memory");
     }
     /* Serve the snapshot at once: zkd_config_watch_current has it when
      * this returns; the listener hears of it first thing on the dispatch
      * thread. */
-    zkd_config_version *snap = w->snap_name ? snapshot_read(w) : NULL;
+    zkd_config_version *snap = snapshot_read(w);
     if (snap) {
         w->last = snap->version;
         w->last_czxid = snap->czxid;

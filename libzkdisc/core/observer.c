@@ -2,11 +2,14 @@
 /* The lifetime shared by watches, caches and config watches (observer.h). */
 #include "observer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "errors.h"
 #include "session.h"
+#include "snapshot_store.h"
 
 void zkd__observer_hold(zkd__observer *o)
 {
@@ -139,9 +142,72 @@ int zkd__observer_wait_ready(zkd__observer *o, int timeout_ms)
     return ready;
 }
 
+/* ---- snapshot persistence ----------------------------------------------------- */
+
+int zkd__observer_persist(zkd__observer *o, const char *kind, const char *noun, const char *name)
+{
+    if (!zkd__snapshot_dir(o->c))
+        return 0;
+    size_t n = strlen(noun) + strlen(name) + 2;
+    o->store_name = zkd__store_name(o->c, kind, name);
+    o->store_what = malloc(n);
+    if (!o->store_name || !o->store_what) {
+        zkd__observer_unpersist(o);
+        return ZKD_ENOMEM;
+    }
+    snprintf(o->store_what, n, "%s %s", noun, name);
+    return 0;
+}
+
+void zkd__observer_unpersist(zkd__observer *o)
+{
+    free(o->store_name);
+    free(o->store_what);
+    o->store_name = o->store_what = NULL;
+}
+
+void zkd__observer_store(zkd__observer *o, const char *text, size_t len)
+{
+    zkd_error err;
+    if (!o->store_name)
+        return;
+    if (!text)
+        zkd__log(o->c, ZKD_LOG_WARN, "out of memory writing the snapshot of %s", o->store_what);
+    else if (zkd__store_write(zkd__snapshot_dir(o->c), o->store_name, text, len, &err))
+        zkd__log(o->c, ZKD_LOG_WARN, "cannot write the snapshot of %s: %s", o->store_what,
+                 err.message);
+}
+
+char *zkd__observer_load(zkd__observer *o, size_t max, size_t *len)
+{
+    char *text = NULL;
+    zkd_error err;
+    if (!o->store_name)
+        return NULL;
+    int rc = zkd__store_read(zkd__snapshot_dir(o->c), o->store_name, max, &text, len, &err);
+    if (rc && rc != ZKD_ENOTFOUND)
+        zkd__log(o->c, ZKD_LOG_WARN, "ignoring the snapshot of %s: %s", o->store_what, err.message);
+    return rc ? NULL : text;
+}
+
+void zkd__observer_load_refused(zkd__observer *o, const char *why)
+{
+    zkd__log(o->c, ZKD_LOG_WARN, "ignoring the snapshot of %s: %s/%s: %s", o->store_what,
+             zkd__snapshot_dir(o->c), o->store_name, why);
+}
+
+void zkd__observer_unstore(zkd__observer *o)
+{
+    zkd_error err;
+    if (o->store_name && zkd__store_remove(zkd__snapshot_dir(o->c), o->store_name, &err))
+        zkd__log(o->c, ZKD_LOG_WARN, "cannot remove the snapshot of %s: %s", o->store_what,
+                 err.message);
+}
+
 void zkd__observer_free(zkd__observer *o, void *object)
 {
     zkd_client *c = o->c;
+    zkd__observer_unpersist(o);
     pthread_mutex_destroy(&o->mu);
     pthread_cond_destroy(&o->cv);
     free(object);

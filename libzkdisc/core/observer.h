@@ -17,7 +17,11 @@
  *   each job the module posted (hold/release). The memory goes with the
  *   last.
  * - A "ready" flag its opener and readers wait on, under `mu`, which also
- *   guards whatever else the module serves to other threads. */
+ *   guards whatever else the module serves to other threads.
+ * - Optionally, its state on disk (zkd__observer_persist): one file in the
+ *   client's snapshot directory, written, read and removed with the same
+ *   log lines for every module; the module says what the text is and when
+ *   to write it. */
 #ifndef ZKD_INTERNAL_OBSERVER_H
 #define ZKD_INTERNAL_OBSERVER_H
 
@@ -45,6 +49,8 @@ struct zkd__observer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int ready;
+    char *store_name; /* its snapshot file (snapshot_store.h), or NULL */
+    char *store_what; /* what the file holds, for log lines: "service NAME" */
 };
 
 /* Sets o up (o lies inside the module's object): a reference on the client
@@ -84,6 +90,29 @@ void zkd__observer_close(zkd__observer *o);
  * 1 ready, 0 at the timeout. */
 void zkd__observer_set_ready(zkd__observer *o);
 int zkd__observer_wait_ready(zkd__observer *o, int timeout_ms);
+
+/* Snapshot persistence, with o->c set: the file of `kind` and `name`
+ * (zkd__store_name); `noun` names the state in log lines ("service"). 0
+ * also without a snapshot directory (then nothing is stored), or
+ * ZKD_ENOMEM. zkd__observer_unpersist frees what it made (observer_free
+ * does too). */
+int zkd__observer_persist(zkd__observer *o, const char *kind, const char *noun, const char *name);
+void zkd__observer_unpersist(zkd__observer *o);
+
+/* Writes text[0..len) as the file; a failure (text NULL: out of memory) is
+ * logged. Nothing without a file. */
+void zkd__observer_store(zkd__observer *o, const char *text, size_t len);
+
+/* The file's text, NUL-terminated after *len bytes (the caller frees it),
+ * or NULL: no file, none written yet, or one that cannot be read (logged,
+ * as is one larger than max bytes). */
+char *zkd__observer_load(zkd__observer *o, size_t max, size_t *len);
+
+/* Logs that the file read is not usable, and why. */
+void zkd__observer_load_refused(zkd__observer *o, const char *why);
+
+/* Removes the file (the state is gone); a failure is logged. */
+void zkd__observer_unstore(zkd__observer *o);
 
 /* The end of the module's free_fn: frees `object` (which holds o) and lets
  * go of the client. */

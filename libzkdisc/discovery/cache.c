@@ -33,6 +33,7 @@
  * rebuilds a cache after a session expiry. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zkdisc/cache.h>
@@ -48,7 +49,6 @@
 #include "session.h"
 #include "observer.h"
 #include "snapshot.h"
-#include "snapshot_store.h"
 
 /* Above this many watched paths on the client, caches drop their data
  * watches on a connection loss instead of leaving them for the ZooKeeper
@@ -111,7 +111,6 @@ struct zkd_cache {
     int loading;       /* a load is under way or wanted (not yet complete) */
     int forgot;        /* the data watches were dropped: check everything on return */
     int64_t published_at; /* when the last snapshot was swapped in (monotonic ms) */
-    char *store_name;     /* the file in the snapshot directory, or NULL */
     zkd_timer *store_timer;
     int64_t stored_at;
     int64_t store_took_ms; /* how long the last write kept the loop busy */
@@ -129,7 +128,7 @@ static void store_soon(zkd_cache *k);
 static void deltas_free(delta_buf *d);
 static void pump(zkd_cache *k);
 
-/* ---- members (sorted array, binary search) ------------------------------ */
+/* ---- members (a sorted array) ----------------------------------------------- */
 
 static size_t member_pos(const zkd_cache *k, const char *name, int *found)
 {
@@ -951,12 +950,7 @@ static void store_now(void *arg)
     size_t len = 0;
     char *text = snapshot_text(k->members, k->nmembers, &len);
     pthread_mutex_unlock(&k->state); /* the write needs only the text */
-    zkd_error err;
-    if (!text)
-        zkd__log(k->o.c, ZKD_LOG_WARN, "out of memory writing the snapshot of service %s", k->service);
-    else if (zkd__store_write(zkd__snapshot_dir(k->o.c), k->store_name, text, len, &err))
-        zkd__log(k->o.c, ZKD_LOG_WARN, "cannot write the snapshot of service %s: %s", k->service,
-                 err.message);
+    zkd__observer_store(&k->o, text, len);
     free(text);
     state_lock(k);
     k->store_took_ms = zkd__now_ms() - k->stored_at;
@@ -968,7 +962,7 @@ static void store_now(void *arg)
  * write of a large cache runs on the dispatch thread. */
 static void store_soon(zkd_cache *k)
 {
-    if (!k->store_name || k->store_timer || atomic_load(&k->o.closing))
+    if (!k->o.store_name || k->store_timer || atomic_load(&k->o.closing))
         return;
     int64_t every = k->store_took_ms * 10 > STORE_EVERY_MS ? k->store_took_ms * 10 : STORE_EVERY_MS;
     int64_t wait = k->stored_at + every - zkd__now_ms();
@@ -1006,21 +1000,15 @@ static const char *store_damage(const char *service, char *text, size_t len)
  * until ZooKeeper answers. 1 when there was a (whole) snapshot. */
 static int store_load(zkd_cache *k)
 {
-    char *text = NULL;
     size_t len = 0;
-    zkd_error err;
-    const char *dir = zkd__snapshot_dir(k->o.c);
-    int rc = zkd__store_read(dir, k->store_name, (size_t)1 << 30, &text, &len, &err);
-    if (rc) {
-        if (rc != ZKD_ENOTFOUND)
-            zkd__log(k->o.c, ZKD_LOG_WARN, "ignoring the snapshot of service %s: %s", k->service,
-                     err.message);
+    char *text = zkd__observer_load(&k->o, (size_t)1 << 30, &len);
+    if (!text)
         return 0;
-    }
     const char *damage = store_damage(k->service, text, len);
     if (damage) {
-        zkd__log(k->o.c, ZKD_LOG_WARN, "ignoring the snapshot of service %s: %s/%s is damaged: %s",
-                 k->service, dir, k->store_name, damage);
+        char why[160];
+        snprintf(why, sizeof why, "damaged: %s", damage);
+        zkd__observer_load_refused(&k->o, why);
         free(text);
         return 0;
     }
@@ -1059,7 +1047,6 @@ static void cache_free(zkd__observer *o)
     zkd_snapshot_unref(k->snap);
     free(k->service);
     free(k->path);
-    free(k->store_name);
     deltas_free(&k->told);
     pthread_mutex_destroy(&k->state);
     zkd__observer_free(o, k);
@@ -1142,8 +1129,8 @@ int zkd_cache_open_flags(zkd_client *c, const char *service, int flags, zkd_cach
     int rc = cache_new(c, service, fn, ctx, &k, err);
     if (rc)
         return rc;
-    if (zkd__snapshot_dir(c) && !(flags & ZKD_CACHE_UNSTORED)) {
-        if (!(k->store_name = zkd__store_name(c, "service", service)))
+    if (!(flags & ZKD_CACHE_UNSTORED)) {
+        if (zkd__observer_persist(&k->o, "service", "service", service))
             return open_fail(k, ZKD_ENOMEM, err);
         if (store_load(k)) {
             k->stale = 1; /* until ZooKeeper confirms it */
