@@ -4,7 +4,8 @@
  * lost, and a re-registration made while disconnected, each end with
  * exactly one node held by a live handle; an operator's drain survives a
  * connection drop between the drain and the registry's re-read, and then
- * an expiry.
+ * an expiry; an operator's removal made before the registry's watch on the
+ * node is armed is final.
  *
  * Replies and events are lost on purpose by a small TCP proxy between the
  * client and the server: it forwards ZooKeeper's frames both ways, and when
@@ -566,6 +567,95 @@ static void test_drain_across_drop_and_expiry(void)
     proxy_stop(&p);
 }
 
+/* ---- a removal between the caller's create and the registry's watch ------ */
+
+/* A listener that holds the dispatch thread until the test lets it go. */
+typedef struct hold {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int held, release;
+} hold;
+
+static void hold_fn(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
+{
+    (void)k, (void)d, (void)n;
+    hold *h = ctx;
+    pthread_mutex_lock(&h->mu);
+    h->held = 1;
+    pthread_cond_broadcast(&h->cv);
+    while (!h->release)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* The registry's line for a node an operator removed. */
+static void note_removal(zkd_log_level level, const char *message, void *ctx)
+{
+    (void)level;
+    if (strstr(message, "removed by another client"))
+        __atomic_store_n((int *)ctx, 1, __ATOMIC_SEQ_CST);
+}
+
+static int is_held(void *arg)
+{
+    hold *h = arg;
+    pthread_mutex_lock(&h->mu);
+    int held = h->held;
+    pthread_mutex_unlock(&h->mu);
+    return held;
+}
+
+/* zkd_register's caller makes the create; the registry's thread, held up
+ * here, arms the node's watch only later. An operator removes the node in
+ * between: the watch's answer finds it gone, and the removal is final (old
+ * code: the watch was taken as armed, and the expiry's re-creations brought
+ * the node back). */
+static void test_removed_before_watch(void)
+{
+    int removal_seen = 0;
+    zkd_options o;
+    zkd_options_init(&o);
+    o.connect = zkh_connect_string(zk);
+    o.session_timeout_ms = 10000;
+    o.request_timeout_ms = 15000;
+    o.log_fn = note_removal;
+    o.log_ctx = &removal_seen;
+    zkd_client *a = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_connect(&o, &a, NULL), 0);
+    zkd_client *op = connect_to(zkh_connect_string(zk), 10000, 15000);
+    tu_events ev;
+    tu_events_subscribe(a, &ev);
+    zkd_registration *keep = NULL, *r = NULL;
+    CU_ASSERT_EQUAL_FATAL(register_as(a, "removed", "r-keep", 1, &keep), 0);
+    hold h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    zkd_cache *k = NULL; /* its first listener call holds the dispatch thread */
+    CU_ASSERT_EQUAL_FATAL(zkd_cache_open(a, "removed", hold_fn, &h, &k, NULL), 0);
+    CU_ASSERT_TRUE_FATAL(tu_wait_until(is_held, &h, 15000));
+
+    CU_ASSERT_EQUAL_FATAL(register_as(a, "removed", "r-1", 2, &r), 0);
+    node_check n = {op, a, "/zkdisc/services/removed/r-1", 2};
+    CU_ASSERT_TRUE(held(&n)); /* the caller's own create */
+    CU_ASSERT_EQUAL(zkd_node_delete(op, n.path, -1, NULL), 0);
+    pthread_mutex_lock(&h.mu);
+    h.release = 1;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    CU_ASSERT_TRUE_FATAL(tu_wait_int(&removal_seen, 1, 15000)); /* the watch's answer said so */
+
+    CU_ASSERT_EQUAL_FATAL(tu_expire(a, zkh_connect_string(zk), 15000), 0);
+    CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_REESTABLISHED], 1, 20000));
+    node_check kept = {op, a, "/zkdisc/services/removed/r-keep", 1};
+    CU_ASSERT_TRUE(tu_wait_until(held, &kept, 20000));
+    /* Through a's own connection: after every create of its re-creation pass. */
+    CU_ASSERT_EQUAL(zkd_node_stat(a, n.path, NULL, NULL), ZKD_ENOTFOUND);
+    CU_ASSERT_TRUE(gone(&n));
+    zkd_cache_close(k);
+    CU_ASSERT_EQUAL(zkd_registration_close(r, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(keep, NULL), 0);
+    zkd_close(a);
+    zkd_close(op);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -574,6 +664,7 @@ int main(void)
         {"lost reply of the caller's own create: adopted, one node", test_lost_direct_create_reply},
         {"register, deregister, register while down: one node", test_reregister_while_disconnected},
         {"a drain survives a drop before the re-read, then an expiry", test_drain_across_drop_and_expiry},
+        {"a removal before the registry's watch is final, across an expiry", test_removed_before_watch},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"registry_faults", suite_init, suite_clean, NULL, NULL, tests},
