@@ -68,25 +68,6 @@ static int create_one(zhandle_t *zh, const char *service, int i)
 
 /* ---- the dispatch thread held up -------------------------------------------- */
 
-/* A listener that holds the dispatch thread until the test lets it go. */
-typedef struct hold {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int held, release;
-} hold;
-
-static void hold_fn(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
-{
-    (void)k, (void)d, (void)n;
-    hold *h = ctx;
-    pthread_mutex_lock(&h->mu);
-    h->held = 1;
-    pthread_cond_broadcast(&h->cv);
-    while (!h->release)
-        pthread_cond_wait(&h->cv, &h->mu);
-    pthread_mutex_unlock(&h->mu);
-}
-
 typedef struct seen {
     pthread_mutex_t mu;
     int added[1000], removed[1000], updated[1000], other;
@@ -149,19 +130,16 @@ static void test_reads_without_dispatch(void)
     make_service(zh, "held");
     make_service(zh, "early");
     zkd_client *c = tu_connect(zkh_connect_string(zk), 10000);
-    hold h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    tu_hold h = TU_HOLD_INIT;
     seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
     zkd_cache *kh = NULL, *ke = NULL;
-    CU_ASSERT_EQUAL_FATAL(zkd_cache_open(c, "held", hold_fn, &h, &kh, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(zkd_cache_open(c, "held", tu_hold_fn, &h, &kh, NULL), 0);
     CU_ASSERT_EQUAL_FATAL(zkd_cache_open(c, "early", seen_fn, &s, &ke, NULL), 0);
     CU_ASSERT_EQUAL_FATAL(zkd_cache_wait_ready(kh, 20000, NULL), 0);
     CU_ASSERT_EQUAL_FATAL(zkd_cache_wait_ready(ke, 20000, NULL), 0);
 
-    CU_ASSERT_EQUAL(create_one(zh, "held", 1), ZOK); /* the dispatch thread stops in hold_fn */
-    pthread_mutex_lock(&h.mu);
-    while (!h.held)
-        pthread_cond_wait(&h.cv, &h.mu);
-    pthread_mutex_unlock(&h.mu);
+    CU_ASSERT_EQUAL(create_one(zh, "held", 1), ZOK); /* the dispatch thread stops in tu_hold_fn */
+    CU_ASSERT_TRUE_FATAL(tu_wait_until(tu_hold_held, &h, 15000));
 
     reads r = {.c = c};
     zkd_client_counters(c, &r.before);
@@ -169,10 +147,7 @@ static void test_reads_without_dispatch(void)
     CU_ASSERT(tu_wait_until(read_sent, &r, 5000));
     CU_ASSERT_EQUAL(seen_added(&s, 7), 0); /* the listener waits for its thread */
 
-    pthread_mutex_lock(&h.mu);
-    h.release = 1;
-    pthread_cond_broadcast(&h.cv);
-    pthread_mutex_unlock(&h.mu);
+    tu_hold_release(&h);
     CU_ASSERT(tu_wait_until(seven_added, &s, 10000));
     CU_ASSERT_EQUAL(seen_added(&s, 7), 1);
     zkd_snapshot *snap = zkd_cache_snapshot(ke);

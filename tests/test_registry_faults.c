@@ -569,40 +569,12 @@ static void test_drain_across_drop_and_expiry(void)
 
 /* ---- a removal between the caller's create and the registry's watch ------ */
 
-/* A listener that holds the dispatch thread until the test lets it go. */
-typedef struct hold {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int held, release;
-} hold;
-
-static void hold_fn(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
-{
-    (void)k, (void)d, (void)n;
-    hold *h = ctx;
-    pthread_mutex_lock(&h->mu);
-    h->held = 1;
-    pthread_cond_broadcast(&h->cv);
-    while (!h->release)
-        pthread_cond_wait(&h->cv, &h->mu);
-    pthread_mutex_unlock(&h->mu);
-}
-
 /* The registry's line for a node an operator removed. */
 static void note_removal(zkd_log_level level, const char *message, void *ctx)
 {
     (void)level;
     if (strstr(message, "removed by another client"))
         __atomic_store_n((int *)ctx, 1, __ATOMIC_SEQ_CST);
-}
-
-static int is_held(void *arg)
-{
-    hold *h = arg;
-    pthread_mutex_lock(&h->mu);
-    int held = h->held;
-    pthread_mutex_unlock(&h->mu);
-    return held;
 }
 
 /* zkd_register's caller makes the create; the registry's thread, held up
@@ -627,19 +599,16 @@ static void test_removed_before_watch(void)
     tu_events_subscribe(a, &ev);
     zkd_registration *keep = NULL, *r = NULL;
     CU_ASSERT_EQUAL_FATAL(register_as(a, "removed", "r-keep", 1, &keep), 0);
-    hold h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    tu_hold h = TU_HOLD_INIT;
     zkd_cache *k = NULL; /* its first listener call holds the dispatch thread */
-    CU_ASSERT_EQUAL_FATAL(zkd_cache_open(a, "removed", hold_fn, &h, &k, NULL), 0);
-    CU_ASSERT_TRUE_FATAL(tu_wait_until(is_held, &h, 15000));
+    CU_ASSERT_EQUAL_FATAL(zkd_cache_open(a, "removed", tu_hold_fn, &h, &k, NULL), 0);
+    CU_ASSERT_TRUE_FATAL(tu_wait_until(tu_hold_held, &h, 15000));
 
     CU_ASSERT_EQUAL_FATAL(register_as(a, "removed", "r-1", 2, &r), 0);
     node_check n = {op, a, "/zkdisc/services/removed/r-1", 2};
     CU_ASSERT_TRUE(held(&n)); /* the caller's own create */
     CU_ASSERT_EQUAL(zkd_node_delete(op, n.path, -1, NULL), 0);
-    pthread_mutex_lock(&h.mu);
-    h.release = 1;
-    pthread_cond_broadcast(&h.cv);
-    pthread_mutex_unlock(&h.mu);
+    tu_hold_release(&h);
     CU_ASSERT_TRUE_FATAL(tu_wait_int(&removal_seen, 1, 15000)); /* the watch's answer said so */
 
     CU_ASSERT_EQUAL_FATAL(tu_expire(a, zkh_connect_string(zk), 15000), 0);

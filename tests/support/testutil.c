@@ -202,3 +202,32 @@ zhandle_t *tu_raw_open(const char *connect)
     }
     return zh;
 }
+
+void tu_hold_fn(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
+{
+    (void)k, (void)d, (void)n;
+    tu_hold *h = ctx;
+    pthread_mutex_lock(&h->mu);
+    h->held = 1;
+    pthread_cond_broadcast(&h->cv);
+    while (!h->release)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+int tu_hold_held(void *hold)
+{
+    tu_hold *h = hold;
+    pthread_mutex_lock(&h->mu);
+    int held = h->held;
+    pthread_mutex_unlock(&h->mu);
+    return held;
+}
+
+void tu_hold_release(tu_hold *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->release = 1;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}

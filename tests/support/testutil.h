@@ -5,6 +5,7 @@
 #define ZKD_TESTUTIL_H
 
 #include <CUnit/CUnit.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* Runs every registered suite verbosely; returns the process exit code
@@ -58,4 +59,18 @@ int tu_enabled_in_tree(zkd_client *c, const char *path);
 
 /* Connects to `connect` with the given session timeout; aborts the test on failure. */
 zkd_client *tu_connect(const char *connect, int session_timeout_ms);
+
+/* A cache listener (ctx: a tu_hold) that holds the thread calling it, the
+ * client's dispatch thread, until tu_hold_release: for staging what must
+ * happen while that thread is busy. tu_hold_held is a tu_wait_until
+ * predicate: the listener holds the thread now. */
+typedef struct tu_hold {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int held, release;
+} tu_hold;
+#define TU_HOLD_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0}
+void tu_hold_fn(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx);
+int tu_hold_held(void *hold);
+void tu_hold_release(tu_hold *h);
 #endif
