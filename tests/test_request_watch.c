@@ -6,6 +6,7 @@
  * firing after the cancel touches no freed memory (run it under ASan); a
  * watched read answered after the cancel leaves no watch behind; after an
  * expiry the old session's watches are neither counted nor delivered. */
+#include <dirent.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -152,6 +153,31 @@ static void read_then_cancel(void *arg)
     zkd__target_cancel(a->t);
 }
 
+/* Every thread of process `pid` is stopped. kill(SIGSTOP) returns before
+ * that: a server thread already running may still answer a read or two,
+ * which would then be answered before the cancel. */
+static int all_stopped(void *pid)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", *(int *)pid);
+    DIR *d = opendir(dir);
+    int stopped = d != NULL;
+    for (struct dirent *e; stopped && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[384], line[512];
+        snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        const char *end = f && fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+        stopped = !end || end[1] != ' ' || end[2] == 'T' || end[2] == 't'; /* a thread gone: fine */
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return stopped;
+}
+
 static void test_answer_after_cancel(void)
 {
     zkd_client *c = tu_connect(zkh_connect_string(zk), 15000);
@@ -166,7 +192,9 @@ static void test_answer_after_cancel(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(a.t);
     /* The server stopped meanwhile: every answer comes after the cancel
      * (one answered before it is armed for good: its owner must forget it). */
-    CU_ASSERT_EQUAL_FATAL(kill(zkh_pid(zk, 0), SIGSTOP), 0);
+    int pid = (int)zkh_pid(zk, 0);
+    CU_ASSERT_EQUAL_FATAL(kill(pid, SIGSTOP), 0);
+    CU_ASSERT_FATAL(tu_wait_until(all_stopped, &pid, 10000));
     zkd__run_on_dispatch(c, read_then_cancel, NULL, &a);
     CU_ASSERT_EQUAL_FATAL(kill(zkh_pid(zk, 0), SIGCONT), 0);
     /* A read sent after them is answered after them (one connection). */
