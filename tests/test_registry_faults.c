@@ -569,6 +569,11 @@ static void test_drain_across_drop_and_expiry(void)
 
 /* ---- a removal between the caller's create and the registry's watch ------ */
 
+static int is_connected(void *c)
+{
+    return zkd_client_state(c) == ZKD_STATE_CONNECTED;
+}
+
 /* The registry's line for a node an operator removed. */
 static void note_removal(zkd_log_level level, const char *message, void *ctx)
 {
@@ -611,7 +616,10 @@ static void test_removed_before_watch(void)
     tu_hold_release(&h);
     CU_ASSERT_TRUE_FATAL(tu_wait_int(&removal_seen, 1, 15000)); /* the watch's answer said so */
 
-    CU_ASSERT_EQUAL_FATAL(tu_expire(a, zkh_connect_string(zk), 15000), 0);
+    /* Once failed in the full suite on a loaded machine (3 suites on 2
+     * cores), not reproduced: connected first, and more time. */
+    CU_ASSERT_TRUE_FATAL(tu_wait_until(is_connected, a, 30000));
+    CU_ASSERT_EQUAL_FATAL(tu_expire(a, zkh_connect_string(zk), 30000), 0);
     CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_REESTABLISHED], 1, 20000));
     node_check kept = {op, a, "/zkdisc/services/removed/r-keep", 1};
     CU_ASSERT_TRUE(tu_wait_until(held, &kept, 20000));
