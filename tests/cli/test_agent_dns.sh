@@ -7,7 +7,8 @@
 # then all 40 over TCP, FORMERR on
 # garbage with the server still serving, a burst of 150 queries each
 # answered, all_services (a cache opened on
-# the first query, closed when idle), and a removed instance gone.
+# the first query, closed when idle), a removed instance gone, and the
+# answers after a reload with another TTL.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "${ZKH_SH:?ZKH_SH must name tests/harness/harness.sh}"
@@ -107,6 +108,20 @@ check "b gone after deregistration" wait_until 10 a_is web.service.zkdisc "127.0
 run srv-after "${D[@]}" web.service.zkdisc SRV # the SRV answer follows the same view
 expect_in srv-after out "ANSWER: 1,"
 expect_in srv-after out "SRV	1 100 8001 a.web.instance.zkdisc."
+
+# A reload (SIGHUP) with another TTL and without the watch of big: the
+# answers prepared for the old configuration are not served again; big is
+# answered from a cache all_services opens for it.
+sed -i -e 's/ttl = 7;/ttl = 11;/' -e 's/, { service = "big"; }//' "$OUT/agent.conf"
+kill -HUP "$AGENT_PID"
+srv_ttl() { "${D[@]}" web.service.zkdisc SRV | grep -q "^web.service.zkdisc.	$1	IN	SRV	1 100 8001 a.web.instance.zkdisc.$"; }
+check "after a reload, SRV carries the new TTL" wait_until 10 srv_ttl 11
+run a-reload "${D[@]}" web.service.zkdisc A
+expect_in a-reload out "web.service.zkdisc.	11	IN	A	127.0.0.1"
+expect_in a-reload out "ANSWER: 1,"
+big_ttl() { [ "$("${D[@]}" +tcp big.service.zkdisc A | grep -c "^big.service.zkdisc.	$1	IN	A")" -eq 40 ]; }
+check "big answered from its own cache (SERVFAIL until loaded)" wait_until 10 big_ttl 11
+check "the reload was taken" grep -q "reloaded " "$OUT/agent.log"
 
 stop_pid "$AGENT_PID"
 check "no sanitizer report from the agent" sh -c "! grep -q Sanitizer '$OUT/agent.log'"
