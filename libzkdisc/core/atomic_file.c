@@ -49,15 +49,29 @@ long zkd__atomic_file_read(const char *path, size_t max, char **out)
     return (long)got;
 }
 
+/* 1 when `path` holds exactly `data`, with `mode`. Read a block at a time
+ * and compared as it comes, up to the first difference: reading a 15 MB
+ * output whole into a fresh allocation, at each change of a service of
+ * 100,000 instances, was a sixth of the agent's CPU (page faults). */
 static int same_content(const char *path, const void *data, size_t len, mode_t mode)
 {
-    struct stat st;
-    if (stat(path, &st) != 0 || (size_t)st.st_size != len || (st.st_mode & 07777) != mode)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return 0;
-    char *old = NULL;
-    long n = zkd__atomic_file_read(path, len, &old);
-    int same = n == (long)len && memcmp(old, data, len) == 0;
-    free(old);
+    struct stat st;
+    int same = fstat(fd, &st) == 0 && (size_t)st.st_size == len && (st.st_mode & 07777) == mode;
+    char block[64 << 10];
+    for (size_t at = 0; same && at < len;) {
+        size_t want = len - at < sizeof block ? len - at : sizeof block;
+        ssize_t n = read(fd, block, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || memcmp(block, (const char *)data + at, (size_t)n) != 0)
+            same = 0;
+        else
+            at += (size_t)n;
+    }
+    close(fd);
     return same;
 }
 

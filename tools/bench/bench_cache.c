@@ -381,8 +381,8 @@ static int measure_size(const char *zk, zhandle_t *writer, int n, int changes, f
  * one of the other (which goes first alternates): p[] the p50/p95 of each
  * side over all of them, and each round's p50, p95 and p99 as pairs
  * (zr[k][r] against rr[k][r]). Twelve rounds of `count` / 2 creates (100
- * at the bench's 200): with six, the median of the p95 pairs moved from
- * 1.04x to 1.15x between runs of the same code. */
+ * at the bench's 200): with six, the median of the p95 pairs ranged from
+ * 0.99x to 1.12x in five runs of the same code. */
 enum { CREATE_ROUNDS = 12 };
 static const int round_pct[3] = {50, 95, 99};
 
