@@ -8,7 +8,8 @@
 # garbage with the server still serving, a burst of 150 queries each
 # answered, all_services (a cache opened on
 # the first query, closed when idle), a removed instance gone, and the
-# answers after a reload with another TTL.
+# answers after a reload with another TTL and one watch fewer, then after
+# a second reload back to the first configuration.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "${ZKH_SH:?ZKH_SH must name tests/harness/harness.sh}"
@@ -112,6 +113,7 @@ expect_in srv-after out "SRV	1 100 8001 a.web.instance.zkdisc."
 # A reload (SIGHUP) with another TTL and without the watch of big: the
 # answers prepared for the old configuration are not served again; big is
 # answered from a cache all_services opens for it.
+cp "$OUT/agent.conf" "$OUT/agent.conf.orig"
 sed -i -e 's/ttl = 7;/ttl = 11;/' -e 's/, { service = "big"; }//' "$OUT/agent.conf"
 kill -HUP "$AGENT_PID"
 srv_ttl() { "${D[@]}" web.service.zkdisc SRV | grep -q "^web.service.zkdisc.	$1	IN	SRV	1 100 8001 a.web.instance.zkdisc.$"; }
@@ -122,6 +124,12 @@ expect_in a-reload out "ANSWER: 1,"
 big_ttl() { [ "$("${D[@]}" +tcp big.service.zkdisc A | grep -c "^big.service.zkdisc.	$1	IN	A")" -eq 40 ]; }
 check "big answered from its own cache (SERVFAIL until loaded)" wait_until 10 big_ttl 11
 check "the reload was taken" grep -q "reloaded " "$OUT/agent.log"
+# And back: the first configuration again, its TTL and the watch of big.
+cp "$OUT/agent.conf.orig" "$OUT/agent.conf"
+kill -HUP "$AGENT_PID"
+check "after a second reload, SRV carries the first TTL again" wait_until 10 srv_ttl 7
+check "big answered again, from its watch" wait_until 10 big_ttl 7
+check "both reloads taken" sh -c "[ \$(grep -c 'reloaded ' '$OUT/agent.log') -eq 2 ]"
 
 stop_pid "$AGENT_PID"
 check "no sanitizer report from the agent" sh -c "! grep -q Sanitizer '$OUT/agent.log'"
