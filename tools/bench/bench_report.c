@@ -40,7 +40,7 @@ static claim claims[] = {
      "the same at 1,000", '<', 1.5},
     {"memory_10k", "memory per cached instance, 10,000 (own process, max RSS growth / N)",
      "the record's size", '<', 2.5},
-    {"memory", "memory per cached instance, 50,000 (own process, max RSS growth / N)", "the record's size",
+    {"memory_50k", "memory per cached instance, 50,000 (own process, max RSS growth / N)", "the record's size",
      '<', 2.5},
     {"recovery", "fresh again after a server restart inside the session timeout",
      "raw pipelined re-read of every instance's data", '<', 1.1},

@@ -772,7 +772,7 @@ static void bench_cache_sizes(const bench *b, zhandle_t *zh)
         double per = memory_in_child(b, names[s], sizes[s]);
         snprintf(what, sizeof what, "max RSS growth per instance, %d", sizes[s]);
         add_row("cache", strdup(what), per, "B", 0);
-        report_pairs(s == 0 ? "memory_10k" : "memory", &per, &record, 1, "B");
+        report_pairs(s == 0 ? "memory_10k" : "memory_50k", &per, &record, 1, "B");
         snprintf(what, sizeof what, "  that / the record's size, %d", sizes[s]);
         add_row("cache", strdup(what), per / record, "x", 0);
     }
