@@ -5,7 +5,9 @@
  * exactly one node held by a live handle; an operator's drain survives a
  * connection drop between the drain and the registry's re-read, and then
  * an expiry; an operator's removal made before the registry's watch on the
- * node is armed is final.
+ * node is armed is final; without that watch (spec.watch_node = 0), a
+ * registration is one create, and the process's next update still keeps a
+ * drain and finds a removal.
  *
  * Replies and events are lost on purpose by a small TCP proxy between the
  * client and the server: it forwards ZooKeeper's frames both ways, and when
@@ -582,6 +584,21 @@ static void note_removal(zkd_log_level level, const char *message, void *ctx)
         __atomic_store_n((int *)ctx, 1, __ATOMIC_SEQ_CST);
 }
 
+/* A client whose log lines saying an operator removed a node set *seen. */
+static zkd_client *connect_noting_removals(int *seen)
+{
+    zkd_options o;
+    zkd_options_init(&o);
+    o.connect = zkh_connect_string(zk);
+    o.session_timeout_ms = 10000;
+    o.request_timeout_ms = 15000;
+    o.log_fn = note_removal;
+    o.log_ctx = seen;
+    zkd_client *c = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_connect(&o, &c, NULL), 0);
+    return c;
+}
+
 /* zkd_register's caller makes the create; the registry's thread, held up
  * here, arms the node's watch only later. An operator removes the node in
  * between: the watch's answer finds it gone, and the removal is final (old
@@ -590,15 +607,7 @@ static void note_removal(zkd_log_level level, const char *message, void *ctx)
 static void test_removed_before_watch(void)
 {
     int removal_seen = 0;
-    zkd_options o;
-    zkd_options_init(&o);
-    o.connect = zkh_connect_string(zk);
-    o.session_timeout_ms = 10000;
-    o.request_timeout_ms = 15000;
-    o.log_fn = note_removal;
-    o.log_ctx = &removal_seen;
-    zkd_client *a = NULL;
-    CU_ASSERT_EQUAL_FATAL(zkd_connect(&o, &a, NULL), 0);
+    zkd_client *a = connect_noting_removals(&removal_seen);
     zkd_client *op = connect_to(zkh_connect_string(zk), 10000, 15000);
     tu_events ev;
     tu_events_subscribe(a, &ev);
@@ -633,6 +642,89 @@ static void test_removed_before_watch(void)
     zkd_close(op);
 }
 
+/* ---- spec.watch_node = 0 ------------------------------------------------- */
+
+static int register_unwatched(zkd_client *c, const char *id, zkd_registration **out)
+{
+    zkd_instance_spec spec;
+    spec_for(&spec, "unwatched", id, 1);
+    spec.watch_node = 0;
+    return zkd_register(c, &spec, out, NULL);
+}
+
+typedef struct exists_sent {
+    zkd_client *c;
+    uint64_t n;
+} exists_sent;
+
+static int exists_reached(void *arg)
+{
+    exists_sent *e = arg;
+    zkd_counters now;
+    zkd_client_counters(e->c, &now);
+    return now.exists >= e->n;
+}
+
+/* Unwatched, a registration sends its create and nothing else. An
+ * operator's drain is still kept by the process's update, which reads the
+ * node first; a removal is found by the next update and stays final
+ * across an expiry. */
+static void test_unwatched(void)
+{
+    int removal_seen = 0;
+    zkd_client *a = connect_noting_removals(&removal_seen);
+    zkd_client *op = connect_to(zkh_connect_string(zk), 10000, 15000);
+    tu_events ev;
+    tu_events_subscribe(a, &ev);
+    zkd_counters before;
+    zkd_client_counters(a, &before);
+    zkd_registration *u[3] = {NULL};
+    const char *ids[3] = {"u-1", "u-2", "u-3"};
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL_FATAL(register_unwatched(a, ids[i], &u[i]), 0);
+    /* A watched registration's exists comes after theirs on the registry's
+     * thread: once it is counted, any of theirs would be too. */
+    zkd_registration *w = NULL;
+    CU_ASSERT_EQUAL_FATAL(register_as(a, "unwatched", "w-1", 1, &w), 0);
+    exists_sent e = {a, before.exists + 1};
+    CU_ASSERT_TRUE_FATAL(tu_wait_until(exists_reached, &e, 15000));
+    zkd_counters after;
+    zkd_client_counters(a, &after);
+    CU_ASSERT_EQUAL(after.exists, before.exists + 1);
+    CU_ASSERT_EQUAL(after.get_data, before.get_data);
+
+    /* Drained by an operator, updated by the process: still drained. */
+    CU_ASSERT_EQUAL(zkd_instance_set_enabled(op, "unwatched", "u-1", 0, NULL), 0);
+    zkd_instance_spec up;
+    zkd_instance_spec_init(&up);
+    up.port = 2;
+    CU_ASSERT_EQUAL(zkd_registration_update(u[0], &up, NULL), 0);
+    node_check drained = {op, a, "/zkdisc/services/unwatched/u-1", 2};
+    CU_ASSERT_TRUE(held(&drained));
+    CU_ASSERT_EQUAL(tu_enabled_in_tree(op, drained.path), 0);
+    /* Removed by an operator: the next update finds it gone. */
+    node_check removed = {op, a, "/zkdisc/services/unwatched/u-2", -1};
+    CU_ASSERT_EQUAL(zkd_node_delete(op, removed.path, -1, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_update(u[1], &up, NULL), 0);
+    CU_ASSERT_TRUE_FATAL(tu_wait_int(&removal_seen, 1, 15000));
+
+    /* The expiry re-creates the others, the drain kept; not the removed. */
+    CU_ASSERT_TRUE_FATAL(tu_wait_until(is_connected, a, 30000));
+    CU_ASSERT_EQUAL_FATAL(tu_expire(a, zkh_connect_string(zk), 30000), 0);
+    CU_ASSERT_TRUE(tu_wait_int(&ev.count[ZKD_SESSION_REESTABLISHED], 1, 20000));
+    node_check kept = {op, a, "/zkdisc/services/unwatched/u-3", 1};
+    CU_ASSERT_TRUE(tu_wait_until(held, &kept, 20000));
+    CU_ASSERT_TRUE(tu_wait_until(held, &drained, 20000));
+    CU_ASSERT_EQUAL(tu_enabled_in_tree(op, drained.path), 0);
+    CU_ASSERT_EQUAL(zkd_node_stat(a, removed.path, NULL, NULL), ZKD_ENOTFOUND);
+    CU_ASSERT_TRUE(gone(&removed));
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(zkd_registration_close(u[i], NULL), 0);
+    CU_ASSERT_EQUAL(zkd_registration_close(w, NULL), 0);
+    zkd_close(a);
+    zkd_close(op);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -642,6 +734,7 @@ int main(void)
         {"register, deregister, register while down: one node", test_reregister_while_disconnected},
         {"a drain survives a drop before the re-read, then an expiry", test_drain_across_drop_and_expiry},
         {"a removal before the registry's watch is final, across an expiry", test_removed_before_watch},
+        {"watch_node = 0: one create; drain kept, removal final", test_unwatched},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"registry_faults", suite_init, suite_clean, NULL, NULL, tests},

@@ -13,7 +13,8 @@
  * Per registration the loop drives one chain of requests at a time towards
  * "our node is in the tree, holding our record":
  *   create   the create with an exists watch riding behind it (pipelined:
- *            one round trip, and the watch is armed when the create lands);
+ *            one round trip, and the watch is armed when the create lands;
+ *            none for a registration made with spec.watch_node = 0);
  *   resolve  the node is there already, or a create's reply was lost: read
  *            it. Held by this client's live session: adopt it. By one of our
  *            dead sessions: delete it and create ours. By a live stranger:
@@ -77,6 +78,7 @@ struct zkd_registration {
     int dirty;              /* the tree may hold an older record */
     int unsure;             /* a create or delete's reply was lost: read before writing */
     int waiting;            /* a stranger's node holds the path: retry when it goes */
+    int watched;            /* spec.watch_node: the registry keeps a watch on our node */
     int armed;              /* a watch on the path is set (the client re-arms it on reconnect) */
     int evicted;            /* an operator removed our node: leave it removed */
     int inert;              /* refused after its caller gave up: never touches the tree */
@@ -594,13 +596,16 @@ static void early_created(void *arg, int rc)
         waiter_unref(w);
 }
 
-/* The create of `path` holding `json`, and an exists watch right behind it
- * on the same connection: one round trip, and the watch is armed as soon as
- * the node is there. `acl` NULL: open to everyone. `w` (may be NULL) hears
- * of a created node on the completion thread. 0, or why nothing was sent. */
-static int send_create(registry *reg, const char *path, uint64_t gen, const char *json,
-                       const struct ACL_vector *acl, waiter *w)
+/* The create of r's node holding `json`, and (if r is watched) an exists
+ * watch right behind it on the same connection: one round trip, and the
+ * watch is armed as soon as the node is there. `acl` NULL: open to
+ * everyone. r->creator (may be NULL) hears of a created node on the
+ * completion thread. 0, or why nothing was sent. */
+static int send_create(zkd_registration *r, const char *json, const struct ACL_vector *acl)
 {
+    registry *reg = r->reg;
+    const char *path = r->path;
+    waiter *w = r->creator;
     if (w) { /* one reference more, for early_created */
         pthread_mutex_lock(&w->mu);
         w->refs++;
@@ -609,19 +614,20 @@ static int send_create(registry *reg, const char *path, uint64_t gen, const char
     int rc = zkd__awrite_early(reg->target,
                                &(zkd_op){.kind = ZKD_OP_CREATE, .path = path, .data = json,
                                          .len = (int)strlen(json), .flags = ZOO_EPHEMERAL, .acl = acl},
-                               path, gen, on_created, w ? early_created : NULL, w);
+                               path, r->gen, on_created, w ? early_created : NULL, w);
     if (rc) {
         waiter_unref(w);
         return rc;
     }
-    zkd__aexists(reg->target, path, 1, path, gen, on_armed);
+    if (r->watched)
+        zkd__aexists(reg->target, path, 1, path, r->gen, on_armed);
     return 0;
 }
 
 static void create_node(zkd_registration *r, const struct ACL_vector *acl)
 {
     char *json = zkd_instance_to_json(r->inst);
-    int rc = json ? send_create(r->reg, r->path, r->gen, json, acl, r->creator) : ZKD_ENOMEM;
+    int rc = json ? send_create(r, json, acl) : ZKD_ENOMEM;
     free(json);
     if (issued(r, rc)) {
         r->sending = r->seq;
@@ -754,11 +760,14 @@ static void write_done(zkd_registration *r, int rc)
         r->dirty = 1; /* changed under us (a drain?): read it again */
         drive(r);
     } else if (rc == ZKD_ENOTFOUND || transient(r->reg, rc)) {
-        /* Gone (its deletion's watch event says why), or the reply was lost
-         * (resolved by reading when the session is back): written with the
-         * node or later, as the session allows. */
+        /* Gone (its deletion's watch event says why; with no watch of ours,
+         * the check does), or the reply was lost (resolved by reading when
+         * the session is back): written with the node or later, as the
+         * session allows. */
         r->dirty = 1;
         answer_updates(r, 0, 1, 0, NULL);
+        if (rc == ZKD_ENOTFOUND && !r->watched && r->owner)
+            check(r);
     } else {
         zkd_error err;
         zkd__fail(&err, rc, "cannot write %s: %s", r->path, zkd_strerror(rc));
@@ -835,7 +844,7 @@ static void on_checked(void *owner, const char *tag, uint64_t epoch, int rc, con
         return; /* not about the node we hold now */
     int gone = rc == ZKD_ENOTFOUND && r->owner == zkd_client_session_id(r->reg->c);
     int taken = rc == 0 && st->ephemeral_owner != r->owner;
-    r->armed |= rc == 0;
+    r->armed |= rc == 0 && r->watched;
     if (rc == 0 && !taken) {
         learn_enabled(r, data, len);
     } else if (gone || taken) {
@@ -848,11 +857,11 @@ static void on_checked(void *owner, const char *tag, uint64_t epoch, int rc, con
     }
 }
 
-/* Reads the node and leaves a watch on it (again). Tagged with the session
- * that holds it, so the answer is judged against that. */
+/* Reads the node and leaves a watch on it (again) if r is watched. Tagged
+ * with the session that holds it, so the answer is judged against that. */
 static void check(zkd_registration *r)
 {
-    zkd__aget(r->reg->target, r->path, 1, r->path, (uint64_t)r->owner, on_checked);
+    zkd__aget(r->reg->target, r->path, r->watched, r->path, (uint64_t)r->owner, on_checked);
 }
 
 static void on_node_watch(void *owner, int type, const char *path)
@@ -989,7 +998,7 @@ static void after_expiry(zkd_registration *r)
  * node is looked at again by the create. */
 static void after_reconnect(zkd_registration *r)
 {
-    if (r->owner && !r->evicted && !r->armed)
+    if (r->watched && r->owner && !r->evicted && !r->armed)
         check(r);
     r->waiting = 0;
 }
@@ -1173,7 +1182,7 @@ static void cmd_register(command *cmd)
     r->busy = 1; /* as if the loop had sent it, and its reply came */
     r->sending = r->seq;
     on_created(reg, r->path, r->gen, cmd->created_rc, &cmd->created);
-    if (cmd->created_rc == 0)
+    if (cmd->created_rc == 0 && r->watched)
         zkd__aexists(reg->target, r->path, 1, r->path, r->gen, on_armed);
 }
 
@@ -1356,6 +1365,7 @@ static int registration_new(registry *reg, const zkd_instance_spec *spec, zkd_re
     pthread_mutex_lock(&reg->mu);
     reg->refs++;
     pthread_mutex_unlock(&reg->mu);
+    r->watched = spec->watch_node != 0;
     int rc = zkd__record_from_spec(spec, NULL, &r->inst, err);
     if (!rc && (!(r->path = zkd__instance_path(reg->c, r->inst->service, r->inst->id)) ||
                 !(r->service = strdup(r->inst->service)) || !(r->id = strdup(r->inst->id))))

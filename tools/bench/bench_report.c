@@ -28,6 +28,8 @@ static claim claims[] = {
     {"register_rate", "registrations/s, one thread (rate)", "raw synchronous ephemeral creates", '>', 0.9},
     {"register_rate_watched", "the same registrations/s (rate)",
      "raw synchronous creates, each followed by an exists watch on the node", 0, 0},
+    {"register_rate_unwatched", "registrations/s with spec.watch_node = 0, one thread (rate)",
+     "raw synchronous ephemeral creates", '>', 0.9},
     {"listener_p50", "create to a cache's listener, 1 subscriber, p50",
      "raw children watch + getData of the new child", '<', 1.1},
     {"listener_p95", "create to a cache's listener, 1 subscriber, p95",
