@@ -17,9 +17,9 @@ int term_width(void) /* the only thing textwidth.c takes from term.c */
 /* Whether s is valid UTF-8. */
 static int utf8_ok(const char *s)
 {
-    size_t n;
+    size_t n = 1;
     for (const unsigned char *p = (const unsigned char *)s; *p; p += n)
-        if (!sgr_len(p) && decode(p, &n) < 0)
+        if (!sgr_len(p) && zkd__utf8_at(p, &n) < 0)
             return 0;
         else if (sgr_len(p))
             n = sgr_len(p);

@@ -4,6 +4,7 @@
 
 #include <string.h>
 #include "errors.h"
+#include "utf8.h"
 
 static int name_char_ok(unsigned char ch)
 {
@@ -37,25 +38,6 @@ int zkd_validate_name(const char *kind, const char *name, zkd_error *err)
     return 0;
 }
 
-/* The code point of the UTF-8 sequence at s (its length in *n), or -1 when
- * the bytes are not UTF-8 (overlong forms and surrogates included). */
-static long utf8_at(const unsigned char *s, size_t *n)
-{
-    static const long min[] = {0, 0, 0x80, 0x800, 0x10000};
-    int len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-            : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
-    if (!len)
-        return -1;
-    long cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
-    for (int k = 1; k < len; k++) {
-        if ((s[k] & 0xc0) != 0x80)
-            return -1;
-        cp = (cp << 6) | (s[k] & 0x3f);
-    }
-    *n = (size_t)len;
-    return cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? -1 : cp;
-}
-
 /* What ZooKeeper's server refuses in a path (PathUtils.validatePath, on
  * Java's UTF-16 chars): C1 controls, U+D800..U+F8FF, U+FFF0..U+FFFF and
  * so every character above U+FFFF (a surrogate pair: emoji, say). Checked
@@ -72,7 +54,7 @@ static int path_chars_ok(const char *path, zkd_error *err)
             start = i + 1;
             continue;
         }
-        long cp = utf8_at(p + i, &n);
+        long cp = zkd__utf8_at(p + i, &n);
         const char *why = cp < 0 ? "is not valid UTF-8"
                         : (cp >= 0x80 && cp <= 0x9f) ? "is a control character"
                         : (cp >= 0xd800 && cp <= 0xf8ff) ? "is in U+D800..U+F8FF"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/utf8.h"
 #include "term.h"
 #include "textwidth.h"
 
@@ -26,28 +27,6 @@ int tw_headers(void)
 int tw_table_width(void)
 {
     return getenv("COLUMNS") || isatty(STDOUT_FILENO) ? term_width() : INT_MAX / 4;
-}
-
-/* The code point at s and its length in bytes (*n); -1 for a byte that
- * does not start a valid sequence (*n = 1). */
-static long decode(const unsigned char *s, size_t *n)
-{
-    static const long min[] = {0, 0, 0x80, 0x800, 0x10000};
-    int len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-            : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
-    *n = 1;
-    if (!len)
-        return -1;
-    long cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
-    for (int k = 1; k < len; k++) {
-        if ((s[k] & 0xc0) != 0x80)
-            return -1;
-        cp = (cp << 6) | (s[k] & 0x3f);
-    }
-    if (cp < min[len] || cp > 0x10ffff)
-        return -1;
-    *n = (size_t)len;
-    return cp;
 }
 
 typedef struct range {
@@ -128,7 +107,7 @@ static int next(const unsigned char *p, size_t *n)
 {
     if ((*n = sgr_len(p)))
         return 0;
-    return cp_width(decode(p, n));
+    return cp_width(zkd__utf8_at(p, n));
 }
 
 int tw_width(const char *s)
