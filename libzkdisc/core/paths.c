@@ -32,11 +32,3 @@ char *zkd__service_path(zkd_client *c, const char *s) { return under_root(c, "se
 char *zkd__instance_path(zkd_client *c, const char *s, const char *id) { return under_root(c, "services", s, id); }
 char *zkd__config_root_path(zkd_client *c) { return under_root(c, "config", NULL, NULL); }
 char *zkd__config_path(zkd_client *c, const char *app) { return under_root(c, "config", app, NULL); }
-
-size_t zkd__path_hash(const char *path)
-{
-    size_t h = 1469598103934665603ULL;
-    for (; *path; path++)
-        h = (h ^ (unsigned char)*path) * 1099511628211ULL;
-    return h;
-}

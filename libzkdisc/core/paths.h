@@ -17,8 +17,5 @@ char *zkd__config_path(zkd_client *c, const char *app);                    /* ..
 /* Joins parent and a child name with '/', handling parent "/". */
 char *zkd__path_join(const char *parent, const char *child);
 
-/* FNV-1a of a path, for the tables keyed by path (armed watches, a watch's
- * nodes). */
-size_t zkd__path_hash(const char *path);
 
 #endif

@@ -19,7 +19,7 @@ void zkd__rq_engine_unref(engine *e)
     pthread_mutex_unlock(&e->mu);
     if (!last)
         return;
-    free(e->buckets);
+    zkd__ptable_clear(&e->paths);
     pthread_mutex_destroy(&e->mu);
     free(e);
 }

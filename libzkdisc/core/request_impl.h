@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "path_table.h"
 #include "request.h"
 
 typedef struct engine engine;
@@ -81,7 +82,7 @@ struct wreg { /* one target's armed watches on one path */
 };
 
 struct wpath {
-    wpath *hnext;
+    zkd__plink link; /* first: in the engine's table; link.path is path */
     wreg *regs;
     int inflight; /* watched reads of this path sent and not yet answered */
     char path[];
@@ -119,8 +120,7 @@ struct engine {
     int polling; /* a poll timer is set */
     zkd_req *qhead, *qtail;
     unsigned gen;
-    wpath **buckets;     /* table targets' watched paths */
-    size_t nbuckets, npaths;
+    zkd__ptable paths;   /* table targets' watched paths (wpath) */
     zkd_target *targets; /* every target not yet freed */
     long armed;          /* the sum of the targets' positive `armed` */
     zhandle_t *zh;       /* the handle the armed watches are on; NULL after an expiry */

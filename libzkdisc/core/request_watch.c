@@ -209,7 +209,7 @@ size_t zkd__watched_paths(zkd_client *c)
     if (!e)
         return 0;
     pthread_mutex_lock(&e->mu);
-    size_t n = e->npaths + (size_t)e->armed;
+    size_t n = e->paths.count + (size_t)e->armed;
     pthread_mutex_unlock(&e->mu);
     zkd__rq_engine_unref(e);
     return n;

@@ -12,57 +12,31 @@
 
 #include "counters.h"
 #include "errors.h"
-#include "paths.h"
 #include "session.h"
 
 enum { W_DATA = 1, W_CHILD = 2 };
 
-static wpath **path_slot(engine *e, const char *path)
+static wpath *path_find(engine *e, const char *path)
 {
-    if (!e->nbuckets)
-        return NULL;
-    wpath **pp = &e->buckets[zkd__path_hash(path) & (e->nbuckets - 1)];
-    while (*pp && strcmp((*pp)->path, path))
-        pp = &(*pp)->hnext;
-    return pp;
-}
-
-static void grow_paths(engine *e)
-{
-    size_t n = e->nbuckets ? e->nbuckets * 2 : 64;
-    wpath **b = calloc(n, sizeof *b);
-    if (!b)
-        return; /* chains grow longer instead */
-    for (size_t i = 0; i < e->nbuckets; i++)
-        for (wpath *p = e->buckets[i], *next; p; p = next) {
-            next = p->hnext;
-            size_t j = zkd__path_hash(p->path) & (n - 1);
-            p->hnext = b[j];
-            b[j] = p;
-        }
-    free(e->buckets);
-    e->buckets = b;
-    e->nbuckets = n;
+    return (wpath *)zkd__ptable_find(&e->paths, path);
 }
 
 /* The path's entry, made when missing; NULL when out of memory. */
 wpath *zkd__rq_path_get(engine *e, const char *path)
 {
-    if (e->npaths >= e->nbuckets)
-        grow_paths(e);
-    wpath **pp = path_slot(e, path);
-    if (!pp)
+    wpath *p = path_find(e, path);
+    if (p)
+        return p;
+    size_t n = strlen(path) + 1;
+    if (!(p = calloc(1, sizeof *p + n)))
         return NULL;
-    if (!*pp) {
-        size_t n = strlen(path) + 1;
-        wpath *p = calloc(1, sizeof *p + n);
-        if (!p)
-            return NULL;
-        memcpy(p->path, path, n);
-        *pp = p;
-        e->npaths++;
+    memcpy(p->path, path, n);
+    p->link.path = p->path;
+    if (zkd__ptable_add(&e->paths, &p->link)) {
+        free(p);
+        return NULL;
     }
-    return *pp;
+    return p;
 }
 
 /* Frees the path's entry once nothing is armed or in flight there. */
@@ -70,9 +44,7 @@ void zkd__rq_path_put(engine *e, wpath *p)
 {
     if (p->regs || p->inflight)
         return;
-    wpath **pp = path_slot(e, p->path);
-    *pp = p->hnext;
-    e->npaths--;
+    zkd__ptable_remove(&e->paths, &p->link);
     free(p);
 }
 
@@ -125,12 +97,12 @@ int zkd__rq_table_forget(zkd_target *t, const char *path)
     wreg *mine = NULL;
     int others = 0;
     pthread_mutex_lock(&e->mu);
-    wpath **pp = path_slot(e, path);
+    wpath *p = path_find(e, path);
     /* A watched read in flight has its watch in the C client already (it
      * is turned on before the completion runs): it counts as another user. */
-    if (pp && *pp && (*pp)->inflight)
+    if (p && p->inflight)
         others = 1;
-    for (wreg *g = pp && *pp ? (*pp)->regs : NULL; g; g = g->pnext) {
+    for (wreg *g = p ? p->regs : NULL; g; g = g->pnext) {
         if (g->t == t)
             mine = g;
         else
@@ -154,10 +126,10 @@ int zkd__rq_table_forget(zkd_target *t, const char *path)
 
 void zkd__rq_forget_all_watches(engine *e)
 {
-    for (size_t i = 0; i < e->nbuckets; i++) {
-        wpath *p = e->buckets[i];
+    for (size_t i = 0; i < e->paths.nbuckets; i++) {
+        wpath *p = (wpath *)e->paths.buckets[i];
         while (p) {
-            wpath *next = p->hnext;
+            wpath *next = (wpath *)p->link.hnext;
             size_t n = 0;
             for (wreg *g = p->regs; g; g = g->pnext)
                 n++;
@@ -199,8 +171,8 @@ void zkd__rq_table_watcher(zhandle_t *zh, int type, int state, const char *path,
     zkd_req *early = NULL;
     uint64_t fired = 0;
     pthread_mutex_lock(&e->mu);
-    wpath **pp = path_slot(e, path);
-    wreg *g = pp && *pp ? (*pp)->regs : NULL;
+    wpath *p = path_find(e, path);
+    wreg *g = p ? p->regs : NULL;
     while (g) {
         wreg *next = g->pnext;
         if (g->kinds & kinds) {

@@ -27,16 +27,15 @@
 #include "clock.h"
 #include "errors.h"
 #include "observer.h"
+#include "path_table.h"
 #include "request.h"
-#include "paths.h"
 #include "session.h"
 
 typedef enum { K_DATA = 0, K_KIDS = 1, K_EXISTS = 2, K_COUNT } kind;
 typedef enum { S_IDLE = 0, S_INFLIGHT } rstate;
 
 typedef struct entry {
-    struct entry *hnext;
-    char *path;
+    zkd__plink link; /* first: in the watch's table; link.path is the node's path (owned) */
     uint64_t gen;
     int exists;
     int announce;    /* report CREATED when it is first found to exist */
@@ -55,8 +54,7 @@ struct zkd_watch {
     zkd_watch_fn fn;
     void *ctx;
 
-    entry **buckets;
-    size_t nbuckets, nentries;
+    zkd__ptable entries;
     _Atomic size_t existing;
     uint64_t next_gen;
 
@@ -86,68 +84,37 @@ const char *zkd_watch_event_name(zkd_watch_event_type t)
 
 static entry *lookup(zkd_watch *w, const char *path)
 {
-    if (!w->nbuckets)
-        return NULL;
-    for (entry *e = w->buckets[zkd__path_hash(path) & (w->nbuckets - 1)]; e; e = e->hnext)
-        if (!strcmp(e->path, path))
-            return e;
-    return NULL;
+    return (entry *)zkd__ptable_find(&w->entries, path);
 }
 
-static int grow(zkd_watch *w)
+static void entry_free(entry *e)
 {
-    size_t n = w->nbuckets ? w->nbuckets * 2 : 64;
-    entry **b = calloc(n, sizeof *b);
-    if (!b)
-        return ZKD_ENOMEM;
-    for (size_t i = 0; i < w->nbuckets; i++)
-        for (entry *e = w->buckets[i], *next; e; e = next) {
-            next = e->hnext;
-            size_t j = zkd__path_hash(e->path) & (n - 1);
-            e->hnext = b[j];
-            b[j] = e;
-        }
-    free(w->buckets);
-    w->buckets = b;
-    w->nbuckets = n;
-    return 0;
+    free((char *)e->link.path);
+    zkd_strings_free(&e->kids);
+    free(e);
 }
 
 static entry *entry_add(zkd_watch *w, const char *path, int announce)
 {
-    if (w->nentries >= w->nbuckets && grow(w))
-        return NULL;
     entry *e = calloc(1, sizeof *e);
-    if (!e || !(e->path = strdup(path))) {
+    if (!e || !(e->link.path = strdup(path))) {
         free(e);
+        return NULL;
+    }
+    if (zkd__ptable_add(&w->entries, &e->link)) {
+        entry_free(e);
         return NULL;
     }
     e->gen = ++w->next_gen;
     e->announce = announce;
     e->kids_wanted = (w->flags & ZKD_WATCH_RECURSIVE) ||
                      ((w->flags & ZKD_WATCH_CHILDREN) && !strcmp(path, w->root));
-    size_t j = zkd__path_hash(path) & (w->nbuckets - 1);
-    e->hnext = w->buckets[j];
-    w->buckets[j] = e;
-    w->nentries++;
     return e;
-}
-
-static void entry_free(entry *e)
-{
-    free(e->path);
-    zkd_strings_free(&e->kids);
-    free(e);
 }
 
 static void entry_unlink(zkd_watch *w, entry *e)
 {
-    entry **pp = &w->buckets[zkd__path_hash(e->path) & (w->nbuckets - 1)];
-    while (*pp && *pp != e)
-        pp = &(*pp)->hnext;
-    if (*pp)
-        *pp = e->hnext;
-    w->nentries--;
+    zkd__ptable_remove(&w->entries, &e->link);
 }
 
 static char *child_path(const char *parent, const char *name)
@@ -187,7 +154,7 @@ static void drop_child(zkd_watch *w, const char *parent, const char *name);
 static void drop_below(zkd_watch *w, entry *e)
 {
     for (size_t i = 0; i < e->kids.count; i++)
-        drop_child(w, e->path, e->kids.items[i]);
+        drop_child(w, e->link.path, e->kids.items[i]);
     zkd_strings_free(&e->kids);
     e->kids_known = 0;
 }
@@ -205,7 +172,7 @@ static void drop_child(zkd_watch *w, const char *parent, const char *name)
     entry_unlink(w, k);
     if (k->exists) {
         atomic_fetch_sub(&w->existing, 1);
-        emit_simple(w, ZKD_WATCH_DELETED, k->path, NULL, NULL, -1);
+        emit_simple(w, ZKD_WATCH_DELETED, k->link.path, NULL, NULL, -1);
     }
     entry_free(k);
 }
@@ -229,13 +196,13 @@ static void want(zkd_watch *w, entry *e, kind k)
         e->again[k] = 1;
         return;
     }
-    int rc = k == K_DATA ? zkd__aget(w->o.target, e->path, 1, e->path, e->gen, on_data)
-           : k == K_KIDS ? zkd__achildren(w->o.target, e->path, 1, e->path, e->gen, on_kids)
-                         : zkd__aexists(w->o.target, e->path, 1, e->path, e->gen, on_exists);
+    int rc = k == K_DATA ? zkd__aget(w->o.target, e->link.path, 1, e->link.path, e->gen, on_data)
+           : k == K_KIDS ? zkd__achildren(w->o.target, e->link.path, 1, e->link.path, e->gen, on_kids)
+                         : zkd__aexists(w->o.target, e->link.path, 1, e->link.path, e->gen, on_exists);
     if (rc) {
         if (rc != ZKD_ECLOSED)
             zkd__log(w->o.c, ZKD_LOG_ERROR, "watch %s: %s; %s is no longer watched", w->root,
-                     zkd_strerror(rc), e->path);
+                     zkd_strerror(rc), e->link.path);
         return;
     }
     e->st[k] = S_INFLIGHT;
@@ -298,9 +265,9 @@ static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const 
             e->exists = 1;
             atomic_fetch_add(&w->existing, 1);
             if (e->announce || w->synced)
-                emit_simple(w, ZKD_WATCH_CREATED, e->path, st, data, len);
+                emit_simple(w, ZKD_WATCH_CREATED, e->link.path, st, data, len);
         } else if (st->czxid != e->stat.czxid || st->mzxid > e->stat.mzxid) {
-            emit_simple(w, ZKD_WATCH_CHANGED, e->path, st, data, len);
+            emit_simple(w, ZKD_WATCH_CHANGED, e->link.path, st, data, len);
         }
         e->announce = 0;
         e->stat = *st;
@@ -312,15 +279,15 @@ static void on_data(void *owner, const char *tag, uint64_t epoch, int rc, const 
         if (e->exists) {
             e->exists = 0;
             atomic_fetch_sub(&w->existing, 1);
-            emit_simple(w, ZKD_WATCH_DELETED, e->path, NULL, NULL, -1);
+            emit_simple(w, ZKD_WATCH_DELETED, e->link.path, NULL, NULL, -1);
         }
         memset(&e->stat, 0, sizeof e->stat);
         e->announce = 1;
         want(w, e, K_EXISTS); /* an exists watch sees it come back */
     } else {
-        if (!strcmp(e->path, w->root))
+        if (!strcmp(e->link.path, w->root))
             open_failed(w, rc);
-        zkd__log(w->o.c, ZKD_LOG_WARN, "watch: cannot read %s: %s", e->path, zkd_strerror(rc));
+        zkd__log(w->o.c, ZKD_LOG_WARN, "watch: cannot read %s: %s", e->link.path, zkd_strerror(rc));
     }
     if (e && again)
         want(w, e, K_DATA);
@@ -337,7 +304,7 @@ static void on_exists(void *owner, const char *tag, uint64_t epoch, int rc, cons
     if (e && (rc == 0 || again))
         want(w, e, K_DATA); /* it is there (again): read it */
     else if (e && rc && rc != ZKD_ENOTFOUND)
-        zkd__log(w->o.c, ZKD_LOG_WARN, "watch: cannot check %s: %s", e->path, zkd_strerror(rc));
+        zkd__log(w->o.c, ZKD_LOG_WARN, "watch: cannot check %s: %s", e->link.path, zkd_strerror(rc));
     settle(w);
 }
 
@@ -373,15 +340,15 @@ static void on_kids(void *owner, const char *tag, uint64_t epoch, int rc, zkd_st
         zkd_strings added = {0}, removed = {0};
         if (diff(&e->kids, kids, &added, &removed) == 0) {
             if (e->kids_known && (w->flags & ZKD_WATCH_CHILDREN) && (added.count || removed.count)) {
-                zkd_watch_event ev = {.type = ZKD_WATCH_CHILDREN_CHANGED, .path = e->path, .stat = st,
+                zkd_watch_event ev = {.type = ZKD_WATCH_CHILDREN_CHANGED, .path = e->link.path, .stat = st,
                                       .children = kids, .added = &added, .removed = &removed};
                 emit(w, &ev);
             }
             if (w->flags & ZKD_WATCH_RECURSIVE) {
                 for (size_t i = 0; i < removed.count; i++)
-                    drop_child(w, e->path, removed.items[i]);
+                    drop_child(w, e->link.path, removed.items[i]);
                 for (size_t i = 0; i < added.count; i++) {
-                    char *p = child_path(e->path, added.items[i]);
+                    char *p = child_path(e->link.path, added.items[i]);
                     entry *k = p ? lookup(w, p) : NULL;
                     if (p && !k)
                         k = entry_add(w, p, w->synced);
@@ -405,7 +372,7 @@ static void on_kids(void *owner, const char *tag, uint64_t epoch, int rc, zkd_st
         e->kids_known = 0; /* the data read reports the deletion */
         want(w, e, K_DATA);
     } else if (e && rc) {
-        zkd__log(w->o.c, ZKD_LOG_WARN, "watch: cannot list %s: %s", e->path, zkd_strerror(rc));
+        zkd__log(w->o.c, ZKD_LOG_WARN, "watch: cannot list %s: %s", e->link.path, zkd_strerror(rc));
     }
     if (e && again)
         want(w, e, K_KIDS);
@@ -431,12 +398,12 @@ static void on_fired(void *owner, int type, const char *path)
 static void watch_free(zkd__observer *o)
 {
     zkd_watch *w = (zkd_watch *)o;
-    for (size_t i = 0; i < w->nbuckets; i++)
-        for (entry *e = w->buckets[i], *next; e; e = next) {
-            next = e->hnext;
-            entry_free(e);
+    for (size_t i = 0; i < w->entries.nbuckets; i++)
+        for (zkd__plink *l = w->entries.buckets[i], *next; l; l = next) {
+            next = l->hnext;
+            entry_free((entry *)l);
         }
-    free(w->buckets);
+    zkd__ptable_clear(&w->entries);
     free(w->root);
     zkd__observer_free(o, w);
 }
@@ -460,8 +427,8 @@ static void on_session(zkd_client *c, zkd_session_event ev, void *ctx)
     zkd__observer_enter(&w->o);
     if (ev == ZKD_SESSION_REESTABLISHED) {
         /* Every watch went with the old session: read everything again. */
-        for (size_t i = 0; i < w->nbuckets; i++)
-            for (entry *e = w->buckets[i]; e; e = e->hnext) {
+        for (size_t i = 0; i < w->entries.nbuckets; i++)
+            for (entry *e = (entry *)w->entries.buckets[i]; e; e = (entry *)e->link.hnext) {
                 for (int k = 0; k < K_COUNT; k++)
                     if (e->st[k] == S_INFLIGHT)
                         e->again[k] = 1;
