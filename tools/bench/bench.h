@@ -43,6 +43,9 @@ double raw_async_reads(zhandle_t *zh, const char *service);
 zkd_client *zkd_open(const char *zk);
 double zkd_cold_load(const char *zk, const char *service, int n);
 double memory_in_child(const bench *b, const char *service, int n);
+/* Seconds from the client's reconnect after a restart of b's server to a
+ * cache of n instances of `service` being fresh again. */
+double zkd_recovery_of(const bench *b, const char *service, int n);
 
 /* Processes: a binary beside this one, a run's wall time (stdout to
  * /dev/null; dies unless it exits 0). */
