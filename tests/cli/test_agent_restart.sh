@@ -6,7 +6,9 @@
 # (SIGTERM with agent.leave_on_terminate = false, and SIGKILL, each followed
 # by a start within the session timeout) resume the same session and the
 # saved check states. Then: a service dropped from the file while the agent
-# was down is removed at the next start; session.json is 0600 in a 0700
+# was down is removed at the next start, and so is the old node of a service
+# renamed while it was down, though the agent was killed as soon as the node
+# showed (session.json lists a node before its create); session.json is 0600 in a 0700
 # directory; with leave_on_terminate at its default SIGTERM still drains and
 # deregisters, and forgets the session. A check critical before a restart
 # has its recovery raised after it (and its critical not raised again).

@@ -50,6 +50,7 @@ struct publisher {
     zkd_client *zk;
     struct event *done_ev;
     void (*done)(void *ctx);
+    void (*before_register)(publisher *p);
     void *ctx;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -201,6 +202,11 @@ json_t *publish_held(publisher *p)
     return a;
 }
 
+zkd_client *publish_client(publisher *p)
+{
+    return p->zk;
+}
+
 publish_want publish_actual(publisher *p, const char *id)
 {
     pthread_mutex_lock(&p->mu);
@@ -275,6 +281,8 @@ static int converge(publisher *p, entry *e, const regspec *spec, publish_want wa
     if (!e->reg) {
         /* A service in maintenance is created drained: never seen enabled. */
         is.enabled = want == WANT_ENABLED;
+        if (p->before_register)
+            p->before_register(p); /* on disk before the node can exist */
         if ((rc = zkd_register(p->zk, &is, &e->reg, err)) != 0)
             return rc;
         e->reg_service = strdup(spec->name);
@@ -394,11 +402,13 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
         p->done(p->ctx);
 }
 
-publisher *publisher_start(struct event_base *base, zkd_client *zk, void (*done)(void *ctx), void *ctx)
+publisher *publisher_start(struct event_base *base, zkd_client *zk, void (*done)(void *ctx),
+                           void (*before_register)(publisher *p), void *ctx)
 {
     publisher *p = calloc(1, sizeof *p);
     p->zk = zk;
     p->done = done;
+    p->before_register = before_register;
     p->ctx = ctx;
     p->done_ev = event_new(base, -1, 0, on_done, p);
     pthread_mutex_init(&p->mu, NULL);

@@ -20,9 +20,13 @@ const char *publish_want_name(publish_want w);
 
 typedef struct publisher publisher;
 
-/* `done` runs on the loop after the worker changed something. */
+/* `done` runs on the loop after the worker changed something.
+ * `before_register` (may be NULL) runs on the worker before each
+ * zkd_register: it must put publish_held on disk, so that an agent killed
+ * right after the create still knows, at its next start, every node its
+ * session may hold. */
 publisher *publisher_start(struct event_base *base, zkd_client *zk, void (*done)(void *ctx),
-                           void *ctx);
+                           void (*before_register)(publisher *p), void *ctx);
 /* Asks for service `sc` (copied as needed) to be in state `want`. */
 void publish_set(publisher *p, const service_conf *sc, publish_want want);
 /* The previous run's session, resumed, may hold a node for `service`/`id`
@@ -32,6 +36,8 @@ void publish_inherit(publisher *p, const char *service, const char *id);
 /* [{"service","id"}] of every node the session may hold now or soon (what
  * publish_inherit needs after a restart); new reference. */
 json_t *publish_held(publisher *p);
+/* The client the publisher registers with. */
+zkd_client *publish_client(publisher *p);
 /* What the tree holds for the service id as far as we know. */
 publish_want publish_actual(publisher *p, const char *id);
 /* 1 when every service is as asked. */

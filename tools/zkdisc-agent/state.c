@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +107,13 @@ int state_save(const char *dir, json_t *maint)
 
 static agent_rt *keep_rt;
 static struct event *keep_ev;
-static int keep_session = 1; /* 0 after a graceful leave: the session ended */
+static atomic_int keep_session = 1; /* 0 after a graceful leave: the session ended */
+
+/* session.json is written by the loop (keep_write) and by the publisher's
+ * worker (state_before_register), one at a time so that an older list never
+ * lands last, in the directory it was loaded from at the start. */
+static pthread_mutex_t session_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *session_dir;
 
 static char *state_file(const char *dir, const char *name)
 {
@@ -167,6 +175,10 @@ static int unhex(const char *s, char *out, size_t n)
 json_t *state_session_load(const char *dir, zkd_session_credentials *cr)
 {
     memset(cr, 0, sizeof *cr);
+    pthread_mutex_lock(&session_mu);
+    free(session_dir);
+    session_dir = dir ? strdup(dir) : NULL;
+    pthread_mutex_unlock(&session_mu);
     json_t *j = load_json(dir, "session.json");
     const char *id = NULL, *pw = NULL;
     json_t *held = NULL;
@@ -200,6 +212,33 @@ json_t *state_checks_load(const char *dir)
     return load_json(dir, "checks.json");
 }
 
+/* The session's credentials and what it may hold. No session right now
+ * (an expiry being renewed): the file keeps the last one, which a restart
+ * finds expired, and then opens a new one. */
+static void session_write(publisher *pub)
+{
+    pthread_mutex_lock(&session_mu);
+    zkd_session_credentials cr;
+    if (session_dir && atomic_load(&keep_session) && zkd_client_credentials(publish_client(pub), &cr, NULL) == 0) {
+        char id[24], pw[2 * sizeof cr.password + 1];
+        snprintf(id, sizeof id, "0x%" PRIx64, (uint64_t)cr.id);
+        for (size_t i = 0; i < sizeof cr.password; i++)
+            snprintf(pw + 2 * i, 3, "%02x", (unsigned char)cr.password[i]);
+        json_t *s = json_pack("{sssssoss}", "session", id, "password", pw, "held", publish_held(pub), "note",
+                              "zkdisc-agent's ZooKeeper session; a secret, keep mode 0600");
+        save_json(session_dir, "session.json", s);
+        json_decref(s);
+        memset(&cr, 0, sizeof cr);
+        memset(pw, 0, sizeof pw);
+    }
+    pthread_mutex_unlock(&session_mu);
+}
+
+void state_before_register(publisher *p)
+{
+    session_write(p);
+}
+
 static void keep_write(void)
 {
     agent_rt *rt = keep_rt;
@@ -212,21 +251,8 @@ static void keep_write(void)
                             service_state_json(rt->services[i]));
     save_json(dir, "checks.json", checks);
     json_decref(checks);
-    zkd_session_credentials cr;
-    /* No session right now (an expiry being renewed): the file keeps the
-     * last one, which a restart finds expired, and then opens a new one. */
-    if (!keep_session || !rt->pub || zkd_client_credentials(rt->zk, &cr, NULL) != 0)
-        return;
-    char id[24], pw[2 * sizeof cr.password + 1];
-    snprintf(id, sizeof id, "0x%" PRIx64, (uint64_t)cr.id);
-    for (size_t i = 0; i < sizeof cr.password; i++)
-        snprintf(pw + 2 * i, 3, "%02x", (unsigned char)cr.password[i]);
-    json_t *s = json_pack("{sssssoss}", "session", id, "password", pw, "held", publish_held(rt->pub),
-                          "note", "zkdisc-agent's ZooKeeper session; a secret, keep mode 0600");
-    save_json(dir, "session.json", s);
-    json_decref(s);
-    memset(&cr, 0, sizeof cr);
-    memset(pw, 0, sizeof pw);
+    if (rt->pub)
+        session_write(rt->pub);
 }
 
 static void on_keep(evutil_socket_t fd, short what, void *arg)
@@ -267,10 +293,12 @@ void state_keep_now(void)
 
 void state_keep_leave(void)
 {
-    keep_session = 0;
-    char *path = keep_rt && keep_rt->conf->state_dir ? state_file(keep_rt->conf->state_dir, "session.json") : NULL;
+    pthread_mutex_lock(&session_mu); /* no write of the worker's after the unlink */
+    atomic_store(&keep_session, 0);
+    char *path = session_dir ? state_file(session_dir, "session.json") : NULL;
     if (path && unlink(path) != 0 && errno != ENOENT)
         agent_log(AGENT_WARN, "%s: %m", path);
+    pthread_mutex_unlock(&session_mu);
     free(path);
 }
 
