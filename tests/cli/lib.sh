@@ -49,6 +49,16 @@ wait_until() {
     done
 }
 
+# wait_output SECONDS WANT CMD... : wait_until CMD prints WANT, CMD run anew
+# at each poll. (`wait_until 5 [ "$(cmd)" = 1 ]` runs cmd once, when the line
+# is read, and then polls a constant: it passed only when the condition
+# already held, and failed now and then under load.)
+wait_output() {
+    local secs=$1; shift
+    wait_until "$secs" output_is "$@"
+}
+output_is() { local want=$1; shift; [ "$("$@")" = "$want" ]; }
+
 # check NAME CMD... : one assertion that CMD succeeds.
 check() {
     local name=$1; shift

@@ -81,7 +81,7 @@ check "pager: nothing it did not ask for" [ "$(grep -c check_recovered "$OUT/www
 
 # --- the rate limit: one a minute, the rest counted and logged ---------------------
 metric() { api GET /metrics | sed -n "s/^zkdisc_agent_alerts_$1_total{hook=\"$2\"} //p"; }
-check "tight: one check_critical delivered" wait_until 5 [ "$(metric sent tight)" = 1 ]
+check "tight: one check_critical delivered" wait_output 5 1 metric sent tight
 check "tight: the other two counted as dropped" [ "$(metric dropped tight)" = 2 ]
 check "tight: the drop logged" grep -q "alert hook tight: over max_per_minute 1, dropped check_critical web-1" "$LOG"
 check "pager: nothing dropped" [ "$(metric dropped pager)" = 0 ]
@@ -103,11 +103,11 @@ expect_in status-api-first out "hb-1"
 # --- maintenance on, off, on: both ons delivered -------------------------------------
 maint_events() { grep '"event":"maintenance"' "$OUT/www2/hooks.log" | grep -c "\"maintenance\":$1"; }
 expect_exit 0 maint-on "$A" maint web-1 on --reason one -c "$OUT/agent.conf"
-check "maintenance on: delivered" wait_until 5 [ "$(maint_events true)" = 1 ]
+check "maintenance on: delivered" wait_output 5 1 maint_events true
 expect_exit 0 maint-off "$A" maint web-1 off -c "$OUT/agent.conf"
-check "maintenance off: delivered" wait_until 5 [ "$(maint_events false)" = 1 ]
+check "maintenance off: delivered" wait_output 5 1 maint_events false
 expect_exit 0 maint-on2 "$A" maint web-1 on --reason two -c "$OUT/agent.conf"
-check "maintenance on again: delivered" wait_until 5 [ "$(maint_events true)" = 2 ]
+check "maintenance on again: delivered" wait_output 5 2 maint_events true
 expect_exit 0 maint-off2 "$A" maint web-1 off -c "$OUT/agent.conf"
 within "maintenance off: up" 3 is_up web
 
