@@ -47,6 +47,10 @@ double memory_in_child(const bench *b, const char *service, int n);
  * cache of n instances of `service` being fresh again. */
 double zkd_recovery_of(const bench *b, const char *service, int n);
 
+/* A free loopback port (TCP; `udp_too`: free for UDP as well); dies when
+ * there is none. */
+int bench_free_port(int udp_too);
+
 /* Processes: a binary beside this one, a run's wall time (stdout to
  * /dev/null; dies unless it exits 0). */
 void beside_self(char *out, size_t len, const char *rel);

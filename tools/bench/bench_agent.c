@@ -7,6 +7,7 @@
  * also compared per request, so a slightly different rate does not move
  * that ratio. */
 #include "bench_agent.h"
+#include "bench.h"
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -203,18 +204,6 @@ static double proc_cpu(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    int port = bind(s, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-                       getsockname(s, (struct sockaddr *)&sa, &len) == 0
-                   ? ntohs(sa.sin_port) : -1;
-    close(s);
-    return port;
-}
-
 static int run_agent(const char *agent, const char *zk, const char *url, int n, int secs,
                      double *cpu, double *reqs, double *loop_cpu, double *loop_reqs, char *err,
                      size_t errlen)
@@ -224,7 +213,7 @@ static int run_agent(const char *agent, const char *zk, const char *url, int n, 
         snprintf(err, errlen, "mkdtemp: %m");
         return -1;
     }
-    int api_port = free_port(), per = 10;
+    int api_port = bench_free_port(0), per = 10;
     snprintf(conf, sizeof conf, "%s/agent.conf", dir);
     snprintf(log, sizeof log, "%s/agent.log", dir);
     FILE *f = fopen(conf, "w");

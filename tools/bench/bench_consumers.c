@@ -368,17 +368,6 @@ static pid_t spawn(const char *log, char *const argv[])
     return pid;
 }
 
-static int tcp_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len))
-        die("haproxy", "no free port");
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static void wait_file(const char *what, const char *path, pid_t pid)
 {
     struct stat st;
@@ -454,14 +443,14 @@ void bench_haproxy(const bench *b)
             "agent = { api = \"127.0.0.1:%d\"; state_dir = \"%s/state\"; };\n"
             "watch = ( { service = \"hap\"; allow_empty = true; outputs = ( { type = \"haproxy\";\n"
             "  config = \"%s\"; backend = \"hap\"; slots = 10; socket = \"%s\"; } ); } );\n",
-            b->zk, tcp_free_port(), dir, be, sock);
+            b->zk, bench_free_port(0), dir, be, sock);
     fclose(f);
     f = fopen(mainc, "w");
     fprintf(f,
             "global\n    stats socket %s level admin\ndefaults\n    mode http\n    timeout connect 2s\n"
             "    timeout client 10s\n    timeout server 10s\nfrontend fe\n    bind 127.0.0.1:%d\n"
             "    default_backend hap\n",
-            sock, tcp_free_port());
+            sock, bench_free_port(0));
     fclose(f);
     kazoo_watch kw = {.seen = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, NULL, "", 0}};
     kazoo_start(&kw, b->zk, "/zkdisc/services/hap");

@@ -93,17 +93,6 @@ static double load_cpu(const bench *b, const char *service, int n)
 
 /* ---- the agent ----------------------------------------------------------------- */
 
-static int free_port(int type)
-{
-    int fd = socket(AF_INET, type, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len))
-        die("agent", "no free port");
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* CPU nanoseconds of every thread of pid (schedstat's first field): the
  * clock-tick counts of /proc/PID/stat are too coarse for a small change. */
 static double cpu_ns(pid_t pid)
@@ -204,7 +193,7 @@ static double agent_per_change(const bench *b, zhandle_t *zh, const char *servic
     snprintf(conf, sizeof conf, "%s/agent.conf", dir);
     snprintf(json, sizeof json, "%s/out.json", dir);
     snprintf(log, sizeof log, "%s/agent.log", dir);
-    int dns = free_port(SOCK_DGRAM);
+    int dns = bench_free_port(1); /* the agent's DNS listens on UDP and TCP */
     FILE *f = fopen(conf, "w");
     fprintf(f,
             "zookeeper = { connect = \"%s\"; session_timeout = \"30s\"; };\n"
@@ -215,7 +204,7 @@ static double agent_per_change(const bench *b, zhandle_t *zh, const char *servic
             "  { type = \"nginx\"; path = \"%s/n.conf\"; upstream = \"%s\"; },\n"
             "  { type = \"json\"; path = \"%s\"; } ); } );\n"
             "dns = { listen = \"127.0.0.1:%d\"; };\n",
-            b->zk, free_port(SOCK_STREAM), dir, service, dir, service, n < 10000 ? n : 10000, dir, dir,
+            b->zk, bench_free_port(0), dir, service, dir, service, n < 10000 ? n : 10000, dir, dir,
             service, json, dns);
     fclose(f);
     pid_t pid = fork();

@@ -1079,6 +1079,15 @@ static void bench_request(const bench *b)
 /* ---- the CLI as a whole process ------------------------------------------------- */
 
 /* `rel` resolved beside this binary (in the build tree). */
+int bench_free_port(int udp_too)
+{
+    int port;
+    char err[256];
+    if ((udp_too ? zks_free_tcp_udp_port(&port, err, sizeof err) : zks_free_port(&port, err, sizeof err)) != 0)
+        die("a free port", err);
+    return port;
+}
+
 void beside_self(char *out, size_t len, const char *rel)
 {
     ssize_t n = readlink("/proc/self/exe", out, len - 128);

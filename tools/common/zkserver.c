@@ -190,6 +190,25 @@ int zks_free_port(int *port, char *err, size_t errlen)
     return zks_free_ports(port, 1, err, errlen);
 }
 
+int zks_free_tcp_udp_port(int *port, char *err, size_t errlen)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        int tcp = bind_loopback_ephemeral(port, err, errlen);
+        if (tcp < 0)
+            return -1;
+        int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = udp >= 0 && bind(udp, (struct sockaddr *)&sa, sizeof sa) == 0;
+        if (udp >= 0)
+            close(udp);
+        close(tcp);
+        if (ok)
+            return 0;
+    }
+    return fail(err, errlen, "no port free for both TCP and UDP on 127.0.0.1 in 100 tries");
+}
+
 int zks_assign_ports(zks_server *servers, int n, char *err, size_t errlen)
 {
     if (n < 1 || n > 20)

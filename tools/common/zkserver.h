@@ -42,6 +42,10 @@ int zks_find_jar(char *out, size_t outlen, char *err, size_t errlen);
 /* One free TCP port on 127.0.0.1 (bind port 0, read it back, close). */
 int zks_free_port(int *port, char *err, size_t errlen);
 
+/* One port free on 127.0.0.1 for both TCP and UDP (a DNS server listens on
+ * both): a free TCP port, held while the same UDP port is tried. */
+int zks_free_tcp_udp_port(int *port, char *err, size_t errlen);
+
 /* `n` distinct free ports: every socket is held open until all are picked, so the kernel
  * cannot hand the same port out twice. */
 int zks_free_ports(int *ports, int n, char *err, size_t errlen);
