@@ -145,6 +145,7 @@ static void test_locked_service(void)
     spec.id = "pay-1";
     spec.address = "10.0.0.1";
     spec.port = 80;
+    spec.watch_node = 1; /* the admin's drain below is kept across the expiry */
     zkd_registration *r = NULL, *rogue = NULL;
     CU_ASSERT_EQUAL_FATAL(zkd_register(alice, &spec, &r, &err), 0);
     const char *path = "/zkdisc/services/pay/pay-1";

@@ -5,9 +5,10 @@
  * exactly one node held by a live handle; an operator's drain survives a
  * connection drop between the drain and the registry's re-read, and then
  * an expiry; an operator's removal made before the registry's watch on the
- * node is armed is final; without that watch (spec.watch_node = 0), a
- * registration is one create, and the process's next update still keeps a
- * drain and finds a removal.
+ * node is armed is final (these register with spec.watch_node = 1, as the
+ * agent does); without that watch (the default), a registration is one
+ * create, and the process's next update still keeps a drain and finds a
+ * removal.
  *
  * Replies and events are lost on purpose by a small TCP proxy between the
  * client and the server: it forwards ZooKeeper's frames both ways, and when
@@ -293,6 +294,7 @@ static zkd_client *connect_to(const char *connect, int session_ms, int request_m
 static void spec_for(zkd_instance_spec *spec, const char *service, const char *id, int port)
 {
     zkd_instance_spec_init(spec);
+    spec->watch_node = 1; /* as the agent registers; test_unwatched says otherwise */
     spec->service = service;
     spec->id = id;
     spec->address = "10.7.7.7";
@@ -676,6 +678,9 @@ static void test_unwatched(void)
     zkd_client *op = connect_to(zkh_connect_string(zk), 10000, 15000);
     tu_events ev;
     tu_events_subscribe(a, &ev);
+    zkd_instance_spec defaults;
+    zkd_instance_spec_init(&defaults);
+    CU_ASSERT_EQUAL(defaults.watch_node, 0); /* Curator's: the create alone */
     zkd_counters before;
     zkd_client_counters(a, &before);
     zkd_registration *u[3] = {NULL};

@@ -55,18 +55,19 @@ typedef struct zkd_instance_spec {
     const char *const *meta; /* NULL-terminated "key=value" strings, into payload.metadata */
     int enabled;          /* 0: created drained ("enabled": false) from its first write;
                            * zkd_registration_update ignores it (the tree's flag is kept) */
-    int watch_node;       /* 1 (the default): an exists watch on the node, a second
-                           * request per registration, sees an operator's drain or
-                           * removal at once and keeps it across session expiries.
-                           * 0 (Curator's default): one request, a raw create's
-                           * rate; a drain is still kept across this process's
-                           * updates (each reads the node first) and a removal is
-                           * seen at the next update, but an expiry re-creates the
-                           * node as this process last knew it. zkd_registration_update
-                           * ignores it. */
+    int watch_node;       /* 0 (the default, Curator's): one request, a raw create's
+                           * rate; an operator's drain is kept across this
+                           * process's updates (each reads the node first) and a
+                           * removal is seen at the next update, but an expiry
+                           * re-creates the node as this process last knew it.
+                           * 1: an exists watch on the node, a second request per
+                           * registration (about 0.8x the rate), sees an operator's
+                           * drain or removal at once and keeps it across session
+                           * expiries; zkdisc-agent and `zkdisc register` set it.
+                           * zkd_registration_update ignores it. */
 } zkd_instance_spec;
 
-/* Fills `spec` with the defaults (ports -1, enabled 1, watch_node 1,
+/* Fills `spec` with the defaults (ports -1, enabled 1, watch_node 0,
  * everything else empty). */
 ZKD_EXPORT void zkd_instance_spec_init(zkd_instance_spec *spec);
 

@@ -25,7 +25,6 @@ void zkd_instance_spec_init(zkd_instance_spec *spec)
     spec->port = -1;
     spec->ssl_port = -1;
     spec->enabled = 1;
-    spec->watch_node = 1;
 }
 
 int zkd_default_address(char *buf, size_t len, zkd_error *err)

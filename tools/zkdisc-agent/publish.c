@@ -120,6 +120,10 @@ static int spec_equal(const regspec *a, const service_conf *sc)
 static void to_instance_spec(const regspec *r, zkd_instance_spec *s)
 {
     zkd_instance_spec_init(s);
+    /* An operator's drain must outlive a session expiry: the agent is what
+     * operators drain, and a drained instance served again is traffic sent
+     * where they said not to. Worth a second request per registration. */
+    s->watch_node = 1;
     s->service = r->name;
     s->id = r->id;
     s->address = r->address;

@@ -102,6 +102,9 @@ static int parse_reg(cli *ctx, const cli_command *cmd, int argc, char **argv, re
 {
     memset(a, 0, sizeof *a);
     zkd_instance_spec_init(&a->spec);
+    /* An operator's drain or removal must be seen at once (a removal ends
+     * the command, see on_log) and outlive an expiry: worth a second request. */
+    a->spec.watch_node = 1;
     a->session_timeout_ms = 10000;
     int first;
     int rc = cli_parse(ctx, cmd, argc, argv, reg_opts, "p:a:i:", reg_opt, a, &first);
