@@ -11,11 +11,6 @@
 #include "json_text.h"
 #include "instance_impl.h"
 
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
 static const char *str_field(json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
@@ -38,18 +33,23 @@ static int take_meta(zkd_instance *i, json_t *obj)
     if (!json_is_object(obj))
         return 0;
     size_t n = json_object_size(obj);
-    i->meta_keys = calloc(n ? n : 1, sizeof *i->meta_keys);
-    i->meta_values = calloc(n ? n : 1, sizeof *i->meta_values);
-    if (!i->meta_keys || !i->meta_values)
+    if (!n)
+        return 0;
+    zkd__inst_more *m = zkd__instance_more(i);
+    if (!m)
+        return ZKD_ENOMEM;
+    m->meta_keys = calloc(n, sizeof *m->meta_keys);
+    m->meta_values = calloc(n, sizeof *m->meta_values);
+    if (!m->meta_keys || !m->meta_values)
         return ZKD_ENOMEM;
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
         if (!json_is_string(v))
             continue; /* Readers ignore what they do not understand. */
-        i->meta_keys[i->nmeta] = strdup(k);
-        i->meta_values[i->nmeta] = strdup(json_string_value(v));
-        if (!i->meta_keys[i->nmeta] || !i->meta_values[i->nmeta]) {
+        m->meta_keys[i->nmeta] = strdup(k);
+        m->meta_values[i->nmeta] = strdup(json_string_value(v));
+        if (!m->meta_keys[i->nmeta] || !m->meta_values[i->nmeta]) {
             i->nmeta++;
             return ZKD_ENOMEM;
         }
@@ -69,9 +69,9 @@ static int take_payload(zkd_instance *i, json_t *payload)
     json_t *w = json_object_get(payload, "weight");
     if (json_is_integer(w) && json_integer_value(w) >= 0 && json_integer_value(w) <= 1000000)
         i->weight = (int)json_integer_value(w);
-    i->zone = dup_or_null(str_field(payload, "zone"));
-    i->version = dup_or_null(str_field(payload, "version"));
-    return take_meta(i, json_object_get(payload, "metadata"));
+    int rc = zkd__instance_set_more(i, &(zkd__inst_more){.zone = (char *)str_field(payload, "zone"),
+                                           .version = (char *)str_field(payload, "version")});
+    return rc ? rc : take_meta(i, json_object_get(payload, "metadata"));
 }
 
 /* Whether a record id may live in znode `node`: the znode is named after
@@ -155,15 +155,20 @@ static int parse_curator(zkd_instance *i, json_t *o, const char *service, const 
     i->service = strdup(name ? name : service);
     i->id = strdup(id ? id : node);
     i->address = strdup(address);
-    const char *type = str_field(o, "serviceType");
-    /* DYNAMIC, the usual, is kept as NULL (and written back as DYNAMIC). */
-    i->service_type = type && strcmp(type, "DYNAMIC") ? strdup(type) : NULL;
-    json_t *uri = json_object_get(o, "uriSpec");
-    if (uri && !json_is_null(uri))
-        i->uri_spec = zkd__json_dump(uri, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (!i->service || !i->id || !i->address)
         return ZKD_ENOMEM;
-    return take_payload(i, json_object_get(o, "payload"));
+    const char *type = str_field(o, "serviceType");
+    json_t *uri = json_object_get(o, "uriSpec");
+    int has_uri = uri && !json_is_null(uri);
+    char *uri_spec = has_uri ? zkd__json_dump(uri, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (has_uri && !uri_spec)
+        return ZKD_ENOMEM;
+    /* DYNAMIC, the usual, is kept as NULL (and written back as DYNAMIC). */
+    zkd__inst_more more = {.service_type = type && strcmp(type, "DYNAMIC") ? (char *)type : NULL,
+                           .uri_spec = uri_spec};
+    rc = zkd__instance_set_more(i, &more);
+    free(uri_spec);
+    return rc ? rc : take_payload(i, json_object_get(o, "payload"));
 }
 
 static int parse_serverset(zkd_instance *i, json_t *o, const char *service, const char *node,
@@ -217,9 +222,7 @@ static int parse_nerve(zkd_instance *i, json_t *o, const char *service, const ch
     if (!i->payload)
         return ZKD_ENOMEM;
     int rc = take_meta(i, labels);
-    if (rc == 0 && str_field(labels, "zone"))
-        i->zone = strdup(str_field(labels, "zone"));
-    return rc;
+    return rc ? rc : zkd__instance_set_more(i, &(zkd__inst_more){.zone = (char *)str_field(labels, "zone")});
 }
 
 int zkd_instance_parse(const char *service, const char *node_name, const char *data, size_t len,
@@ -279,7 +282,7 @@ static json_t *port_json(int port)
 char *zkd_instance_to_json(const zkd_instance *i)
 {
     json_t *payload = json_loads(i->payload ? i->payload : "null", JSON_DECODE_ANY, NULL);
-    json_t *uri = i->uri_spec ? json_loads(i->uri_spec, 0, NULL) : NULL;
+    json_t *uri = zkd__uri_spec_of(i) ? json_loads(zkd__uri_spec_of(i), 0, NULL) : NULL;
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(i->service));
     json_object_set_new(o, "id", json_string(i->id));
@@ -289,7 +292,7 @@ char *zkd_instance_to_json(const zkd_instance *i)
     json_object_set_new(o, "payload", payload ? payload : json_null());
     json_object_set_new(o, "registrationTimeUTC", json_integer(i->registration_time));
     json_object_set_new(o, "serviceType",
-                        json_string(i->service_type ? i->service_type : "DYNAMIC"));
+                        json_string(zkd__service_type_of(i) ? zkd__service_type_of(i) : "DYNAMIC"));
     json_object_set_new(o, "uriSpec", uri ? uri : json_null());
     if (!i->enabled)
         json_object_set_new(o, "enabled", json_false());

@@ -39,19 +39,49 @@ void zkd_instance_unref(const zkd_instance *ci)
     free(i->service);
     free(i->id);
     free(i->address);
-    free(i->zone);
-    free(i->version);
     free(i->payload);
-    free(i->service_type);
-    free(i->uri_spec);
     free(i->znode);
-    for (size_t k = 0; k < i->nmeta; k++) {
-        free(i->meta_keys[k]);
-        free(i->meta_values[k]);
+    zkd__inst_more *m = i->more;
+    if (m) {
+        free(m->zone);
+        free(m->version);
+        free(m->service_type);
+        free(m->uri_spec);
+        for (size_t k = 0; k < i->nmeta; k++) {
+            free(m->meta_keys[k]);
+            free(m->meta_values[k]);
+        }
+        free(m->meta_keys);
+        free(m->meta_values);
+        free(m);
     }
-    free(i->meta_keys);
-    free(i->meta_values);
     free(i);
+}
+
+zkd__inst_more *zkd__instance_more(zkd_instance *i)
+{
+    if (!i->more)
+        i->more = calloc(1, sizeof *i->more);
+    return i->more;
+}
+
+int zkd__instance_set_more(zkd_instance *i, const zkd__inst_more *from)
+{
+    const char *const src[] = {from->zone, from->version, from->service_type, from->uri_spec};
+    if (!src[0] && !src[1] && !src[2] && !src[3])
+        return 0;
+    zkd__inst_more *m = zkd__instance_more(i);
+    if (!m)
+        return ZKD_ENOMEM;
+    char **dst[] = {&m->zone, &m->version, &m->service_type, &m->uri_spec};
+    for (size_t k = 0; k < 4; k++) {
+        if (!src[k])
+            continue;
+        free(*dst[k]);
+        if (!(*dst[k] = strdup(src[k])))
+            return ZKD_ENOMEM;
+    }
+    return 0;
 }
 
 static size_t str_size(const char *s)
@@ -70,16 +100,31 @@ static char *put(char **at, const char *s)
     return p;
 }
 
+/* Whether i->more holds anything (a record may have made it and set none). */
+static int has_more(const zkd_instance *i)
+{
+    const zkd__inst_more *m = i->more;
+    return m && (m->zone || m->version || m->service_type || m->uri_spec || i->nmeta);
+}
+
+/* Layout of a packed record: the struct, then (when it has them) its
+ * zkd__inst_more and the metadata arrays, pointer-aligned since the struct's
+ * size is a multiple of a pointer's, then every string. */
 zkd_instance *zkd__instance_pack(zkd_instance *i)
 {
     if (!i || i->packed)
         return i;
+    const zkd__inst_more *m = has_more(i) ? i->more : NULL;
     size_t strings = str_size(i->service) + str_size(i->id) + str_size(i->address) +
-                     str_size(i->zone) + str_size(i->version) + str_size(i->payload) +
-                     str_size(i->service_type) + str_size(i->uri_spec) + str_size(i->znode);
-    for (size_t k = 0; k < i->nmeta; k++)
-        strings += str_size(i->meta_keys[k]) + str_size(i->meta_values[k]);
-    size_t arrays = 2 * i->nmeta * sizeof(char *);
+                     str_size(i->payload) + str_size(i->znode);
+    size_t arrays = 0;
+    if (m) {
+        strings += str_size(m->zone) + str_size(m->version) + str_size(m->service_type) +
+                   str_size(m->uri_spec);
+        for (size_t k = 0; k < i->nmeta; k++)
+            strings += str_size(m->meta_keys[k]) + str_size(m->meta_values[k]);
+        arrays = sizeof *m + 2 * i->nmeta * sizeof(char *);
+    }
     zkd_instance *p = malloc(sizeof *p + arrays + strings);
     if (!p) {
         zkd_instance_unref(i);
@@ -88,22 +133,26 @@ zkd_instance *zkd__instance_pack(zkd_instance *i)
     memcpy(p, i, sizeof *p);
     atomic_init(&p->refs, 1);
     p->packed = 1;
-    p->meta_keys = i->nmeta ? (char **)(void *)p->blob : NULL;
-    p->meta_values = i->nmeta ? p->meta_keys + i->nmeta : NULL;
+    p->more = NULL;
     char *at = p->blob + arrays;
+    if (m) {
+        zkd__inst_more *pm = p->more = (zkd__inst_more *)(void *)p->blob;
+        pm->meta_keys = i->nmeta ? (char **)(void *)(pm + 1) : NULL;
+        pm->meta_values = i->nmeta ? pm->meta_keys + i->nmeta : NULL;
+        pm->zone = put(&at, m->zone);
+        pm->version = put(&at, m->version);
+        pm->service_type = put(&at, m->service_type);
+        pm->uri_spec = put(&at, m->uri_spec);
+        for (size_t k = 0; k < i->nmeta; k++) {
+            pm->meta_keys[k] = put(&at, m->meta_keys[k]);
+            pm->meta_values[k] = put(&at, m->meta_values[k]);
+        }
+    }
     p->service = put(&at, i->service);
     p->id = put(&at, i->id);
     p->address = put(&at, i->address);
-    p->zone = put(&at, i->zone);
-    p->version = put(&at, i->version);
     p->payload = put(&at, i->payload);
-    p->service_type = put(&at, i->service_type);
-    p->uri_spec = put(&at, i->uri_spec);
     p->znode = put(&at, i->znode);
-    for (size_t k = 0; k < i->nmeta; k++) {
-        p->meta_keys[k] = put(&at, i->meta_keys[k]);
-        p->meta_values[k] = put(&at, i->meta_values[k]);
-    }
     zkd_instance_unref(i);
     return p;
 }
@@ -119,7 +168,8 @@ int zkd__instance_equal(const zkd_instance *a, const zkd_instance *b)
            str_eq(a->address, b->address) && a->port == b->port && a->ssl_port == b->ssl_port &&
            a->registration_time == b->registration_time && a->enabled == b->enabled &&
            a->weight == b->weight && str_eq(a->payload, b->payload) &&
-           str_eq(a->service_type, b->service_type) && str_eq(a->uri_spec, b->uri_spec);
+           str_eq(zkd__service_type_of(a), zkd__service_type_of(b)) &&
+           str_eq(zkd__uri_spec_of(a), zkd__uri_spec_of(b));
 }
 
 const char *zkd_instance_service(const zkd_instance *i) { return i->service; }
@@ -130,11 +180,11 @@ int zkd_instance_ssl_port(const zkd_instance *i) { return i->ssl_port; }
 int64_t zkd_instance_registration_time(const zkd_instance *i) { return i->registration_time; }
 int zkd_instance_enabled(const zkd_instance *i) { return i->enabled; }
 int zkd_instance_weight(const zkd_instance *i) { return i->weight; }
-const char *zkd_instance_zone(const zkd_instance *i) { return i->zone; }
-const char *zkd_instance_version(const zkd_instance *i) { return i->version; }
+const char *zkd_instance_zone(const zkd_instance *i) { return zkd__zone_of(i); }
+const char *zkd_instance_version(const zkd_instance *i) { return zkd__version_of(i); }
 zkd_format zkd_instance_format(const zkd_instance *i) { return i->format; }
 const char *zkd_instance_payload(const zkd_instance *i) { return i->payload ? i->payload : "null"; }
-const char *zkd_instance_uri_spec(const zkd_instance *i) { return i->uri_spec; }
+const char *zkd_instance_uri_spec(const zkd_instance *i) { return zkd__uri_spec_of(i); }
 const char *zkd_instance_znode(const zkd_instance *i) { return i->znode ? i->znode : i->id; }
 
 /* Curator's UriSpec names the scheme as the part {"value":"scheme","variable":true}. */
@@ -156,7 +206,7 @@ int zkd_instance_endpoint(const zkd_instance *i, int prefer_ssl, char *buf, size
 {
     int ssl = i->ssl_port >= 0 && (prefer_ssl || i->port < 0);
     int port = ssl ? i->ssl_port : i->port;
-    const char *scheme = ssl && has_scheme_part(i->uri_spec) ? "https://" : "";
+    const char *scheme = ssl && has_scheme_part(zkd__uri_spec_of(i)) ? "https://" : "";
     int v6 = strchr(i->address, ':') != NULL;
     int n;
     if (port < 0)
@@ -170,7 +220,7 @@ int zkd_instance_endpoint(const zkd_instance *i, int prefer_ssl, char *buf, size
 const char *zkd_instance_meta(const zkd_instance *i, const char *key)
 {
     for (size_t k = 0; k < i->nmeta; k++)
-        if (!strcmp(i->meta_keys[k], key))
-            return i->meta_values[k];
+        if (!strcmp(i->more->meta_keys[k], key))
+            return i->more->meta_values[k];
     return NULL;
 }

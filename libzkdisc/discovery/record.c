@@ -187,15 +187,15 @@ int zkd__record_from_spec(const zkd_instance_spec *spec, const zkd_instance *pre
     i->port = spec->port;
     i->ssl_port = spec->ssl_port;
     i->weight = spec->weight > 0 ? spec->weight : ZKD_DEFAULT_WEIGHT;
-    i->zone = spec->zone ? strdup(spec->zone) : NULL;
-    i->version = spec->version ? strdup(spec->version) : NULL;
+    int more = zkd__instance_set_more(i, &(zkd__inst_more){.zone = (char *)spec->zone,
+                                                           .version = (char *)spec->version});
     i->enabled = prev ? prev->enabled : spec->enabled != 0;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     i->registration_time = prev ? prev->registration_time
                                 : (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     rc = build_payload(spec, &i->payload, err);
-    if (!rc && (!i->service || !i->id || !i->address))
+    if (!rc && (more || !i->service || !i->id || !i->address))
         rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
     if (rc) {
         zkd_instance_unref(i);
