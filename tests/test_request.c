@@ -186,9 +186,18 @@ static int one_in_flight(void *arg)
     return inflight == 1;
 }
 
+static int sent_or_lost(void *arg)
+{
+    return one_in_flight(arg) || suspended(arg);
+}
+
 /* Freezes the server with the op in flight until the client gives the
- * connection up, then lets the server go on. */
-static void op_across_frozen_server(zkd_client *cl, op_thread *t)
+ * connection up, then lets the server go on. 1 when that was staged; 0
+ * when the client gave the connection up before the op was sent (a loaded
+ * machine: the ping before the freeze may be 2 s old, and the op's thread
+ * slow to start), with the op answered and the client connected again, so
+ * that the caller can try again. */
+static int op_across_frozen_server(zkd_client *cl, op_thread *t)
 {
     pid_t pid = zkh_pid(zk, 0);
     CU_ASSERT_FATAL(pid > 0);
@@ -196,28 +205,38 @@ static void op_across_frozen_server(zkd_client *cl, op_thread *t)
     CU_ASSERT_EQUAL_FATAL(kill(pid, SIGSTOP), 0);
     pthread_create(&t->th, NULL, run_op, t);
     /* Sent (not merely queued) before the client gives the connection up. */
-    int sent = tu_wait_until(one_in_flight, cl, 15000);
+    CU_ASSERT(tu_wait_until(sent_or_lost, cl, 15000));
+    int sent = one_in_flight(cl) && !suspended(cl);
     int lost = tu_wait_until(suspended, cl, 15000);
-    CU_ASSERT(sent);
     CU_ASSERT_EQUAL(kill(pid, SIGCONT), 0);
     CU_ASSERT(lost);
     CU_ASSERT(tu_wait_int((volatile int *)&t->done, 1, 20000));
     pthread_join(t->th, NULL);
     CU_ASSERT(tu_wait_until(connected, cl, 15000));
+    if (!sent)
+        fprintf(stderr, "    the connection went before the op was sent: again\n");
+    return sent;
 }
+
+enum { STAGINGS = 3 };
 
 static void test_read_resent(void)
 {
     make_nodes();
     zkd_client *cl = connect_with(6000, 20000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cl);
-    uint64_t gets = COUNT(cl, get_data);
-    op_thread t = {0};
-    op_across_frozen_server(cl, &t);
-    CU_ASSERT_EQUAL(t.rc, 0);
-    CU_ASSERT(t.data && !strcmp(t.data, "/req/n/x1"));
-    CU_ASSERT(COUNT(cl, get_data) >= gets + 2); /* sent, lost, sent again */
-    zkd_free(t.data);
+    int staged = 0;
+    for (int i = 0; i < STAGINGS && !staged; i++) {
+        uint64_t gets = COUNT(cl, get_data);
+        op_thread t = {0};
+        staged = op_across_frozen_server(cl, &t);
+        CU_ASSERT_EQUAL(t.rc, 0);
+        CU_ASSERT(t.data && !strcmp(t.data, "/req/n/x1"));
+        if (staged)
+            CU_ASSERT(COUNT(cl, get_data) >= gets + 2); /* sent, lost, sent again */
+        zkd_free(t.data);
+    }
+    CU_ASSERT(staged);
     zkd_close(cl);
 }
 
@@ -225,17 +244,31 @@ static void test_write_not_resent(void)
 {
     zkd_client *cl = connect_with(6000, 20000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(cl);
-    put(cl, "/req/w", "");
-    uint64_t creates = COUNT(cl, create);
-    op_thread t = {.write = 1};
-    op_across_frozen_server(cl, &t);
-    CU_ASSERT_EQUAL(t.rc, ZKD_ECONNLOSS); /* outcome unknown... */
-    CU_ASSERT_EQUAL(COUNT(cl, create), creates + 1); /* ...and sent once */
-    /* Resolved by reading: the frozen server may have applied it, once. */
-    zkd_strings kids = {0};
-    CU_ASSERT_EQUAL(zkd_node_children(cl, "/req/w", &kids, NULL, NULL), 0);
-    CU_ASSERT(kids.count <= 1);
-    zkd_strings_free(&kids);
+    int staged = 0;
+    for (int i = 0; i < STAGINGS && !staged; i++) {
+        zkd_strings kids = {0};
+        put(cl, "/req/w", "");
+        uint64_t creates = COUNT(cl, create);
+        op_thread t = {.write = 1};
+        if (!(staged = op_across_frozen_server(cl, &t))) {
+            /* Not staged: queued while disconnected, sent once after. */
+            CU_ASSERT_EQUAL(zkd_node_children(cl, "/req/w", &kids, NULL, NULL), 0);
+            for (size_t k = 0; k < kids.count; k++) {
+                char path[64];
+                snprintf(path, sizeof path, "/req/w/%s", kids.items[k]);
+                zkd_node_delete(cl, path, -1, NULL);
+            }
+            zkd_strings_free(&kids);
+            continue;
+        }
+        CU_ASSERT_EQUAL(t.rc, ZKD_ECONNLOSS); /* outcome unknown... */
+        CU_ASSERT_EQUAL(COUNT(cl, create), creates + 1); /* ...and sent once */
+        /* Resolved by reading: the frozen server may have applied it, once. */
+        CU_ASSERT_EQUAL(zkd_node_children(cl, "/req/w", &kids, NULL, NULL), 0);
+        CU_ASSERT(kids.count <= 1);
+        zkd_strings_free(&kids);
+    }
+    CU_ASSERT(staged);
     zkd_close(cl);
 }
 
