@@ -65,6 +65,7 @@ static const char *TWO =
 
 typedef struct seen {
     volatile int added, removed, updated;
+    volatile int last_port; /* of the last instance added or updated */
 } seen;
 
 static void on_delta(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
@@ -76,6 +77,8 @@ static void on_delta(zkd_cache *k, const zkd_delta *d, size_t n, void *ctx)
                     : d[i].kind == ZKD_DELTA_REMOVED ? (int *)&s->removed
                                                      : (int *)&s->updated;
         __atomic_add_fetch(slot, 1, __ATOMIC_SEQ_CST);
+        if (d[i].now)
+            __atomic_store_n(&s->last_port, zkd_instance_port(d[i].now), __ATOMIC_SEQ_CST);
     }
 }
 
@@ -200,6 +203,8 @@ static void test_file_follows_changes(void)
     count_is one = {k, 1};
     CU_ASSERT(tu_wait_until(has_count, &one, 5000));
     CU_ASSERT_EQUAL(port_of(k, "a"), 9191);
+    /* The listener hears after the snapshot is swapped: wait for it. */
+    CU_ASSERT(tu_wait_int(&s.last_port, 9191, 5000));
     CU_ASSERT_EQUAL(__atomic_load_n(&s.updated, __ATOMIC_SEQ_CST), 2);
 
     /* Removed, then garbage renamed into place: the last good version is
@@ -212,6 +217,7 @@ static void test_file_follows_changes(void)
         usleep(10 * 1000);
     CU_ASSERT_EQUAL(port_of(k, "a"), 7070);
     CU_ASSERT_EQUAL(count(k), 1);
+    CU_ASSERT(tu_wait_int(&s.last_port, 7070, 5000));
     CU_ASSERT_EQUAL(__atomic_load_n(&s.updated, __ATOMIC_SEQ_CST), 3);
     zkd_cache_close(k);
 }
