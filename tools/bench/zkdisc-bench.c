@@ -1077,7 +1077,6 @@ static void bench_request(const bench *b)
 
 /* ---- the CLI as a whole process ------------------------------------------------- */
 
-/* `rel` resolved beside this binary (in the build tree). */
 int bench_free_port(int udp_too)
 {
     int port;
@@ -1087,6 +1086,7 @@ int bench_free_port(int udp_too)
     return port;
 }
 
+/* `rel` resolved beside this binary (in the build tree). */
 void beside_self(char *out, size_t len, const char *rel)
 {
     ssize_t n = readlink("/proc/self/exe", out, len - 128);

@@ -370,7 +370,7 @@ static int connect_zk(void)
         agent_log(AGENT_ERROR, "zookeeper: %s", err.message);
         return -1;
     }
-    rt.pub = publisher_start(rt.base, rt.zk, state_on_published, state_before_register, NULL);
+    rt.pub = publisher_start(rt.base, rt.zk, state_on_published, state_session_write, NULL);
     rc = zkd_session_subscribe(rt.zk, on_session_thread, NULL, &session_sub, &err);
     /* A session that connected before the subscription is told by no event. */
     if (rc == 0 && zkd_client_state(rt.zk) == ZKD_STATE_CONNECTED)

@@ -63,12 +63,13 @@ void state_keep_now(void);
 void state_keep_leave(void);
 void state_keep_stop(void);
 void state_on_published(void *ctx);
-/* The publisher's before_register (its worker thread): writes session.json
- * with every registration the session may hold, the one about to be made
- * included (a kill before the 50 ms write lost it: the next agent then left
- * a renamed service's old node in the tree for as long as the session
- * lived). Skipped when nothing changed (the file already says so). */
-void state_before_register(publisher *p);
+/* Writes session.json: the credentials and every registration the session
+ * may hold. Also the publisher's before_register (on its worker thread),
+ * so that the one about to be made is on disk first (a kill before the
+ * loop's 50 ms write lost it: the next agent then left a renamed service's
+ * old node in the tree for as long as the session lived). Not written when
+ * the file already says so. */
+void state_session_write(publisher *p);
 /* A session event CONNECTED or REESTABLISHED: logs whether the saved
  * session `saved_id` was resumed, and saves the credentials. */
 void state_session_connected(agent_rt *rt, zkd_session_event ev, int64_t saved_id);

@@ -215,7 +215,7 @@ json_t *state_checks_load(const char *dir)
 /* The session's credentials and what it may hold. No session right now
  * (an expiry being renewed): the file keeps the last one, which a restart
  * finds expired, and then opens a new one. */
-static void session_write(publisher *pub)
+void state_session_write(publisher *pub)
 {
     pthread_mutex_lock(&session_mu);
     zkd_session_credentials cr;
@@ -234,11 +234,6 @@ static void session_write(publisher *pub)
     pthread_mutex_unlock(&session_mu);
 }
 
-void state_before_register(publisher *p)
-{
-    session_write(p);
-}
-
 static void keep_write(void)
 {
     agent_rt *rt = keep_rt;
@@ -252,7 +247,7 @@ static void keep_write(void)
     save_json(dir, "checks.json", checks);
     json_decref(checks);
     if (rt->pub)
-        session_write(rt->pub);
+        state_session_write(rt->pub);
 }
 
 static void on_keep(evutil_socket_t fd, short what, void *arg)
