@@ -78,6 +78,18 @@ check "300 requests after the drain reach a c ($(got))" [ "$(got)" = "0 a c" ]
 check "state drain in haproxy" sh -c "python3 '$H/hasock.py' '$OUT/haproxy.sock' show stat | grep -q '^web,zkd[0-9]*,.*,DRAIN,'"
 "$ZKDISC" undrain web b
 check "undrained b back" wait_until 15 reaches "a b c"
+
+# Changes in quick succession share the Runtime API connection (kept for
+# a second): each change is a round of its own (3 commands pushed), but
+# six changes in about a second open at most 3 connections, not 6.
+metric() { curl -sf "http://$API/metrics" | sed -n "s/^zkdisc_agent_haproxy_runtime_$1_total{service=\"web\",output=\"haproxy\",index=\"0\"} //p"; }
+conns0=$(metric connections) cmds0=$(metric commands)
+for i in 1 2 3; do "$ZKDISC" drain web b; "$ZKDISC" undrain web b; done
+rounds_pushed() { [ "$(metric commands)" -ge $((cmds0 + 4 * 3)) ]; }
+check "the changes were pushed ($(( $(metric commands) - cmds0 )) commands)" wait_until 10 rounds_pushed
+check "over at most 3 connections ($(( $(metric connections) - conns0 )))" \
+    [ $(( $(metric connections) - conns0 )) -le 3 ]
+check "b served after them" wait_until 15 reaches "a b c"
 check "no reload so far" [ "$(reloads)" -le 1 ] # the first write may reload a HAProxy that was not started yet
 
 # A fourth instance: the three slots are taken, so one reload.
@@ -133,11 +145,18 @@ check "unsafe record counted" wait_until 10 sh -c "curl -sf http://$API/metrics 
 check "unsafe record not written" sh -c "! grep -q evil '$OUT/backend.cfg'"
 "$ZKDISC" rm /zkdisc/services/web/evil >/dev/null
 
-# The socket is gone: the change falls back to a reload, alerted.
-r0=$(reloads)
+# The socket is gone: the change falls back to a reload, alerted. The
+# connection a round keeps works without the path, so first a round on a
+# new one (the tick's, within RT_KEEP_MS and a tick) has to fail.
+r0=$(reloads) a0=$(alert_count haproxy_runtime_failed web)
+rt_fails() { grep -c "haproxy runtime api $OUT/haproxy.sock: No such file" "$OUT/agent.log"; }
+f0=$(rt_fails)
 mv "$OUT/haproxy.sock" "$OUT/haproxy.sock.away"
+rt_failed() { [ "$(rt_fails)" -gt "$f0" ]; }
+check "a round on a new connection finds the socket gone" wait_until 5 rt_failed
 "$ZKDISC" drain web c
-check "runtime failure alerted" wait_until 10 has_alert haproxy_runtime_failed web
+alerted() { [ "$(alert_count haproxy_runtime_failed web)" -gt "$a0" ]; }
+check "runtime failure alerted" wait_until 10 alerted
 check "fell back to a reload" wait_until 10 sh -c "[ \$(wc -l <'$OUT/reloads.log') -gt $r0 ]"
 check "c drained after the reload" wait_until 20 reaches "a b"
 

@@ -36,6 +36,18 @@ rows = json.load(open(sys.argv[1]))["results"]
 assert [r["group"] for r in rows] == ["agent", "agent"], rows
 assert all(r["value"] > 0 and r["vs_baseline"] > 0 for r in rows), rows
 PY
+# The haproxy group: the agent, HAProxy and kazoo on their own files and
+# ports; each registration's UP is HAProxy's log line, confirmed on its
+# Runtime API (the group dies when they disagree).
+expect_exit 0 bench-haproxy "$B" --zk "$ZKDISC_ZK" --only haproxy -o json
+check "haproxy group reported against kazoo" python3 - "$OUT/bench-haproxy.out" <<'PY'
+import json, sys
+rows = json.load(open(sys.argv[1]))["results"]
+names = [r["what"] for r in rows if r["group"] == "haproxy"]
+assert any(n.startswith("`zkdisc register` to HAProxy serving it, p50") for n in names), names
+assert any(n.startswith("kazoo ChildrenWatch sees the registration, p50") for n in names), names
+assert all(r["value"] > 0 for r in rows if "after kazoo" not in r["what"]), rows
+PY
 # --report: the README's table, the cli row measured, the others said not to be.
 run bench-report "$B" --zk "$ZKDISC_ZK" --only cli --instances 300 --report
 check "report: a Markdown table with the cli row measured" python3 - "$OUT/bench-report.out" <<'PY'

@@ -74,6 +74,9 @@ void add_row(const char *group, const char *what, double value, const char *unit
  * pair (zkdisc / baseline: above 1 is slower for times, faster for rates)
  * and prints its median and spread. n = 1 is a single pair. */
 void report_pairs(const char *key, const double *zkd, const double *base, int n, const char *unit);
+/* The same with each pair's ratio given (not zkd[i] / base[i]). */
+void report_ratios(const char *key, const double *ratio, const double *zkd, const double *base, int n,
+                   const char *unit);
 /* A claim that is a bound on zkdisc's own value (no baseline): ms, say. */
 void report_value(const char *key, double value, const char *unit);
 /* Prints the table in Markdown; returns the number of measured rows that

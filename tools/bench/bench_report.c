@@ -68,13 +68,23 @@ static result *find(const char *key)
 
 void report_pairs(const char *key, const double *zkd, const double *base, int n, const char *unit)
 {
+    double *r = malloc((size_t)(n > 0 ? n : 1) * sizeof *r);
+    for (int i = 0; i < n; i++)
+        r[i] = base[i] > 0 ? zkd[i] / base[i] : 0;
+    report_ratios(key, r, zkd, base, n, unit);
+    free(r);
+}
+
+void report_ratios(const char *key, const double *ratio, const double *zkd, const double *base, int n,
+                   const char *unit)
+{
     result *c = find(key);
     if (!c || n <= 0)
         return;
     double *r = malloc((size_t)n * sizeof *r), *z = malloc((size_t)n * sizeof *z),
            *b = malloc((size_t)n * sizeof *b);
     for (int i = 0; i < n; i++) {
-        r[i] = base[i] > 0 ? zkd[i] / base[i] : 0;
+        r[i] = ratio[i];
         z[i] = zkd[i];
         b[i] = base[i];
     }

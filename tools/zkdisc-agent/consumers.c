@@ -218,6 +218,8 @@ void consumers_metrics(consumers *cs, struct evbuffer *out)
          offsetof(output_stats, reload_failures)},
         {"zkdisc_agent_haproxy_runtime_commands_total", "HAProxy Runtime API commands sent.",
          offsetof(output_stats, runtime_cmds)},
+        {"zkdisc_agent_haproxy_runtime_connections_total", "HAProxy Runtime API connections opened "
+         "(one serves the rounds of a second).", offsetof(output_stats, runtime_conns)},
         {"zkdisc_agent_haproxy_runtime_failures_total", "HAProxy Runtime API commands refused or unsent.",
          offsetof(output_stats, runtime_failures)},
     };

@@ -36,6 +36,7 @@ typedef struct output_stats {
     uint64_t reloads;
     uint64_t reload_failures;
     uint64_t runtime_cmds;    /* haproxy Runtime API commands sent */
+    uint64_t runtime_conns;   /* haproxy Runtime API connections opened */
     uint64_t runtime_failures;
 } output_stats;
 
