@@ -3,6 +3,8 @@
  * (exit 1) when a step grows more than 1.3x faster than N between two
  * sizes: time(N2) / time(N1) > 1.3 x N2 / N1. Steps (--steps picks some):
  *   cli       `zkdisc -o json instances` as a process: its CPU, the best of 3
+ *             (its wall time, and the raw lister's beside it, make the
+ *             README's 100,000-over-10,000 row and its information row)
  *   load      a cache's cold load: the process's CPU, the best of 3
  *   recovery  a cache fresh again after the server restarted (own server)
  *   memory    max RSS growth of a cache of N in a process of its own
@@ -57,6 +59,17 @@ static int step_on(const bench *b, int s)
 
 /* `zkdisc -o json instances SERVICE`: its CPU seconds (user + system, from
  * wait4), and its wall time in *wall. */
+/* The raw lister's wall time over `service`: what the C client and the
+ * server alone take, the floor under the listing's growth. */
+static double raw_list_wall(const bench *b, const char *service)
+{
+    char raw[4096], path[1200];
+    beside_self(raw, sizeof raw, "zkdisc-bench-raw-list");
+    snprintf(path, sizeof path, "/zkdisc/services/%s", service);
+    char *argv[] = {raw, (char *)b->zk, path, NULL};
+    return run_timed(argv);
+}
+
 static double cli_list(const bench *b, const char *service, double *wall)
 {
     char cli[4096];
@@ -256,7 +269,8 @@ static double agent_per_change(const bench *b, zhandle_t *zh, const char *servic
 
 void bench_scale(const bench *b)
 {
-    double v[S_N][MAX_SIZES] = {{0}}, file_ms[MAX_SIZES] = {0}, cli_wall[MAX_SIZES] = {0};
+    double v[S_N][MAX_SIZES] = {{0}}, file_ms[MAX_SIZES] = {0}, cli_wall[MAX_SIZES] = {0},
+           raw_wall[MAX_SIZES] = {0};
     int ns = 0;
     zhandle_t *zh = raw_connect(b->zk);
     /* Filling 100,000 nodes: no getaddrinfo at every wake-up of the client. */
@@ -276,6 +290,8 @@ void bench_scale(const bench *b)
                 v[S_CLI][i] = t;
             if (step_on(b, S_CLI) && (w < cli_wall[i] || !r))
                 cli_wall[i] = w;
+            if (step_on(b, S_CLI) && ((t = raw_list_wall(b, service[i])) < raw_wall[i] || !r))
+                raw_wall[i] = t;
             if (step_on(b, S_LOAD) && ((t = load_cpu(b, service[i], b->sizes[i])) < v[S_LOAD][i] || !r))
                 v[S_LOAD][i] = t;
             /* From the reconnect after a restart to a cache fresh again.
@@ -329,8 +345,12 @@ void bench_scale(const bench *b)
         i10k = b->sizes[i] == 10000 ? i : i10k;
         i100k = b->sizes[i] == 100000 ? i : i100k;
     }
-    if (i10k >= 0 && i100k >= 0 && cli_wall[i10k] > 0)
+    if (i10k >= 0 && i100k >= 0 && cli_wall[i10k] > 0) {
         report_pairs("cli_list_growth", &cli_wall[i100k], &cli_wall[i10k], 1, "s");
+        add_row("scale", "listing wall time grew 10000 -> 100000", cli_wall[i100k] / cli_wall[i10k], "x", 0);
+        add_row("scale", "  the raw lister's, the same run (information)", raw_wall[i100k] / raw_wall[i10k],
+                "x", 0);
+    }
     if (i1k >= 0 && i10k >= 0 && v[S_AGENT][i1k] > 0)
         report_pairs("agent_change_growth", &v[S_AGENT][i10k], &v[S_AGENT][i1k], 1, "ms CPU");
     if (i10k >= 0 && file_ms[i10k] > 0)
