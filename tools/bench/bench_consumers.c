@@ -5,9 +5,10 @@
  *            the new server in service in the agent's backend (its log
  *            says UP; its Runtime API confirms, see hap_log),
  *            against a kazoo ChildrenWatch (a Python process of its own)
- *            seeing the same node; the p50 of each of 5 blocks of samples
- *            is a pair. Also shown, as information: a raw C children watch,
- *            and the same followed by a read of the new child's record.
+ *            seeing the same node; a block of 30 registrations is a pair
+ *            (report_haproxy). Also shown, as information: a raw C
+ *            children watch, and in registrations of their own the same
+ *            followed by a read of the new child's record.
  *   dns      answers/s of the agent's DNS responder against dnsmasq serving
  *            the same records: tests/agent_consumers/bench_dns.sh (dnsperf,
  *            interleaved pairs), whose pairs are read off its output. */
@@ -118,7 +119,8 @@ static void on_kids(int rc, const struct String_vector *sv, const void *data)
     int grew = sv->count > k->count;
     pthread_mutex_unlock(&k->mu);
     kids_set(k, sv->count, at);
-    if (grew && sv->count == 1 && k->read_data) { /* the second raw measure: what any consumer reads next, the record */
+    /* The second raw measure: what any consumer reads next, the record. */
+    if (grew && sv->count == 1 && k->read_data) {
         snprintf(k->newest, sizeof k->newest, "/zkdisc/services/hap/%s", sv->data[0]);
         zoo_aget(k->zh, k->newest, 0, on_kid_data, k);
     }
@@ -131,8 +133,6 @@ static void kids_watch(zhandle_t *zh, int type, int state, const char *path, voi
         zoo_awget_children(zh, path, kids_watch, ctx, on_kids, ctx);
 }
 
-/* Waits until the watcher has seen `want` children (30 s); when they were
- * seen. */
 /* Waits on cv at most 5 ms (the caller checks its deadline). */
 static void wait_5ms(pthread_cond_t *cv, pthread_mutex_t *mu)
 {
@@ -143,6 +143,9 @@ static void wait_5ms(pthread_cond_t *cv, pthread_mutex_t *mu)
     ts.tv_nsec %= 1000000000;
     pthread_cond_timedwait(cv, mu, &ts);
 }
+
+/* Waits until the watcher has seen `want` children (30 s); when they were
+ * seen. */
 
 static double kids_wait(kids_seen *k, int want, const char *who)
 {
@@ -460,9 +463,8 @@ static double hap_log_up(hap_log *l, int nth)
 {
     double at = -1, end = now_s() + 10;
     pthread_mutex_lock(&l->mu);
-    while (l->ups <= nth && now_s() < end) {
+    while (l->ups <= nth && now_s() < end)
         wait_5ms(&l->cv, &l->mu);
-    }
     if (l->ups > nth)
         at = l->up_at[nth];
     pthread_mutex_unlock(&l->mu);
