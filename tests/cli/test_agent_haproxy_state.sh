@@ -55,6 +55,8 @@ watch = ( { service = "web";
 CONF
 }
 conf 1s
+# conf_without_watch: the same file with its watch block removed.
+conf_without_watch() { conf "$1"; sed -i '/^watch = /,$d' "$OUT/agent.conf"; }
 cat >"$OUT/main.cfg" <<CFG
 global
     stats socket $OUT/haproxy.sock level admin
@@ -120,6 +122,23 @@ check "sighup reloaded" wait_until 10 grep -q "reloaded" "$OUT/agent.log"
 check "sighup took the slots back" wait_until 10 sh -c "[ \$(grep -c 'slots taken back' '$OUT/agent.log') -ge 2 ]"
 load 100
 check "sighup: 100 requests, none at drained b ($(count b) at b; $(got))" [ "$(count b)" -eq 0 ]
+
+# 3b. SIGHUP with the watch removed, then restored: its output, and the
+# Runtime API connection it keeps, close and open again (under ASan in a
+# sanitizer build); the slots come back from the file.
+reloads_logged() { grep -c "reloaded: " "$OUT/agent.log"; }
+n0=$(reloads_logged)
+conf_without_watch 2s
+kill -HUP "$AGENT_PID"
+removed() { [ "$(reloads_logged)" -gt "$n0" ] && ! curl -sf "http://$API/v1/watch/web" -o /dev/null; }
+check "sighup with the watch removed" wait_until 10 removed
+conf 2s
+kill -HUP "$AGENT_PID"
+restored() { [ "$(reloads_logged)" -gt $((n0 + 1)) ]; }
+check "sighup with the watch restored" wait_until 10 restored
+check "restored: the slots taken back" wait_until 10 sh -c "[ \$(grep -c 'slots taken back' '$OUT/agent.log') -ge 3 ]"
+load 100
+check "restored: 100 requests, none at drained b ($(count b) at b; $(got))" [ "$(count b)" -eq 0 ]
 
 # 4. Drift: someone readies b by hand; the periodic reconcile drains it again.
 sock set server "web/zkd$(slot_of b)" state ready >/dev/null
