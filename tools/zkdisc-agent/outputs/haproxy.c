@@ -16,10 +16,11 @@
  * slots taken back at start, after a SIGHUP, or after HAProxy was
  * restarted or reloaded behind our back (a new Pid in `show info`) get
  * their full state within two seconds (a tick, and the age of a kept
- * connection), and any drift is fixed. A round that gets no answer within RT_TIMEOUT_MS is abandoned
- * (a wedged HAProxy never stalls the loop). A reload runs only when HAProxy
- * lacks slots the file declares, or when the socket fails while a change is
- * waiting; once per file version, after `check` passed. */
+ * connection), and any drift is fixed. A round that gets no answer
+ * within RT_TIMEOUT_MS is abandoned (a wedged HAProxy never stalls the
+ * loop). A reload runs only when HAProxy lacks slots the file declares, or
+ * when the socket fails while a change is waiting; once per file version,
+ * after `check` passed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
