@@ -89,6 +89,77 @@ void zkd_config_meta_free(zkd_config_meta *list, size_t n)
     free(list);
 }
 
+/* Reads the data of `parent`'s children in pipelined batches of
+ * HISTORY_BATCH, those `keep` refuses left out (NULL: none), and hands each
+ * answer, in the children's order, to `each`; the first nonzero code it
+ * returns ends the reading and is returned. */
+typedef int (*child_fn)(void *ctx, const char *name, const char *path, int rc,
+                        const zkd_result *res, zkd_error *err);
+
+static int read_children(zkd_client *c, const char *parent, const zkd_strings *kids,
+                         int (*keep)(const char *), child_fn each, void *ctx, zkd_error *err)
+{
+    int rc = 0;
+    for (size_t at = 0; !rc && at < kids->count; at += HISTORY_BATCH) {
+        size_t k = kids->count - at < HISTORY_BATCH ? kids->count - at : HISTORY_BATCH;
+        zkd_op ops[HISTORY_BATCH];
+        zkd_result res[HISTORY_BATCH];
+        memset(res, 0, sizeof res);
+        int rcs[HISTORY_BATCH];
+        char *paths[HISTORY_BATCH] = {0};
+        const char *names[HISTORY_BATCH];
+        size_t m = 0;
+        for (size_t i = 0; i < k && !rc; i++) {
+            names[m] = kids->items[at + i];
+            if (keep && !keep(names[m]))
+                continue;
+            if (!(paths[m] = zkd__path_join(parent, names[m])))
+                rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
+            ops[m] = (zkd_op){.kind = ZKD_OP_GET, .path = paths[m]};
+            m += !rc;
+        }
+        if (!rc && m)
+            rc = zkd__call_batch(c, ops, m, res, rcs, err);
+        for (size_t i = 0; !rc && i < m; i++)
+            rc = each(ctx, names[i], paths[i], rcs[i], &res[i], err);
+        for (size_t i = 0; i < m; i++) {
+            zkd__result_clear(&res[i]);
+            free(paths[i]);
+        }
+    }
+    return rc;
+}
+
+static int is_version_name(const char *name)
+{
+    return zkd__config_version_name(name) >= 0;
+}
+
+typedef struct history {
+    const char *app;
+    zkd_config_meta *list;
+    size_t n;
+} history;
+
+static int history_one(void *ctx, const char *name, const char *path, int rc,
+                       const zkd_result *res, zkd_error *err)
+{
+    history *h = ctx;
+    (void)name;
+    if (rc == ZKD_ENOTFOUND) /* pruned while we read */
+        return 0;
+    zkd_config_version *v;
+    rc = rc ? rc
+            : zkd__config_version_parse(h->app, res->data, res->len > 0 ? (size_t)res->len : 0,
+                                        path, &v, err);
+    if (rc)
+        return rc;
+    if (meta_from(&h->list[h->n++], v))
+        rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
+    zkd_config_version_unref(v);
+    return rc;
+}
+
 int zkd_config_history(zkd_client *c, const char *app, zkd_config_meta **out, size_t *n_out,
                        zkd_error *err)
 {
@@ -104,63 +175,23 @@ int zkd_config_history(zkd_client *c, const char *app, zkd_config_meta **out, si
     rc = zkd_node_children(c, versions_path, &kids, NULL, err);
     if (rc == ZKD_ENOTFOUND)
         zkd__fail(err, rc, "app %s has no configuration", app);
-    zkd_config_meta *list = NULL;
-    size_t n = 0;
+    history h = {.app = app};
     if (!rc) {
         /* Zero-padded names sort by number. */
         qsort(kids.items, kids.count, sizeof *kids.items, cmp_names);
-        list = calloc(kids.count ? kids.count : 1, sizeof *list);
-        if (!list)
-            rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    }
-    for (size_t at = 0; !rc && at < kids.count; at += HISTORY_BATCH) {
-        size_t k = kids.count - at < HISTORY_BATCH ? kids.count - at : HISTORY_BATCH;
-        zkd_op ops[HISTORY_BATCH];
-        zkd_result res[HISTORY_BATCH];
-        memset(res, 0, sizeof res);
-        int rcs[HISTORY_BATCH];
-        char *paths[HISTORY_BATCH] = {0};
-        size_t m = 0;
-        for (size_t i = 0; i < k; i++) {
-            if (zkd__config_version_name(kids.items[at + i]) < 0)
-                continue; /* not ours */
-            if (!(paths[m] = zkd__path_join(versions_path, kids.items[at + i]))) {
-                rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
-                break;
-            }
-            ops[m] = (zkd_op){.kind = ZKD_OP_GET, .path = paths[m]};
-            m++;
-        }
-        if (!rc && m)
-            rc = zkd__call_batch(c, ops, m, res, rcs, err);
-        for (size_t i = 0; !rc && i < m; i++) {
-            if (rcs[i] == ZKD_ENOTFOUND) /* pruned while we read */
-                continue;
-            zkd_config_version *v;
-            rc = rcs[i] ? rcs[i]
-                        : zkd__config_version_parse(app, res[i].data,
-                                                    res[i].len > 0 ? (size_t)res[i].len : 0,
-                                                    paths[i], &v, err);
-            if (rc)
-                break;
-            if (meta_from(&list[n++], v))
-                rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
-            zkd_config_version_unref(v);
-        }
-        for (size_t i = 0; i < m; i++) {
-            zkd__result_clear(&res[i]);
-            free(paths[i]);
-        }
+        h.list = calloc(kids.count ? kids.count : 1, sizeof *h.list);
+        rc = h.list ? read_children(c, versions_path, &kids, is_version_name, history_one, &h, err)
+                    : zkd__fail(err, ZKD_ENOMEM, "out of memory");
     }
     zkd_strings_free(&kids);
     free(versions_path);
     if (rc) {
-        zkd_config_meta_free(list, n);
+        zkd_config_meta_free(h.list, h.n);
         return rc;
     }
     zkd_error_clear(err);
-    *out = list;
-    *n_out = n;
+    *out = h.list;
+    *n_out = h.n;
     return 0;
 }
 
@@ -173,6 +204,35 @@ void zkd_config_apps_free(zkd_config_app *list, size_t n)
         free(list[i].author);
     }
     free(list);
+}
+
+typedef struct apps {
+    zkd_config_app *list;
+    size_t n;
+} apps;
+
+/* An app whose current version cannot be read is listed without one. */
+static int app_one(void *ctx, const char *name, const char *path, int rc, const zkd_result *res,
+                   zkd_error *err)
+{
+    apps *l = ctx;
+    if (rc == ZKD_ENOTFOUND) /* deleted while we read */
+        return 0;
+    zkd_config_app *a = &l->list[l->n++];
+    a->name = strdup(name);
+    a->version = -1;
+    zkd_config_version *v = NULL;
+    zkd_error ignored;
+    if (!rc && zkd__config_version_parse(name, res->data, res->len > 0 ? (size_t)res->len : 0,
+                                         path, &v, &ignored) == 0) {
+        a->version = v->version;
+        a->time_ms = v->time_ms;
+        a->author = strdup(v->author);
+        zkd_config_version_unref(v);
+    } else {
+        a->author = strdup("");
+    }
+    return a->name && a->author ? 0 : zkd__fail(err, ZKD_ENOMEM, "out of memory");
 }
 
 int zkd_config_list(zkd_client *c, zkd_config_app **out, size_t *n_out, zkd_error *err)
@@ -188,57 +248,20 @@ int zkd_config_list(zkd_client *c, zkd_config_app **out, size_t *n_out, zkd_erro
         rc = 0;
         zkd_error_clear(err);
     }
-    zkd_config_app *list = rc ? NULL : calloc(kids.count ? kids.count : 1, sizeof *list);
-    if (!rc && !list)
-        rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
-    size_t n = 0;
-    for (size_t at = 0; !rc && at < kids.count; at += HISTORY_BATCH) {
-        size_t k = kids.count - at < HISTORY_BATCH ? kids.count - at : HISTORY_BATCH;
-        zkd_op ops[HISTORY_BATCH];
-        zkd_result res[HISTORY_BATCH];
-        memset(res, 0, sizeof res);
-        int rcs[HISTORY_BATCH];
-        char *paths[HISTORY_BATCH] = {0};
-        for (size_t i = 0; i < k; i++) {
-            paths[i] = zkd__path_join(root, kids.items[at + i]);
-            ops[i] = (zkd_op){.kind = ZKD_OP_GET, .path = paths[i] ? paths[i] : root};
-        }
-        rc = zkd__call_batch(c, ops, k, res, rcs, err);
-        for (size_t i = 0; !rc && i < k; i++) {
-            if (rcs[i] == ZKD_ENOTFOUND) /* deleted while we read */
-                continue;
-            zkd_config_app *a = &list[n++];
-            a->name = strdup(kids.items[at + i]);
-            a->version = -1;
-            zkd_config_version *v = NULL;
-            zkd_error ignored;
-            if (!rcs[i] &&
-                zkd__config_version_parse(kids.items[at + i], res[i].data,
-                                          res[i].len > 0 ? (size_t)res[i].len : 0, paths[i], &v,
-                                          &ignored) == 0) {
-                a->version = v->version;
-                a->time_ms = v->time_ms;
-                a->author = strdup(v->author);
-                zkd_config_version_unref(v);
-            } else {
-                a->author = strdup("");
-            }
-            if (!a->name || !a->author)
-                rc = zkd__fail(err, ZKD_ENOMEM, "out of memory");
-        }
-        for (size_t i = 0; i < k; i++) {
-            zkd__result_clear(&res[i]);
-            free(paths[i]);
-        }
+    apps l = {0};
+    if (!rc) {
+        l.list = calloc(kids.count ? kids.count : 1, sizeof *l.list);
+        rc = l.list ? read_children(c, root, &kids, NULL, app_one, &l, err)
+                    : zkd__fail(err, ZKD_ENOMEM, "out of memory");
     }
     zkd_strings_free(&kids);
     free(root);
     if (rc) {
-        zkd_config_apps_free(list, n);
+        zkd_config_apps_free(l.list, l.n);
         return rc;
     }
     zkd_error_clear(err);
-    *out = list;
-    *n_out = n;
+    *out = l.list;
+    *n_out = l.n;
     return 0;
 }

@@ -133,17 +133,25 @@ static void run_one(zkd_target *t, zkd_req *r)
     }
 }
 
-/* Loop thread: everything that came for the target, in arrival order. The
- * owner may cancel the target from any handler: the rest is dropped. */
-void zkd__rq_target_run(void *arg)
+/* Everything in the target's inbox, taken out of it; the next arrival
+ * posts the target's job again. */
+static zkd_req *take_inbox(zkd_target *t)
 {
-    zkd_target *t = arg;
     engine *e = t->e;
     pthread_mutex_lock(&e->mu);
     zkd_req *items = t->head;
     t->head = t->tail = NULL;
     t->posted = 0;
     pthread_mutex_unlock(&e->mu);
+    return items;
+}
+
+/* Loop thread: everything that came for the target, in arrival order. The
+ * owner may cancel the target from any handler: the rest is dropped. */
+void zkd__rq_target_run(void *arg)
+{
+    zkd_target *t = arg;
+    zkd_req *items = take_inbox(t);
     for (zkd_req *next; items; items = next) {
         next = items->next;
         if (t->owner && (items->hk != H_EVENT || t->on_watch))
@@ -156,13 +164,7 @@ void zkd__rq_target_run(void *arg)
 void zkd__rq_target_drop(void *arg)
 {
     zkd_target *t = arg;
-    engine *e = t->e;
-    pthread_mutex_lock(&e->mu);
-    zkd_req *items = t->head;
-    t->head = t->tail = NULL;
-    t->posted = 0;
-    pthread_mutex_unlock(&e->mu);
-    zkd__rq_release_list(items);
+    zkd__rq_release_list(take_inbox(t));
     zkd__rq_target_unref(t);
 }
 

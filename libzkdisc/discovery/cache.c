@@ -457,18 +457,26 @@ static void set_member(zkd_cache *k, member *m, zkd_instance *inst, int malforme
     m->inst = inst;
 }
 
-static void on_data_locked(void *owner, const char *name, uint64_t epoch, int rc,
-                           const char *data, int len, const zkd_stat *st)
+/* A read or check of `name` answered: its place among the reads in flight
+ * goes to the next waiting one. The member, or NULL when it is gone. */
+static member *answered(zkd_cache *k, const char *name)
 {
-    zkd_cache *k = owner;
-    if (epoch != k->epoch)
-        return;
     member *m = member_find(k, name);
     if (m && m->reading) {
         m->reading = 0;
         k->reading--;
     }
     pump(k);
+    return m;
+}
+
+static void on_data_locked(void *owner, const char *name, uint64_t epoch, int rc,
+                           const char *data, int len, const zkd_stat *st)
+{
+    zkd_cache *k = owner;
+    if (epoch != k->epoch)
+        return;
+    member *m = answered(k, name);
     if (!m) {
         maybe_publish(k);
         return;
@@ -566,12 +574,7 @@ static void on_check_locked(void *owner, const char *name, uint64_t epoch, int r
     zkd_cache *k = owner;
     if (epoch != k->epoch)
         return;
-    member *m = member_find(k, name);
-    if (m && m->reading) {
-        m->reading = 0;
-        k->reading--;
-    }
-    pump(k);
+    member *m = answered(k, name);
     if (m && rc == 0 && (st->mzxid != m->mzxid || (!m->inst && !m->malformed)))
         read_member(k, m);
     else if (m && rc == ZKD_ENOTFOUND)

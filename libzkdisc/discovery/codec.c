@@ -129,6 +129,16 @@ static int check_identity(json_t *o, const char *service, const char *node, zkd_
     return 0;
 }
 
+/* The instance's own copies of its service, id and address; ZKD_ENOMEM when
+ * one could not be made (what was made is freed with the instance). */
+static int set_names(zkd_instance *i, const char *service, const char *id, const char *address)
+{
+    i->service = strdup(service);
+    i->id = strdup(id);
+    i->address = strdup(address);
+    return i->service && i->id && i->address ? 0 : ZKD_ENOMEM;
+}
+
 static int parse_curator(zkd_instance *i, json_t *o, const char *service, const char *node,
                          zkd_error *err)
 {
@@ -152,10 +162,7 @@ static int parse_curator(zkd_instance *i, json_t *o, const char *service, const 
     i->enabled = !enabled || json_is_true(enabled);
     json_t *t = json_object_get(o, "registrationTimeUTC");
     i->registration_time = json_is_integer(t) ? (int64_t)json_integer_value(t) : 0;
-    i->service = strdup(name ? name : service);
-    i->id = strdup(id ? id : node);
-    i->address = strdup(address);
-    if (!i->service || !i->id || !i->address)
+    if (set_names(i, name ? name : service, id ? id : node, address))
         return ZKD_ENOMEM;
     const char *type = str_field(o, "serviceType");
     json_t *uri = json_object_get(o, "uriSpec");
@@ -183,11 +190,8 @@ static int parse_serverset(zkd_instance *i, json_t *o, const char *service, cons
     if (status && strcmp(status, "ALIVE"))
         return zkd__fail(err, ZKD_ENOTFOUND, "ServerSet member is %s, not ALIVE", status);
     i->format = ZKD_FORMAT_SERVERSET;
-    i->service = strdup(service);
-    i->id = strdup(node);
-    i->address = strdup(host);
     i->port = port;
-    if (!i->service || !i->id || !i->address)
+    if (set_names(i, service, node, host))
         return ZKD_ENOMEM;
     json_t *extra = json_object_get(o, "additionalEndpoints");
     return take_payload(i, json_is_object(extra) ? extra : NULL);
@@ -201,11 +205,8 @@ static int parse_nerve(zkd_instance *i, json_t *o, const char *service, const ch
     if (!host || port < 0)
         return zkd__fail(err, ZKD_EBADDATA, "Nerve record without host and port");
     i->format = ZKD_FORMAT_NERVE;
-    i->service = strdup(service);
-    i->id = strdup(node);
-    i->address = strdup(host);
     i->port = port;
-    if (!i->service || !i->id || !i->address)
+    if (set_names(i, service, node, host))
         return ZKD_ENOMEM;
     json_t *w = json_object_get(o, "weight");
     if (json_is_integer(w) && json_integer_value(w) >= 0 && json_integer_value(w) <= 1000000)
