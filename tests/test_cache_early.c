@@ -14,19 +14,7 @@
 #include "testutil.h"
 #include "zkh.h"
 
-static zkh *zk;
-
-static int suite_init(void)
-{
-    zk = zkh_start(1);
-    return zk ? 0 : 1;
-}
-
-static int suite_clean(void)
-{
-    zkh_stop(zk);
-    return 0;
-}
+ZKH_SUITE(1) /* zk: the suite's server(s); suite_init, suite_clean */
 
 static zhandle_t *raw_open(void)
 {

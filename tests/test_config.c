@@ -14,21 +14,8 @@
 #include "testutil.h"
 #include "zkh.h"
 
-static zkh *zk;
+ZKH_SUITE(1) /* zk: the suite's server(s); suite_init, suite_clean */
 static zkd_client *cl; /* shared, anonymous */
-
-static int suite_init(void)
-{
-    zk = zkh_start(1);
-    return zk ? 0 : 1;
-}
-
-static int suite_clean(void)
-{
-    zkh_stop(zk);
-    zk = NULL;
-    return 0;
-}
 
 static zkd_client *connect_as(const char *auth)
 {

@@ -22,7 +22,7 @@
 #include "testutil.h"
 #include "zkh.h"
 
-static zkh *zk;
+ZKH_SUITE(1) /* zk: the suite's server(s); suite_init, suite_clean */
 
 /* One client per test: libzookeeper formats addresses into a static buffer
  * when a connection attempt fails, so two handles of one process failing
@@ -43,18 +43,6 @@ static zkd_client *connect_with(int session_timeout_ms, int request_timeout_ms)
         return NULL;
     }
     return cl;
-}
-
-static int suite_init(void)
-{
-    zk = zkh_start(1);
-    return zk ? 0 : 1;
-}
-
-static int suite_clean(void)
-{
-    zkh_stop(zk);
-    return 0;
 }
 
 static void put(zkd_client *cl, const char *path, const char *data)

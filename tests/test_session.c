@@ -20,7 +20,7 @@
 #include "testutil.h"
 #include "zkh.h"
 
-static zkh *zk;
+ZKH_SUITE(1) /* zk: the suite's server(s); suite_init, suite_clean */
 
 /* Every name lookup of "localhost" in this process: the ZooKeeper client's
  * resolutions of a connect string naming it (this definition comes before
@@ -38,19 +38,6 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
     if (node && !strcmp(node, "localhost"))
         __atomic_add_fetch(&localhost_lookups, 1, __ATOMIC_SEQ_CST);
     return __atomic_load_n(&real, __ATOMIC_ACQUIRE)(node, service, hints, res);
-}
-
-static int suite_init(void)
-{
-    zk = zkh_start(1);
-    return zk ? 0 : 1;
-}
-
-static int suite_clean(void)
-{
-    zkh_stop(zk);
-    zk = NULL;
-    return 0;
 }
 
 static int create_ephemeral(zkd_client *c, const char *path)

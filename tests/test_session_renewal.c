@@ -54,19 +54,7 @@ zhandle_t *zookeeper_init(const char *host, watcher_fn fn, int recv_timeout,
     return real(host, fn, recv_timeout, clientid, context, flags);
 }
 
-static zkh *zk;
-
-static int suite_init(void)
-{
-    zk = zkh_start(1);
-    return zk ? 0 : 1;
-}
-
-static int suite_clean(void)
-{
-    zkh_stop(zk);
-    return 0;
-}
+ZKH_SUITE(1) /* zk: the suite's server(s); suite_init, suite_clean */
 
 /* Three refused opens after an expiry: the client keeps trying (100, 200,
  * 400 ms apart), gets a new session, says REESTABLISHED once, and works. */

@@ -19,19 +19,7 @@
 #define SESSION_MS 4000
 #define PATH "/zkdisc/services/resume/a-1"
 
-static zkh *zk;
-
-static int suite_init(void)
-{
-    zk = zkh_start(1);
-    return zk ? 0 : 1;
-}
-
-static int suite_clean(void)
-{
-    zkh_stop(zk);
-    return 0;
-}
+ZKH_SUITE(1) /* zk: the suite's server(s); suite_init, suite_clean */
 
 static void spec_of(zkd_instance_spec *spec)
 {

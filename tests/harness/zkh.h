@@ -34,6 +34,22 @@ typedef struct zkh zkh;
  * on stderr, on failure. */
 zkh *zkh_start(int nservers);
 
+/* A suite's own server (or ensemble) through CUnit's hooks: declares `static zkh *zk`,
+ * started by suite_init() with `nservers` and stopped by suite_clean(). */
+#define ZKH_SUITE(nservers)                                                                    \
+    static zkh *zk;                                                                            \
+    static int suite_init(void)                                                                \
+    {                                                                                          \
+        zk = zkh_start(nservers);                                                              \
+        return zk ? 0 : 1;                                                                     \
+    }                                                                                          \
+    static int suite_clean(void)                                                               \
+    {                                                                                          \
+        zkh_stop(zk);                                                                          \
+        zk = NULL;                                                                             \
+        return 0;                                                                              \
+    }
+
 typedef struct zkh_options {
     int nservers;
     const char *base_dir;   /* parent of the data dirs; NULL: $TMPDIR, else /tmp */
