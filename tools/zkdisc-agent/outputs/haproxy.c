@@ -33,6 +33,7 @@
 
 #include "../agent.h"
 #include "../resolve.h"
+#include "inst_map.h"
 #include "output.h"
 
 #define RT_TIMEOUT_MS 2000
@@ -83,6 +84,10 @@ typedef struct haproxy_out {
     int fixes, fix_failed;
     int rt_failing;    /* the last round failed (logged once) */
     long pid, started; /* HAProxy's process, from show info */
+    inst_map known;    /* the last update's instances, each with its slot (-1: none) */
+    unsigned mark;     /* the update under way, as known.seen records it */
+    int known_ok;      /* known and the slots agree (else the next update redoes all) */
+    int max_weight;    /* at least every slotted instance's weight */
 } haproxy_out;
 
 static void round_start(haproxy_out *h);
@@ -659,9 +664,14 @@ static int scaled(int w, int max)
     return v < 1 ? 1 : (int)v;
 }
 
-static void haproxy_update(output *o, const watch_view *v)
+/* Every instance worked out again: the first update, and those after a
+ * name's lookup may have changed an address, a weight over 256 (which
+ * scales all), or a failed write. Remembers the instances in `known`. */
+static void update_all(haproxy_out *h, const watch_view *v)
 {
-    haproxy_out *h = (haproxy_out *)o;
+    output *o = &h->base;
+    inst_map_clear(&h->known);
+    h->known_ok = 1;
     /* Which records go in, at which address. */
     char (*addr)[64] = calloc(v->n + 1, sizeof *addr);
     int max = 0;
@@ -703,8 +713,10 @@ static void haproxy_update(output *o, const watch_view *v)
     int from = 0;
     for (size_t i = 0; i < v->n; i++) {
         const zkd_instance *in = v->inst[i];
-        if (!addr[i][0])
+        if (!addr[i][0]) {
+            h->known_ok &= inst_map_put(&h->known, in, -1) == 0;
             continue;
+        }
         /* A slot in the map is one kept above (its id is usable). */
         int k = map_get(&slot_of, zkd_instance_id(in));
         if (k < 0) {
@@ -723,7 +735,9 @@ static void haproxy_update(output *o, const watch_view *v)
         if (s->weight != zkd_instance_weight(in))
             output_note(o, s->id, 0, "weight %d scaled to %d (HAProxy takes at most 256; all weights scaled by 256/%d)",
                         zkd_instance_weight(in), s->weight, max);
+        h->known_ok &= inst_map_put(&h->known, in, k) == 0;
     }
+    h->max_weight = max;
     map_free(&slot_of);
     map_free(&usable);
     while (ngone)
@@ -731,6 +745,138 @@ static void haproxy_update(output *o, const watch_view *v)
     free(gone);
     free(addr);
     output_render_done(o);
+}
+
+/* Can update_changed take these instances: IP addresses (a name's lookup
+ * is update_all's), weights that need no scaling, ids a note can be kept
+ * under? */
+static int plain(const zkd_instance *in)
+{
+    unsigned char raw[16];
+    const char *a = zkd_instance_address(in);
+    return zkd_instance_weight(in) <= HAPROXY_MAX_WEIGHT && output_safe_token(zkd_instance_id(in)) &&
+           (!a || inet_pton(AF_INET, a, raw) == 1 || inet_pton(AF_INET6, a, raw) == 1);
+}
+
+/* The instances new since the last update (fresh: their indexes in v),
+ * each into the slot its id had (a changed record) or a free one, their
+ * notes made again; the slots of those gone freed. */
+static void take_fresh(haproxy_out *h, const watch_view *v, const size_t *fresh, size_t nf,
+                       const zkd_instance **gone, size_t ng)
+{
+    output *o = &h->base;
+    id_map held; /* the ids of the slots of those gone */
+    map_init(&held, ng);
+    for (size_t g = 0; g < ng; g++) {
+        int k = h->known.val[inst_map_find(&h->known, gone[g])];
+        if (k >= 0)
+            map_put(&held, h->slots[k].id, k);
+        json_object_del(o->noted, zkd_instance_id(gone[g]));
+    }
+    int *ks = malloc((nf + 1) * sizeof *ks);
+    char (*addr)[64] = malloc((nf + 1) * sizeof *addr);
+    for (size_t f = 0; f < nf; f++) {
+        const zkd_instance *in = v->inst[fresh[f]];
+        json_object_del(o->noted, zkd_instance_id(in));
+        int rc = output_address(o, in, addr[f], sizeof addr[f]), w = zkd_instance_weight(in);
+        if (rc > 0 && w < 0) {
+            output_note(o, zkd_instance_id(in), 1, "skipped: weight %d is negative", w);
+            rc = -1;
+        }
+        ks[f] = rc > 0 ? -2 : -1; /* -2: a slot to find */
+        size_t at = map_pos(&held, zkd_instance_id(in));
+        if (rc > 0 && held.key[at] && held.val[at] >= 0) {
+            ks[f] = held.val[at];
+            held.val[at] = -1; /* claimed: the slot stays its id's */
+        }
+    }
+    char **freed = calloc(ng + 1, sizeof *freed);
+    size_t nfreed = 0;
+    for (size_t p = 0; p <= held.mask; p++) {
+        if (held.key[p] && held.val[p] >= 0) {
+            slot *s = &h->slots[held.val[p]];
+            freed[nfreed++] = s->id; /* held's key: freed once held is */
+            s->id = NULL;
+            s->push = 1;
+        }
+    }
+    map_free(&held);
+    int from = 0;
+    for (size_t f = 0; f < nf; f++) {
+        const zkd_instance *in = v->inst[fresh[f]];
+        if (ks[f] == -2) {
+            ks[f] = take_free_slot(h, &from);
+            h->slots[ks[f]].id = strdup(zkd_instance_id(in));
+            h->slots[ks[f]].push = 1;
+        }
+        if (ks[f] >= 0) {
+            slot *s = &h->slots[ks[f]], was = *s;
+            memcpy(s->addr, addr[f], sizeof s->addr);
+            s->port = zkd_instance_port(in);
+            s->weight = zkd_instance_weight(in);
+            s->enabled = zkd_instance_enabled(in) != 0;
+            s->push |= strcmp(was.addr, s->addr) || was.port != s->port ||
+                       was.weight != s->weight || was.enabled != s->enabled;
+            if (s->weight > h->max_weight)
+                h->max_weight = s->weight;
+        }
+    }
+    for (size_t g = 0; g < ng; g++)
+        inst_map_del(&h->known, gone[g]);
+    for (size_t f = 0; f < nf; f++)
+        h->known_ok &= inst_map_put(&h->known, v->inst[fresh[f]], ks[f]) == 0;
+    while (nfreed)
+        free(freed[--nfreed]);
+    free(freed);
+    free(ks);
+    free(addr);
+}
+
+/* A change costs what changed: an instance met in the last update is the
+ * same record (instances are immutable; `known` holds a reference), so
+ * only the new ones and the slots of those gone are worked out, and the
+ * notes of the rest are kept. -1, having changed nothing, when update_all
+ * must run instead. */
+static int update_changed(haproxy_out *h, const watch_view *v)
+{
+    output *o = &h->base;
+    unsigned mark = ++h->mark;
+    if (!h->known_ok || !mark || h->failing || o->names || output_names_due(o) ||
+        h->max_weight > HAPROXY_MAX_WEIGHT)
+        return -1;
+    size_t *fresh = malloc((v->n + 1) * sizeof *fresh), nf = 0, ng = 0;
+    for (size_t i = 0; fresh && i < v->n; i++) {
+        long p = inst_map_find(&h->known, v->inst[i]);
+        if (p >= 0)
+            h->known.seen[p] = mark;
+        else
+            fresh[nf++] = i;
+    }
+    const zkd_instance **gone = fresh ? malloc((h->known.count + 1) * sizeof *gone) : NULL;
+    int ok = gone != NULL;
+    for (size_t f = 0; ok && f < nf; f++)
+        ok = plain(v->inst[fresh[f]]);
+    for (size_t p = 0; ok && h->known.key && p <= h->known.mask; p++)
+        if (h->known.key[p] && h->known.seen[p] != mark)
+            ok = plain(gone[ng++] = h->known.key[p]);
+    if (!ok) {
+        free(fresh);
+        free(gone);
+        return -1;
+    }
+    o->noted = o->notes ? json_copy(o->notes) : json_object();
+    take_fresh(h, v, fresh, nf, gone, ng);
+    free(fresh);
+    free(gone);
+    output_render_done(o);
+    return 0;
+}
+
+static void haproxy_update(output *o, const watch_view *v)
+{
+    haproxy_out *h = (haproxy_out *)o;
+    if (update_changed(h, v) != 0)
+        update_all(h, v);
     h->file_due = 1;
     h->changed = 1;
     round_start(h);
@@ -771,6 +917,7 @@ static void haproxy_close(output *o)
     for (int k = 0; k < h->nslots; k++)
         free(h->slots[k].id);
     free(h->slots);
+    inst_map_clear(&h->known);
     output_fini(o);
     resolve_unref();
     free(h);
