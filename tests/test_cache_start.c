@@ -16,8 +16,8 @@
 
 ZKH_SUITE(1) /* zk: the suite's server(s); suite_init, suite_clean */
 
-/* Writes n Curator records <service>/i-<k> with the raw client. */
-static void put_instances(const char *service, int n)
+/* Writes Curator records <service>/i-<first>..i-<n-1> with the raw client. */
+static void put_range(const char *service, int first, int n)
 {
     zhandle_t *zh = tu_raw_open(zkh_connect_string(zk));
     CU_ASSERT_FATAL(zh != NULL);
@@ -26,7 +26,7 @@ static void put_instances(const char *service, int n)
     zoo_create(zh, "/zkdisc/services", NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
     snprintf(path, sizeof path, "/zkdisc/services/%s", service);
     zoo_create(zh, path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
-    for (int i = 0; i < n; i++) {
+    for (int i = first; i < n; i++) {
         snprintf(path, sizeof path, "/zkdisc/services/%s/i-%d", service, i);
         snprintf(data, sizeof data,
                  "{\"name\":\"%s\",\"id\":\"i-%d\",\"address\":\"10.0.0.%d\",\"port\":8080,"
@@ -37,6 +37,11 @@ static void put_instances(const char *service, int n)
                                    NULL, 0), ZOK);
     }
     zookeeper_close(zh);
+}
+
+static void put_instances(const char *service, int n)
+{
+    put_range(service, 0, n);
 }
 
 /* The library's last warning, for the tests that expect one. */
@@ -242,6 +247,43 @@ static void test_snapshot_served_while_down(void)
     CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
+typedef struct lines_want {
+    const char *dir, *prefix;
+    int lines;
+} lines_want;
+
+static int store_has(void *arg)
+{
+    lines_want *l = arg;
+    return store_lines(l->dir, l->prefix) == l->lines;
+}
+
+/* A change seen just before the close is in the snapshot: writes come at
+ * most once a second, and the close writes one that is still due (before,
+ * a process stopped within a second of a change left the previous set on
+ * disk, to be served stale at its next start while ZooKeeper is down). */
+static void test_change_before_close_stored(void)
+{
+    char dir[] = "/tmp/zkdisc-cache-last-XXXXXX";
+    CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+    put_instances("last", 2);
+    zkd_client *c = connect_bg(dir);
+    zkd_cache *k = NULL;
+    CU_ASSERT_EQUAL_FATAL(zkd_cache_open(c, "last", NULL, NULL, &k, NULL), 0);
+    CU_ASSERT_EQUAL(zkd_cache_wait_ready(k, 20000, NULL), 0);
+    lines_want two = {dir, "service.last.", 2};
+    CU_ASSERT(tu_wait_until(store_has, &two, 10000)); /* the first write: the next is a second away */
+    put_range("last", 2, 3);
+    want w = {k, 3, 0};
+    CU_ASSERT(tu_wait_until(cache_is, &w, 10000));
+    zkd_cache_close(k);
+    CU_ASSERT_EQUAL(store_lines(dir, "service.last."), 3);
+    zkd_close(c);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 /* Closing a cache after its client (and from another thread than the one
  * that opened it) touches nothing freed: run it under ASan. */
 static void test_close_after_client(void)
@@ -311,6 +353,7 @@ int main(void)
     CU_TestInfo tests[] = {
         {"a cache opened before the server starts loads once it does", test_open_before_server},
         {"snapshot_dir \"\" is refused", test_empty_snapshot_dir},
+        {"a change just before the close is in the snapshot", test_change_before_close_stored},
         {"the snapshot file is served, stale, while ZooKeeper is down", test_snapshot_served_while_down},
         {"a cache closed after its client", test_close_after_client},
         {"100,000 open/close cycles keep memory flat", test_open_close_flat},

@@ -115,6 +115,7 @@ struct zkd_cache {
     int forgot;        /* the data watches were dropped: check everything on return */
     int64_t published_at; /* when the last snapshot was swapped in (monotonic ms) */
     zkd_timer *store_timer;
+    int store_due;     /* a change not yet in the snapshot file (the close writes it) */
     int64_t stored_at;
     int64_t store_took_ms; /* how long the last write kept the loop busy */
 
@@ -952,6 +953,7 @@ static void store_now(void *arg)
     zkd_cache *k = arg;
     state_lock(k);
     k->store_timer = NULL;
+    k->store_due = 0;
     k->stored_at = zkd__now_ms();
     size_t len = 0;
     char *text = snapshot_text(k->members, k->nmembers, &len);
@@ -968,7 +970,10 @@ static void store_now(void *arg)
  * write of a large cache runs on the dispatch thread. */
 static void store_soon(zkd_cache *k)
 {
-    if (!k->o.store_name || k->store_timer || atomic_load(&k->o.closing))
+    if (!k->o.store_name || atomic_load(&k->o.closing))
+        return;
+    k->store_due = 1;
+    if (k->store_timer)
         return;
     int64_t every = k->store_took_ms * 10 > STORE_EVERY_MS ? k->store_took_ms * 10 : STORE_EVERY_MS;
     int64_t wait = k->stored_at + every - zkd__now_ms();
@@ -1163,6 +1168,7 @@ static void on_close(zkd__observer *o)
     if (k->store_timer)
         zkd__cancel(k->o.c, k->store_timer);
     k->store_timer = NULL;
+    int due = k->store_due;
     for (size_t i = 0; k->o.target && i < k->nmembers; i++) {
         char *path = zkd__path_join(k->path, k->members[i].name);
         if (path)
@@ -1172,6 +1178,11 @@ static void on_close(zkd__observer *o)
     pthread_mutex_unlock(&k->state); /* cancelling waits for a running hook */
     if (k->o.target)
         zkd__target_forget(k->o.target, k->path);
+    /* The changes of the last second, whose write was waiting: a process
+     * stopped then would otherwise start next time, with ZooKeeper down,
+     * on the set before them (an instance gone or drained served again). */
+    if (due)
+        store_now(k);
 }
 
 void zkd_cache_close(zkd_cache *k)
