@@ -2,11 +2,11 @@
 /* zkdisc-bench --only scale: each step at every --sizes N, and a failure
  * (exit 1) when a step grows more than 1.3x faster than N between two
  * sizes: time(N2) / time(N1) > 1.3 x N2 / N1. Steps (--steps picks some):
- *   cli       `zkdisc -o json instances` as a process: its CPU, the best of 3;
+ *   cli       `zkdisc -o json instances` as a process: its CPU, the best of 5;
  *             with 10,000 and 100,000 among the sizes, also the README's
  *             100,000-over-10,000 row: wall times in interleaved pairs,
  *             the raw lister's beside them (information)
- *   load      a cache's cold load: the process's CPU, the best of 3
+ *   load      a cache's cold load: the process's CPU, the best of 5
  *   recovery  a cache fresh again after the server restarted (own server)
  *   memory    max RSS growth of a cache of N in a process of its own
  *   agent     zkdisc-agent's CPU per change of one instance, with haproxy,
@@ -38,7 +38,7 @@
  * cause: the agent's caches write their snapshot to the state directory,
  * O(N) each time, at most once a second, so one write more or less falls
  * inside a short window. */
-enum { S_CLI, S_LOAD, S_RECOVERY, S_MEMORY, S_AGENT, S_N, MAX_SIZES = 16, CHANGES = 40, ROUNDS = 3,
+enum { S_CLI, S_LOAD, S_RECOVERY, S_MEMORY, S_AGENT, S_N, MAX_SIZES = 16, CHANGES = 40, ROUNDS = 5,
        GROWTH_PAIRS = 7 };
 static const char *const step_names[S_N] = {"cli", "load", "recovery", "memory", "agent"};
 static const char *const step_units[S_N] = {"s CPU", "s CPU", "s", "MB", "ms CPU"};
@@ -315,7 +315,10 @@ void bench_scale(const bench *b)
     }
     /* The timed steps go round the sizes ROUNDS times, the best of each
      * kept: a burst of load elsewhere then falls on one round of one size,
-     * not on a whole size. */
+     * not on a whole size. Five, not three: a cold load's rounds of one
+     * size spread 1.9x (34-66 ms of CPU at 1,000, 0.35-0.61 s at 10,000,
+     * seven rounds each), and with three the best of 1,000 once came from
+     * a quick patch and the best of 10,000 from a slow one (14.5x). */
     for (int r = 0; r < ROUNDS; r++)
         for (int i = 0; i < ns; i++) {
             double t, w;
