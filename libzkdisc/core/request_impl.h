@@ -95,6 +95,13 @@ struct zkd_target {
     int refs;    /* the owner, each request, a posted job */
     int posted;
     zkd_req *head, *tail; /* answers and events to run on the loop */
+    /* Requests of this target at the ZooKeeper client, and answers held in
+     * the inbox unposted: while many are in flight (a cold load, a
+     * recovery) the loop is woken once per INBOX_BATCH answers, not once
+     * per answer, since each wake-up costs two system calls on two threads
+     * (a third of a cold load's CPU); an answer that leaves fewer in flight
+     * posts at once, so a lone read is never held. */
+    int flying, held;
     wreg *regs;  /* table targets: the watches armed */
     int direct;  /* made by zkd__target_new_direct (request_watch.c) */
     zkd_target *post_next;
@@ -182,6 +189,7 @@ void zkd__rq_batch_unref(zkd_batch *b);
 
 /* request_target.c */
 int zkd__rq_inbox_push(zkd_target *t, zkd_req *r);
+int zkd__rq_inbox_post(zkd_target *t);
 void zkd__rq_target_run(void *arg);
 void zkd__rq_target_drop(void *arg);
 void zkd__rq_target_unref(zkd_target *t);

@@ -105,15 +105,21 @@ static void complete(zkd_req *r, int zrc)
     r->early = NULL;
     e->inflight--;
     r->zrc = zrc;
+    if (r->sink == SINK_TARGET)
+        r->t->flying--;
     int stale = r->sink == SINK_TARGET && r->gen != e->gen;
     int retry = (zrc == ZCONNECTIONLOSS || zrc == ZOPERATIONTIMEOUT) && r->retry && !stale &&
                 !e->dead && !zkd__rq_sink_gone(r);
+    /* A retried read brings no answer to post what its target holds. */
+    zkd_target *post = retry && r->sink == SINK_TARGET && zkd__rq_inbox_post(r->t) ? r->t : NULL;
     if (stale && (zrc == ZCONNECTIONLOSS || zrc == ZOPERATIONTIMEOUT))
         r->zrc = ZSESSIONEXPIRED;
     int unwatch = zkd__rq_watch_answered(e, r, zrc, stale);
     zkd__rq_pump_locked(e, &failed);
     int final = r->zrc;
     pthread_mutex_unlock(&e->mu);
+    if (post)
+        zkd__post(e->c, zkd__rq_target_run, zkd__rq_target_drop, post);
     if (unwatch) /* nobody wants it: the client must not keep it */
         zkd__target_forget(r->t, r->op.path);
     if (retry)
@@ -338,6 +344,8 @@ void zkd__rq_pump_locked(engine *e, zkd_req **failed)
             r->wp = NULL;
         }
         if (zrc == ZOK) {
+            if (r->sink == SINK_TARGET)
+                r->t->flying++;
             if (e->inflight > e->max_inflight)
                 e->max_inflight = e->inflight;
             continue;

@@ -9,6 +9,10 @@
 #include "errors.h"
 #include "session.h"
 
+/* While a target has INBOX_HOLD requests or more in flight, its inbox is
+ * posted once per INBOX_BATCH arrivals (see zkd_target.flying). */
+enum { INBOX_HOLD = 32, INBOX_BATCH = 32 };
+
 /* Under e->mu: appends to the target's inbox; 1 when the target needs a job. */
 int zkd__rq_inbox_push(zkd_target *t, zkd_req *r)
 {
@@ -20,6 +24,18 @@ int zkd__rq_inbox_push(zkd_target *t, zkd_req *r)
     t->tail = r;
     if (t->posted)
         return 0;
+    if (t->flying >= INBOX_HOLD && ++t->held < INBOX_BATCH)
+        return 0; /* the answers still coming will post it */
+    return zkd__rq_inbox_post(t);
+}
+
+/* Under e->mu: 1 when the target's inbox holds something not yet posted
+ * (the caller then posts its job). */
+int zkd__rq_inbox_post(zkd_target *t)
+{
+    if (t->posted || !t->head)
+        return 0;
+    t->held = 0;
     t->posted = 1;
     t->refs++;
     return 1;
@@ -109,8 +125,12 @@ void zkd__target_cancel(zkd_target *t)
     while (t->regs)
         zkd__rq_reg_unlink(e, t->regs);
     zkd_req *queued = zkd__rq_queue_take(e, of_target, t);
+    zkd_req *held = t->posted ? NULL : t->head; /* no job will take them now */
+    if (held)
+        t->head = t->tail = NULL;
     pthread_mutex_unlock(&e->mu);
     zkd__rq_release_list(queued);
+    zkd__rq_release_list(held);
     zkd__rq_target_unref(t);
 }
 
